@@ -1,0 +1,40 @@
+# One-command set-up on a fresh machine (Python >= 3.10 with venv; nothing else preinstalled).
+#   make demo   installs infertel into .venv and runs `infertel demo` on the embedded default
+#   make test   installs everything the tests need (peers included) and runs the whole suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip
+RUNTIME_DISTS := -e . -e exporters/infertel-exporter-sqlite
+ALL_DISTS := $(RUNTIME_DISTS) $(foreach d,$(filter-out exporters/infertel-exporter-sqlite/,$(sort $(dir $(wildcard exporters/*/pyproject.toml instrumentation/*/pyproject.toml)))),-e $(d))
+
+.PHONY: demo test install install-dev peers lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+install: $(BIN)/python
+	$(PIP) install -q $(RUNTIME_DISTS)
+
+demo: install
+	$(BIN)/infertel demo
+
+install-dev: $(BIN)/python
+	$(PIP) install -q $(ALL_DISTS) -r requirements-dev.txt
+
+peers:
+	bash scripts/install-peers.sh
+
+test: install-dev peers
+	$(BIN)/python -m pytest
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/mypy src exporters/*/src instrumentation/*/src
+
+bench: install-dev
+	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .cache

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs the real peers the integration tests talk to, each only once (idempotent).
+# Everything lands under .cache/ (git-ignored) or comes from Debian's packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+
+# Arize Phoenix (OTLP trace backend with a REST API), in its own venv: its dependencies must not
+# mix with ours.
+PHOENIX_VERSION=20.26.1
+if ! .cache/phoenix-venv/bin/python -c "import importlib.metadata as m, sys; sys.exit(m.version('arize-phoenix') != '$PHOENIX_VERSION')" 2>/dev/null; then
+  rm -rf .cache/phoenix-venv
+  "$PYTHON" -m venv .cache/phoenix-venv
+  .cache/phoenix-venv/bin/python -m pip install -q --upgrade pip
+  .cache/phoenix-venv/bin/python -m pip install -q "arize-phoenix==$PHOENIX_VERSION"
+fi

@@ -1,0 +1,1 @@
+"""Implementation details of infertel; nothing here is public API."""
