@@ -14,3 +14,12 @@ if ! .cache/phoenix-venv/bin/python -c "import importlib.metadata as m, sys; sys
   .cache/phoenix-venv/bin/python -m pip install -q --upgrade pip
   .cache/phoenix-venv/bin/python -m pip install -q "arize-phoenix==$PHOENIX_VERSION"
 fi
+
+# Prometheus server (tests/integration/test_prometheus.py scrapes the app with it). Debian's package;
+# the test starts its own instance with a generated configuration, not the system service.
+if ! command -v prometheus >/dev/null 2>&1; then
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus
+fi

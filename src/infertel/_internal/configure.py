@@ -1,0 +1,408 @@
+"""``infertel.configure()`` and ``infertel.shutdown()``.
+
+``configure()`` resolves its settings (:mod:`infertel._internal.config`), builds or reuses the
+three OpenTelemetry providers (:mod:`infertel._internal.providers`), attaches log correlation
+(:mod:`infertel._internal.logs`) and installs the :class:`~infertel._internal.state.Runtime` the hot
+path reads. What it created it remembers, so ``shutdown()`` shuts down exactly that and only flushes
+providers that were already installed.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry import _logs as otel_logs
+from opentelemetry import metrics, trace
+from opentelemetry.sdk._logs import LoggerProvider as SDKLoggerProvider
+from opentelemetry.sdk.metrics import MeterProvider as SDKMeterProvider
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider as SDKTracerProvider
+
+from infertel._internal import config, logs, providers, state
+from infertel._internal.config import Settings
+from infertel._internal.prometheus import PrometheusEndpoint, check_port_free, start_prometheus
+from infertel._internal.resource import build_resource
+
+_logger = logging.getLogger(__name__)
+
+_lock = threading.RLock()
+
+
+@dataclass
+class _Configured:
+    """What the last ``configure()`` set up, for idempotency and ``shutdown()``."""
+
+    settings: Settings
+    explicit_providers: tuple[int, int, int]
+    tracer_provider: Any = None
+    meter_provider: Any = None
+    logger_provider: Any = None
+    owns_tracer: bool = False
+    owns_meter: bool = False
+    owns_logger: bool = False
+    meter_key: tuple[Any, ...] = ()
+    prometheus: PrometheusEndpoint | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+_active: _Configured | None = None
+_atexit_registered = False
+
+
+def configure(
+    *,
+    service_name: str | None = None,
+    service_version: str | None = None,
+    resource_attributes: dict[str, Any] | None = None,
+    endpoint: str | None = None,
+    traces_endpoint: str | None = None,
+    metrics_endpoint: str | None = None,
+    logs_endpoint: str | None = None,
+    protocol: str | None = None,
+    headers: dict[str, str] | str | None = None,
+    sampler: Any = None,
+    sampler_arg: float | None = None,
+    disabled: bool | None = None,
+    capture_content: bool | str | None = None,
+    content_max_length: int | None = None,
+    store_path: str | None = None,
+    tracer_provider: Any = None,
+    meter_provider: Any = None,
+    logger_provider: Any = None,
+    metric_export_interval_millis: int | None = None,
+    prometheus_port: int | None = None,
+    prometheus_host: str | None = None,
+) -> None:
+    """Set up traces, metrics and logs for inference telemetry.
+
+    Every argument overrides its environment variable (``OTEL_SERVICE_NAME``,
+    ``OTEL_EXPORTER_OTLP_[TRACES_|METRICS_|LOGS_]ENDPOINT/PROTOCOL/HEADERS``,
+    ``OTEL_TRACES_SAMPLER[_ARG]``, ``OTEL_SDK_DISABLED``,
+    ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``, ``INFERTEL_*``), which overrides the
+    default. Without any endpoint, telemetry goes to the embedded SQLite store
+    (``store_path`` / ``INFERTEL_STORE_PATH``). SDK providers already installed globally (by the
+    application or ``opentelemetry-instrument``) are added to, not replaced: infertel adds its span
+    and log processors to them, and only for destinations given as arguments (the environment's were
+    already read by whoever installed them). A MeterProvider's readers are fixed at construction, so
+    an installed one is reused as it is and ``prometheus_port``/``metrics_endpoint`` cannot be added to it.
+    Calling ``configure()`` again with the same settings does nothing; with other settings it
+    replaces what the previous call added.
+
+    Args:
+        service_name: ``service.name`` resource attribute.
+        service_version: ``service.version`` resource attribute.
+        resource_attributes: More resource attributes.
+        endpoint: OTLP base endpoint for all signals (``/v1/<signal>`` appended for OTLP/HTTP).
+        traces_endpoint: OTLP endpoint for spans, used as is.
+        metrics_endpoint: OTLP endpoint for metrics, used as is.
+        logs_endpoint: OTLP endpoint for logs, used as is.
+        protocol: ``"grpc"`` (default) or ``"http/protobuf"``.
+        headers: OTLP headers, a dict or ``"key=value,..."``; values are never logged.
+        sampler: A name of ``OTEL_TRACES_SAMPLER`` (``parentbased_always_on`` by default) or a Sampler.
+        sampler_arg: Ratio (0 to 1) for the ``*traceidratio`` samplers.
+        disabled: ``True``: no telemetry at all; decorated functions call straight through.
+        capture_content: Record prompt and completion content (off by default).
+        content_max_length: Characters of captured content kept (default 4096).
+        store_path: File of the embedded SQLite store.
+        tracer_provider: Use this TracerProvider instead of the global one.
+        meter_provider: Use this MeterProvider instead of the global one.
+        logger_provider: Use this LoggerProvider instead of the global one.
+        metric_export_interval_millis: Push interval of the metric exporter.
+        prometheus_port: Serve all metrics on ``http://<prometheus_host>:<port>/metrics`` (0: any free port).
+        prometheus_host: Bind address of the Prometheus endpoint (default ``127.0.0.1``).
+
+    Raises:
+        ValueError: A setting is invalid; the message names it and the accepted values.
+
+    Example:
+        >>> import infertel
+        >>> infertel.configure(service_name="chat-api", endpoint="http://127.0.0.1:4317")  # doctest: +SKIP
+    """
+    global _active
+    settings = config.resolve(
+        service_name=service_name, service_version=service_version, resource_attributes=resource_attributes,
+        endpoint=endpoint, traces_endpoint=traces_endpoint, metrics_endpoint=metrics_endpoint,
+        logs_endpoint=logs_endpoint, protocol=protocol, headers=headers, sampler=sampler, sampler_arg=sampler_arg,
+        disabled=disabled, capture_content=capture_content, content_max_length=content_max_length,
+        store_path=store_path, metric_export_interval_millis=metric_export_interval_millis,
+        prometheus_port=prometheus_port, prometheus_host=prometheus_host,
+    )  # fmt: skip
+    explicit = (id(tracer_provider), id(meter_provider), id(logger_provider))
+    with _lock:
+        previous = _active
+        if previous is not None and previous.settings == settings and previous.explicit_providers == explicit:
+            return
+        if settings.disabled:
+            if previous is not None:
+                _teardown(previous, time.monotonic() + 30.0)
+            state.install(
+                state.Runtime(
+                    disabled=True,
+                    capture_content=settings.capture_content,
+                    content_max_length=settings.content_max_length,
+                )
+            )
+            _active = _Configured(settings, explicit)
+            return
+        _check_prometheus_port(settings, previous)
+        resource = build_resource(
+            service_name=settings.service_name,
+            service_version=settings.service_version,
+            attributes=dict(settings.resource_attributes),
+        )
+        current = _Configured(settings, explicit)
+        try:
+            _set_up_traces(current, previous, tracer_provider, resource)
+            _set_up_logs(current, previous, logger_provider, resource)
+            _set_up_metrics(current, previous, meter_provider, resource)
+        except BaseException:
+            # Half a configuration is worse than none: undo what this call set up, then re-raise.
+            _teardown(current, time.monotonic() + 5.0)
+            state.reset()
+            _active = None
+            raise
+        current.extras.update(settings=settings, resource=resource, logger_provider=current.logger_provider)
+        if current.prometheus is not None:
+            current.extras["prometheus"] = current.prometheus
+        state.install(
+            state.Runtime(
+                tracer_provider=current.tracer_provider,
+                meter_provider=current.meter_provider,
+                capture_content=settings.capture_content,
+                content_max_length=settings.content_max_length,
+                extras=current.extras,
+            )
+        )
+        _active = current
+        _register_atexit()
+
+
+def _check_prometheus_port(settings: Settings, previous: _Configured | None) -> None:
+    """Fail before changing anything when the Prometheus port is taken (by someone other than us)."""
+    held = previous.prometheus if previous is not None else None
+    port, host = settings.prometheus_port, settings.prometheus_host
+    if port and (held is None or (held.host, held.port) != (host, port)):
+        check_port_free(host, port)
+
+
+def _register_atexit() -> None:
+    global _atexit_registered
+    if not _atexit_registered:
+        atexit.register(shutdown)
+        _atexit_registered = True
+
+
+def _exporter(current: _Configured, signal: str, owned: bool) -> Any | None:
+    """The exporter for ``signal``, recorded in ``extras["exporters"]``; ``None`` when none is wanted."""
+    # On a provider someone else installed, the environment's destinations are theirs already
+    # (opentelemetry-instrument reads the same variables): add only what configure() was given.
+    if not (owned or current.settings.export(signal).explicit):
+        return None
+    exporter = providers.exporter_for(signal, current.settings)
+    if exporter is not None:
+        current.extras.setdefault("exporters", {})[signal] = exporter
+    return exporter
+
+
+def _set_up_traces(current: _Configured, previous: _Configured | None, explicit: Any, resource: Resource) -> None:
+    settings = current.settings
+    if explicit is not None:
+        provider, owned = explicit, providers.is_owned(explicit)
+    else:
+        provider = trace.get_tracer_provider()
+        owned = providers.is_owned(provider)
+        if not isinstance(provider, SDKTracerProvider):
+            provider = providers.new_tracer_provider(settings, resource)
+            trace.set_tracer_provider(provider)
+            owned = True
+    if previous is not None and previous.tracer_provider is not provider:
+        _drop_hub_delegates(previous.tracer_provider, providers.span_hub)
+    current.tracer_provider, current.owns_tracer = provider, owned
+    if isinstance(provider, SDKTracerProvider):
+        exporter = _exporter(current, "traces", owned)
+        processors = providers.build_span_processors(exporter)
+        for old in providers.span_hub(provider).replace(processors):
+            old.shutdown()
+    elif explicit is not None:
+        _logger.info("infertel: the given TracerProvider is not an SDK one; using it without adding processors")
+
+
+def _set_up_logs(current: _Configured, previous: _Configured | None, explicit: Any, resource: Resource) -> None:
+    if explicit is not None:
+        provider, owned = explicit, providers.is_owned(explicit)
+    else:
+        provider = otel_logs.get_logger_provider()
+        owned = providers.is_owned(provider)
+        if not isinstance(provider, SDKLoggerProvider):
+            provider = providers.new_logger_provider(resource)
+            otel_logs.set_logger_provider(provider)
+            owned = True
+    if previous is not None and previous.logger_provider is not provider:
+        _drop_hub_delegates(previous.logger_provider, providers.log_hub)
+    current.logger_provider, current.owns_logger = provider, owned
+    if isinstance(provider, SDKLoggerProvider):
+        exporter = _exporter(current, "logs", owned)
+        processors = providers.build_log_processors(exporter)
+        for old in providers.log_hub(provider).replace(processors):
+            old.shutdown()
+    logs.attach(provider)
+
+
+def _meter_key(settings: Settings) -> tuple[Any, ...]:
+    store = settings.store_path if settings.metrics.endpoint is None else None
+    return (
+        settings.metrics,
+        store,
+        settings.metric_export_interval_millis,
+        settings.prometheus_port,
+        settings.prometheus_host,
+        settings.service_name,
+        settings.service_version,
+        settings.resource_attributes,
+    )
+
+
+def _set_up_metrics(current: _Configured, previous: _Configured | None, explicit: Any, resource: Resource) -> None:
+    settings = current.settings
+    key = _meter_key(settings)
+    current.meter_key = key
+    reusable = previous is not None and previous.owns_meter and explicit is None
+    if reusable and previous is not None and previous.meter_key == key:
+        # Same metric settings: keep the provider and its readers (and the Prometheus endpoint).
+        current.meter_provider, current.owns_meter = previous.meter_provider, True
+        current.prometheus, previous.prometheus = previous.prometheus, None
+        current.extras["metric_readers"] = previous.extras.get("metric_readers", ())
+        previous_exporter = previous.extras.get("exporters", {}).get("metrics")
+        if previous_exporter is not None:
+            current.extras.setdefault("exporters", {})["metrics"] = previous_exporter
+        return
+    if previous is not None and previous.owns_meter:
+        _shutdown_meter(previous, time.monotonic() + 30.0)
+    if explicit is not None:
+        current.meter_provider, current.owns_meter = explicit, providers.is_owned(explicit)
+        _warn_fixed_readers(settings)
+        return
+    installed = metrics.get_meter_provider()
+    if isinstance(installed, SDKMeterProvider) and not providers.is_owned(installed):
+        current.meter_provider, current.owns_meter = installed, False
+        _warn_fixed_readers(settings)
+        return
+    readers = providers.build_metric_readers(_exporter(current, "metrics", True), settings)
+    if settings.prometheus_port is not None:
+        current.prometheus = start_prometheus(settings.prometheus_host, settings.prometheus_port)
+        readers.append(current.prometheus.reader)
+    provider = providers.new_meter_provider(resource, readers)
+    current.meter_provider, current.owns_meter = provider, True
+    current.extras["metric_readers"] = tuple(readers)
+    if isinstance(installed, SDKMeterProvider):
+        # The global one is a provider an earlier configure() built and shut down (its readers could
+        # not change): OpenTelemetry sets the global once, so only infertel's metrics use the new one.
+        _logger.warning(
+            "infertel: the global MeterProvider was set by an earlier configure() and OpenTelemetry lets it be "
+            "set only once: infertel's metrics use a new MeterProvider with the new settings; other libraries "
+            "that use the global MeterProvider no longer export metrics"
+        )
+    else:
+        metrics.set_meter_provider(provider)
+
+
+def _warn_fixed_readers(settings: Settings) -> None:
+    wanted = []
+    if settings.prometheus_port is not None:
+        wanted.append("prometheus_port")
+    if settings.metrics.explicit:
+        wanted.append("the metrics endpoint")
+    if wanted:
+        _logger.warning(
+            "infertel: %s cannot be added to the MeterProvider already installed (its readers are fixed at "
+            "construction); give it a PeriodicExportingMetricReader / PrometheusMetricReader yourself",
+            " and ".join(wanted),
+        )
+
+
+def _drop_hub_delegates(provider: Any, hub_of: Any) -> None:
+    if isinstance(provider, (SDKTracerProvider, SDKLoggerProvider)):
+        hub_of(provider).shutdown()
+
+
+def _left_millis(deadline: float) -> int:
+    return max(0, int((deadline - time.monotonic()) * 1000))
+
+
+def _step(what: str, fn: Any, *args: Any) -> bool:
+    try:
+        result = fn(*args)
+    except Exception as exc:
+        _logger.warning("infertel: %s failed: %r", what, exc)
+        return False
+    return result is not False
+
+
+def _shutdown_meter(cfg: _Configured, deadline: float) -> bool:
+    ok = True
+    if cfg.meter_provider is not None:
+        if cfg.owns_meter:
+            ok = _step(
+                "MeterProvider shutdown", lambda: cfg.meter_provider.shutdown(timeout_millis=_left_millis(deadline))
+            )
+        elif hasattr(cfg.meter_provider, "force_flush"):
+            ok = _step("MeterProvider flush", cfg.meter_provider.force_flush, _left_millis(deadline))
+    if cfg.prometheus is not None:
+        ok = _step("stopping the Prometheus endpoint", cfg.prometheus.stop) and ok
+        cfg.prometheus = None
+    cfg.owns_meter = False
+    return ok
+
+
+def _teardown(cfg: _Configured, deadline: float) -> bool:
+    ok = True
+    logs.detach()
+    pairs: tuple[tuple[Any, bool, Any], ...] = (
+        (cfg.tracer_provider, cfg.owns_tracer, providers.span_hub),
+        (cfg.logger_provider, cfg.owns_logger, providers.log_hub),
+    )
+    for provider, owned, hub_of in pairs:
+        if not isinstance(provider, (SDKTracerProvider, SDKLoggerProvider)):
+            continue
+        ok = _step("flush", provider.force_flush, _left_millis(deadline)) and ok
+        # Our processors go in both cases; the provider itself only when configure() created it.
+        ok = _step("processor shutdown", hub_of(provider).shutdown) and ok
+        if owned:
+            ok = _step("provider shutdown", provider.shutdown) and ok
+    return _shutdown_meter(cfg, deadline) and ok
+
+
+def shutdown(*, timeout_millis: int = 30_000) -> bool:
+    """Flush and shut down what :func:`configure` set up; reset infertel to unconfigured.
+
+    Providers ``configure()`` created are shut down; providers it only added to are flushed and
+    keep running (infertel's processors are removed from them). Safe to call more than once.
+
+    Args:
+        timeout_millis: Time budget for flushing all signals.
+
+    Returns:
+        ``True`` if everything was flushed and shut down within the budget.
+
+    Example:
+        >>> import infertel
+        >>> infertel.shutdown(timeout_millis=5_000)
+        True
+    """
+    global _active
+    deadline = time.monotonic() + timeout_millis / 1000
+    with _lock:
+        cfg, _active = _active, None
+        ok = True if cfg is None else _teardown(cfg, deadline)
+        state.reset()
+    return ok and time.monotonic() <= deadline
+
+
+def active_settings() -> Settings | None:
+    """The settings of the configuration in force (``None`` before ``configure()``/after ``shutdown()``)."""
+    return None if _active is None else _active.settings

@@ -1,0 +1,289 @@
+"""Build infertel's exporters and providers, or add them to providers that are already installed.
+
+``configure()`` may run several times, and the OpenTelemetry globals can be set only once, so
+infertel attaches one *hub* processor per TracerProvider / LoggerProvider and swaps the hub's
+delegates on each ``configure()``: a repeated call never stacks a second exporter. A MeterProvider's
+readers are fixed when it is constructed, so an existing one is reused as it is (its readers stay
+the user's) and a warning names what could not be added.
+
+Extension points for later components (durable export, stats processors) are the ``build_*``
+functions: each returns the list ``configure()`` installs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import weakref
+from collections.abc import Sequence
+from typing import Any
+
+from opentelemetry.context import Context
+from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor, ReadWriteLogRecord
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import sampling as _sampling
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+from infertel._internal.config import Settings, SignalExport, redact_headers, redact_url
+from infertel._internal.errors import handle_internal_errors
+
+_logger = logging.getLogger(__name__)
+
+DEFAULT_METRIC_EXPORT_INTERVAL_MILLIS = 60_000
+"""OTLP metric export interval when neither the argument nor ``OTEL_METRIC_EXPORT_INTERVAL`` is set."""
+DEFAULT_STORE_METRIC_INTERVAL_MILLIS = 10_000
+"""Embedded store: finer, so the dashboard's series have points every 10 s."""
+
+_lock = threading.Lock()
+_owned: weakref.WeakSet[Any] = weakref.WeakSet()  # providers configure() created
+_span_hubs: weakref.WeakKeyDictionary[Any, SpanProcessorHub] = weakref.WeakKeyDictionary()
+_log_hubs: weakref.WeakKeyDictionary[Any, LogRecordProcessorHub] = weakref.WeakKeyDictionary()
+
+
+def _deadline_left(deadline: float) -> int:
+    return max(0, int((deadline - time.monotonic()) * 1000))
+
+
+class SpanProcessorHub(SpanProcessor):
+    """The one processor infertel adds to a TracerProvider; forwards to the current delegates.
+
+    Threading: ``on_start``/``on_end`` run on the application's threads and read an immutable
+    tuple (swapped atomically by :meth:`replace`). Exceptions from a delegate are handled by
+    ``handle_internal_errors`` (logged once, span data dropped), never raised into ``span.end()``.
+    """
+
+    def __init__(self) -> None:
+        self._delegates: tuple[SpanProcessor, ...] = ()
+
+    @property
+    def delegates(self) -> tuple[SpanProcessor, ...]:
+        """The processors spans are forwarded to now."""
+        return self._delegates
+
+    def replace(self, delegates: Sequence[SpanProcessor]) -> tuple[SpanProcessor, ...]:
+        """Forward to ``delegates`` from now on; return the previous ones (the caller shuts them down)."""
+        previous, self._delegates = self._delegates, tuple(delegates)
+        return previous
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        for delegate in self._delegates:
+            with handle_internal_errors:
+                delegate.on_start(span, parent_context=parent_context)
+
+    def _on_ending(self, span: Span) -> None:
+        for delegate in self._delegates:
+            with handle_internal_errors:
+                delegate._on_ending(span)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        for delegate in self._delegates:
+            with handle_internal_errors:
+                delegate.on_end(span)
+
+    def shutdown(self) -> None:
+        """Shut the delegates down and forget them (the hub stays attached, empty)."""
+        for delegate in self.replace(()):
+            delegate.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        deadline = time.monotonic() + timeout_millis / 1000
+        return all([d.force_flush(_deadline_left(deadline)) for d in self._delegates])
+
+
+class LogRecordProcessorHub(LogRecordProcessor):
+    """The one log record processor infertel adds to a LoggerProvider (same contract as the span hub)."""
+
+    def __init__(self) -> None:
+        self._delegates: tuple[LogRecordProcessor, ...] = ()
+
+    @property
+    def delegates(self) -> tuple[LogRecordProcessor, ...]:
+        """The processors log records are forwarded to now."""
+        return self._delegates
+
+    def replace(self, delegates: Sequence[LogRecordProcessor]) -> tuple[LogRecordProcessor, ...]:
+        """Forward to ``delegates`` from now on; return the previous ones."""
+        previous, self._delegates = self._delegates, tuple(delegates)
+        return previous
+
+    def on_emit(self, log_record: ReadWriteLogRecord) -> None:
+        for delegate in self._delegates:
+            with handle_internal_errors:
+                delegate.on_emit(log_record)
+
+    def shutdown(self) -> None:
+        """Shut the delegates down and forget them."""
+        for delegate in self.replace(()):
+            delegate.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        deadline = time.monotonic() + timeout_millis / 1000
+        return all([d.force_flush(_deadline_left(deadline)) for d in self._delegates])
+
+
+def span_hub(provider: TracerProvider) -> SpanProcessorHub:
+    """The hub attached to ``provider`` (attached on first use, exactly once)."""
+    with _lock:
+        hub = _span_hubs.get(provider)
+        if hub is None:
+            hub = _span_hubs[provider] = SpanProcessorHub()
+            provider.add_span_processor(hub)
+        return hub
+
+
+def log_hub(provider: LoggerProvider) -> LogRecordProcessorHub:
+    """The hub attached to ``provider`` (attached on first use, exactly once)."""
+    with _lock:
+        hub = _log_hubs.get(provider)
+        if hub is None:
+            hub = _log_hubs[provider] = LogRecordProcessorHub()
+            provider.add_log_record_processor(hub)
+        return hub
+
+
+def is_owned(provider: Any) -> bool:
+    """Whether ``configure()`` created ``provider`` (then ``shutdown()`` shuts it down)."""
+    return provider in _owned
+
+
+def mark_owned(provider: Any) -> Any:
+    """Record that ``configure()`` created ``provider``; returns it."""
+    _owned.add(provider)
+    return provider
+
+
+# --- exporters -----------------------------------------------------------------------------
+
+
+def otlp_exporter(signal: str, export: SignalExport) -> Any:
+    """The upstream OTLP exporter for ``signal`` over ``export.protocol`` to ``export.endpoint``."""
+    headers = dict(export.headers) or None
+    exporter_cls: Any
+    if export.protocol == "grpc":
+        if signal == "traces":
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as exporter_cls
+        elif signal == "metrics":
+            from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as exporter_cls
+        else:
+            from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as exporter_cls
+    elif signal == "traces":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as exporter_cls
+    elif signal == "metrics":
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as exporter_cls
+    else:
+        from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter as exporter_cls
+    exporter = exporter_cls(endpoint=export.endpoint, headers=headers)
+    _logger.info(
+        "infertel: exporting %s over OTLP %s to %s (headers %s)",
+        signal,
+        export.protocol,
+        redact_url(export.endpoint),
+        redact_headers(export.headers),
+    )
+    return exporter
+
+
+def store_exporter(signal: str, settings: Settings) -> Any | None:
+    """The embedded SQLite store's exporter for ``signal``, or ``None`` if the store is not installed."""
+    try:
+        from infertel_exporters import sqlite as store
+    except ImportError:
+        _logger.warning(
+            "infertel: no OTLP endpoint for %s and infertel-exporter-sqlite is not installed; %s are not exported",
+            signal,
+            signal,
+        )
+        return None
+    path = settings.store_path
+    assert path is not None  # resolve() always sets it
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(
+            f"store_path / INFERTEL_STORE_PATH: cannot create the store's directory {path.parent} "
+            f"({exc.strerror or exc}); accepted: a file path in a writable directory"
+        ) from None
+    cls = {"traces": store.SQLiteSpanExporter, "metrics": store.SQLiteMetricExporter, "logs": store.SQLiteLogExporter}
+    _logger.info("infertel: storing %s in %s", signal, path)
+    return cls[signal](str(path))
+
+
+def exporter_for(signal: str, settings: Settings) -> Any | None:
+    """The exporter ``signal`` goes to: OTLP when it has an endpoint, else the embedded store."""
+    export = settings.export(signal)
+    if export.endpoint is not None:
+        return otlp_exporter(signal, export)
+    return store_exporter(signal, settings)
+
+
+def build_span_processors(exporter: Any | None) -> list[SpanProcessor]:
+    """The span processors ``configure()`` installs (in the TracerProvider's hub)."""
+    processors: list[SpanProcessor] = []
+    if exporter is not None:
+        processors.append(BatchSpanProcessor(exporter))
+    return processors
+
+
+def build_log_processors(exporter: Any | None) -> list[LogRecordProcessor]:
+    """The log record processors ``configure()`` installs (in the LoggerProvider's hub)."""
+    processors: list[LogRecordProcessor] = []
+    if exporter is not None:
+        processors.append(BatchLogRecordProcessor(exporter))
+    return processors
+
+
+def build_metric_readers(exporter: Any | None, settings: Settings) -> list[MetricReader]:
+    """The push readers of a MeterProvider ``configure()`` creates (Prometheus is added by the caller)."""
+    if exporter is None:
+        return []
+    interval = settings.metric_export_interval_millis
+    if interval is None:
+        to_store = settings.metrics.endpoint is None
+        interval = DEFAULT_STORE_METRIC_INTERVAL_MILLIS if to_store else DEFAULT_METRIC_EXPORT_INTERVAL_MILLIS
+    return [PeriodicExportingMetricReader(exporter, export_interval_millis=interval)]
+
+
+# --- providers -----------------------------------------------------------------------------
+
+
+def build_sampler(settings: Settings) -> _sampling.Sampler:
+    """The Sampler named by ``settings.sampler`` (a user's Sampler instance is used as is)."""
+    name, ratio = settings.sampler, settings.sampler_arg
+    if isinstance(name, _sampling.Sampler):
+        return name
+    ratio = 1.0 if ratio is None else ratio
+    samplers = {
+        "always_on": lambda: _sampling.ALWAYS_ON,
+        "always_off": lambda: _sampling.ALWAYS_OFF,
+        "traceidratio": lambda: _sampling.TraceIdRatioBased(ratio),
+        "parentbased_always_on": lambda: _sampling.ParentBased(_sampling.ALWAYS_ON),
+        "parentbased_always_off": lambda: _sampling.ParentBased(_sampling.ALWAYS_OFF),
+        "parentbased_traceidratio": lambda: _sampling.ParentBasedTraceIdRatio(ratio),
+    }
+    return samplers[name]()
+
+
+def new_tracer_provider(settings: Settings, resource: Resource) -> TracerProvider:
+    """A TracerProvider with the resource and sampler of ``settings``, marked as owned."""
+    return mark_owned(TracerProvider(resource=resource, sampler=build_sampler(settings)))
+
+
+def new_logger_provider(resource: Resource) -> LoggerProvider:
+    """A LoggerProvider with ``resource``, marked as owned."""
+    return mark_owned(LoggerProvider(resource=resource))
+
+
+def new_meter_provider(resource: Resource, readers: Sequence[MetricReader]) -> MeterProvider:
+    """A MeterProvider with ``readers``, marked as owned, with pre-aggregated GenAI histograms."""
+    provider = mark_owned(MeterProvider(resource=resource, metric_readers=list(readers)))
+    try:
+        from infertel._internal.metrics import enable_preaggregation
+    except ImportError:  # the instrumentation core is not there yet: per-call record() is used
+        return provider
+    enable_preaggregation(provider)
+    return provider
