@@ -1,0 +1,276 @@
+"""The OpenTelemetry SDK exporters writing spans, metric points and log records to the store."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
+from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
+from opentelemetry.sdk.metrics.export import AggregationTemporality, MetricExporter, MetricExportResult, MetricsData
+from opentelemetry.sdk.metrics.view import Aggregation
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from infertel_exporters.sqlite._encode import (
+    LOG_INSERT,
+    METRIC_INSERT,
+    SPAN_INSERT,
+    ResourceCache,
+    log_rows,
+    metric_rows,
+    span_rows,
+)
+from infertel_exporters.sqlite._retention import Retention
+from infertel_exporters.sqlite._store import SQLiteStore
+
+_logger = logging.getLogger(__name__)
+
+_FROM_ENVIRONMENT: Any = object()
+
+_registry_lock = threading.Lock()
+_registry: dict[tuple[int, str], list[Any]] = {}  # (pid, path) -> [store, users]
+
+
+def _acquire(path: str | os.PathLike[str], retention: Retention | None, timeout_millis: int) -> SQLiteStore:
+    raw = os.fspath(path)
+    key = (os.getpid(), raw if raw == ":memory:" else str(Path(raw).expanduser().resolve()))
+    with _registry_lock:
+        entry = _registry.get(key)
+        if entry is None or entry[0]._closed:
+            entry = _registry[key] = [SQLiteStore(raw, retention=retention, timeout_millis=timeout_millis), 0]
+        entry[1] += 1
+        return entry[0]
+
+
+def _release(store: SQLiteStore) -> None:
+    with _registry_lock:
+        key = (os.getpid(), store.path)
+        entry = _registry.get(key)
+        if entry is not None and entry[0] is store:
+            entry[1] -= 1
+            if entry[1] > 0:
+                return
+            del _registry[key]
+    store.close()
+
+
+class _Writer:
+    """What the three exporters share: the store, the deadline, failure reporting."""
+
+    def __init__(self, what: str, path: str | os.PathLike[str], retention: Any, timeout_millis: int) -> None:
+        if timeout_millis <= 0:
+            raise ValueError(f"timeout_millis must be a positive number of milliseconds, got {timeout_millis!r}")
+        policy = Retention.from_environment() if retention is _FROM_ENVIRONMENT else retention
+        self.what = what
+        self.timeout_millis = int(timeout_millis)
+        self.store = _acquire(path, policy, self.timeout_millis)
+        self.store._on_housekeeping_error = self._housekeeping_failed
+        self.cache = ResourceCache()
+        self.shut_down = False
+        self._last_report: dict[type, float] = {}
+
+    def write(self, statement: str, rows: list[tuple[Any, ...]], resources: list[tuple[Any, ...]],
+              timeout_millis: float | None = None) -> bool:  # fmt: skip
+        if not rows:
+            return True
+        self.store._write_rows(statement, rows, resources, timeout_millis or self.timeout_millis)
+        return True
+
+    def failed(self, exc: BaseException, count: int) -> None:
+        now = time.monotonic()
+        if now - self._last_report.get(type(exc), -1e9) >= 60.0:
+            self._last_report[type(exc)] = now
+            _logger.warning(
+                "infertel SQLite store %s: could not write %d %s (%s: %s); they are dropped "
+                "(further failures of this kind are reported once a minute)",
+                self.store.path, count, self.what, type(exc).__name__, exc,
+            )  # fmt: skip
+
+    def _housekeeping_failed(self, exc: BaseException) -> None:
+        now = time.monotonic()
+        if now - self._last_report.get(RuntimeError, -1e9) >= 60.0:
+            self._last_report[RuntimeError] = now
+            _logger.warning("infertel SQLite store %s: retention pass failed: %r", self.store.path, exc)
+
+    def shutdown(self) -> None:
+        if not self.shut_down:
+            self.shut_down = True
+            _release(self.store)
+
+
+def _suppressed() -> object:
+    return attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
+
+
+class SQLiteSpanExporter(SpanExporter):
+    """Writes finished spans to the embedded SQLite store, one short transaction per batch.
+
+    Threading and errors: ``export`` runs on the span processor's thread (the
+    ``BatchSpanProcessor`` worker); it waits at most ``timeout_millis`` for the file's write
+    lock, never raises, and returns ``FAILURE`` (logged, once a minute per kind) when the file is
+    locked, corrupted or unwritable. It runs with instrumentation suppressed. Exporters of one
+    process writing one file share a connection and one background retention thread (set up by
+    the first one created).
+
+    Args:
+        path: The database file (created when missing).
+        retention: Background retention bounds; default from ``INFERTEL_STORE_MAX_AGE_SECONDS``
+            and ``INFERTEL_STORE_MAX_BYTES`` (7 days, 256 MiB); ``None``: no background retention.
+        timeout_millis: Longest one export waits for the file's lock.
+
+    Example:
+        >>> from opentelemetry.sdk.trace import TracerProvider
+        >>> from opentelemetry.sdk.trace.export import BatchSpanProcessor
+        >>> provider = TracerProvider()
+        >>> provider.add_span_processor(BatchSpanProcessor(SQLiteSpanExporter("/tmp/doctest.db")))
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, retention: Retention | None = _FROM_ENVIRONMENT,
+                 timeout_millis: int = 5000) -> None:  # fmt: skip
+        self._writer = _Writer("spans", path, retention, timeout_millis)
+
+    @property
+    def store(self) -> SQLiteStore:
+        """The store written to."""
+        return self._writer.store
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        """Insert ``spans`` in one transaction; ``FAILURE`` instead of raising."""
+        if self._writer.shut_down:
+            return SpanExportResult.FAILURE
+        token = _suppressed()
+        try:
+            rows, resources = span_rows(spans, self._writer.cache)
+            self._writer.write(SPAN_INSERT, rows, resources)
+            return SpanExportResult.SUCCESS
+        except Exception as exc:
+            self._writer.failed(exc, len(spans))
+            return SpanExportResult.FAILURE
+        finally:
+            detach(token)  # type: ignore[arg-type]
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Writes are synchronous: nothing is pending."""
+        return not self._writer.shut_down
+
+    def shutdown(self) -> None:
+        """Release the store (closed when its last exporter in this process shuts down)."""
+        self._writer.shutdown()
+
+
+class SQLiteMetricExporter(MetricExporter):
+    """Writes metric points (sums, gauges, histograms) to the embedded SQLite store.
+
+    Same threading and error contract as :class:`SQLiteSpanExporter`; ``export`` waits at most
+    ``min(timeout_millis, its own timeout_millis)``. One row per data point.
+
+    Args:
+        path: The database file (created when missing).
+        retention: As for :class:`SQLiteSpanExporter`.
+        timeout_millis: Longest one export waits for the file's lock.
+        preferred_temporality: Passed to the SDK's ``MetricExporter``.
+        preferred_aggregation: Passed to the SDK's ``MetricExporter``.
+
+    Example:
+        >>> from opentelemetry.sdk.metrics import MeterProvider
+        >>> from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+        >>> reader = PeriodicExportingMetricReader(SQLiteMetricExporter("/tmp/doctest.db"))
+        >>> provider = MeterProvider(metric_readers=[reader])
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        retention: Retention | None = _FROM_ENVIRONMENT,
+        timeout_millis: int = 5000,
+        preferred_temporality: dict[type, AggregationTemporality] | None = None,
+        preferred_aggregation: dict[type, Aggregation] | None = None,
+    ) -> None:
+        super().__init__(preferred_temporality=preferred_temporality, preferred_aggregation=preferred_aggregation)
+        self._writer = _Writer("metric points", path, retention, timeout_millis)
+
+    @property
+    def store(self) -> SQLiteStore:
+        """The store written to."""
+        return self._writer.store
+
+    def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
+        """Insert every data point of ``metrics_data`` in one transaction; ``FAILURE`` instead of raising."""
+        if self._writer.shut_down:
+            return MetricExportResult.FAILURE
+        token = _suppressed()
+        rows: list[tuple[Any, ...]] = []
+        try:
+            rows, resources = metric_rows(metrics_data, self._writer.cache)
+            self._writer.write(METRIC_INSERT, rows, resources, min(timeout_millis, self._writer.timeout_millis))
+            return MetricExportResult.SUCCESS
+        except Exception as exc:
+            self._writer.failed(exc, len(rows))
+            return MetricExportResult.FAILURE
+        finally:
+            detach(token)  # type: ignore[arg-type]
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        """Writes are synchronous: nothing is pending."""
+        return not self._writer.shut_down
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        """Release the store (closed when its last exporter in this process shuts down)."""
+        self._writer.shutdown()
+
+
+class SQLiteLogExporter(LogRecordExporter):
+    """Writes log records (with their trace and span ids) to the embedded SQLite store.
+
+    Same threading and error contract as :class:`SQLiteSpanExporter`.
+
+    Args:
+        path: The database file (created when missing).
+        retention: As for :class:`SQLiteSpanExporter`.
+        timeout_millis: Longest one export waits for the file's lock.
+
+    Example:
+        >>> from opentelemetry.sdk._logs import LoggerProvider
+        >>> from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+        >>> provider = LoggerProvider()
+        >>> provider.add_log_record_processor(BatchLogRecordProcessor(SQLiteLogExporter("/tmp/doctest.db")))
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, retention: Retention | None = _FROM_ENVIRONMENT,
+                 timeout_millis: int = 5000) -> None:  # fmt: skip
+        self._writer = _Writer("log records", path, retention, timeout_millis)
+
+    @property
+    def store(self) -> SQLiteStore:
+        """The store written to."""
+        return self._writer.store
+
+    def export(self, batch: Sequence[Any]) -> LogRecordExportResult:
+        """Insert ``batch`` (SDK ``ReadableLogRecord`` objects) in one transaction; never raises."""
+        if self._writer.shut_down:
+            return LogRecordExportResult.FAILURE
+        token = _suppressed()
+        try:
+            rows, resources = log_rows(batch, self._writer.cache)
+            self._writer.write(LOG_INSERT, rows, resources)
+            return LogRecordExportResult.SUCCESS
+        except Exception as exc:
+            self._writer.failed(exc, len(batch))
+            return LogRecordExportResult.FAILURE
+        finally:
+            detach(token)  # type: ignore[arg-type]
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Writes are synchronous: nothing is pending."""
+        return not self._writer.shut_down
+
+    def shutdown(self) -> None:
+        """Release the store (closed when its last exporter in this process shuts down)."""
+        self._writer.shutdown()

@@ -1,0 +1,222 @@
+"""Retention of the store: by age and by size, in short chunked transactions, in the background."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from infertel.environment_variables import INFERTEL_STORE_MAX_AGE_SECONDS, INFERTEL_STORE_MAX_BYTES
+
+if TYPE_CHECKING:
+    from infertel_exporters.sqlite._store import SQLiteStore
+
+_logger = logging.getLogger(__name__)
+
+# table -> its time column (age retention); size retention removes the oldest rows by id.
+TABLES = {"spans": "start_ns", "metric_points": "time_ns", "logs": "time_ns"}
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How much the store keeps; applied by a background thread every ``interval_s``.
+
+    Args:
+        max_age_s: Rows older than this many seconds are deleted (``None``: no age bound).
+        max_bytes: Bound on the database's used pages; past it the oldest rows of every table
+            are deleted (the same fraction of each) and the freed pages returned to the file
+            system (``None``: no size bound). The write-ahead log adds at most a few MiB.
+        interval_s: Seconds between two background passes.
+        chunk_rows: Rows deleted per transaction, so writers never wait long on retention.
+        pass_budget_s: Time one pass may take before it yields until the next interval.
+
+    Example:
+        >>> Retention(max_age_s=24 * 3600, max_bytes=64 * 1024 * 1024)  # doctest: +ELLIPSIS
+        Retention(max_age_s=86400, max_bytes=67108864, ...)
+    """
+
+    max_age_s: float | None = 7 * 24 * 3600
+    max_bytes: int | None = 256 * 1024 * 1024
+    interval_s: float = 60.0
+    chunk_rows: int = 5000
+    pass_budget_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.max_age_s is not None and not (self.max_age_s > 0 and math.isfinite(self.max_age_s)):
+            raise ValueError(
+                f"Retention max_age_s must be a positive number of seconds or None, got {self.max_age_s!r}"
+            )
+        if self.max_bytes is not None and not (isinstance(self.max_bytes, int) and self.max_bytes > 0):
+            raise ValueError(f"Retention max_bytes must be a positive integer or None, got {self.max_bytes!r}")
+        if not (self.interval_s > 0 and math.isfinite(self.interval_s)):
+            raise ValueError(f"Retention interval_s must be a positive number of seconds, got {self.interval_s!r}")
+        if not (isinstance(self.chunk_rows, int) and self.chunk_rows > 0):
+            raise ValueError(f"Retention chunk_rows must be a positive integer, got {self.chunk_rows!r}")
+
+    @classmethod
+    def from_environment(cls) -> Retention:
+        """Defaults overridden by ``INFERTEL_STORE_MAX_AGE_SECONDS`` and ``INFERTEL_STORE_MAX_BYTES``.
+
+        ``0`` or ``none`` switches a bound off.
+
+        Raises:
+            ValueError: A variable is set to something that is not a non-negative number.
+
+        Example:
+            >>> Retention.from_environment().interval_s
+            60.0
+        """
+        defaults = cls()
+        max_age = _env_number(INFERTEL_STORE_MAX_AGE_SECONDS, defaults.max_age_s)
+        max_bytes = _env_number(INFERTEL_STORE_MAX_BYTES, defaults.max_bytes)
+        return cls(max_age_s=max_age, max_bytes=None if max_bytes is None else int(max_bytes))
+
+
+def _env_number(name: str, default: float | None) -> float | None:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if raw.lower() in ("none", "off"):
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not (value >= 0 and math.isfinite(value)):
+        raise ValueError(f"{name} must be a non-negative number (0 or 'none' switches the bound off), got {raw!r}")
+    return None if value == 0 else value
+
+
+@dataclass(frozen=True)
+class RetentionResult:
+    """What one retention pass deleted (rows per table) and the used bytes after it."""
+
+    deleted: dict[str, int]
+    used_bytes: int
+    complete: bool
+
+
+def used_bytes(conn: sqlite3.Connection) -> int:
+    """Bytes of the database's pages in use (free pages excluded)."""
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+    return int((pages - free) * page_size)
+
+
+def apply(store: SQLiteStore, policy: Retention, *, now_ns: int | None = None) -> RetentionResult:
+    """One bounded retention pass over ``store`` (age first, then size)."""
+    deadline = time.monotonic() + policy.pass_budget_s
+    deleted = dict.fromkeys(TABLES, 0)
+    complete = True
+    if policy.max_age_s is not None:
+        cutoff = (now_ns if now_ns is not None else time.time_ns()) - int(policy.max_age_s * 1e9)
+        for table, column in TABLES.items():
+            statement = (
+                f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE {column} < ? ORDER BY {column} LIMIT ?)"
+            )
+            while True:
+                n = _rowcount(store, statement, (cutoff, policy.chunk_rows))
+                deleted[table] += n
+                if n < policy.chunk_rows:
+                    break
+                if time.monotonic() > deadline:
+                    complete = False
+                    break
+        _rowcount(store, "DELETE FROM resources WHERE last_seen_ns < ?", (cutoff,))
+    used = store._transaction(used_bytes, write=False)
+    if policy.max_bytes is not None and used > policy.max_bytes:
+        used, complete_size = _shrink(store, policy, used, deleted, deadline)
+        complete = complete and complete_size
+    if sum(deleted.values()):
+        store._transaction(_vacuum, write=False)
+        used = store._transaction(used_bytes, write=False)
+        _logger.debug("infertel store retention deleted %s; %d bytes in use", deleted, used)
+    return RetentionResult(deleted=deleted, used_bytes=used, complete=complete)
+
+
+def _shrink(
+    store: SQLiteStore, policy: Retention, used: int, deleted: dict[str, int], deadline: float
+) -> tuple[int, bool]:
+    assert policy.max_bytes is not None
+    target = int(policy.max_bytes * 0.8)  # hysteresis: do not trim again on the next few writes
+    for _round in range(32):
+        fraction = min(1.0, max(0.05, 1.0 - target / used))
+        for table in TABLES:
+            lo, hi = _fetchone(store, f"SELECT min(id), max(id) FROM {table}")
+            if lo is None:
+                continue
+            stop = lo + max(1, math.ceil((hi - lo + 1) * fraction))
+            deleted[table] += _delete_ids_below(store, table, lo, stop, policy.chunk_rows)
+        used = store._transaction(used_bytes, write=False)
+        if used <= target:
+            return used, True
+        if time.monotonic() > deadline:
+            return used, False
+    return used, False
+
+
+def _delete_ids_below(store: SQLiteStore, table: str, lo: int, stop: int, chunk: int) -> int:
+    total = 0
+    start = lo
+    while start < stop:
+        bound = min(stop, start + chunk)
+        total += _rowcount(store, f"DELETE FROM {table} WHERE id < ?", (bound,))
+        start = bound
+    return total
+
+
+def _rowcount(store: SQLiteStore, sql: str, params: tuple[int, ...]) -> int:
+    def run(conn: sqlite3.Connection) -> int:
+        return int(conn.execute(sql, params).rowcount)
+
+    return store._transaction(run)
+
+
+def _fetchone(store: SQLiteStore, sql: str) -> tuple[Any, ...]:
+    def run(conn: sqlite3.Connection) -> tuple[Any, ...]:
+        return tuple(conn.execute(sql).fetchone())
+
+    return store._transaction(run, write=False)
+
+
+def _vacuum(conn: sqlite3.Connection) -> None:
+    # sqlite3_exec steps the pragma to the end (one page per step); Cursor.execute frees one page only.
+    conn.executescript("PRAGMA incremental_vacuum;")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
+
+class Housekeeper:
+    """A daemon thread applying ``policy`` to ``store`` every ``policy.interval_s`` until stopped."""
+
+    def __init__(self, store: SQLiteStore, policy: Retention, on_error: Callable[[BaseException], None]) -> None:
+        self._store = store
+        self._policy = policy
+        self._on_error = on_error
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="infertel-sqlite-retention", daemon=True)
+
+    def start(self) -> None:
+        """Start the thread (first pass right away)."""
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Ask the thread to stop and wait for it at most ``timeout_s``."""
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                apply(self._store, self._policy)
+            except Exception as exc:
+                self._on_error(exc)
+            if self._stop.wait(self._policy.interval_s):
+                return

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import pytest
+
+from infertel_exporters.sqlite import SQLiteSpanExporter, SQLiteStore
+
+WRITER = r"""
+import sys, time, os
+sys.path.insert(0, sys.argv[3])
+from conftest import make_span
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from infertel_exporters.sqlite import Retention, SQLiteMetricExporter, SQLiteSpanExporter
+
+db, index, go = sys.argv[1], int(sys.argv[2]), sys.argv[4]
+# tiny retention interval: housekeeping of three processes runs while they all write
+spans = SQLiteSpanExporter(db, retention=Retention(max_age_s=3600, interval_s=0.01), timeout_millis=20000)
+metrics = SQLiteMetricExporter(db, timeout_millis=20000)
+reader = InMemoryMetricReader()
+provider = MeterProvider(metric_readers=[reader])
+counter = provider.get_meter("t").create_counter("requests")
+while not os.path.exists(go):
+    time.sleep(0.005)
+now = time.time_ns()
+for batch in range(20):
+    rows = [make_span(batch * 100 + i, now + i, trace_base=index + 1) for i in range(100)]
+    assert spans.export(rows).name == "SUCCESS"
+    for i in range(10):
+        counter.add(1, {"process": index, "i": i})
+    assert metrics.export(reader.get_metrics_data()).name == "SUCCESS"
+spans.shutdown()
+metrics.shutdown()
+provider.shutdown()
+"""
+
+
+def test_three_processes_write_one_file(tmp_path: Path) -> None:
+    db = str(tmp_path / "shared.db")
+    go = tmp_path / "go"
+    here = str(Path(__file__).parent)
+    procs = [
+        subprocess.Popen([sys.executable, "-c", WRITER, db, str(i), here, str(go)], stderr=subprocess.PIPE, text=True)
+        for i in range(3)
+    ]
+    try:
+        time.sleep(1.0)  # let all three import and open the file (schema creation races too)
+        go.write_text("go")
+        errors = [p.communicate(timeout=120)[1] for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert [p.returncode for p in procs] == [0, 0, 0], errors
+    with SQLiteStore(db) as store:
+        counts = store.counts()
+        assert counts["spans"] == 3 * 20 * 100
+        assert counts["metric_points"] == 3 * 20 * 10
+        for index in range(3):
+            points = store.metric_series("requests", attributes={"process": index, "i": 0})
+            assert [p.value for p in points] == list(range(1, 21))
+        assert len({s.trace_id[:16] for s in store.spans(limit=None)}) == 3
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_exporter_survives_fork_like_prefork_servers(tmp_path: Path, span_factory) -> None:
+    # uvicorn/gunicorn workers are forked after configure(): the child must open its own connection.
+    db = str(tmp_path / "forked.db")
+    exporter = SQLiteSpanExporter(db, retention=None)
+    now = time.time_ns()
+    assert exporter.export([span_factory(i, now, trace_base=1) for i in range(10)]).name == "SUCCESS"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork() of a multi-threaded process (3.12+)
+        pid = os.fork()
+    if pid == 0:  # the child: report through the exit status only
+        ok = exporter.export([span_factory(i, now, trace_base=2) for i in range(10)]).name == "SUCCESS"
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert exporter.export([span_factory(i, now, trace_base=3) for i in range(10)]).name == "SUCCESS"
+    exporter.shutdown()
+    with SQLiteStore(db) as store:
+        assert store.counts()["spans"] == 30
