@@ -1,0 +1,402 @@
+"""One inference call: its span, token counts, stream timing, and the metrics recorded at its end.
+
+An :class:`Inference` is created by ``@observe`` for every call and by ``inference(...)`` for
+every block; ``current_inference()`` returns the one active in the current context. Its
+public methods run on the user's thread and never raise: failures are internal errors
+(``handle_internal_errors``) and bad values are dropped with a rate-limited warning.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from opentelemetry.trace import Span, Status, StatusCode
+
+from infertel import semconv
+from infertel._internal.errors import call_user_callback, handle_internal_errors
+from infertel._internal.instrument import content, tokens
+from infertel._internal.instrument.site import Binding, Site
+from infertel._internal.instrument.tokens import valid_count
+
+_perf_ns = time.perf_counter_ns
+_PLAIN_CHUNKS = (str, bytes, int, float)
+_MAX_HANDLES = 256
+MAX_CHUNK_GAPS = 100_000
+"""Chunk gaps kept per client stream for ``gen_ai.client.operation.time_per_output_chunk`` (bounded memory)."""
+
+
+def error_type(exc: BaseException) -> str:
+    """``error.type`` of an exception: its qualified class name (``ValueError``, ``openai.APIError``)."""
+    cls = type(exc)
+    module = cls.__module__
+    return cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"
+
+
+class Inference:
+    """The invocation of one model call; see ``infertel.inference`` and ``infertel.current_inference``.
+
+    Example:
+        >>> import infertel
+        >>> with infertel.inference(model="llama-3-8b", operation="chat") as inv:
+        ...     inv.set_input_tokens(12)
+        ...     for token in ["Hel", "lo"]:
+        ...         inv.record_chunk(token)
+    """
+
+    __slots__ = (
+        "_site",
+        "_binding",
+        "_span",
+        "_start_ns",
+        "_first_ns",
+        "_last_ns",
+        "_chunks",
+        "_counted",
+        "_input",
+        "_input_priority",
+        "_output",
+        "_output_priority",
+        "_response_model",
+        "_response_id",
+        "_finish_reasons",
+        "_error_type",
+        "_ended",
+        "_gaps",
+        "_text",
+        "_text_left",
+        "_token",
+        "_stream",
+        "_fast_chunks",
+    )
+
+    def __init__(self, site: Site, binding: Binding, span: Span, stream: bool = False) -> None:
+        self._site = site
+        self._binding = binding
+        self._span = span
+        self._start_ns = _perf_ns()
+        self._first_ns = 0
+        self._last_ns = 0
+        self._chunks = 0
+        self._counted = 0
+        self._input: int | None = None
+        self._input_priority = 0
+        self._output: int | None = None
+        self._output_priority = 0
+        self._response_model: str | None = None
+        self._response_id: str | None = None
+        self._finish_reasons: list[str] | None = None
+        self._error_type: str | None = None
+        self._ended = False
+        self._gaps: list[float] | None = [] if site.metrics.per_chunk else None
+        self._text: list[str] | None = [] if binding.capture else None
+        self._text_left = binding.max_length
+        self._token: object = None
+        self._stream = stream
+        self._fast_chunks = 0
+
+    # --- public API -----------------------------------------------------------------------------
+    @property
+    def span(self) -> Span:
+        """The OpenTelemetry span of this call."""
+        return self._span
+
+    def set_input_tokens(self, count: int) -> None:
+        """Set the number of input (prompt) tokens; overrides any extracted count."""
+        with handle_internal_errors:
+            self._set_input(tokens.valid_count(count, "input"), tokens.PRIORITY_EXPLICIT)
+
+    def set_output_tokens(self, count: int) -> None:
+        """Set the number of output (completion) tokens; overrides any extracted or counted one."""
+        with handle_internal_errors:
+            self._set_output(tokens.valid_count(count, "output"), tokens.PRIORITY_EXPLICIT)
+
+    def add_output_tokens(self, count: int) -> None:
+        """Add to the explicitly set number of output tokens (starts at 0)."""
+        with handle_internal_errors:
+            value = tokens.valid_count(count, "output")
+            if value is None:
+                return
+            if self._output_priority < tokens.PRIORITY_EXPLICIT or self._output is None:
+                self._output, self._output_priority = 0, tokens.PRIORITY_EXPLICIT
+            self._output += value
+
+    def record_chunk(self, chunk: Any = None, *, tokens: int | None = None) -> None:
+        """Record one streamed chunk; the first one marks the time to first token.
+
+        Args:
+            chunk: The chunk (its usage or token ids are counted, else it counts as one token).
+            tokens: How many output tokens the chunk stands for, when the caller knows.
+        """
+        with handle_internal_errors:
+            self._stream = True
+            if tokens is None:
+                self._on_chunk(chunk)
+                return
+            count = valid_count(tokens, "output")
+            self._tick()
+            if count is not None:
+                self._counted += count
+
+    def set_response_model(self, model: str) -> None:
+        """Set ``gen_ai.response.model`` (defaults to the requested model on success)."""
+        with handle_internal_errors:
+            if isinstance(model, str) and model:
+                self._response_model = model
+
+    def set_response_id(self, response_id: str) -> None:
+        """Set ``gen_ai.response.id``."""
+        with handle_internal_errors:
+            if isinstance(response_id, str) and response_id:
+                self._response_id = response_id
+
+    def set_finish_reasons(self, reasons: list[str]) -> None:
+        """Set ``gen_ai.response.finish_reasons``."""
+        with handle_internal_errors:
+            self._finish_reasons = [str(r) for r in reasons]
+
+    def set_input_messages(self, messages: Any) -> None:
+        """Record the prompt messages (only when content capture is on; truncated)."""
+        with handle_internal_errors:
+            if self._binding.capture:
+                self._capture(semconv.GEN_AI_INPUT_MESSAGES, messages, "user")
+
+    def set_output_messages(self, messages: Any) -> None:
+        """Record the completion messages (only when content capture is on; truncated)."""
+        with handle_internal_errors:
+            if self._binding.capture:
+                self._text = None
+                self._capture(semconv.GEN_AI_OUTPUT_MESSAGES, messages, "assistant")
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        """Set any attribute on the span."""
+        with handle_internal_errors:
+            self._span.set_attribute(key, value)
+
+    # --- internals (callers hold handle_internal_errors) ----------------------------------------
+    def _capture(self, attribute: str, messages: Any, role: str) -> None:
+        serialized = content.serialize(content.to_messages(messages, role), self._binding.max_length)
+        self._span.set_attribute(attribute, serialized)
+
+    def _set_input(self, value: int | None, priority: int) -> None:
+        if value is not None and priority >= self._input_priority:
+            self._input, self._input_priority = value, priority
+
+    def _set_output(self, value: int | None, priority: int) -> None:
+        if value is not None and priority >= self._output_priority:
+            self._output, self._output_priority = value, priority
+
+    def _tick(self) -> None:
+        now = _perf_ns()
+        if self._chunks == 0:
+            self._first_ns = now
+        elif self._gaps is not None and len(self._gaps) < MAX_CHUNK_GAPS:
+            self._gaps.append((now - self._last_ns) / 1e9)
+        self._last_ns = now
+        self._chunks += 1
+
+    def _on_chunk(self, chunk: Any) -> bool:
+        """Account for one streamed chunk; True when later plain chunks only need counting.
+
+        A stream proxy then adds such chunks to ``_fast_chunks`` itself (folded in by :meth:`end`).
+        """
+        gaps = self._gaps
+        if gaps is not None:  # client kind: every gap between chunks is a data point
+            now = _perf_ns()
+            if self._chunks and len(gaps) < MAX_CHUNK_GAPS:
+                gaps.append((now - self._last_ns) / 1e9)
+            else:
+                self._first_ns = now
+            self._last_ns = now
+        elif not self._chunks:
+            self._first_ns = _perf_ns()
+        self._chunks += 1
+        if type(chunk) in _PLAIN_CHUNKS:
+            self._counted += 1
+        else:
+            self._chunk_slow(chunk)
+        if self._text is not None:
+            self._keep_text(chunk)
+        if self._site.usage is not None:
+            self._apply_usage(call_user_callback(self._site.usage, chunk, default=None, what="usage= extractor"))
+            return False
+        return gaps is None and self._text is None
+
+    def _chunk_slow(self, chunk: Any) -> None:
+        prompt, completion, counted = tokens.chunk_usage(chunk)
+        self._counted += counted
+        if prompt is not None:
+            self._set_input(tokens.valid_count(prompt, "input"), tokens.PRIORITY_BUILTIN)
+        if completion is not None:
+            self._set_output(tokens.valid_count(completion, "output"), tokens.PRIORITY_BUILTIN)
+        if self._response_model is None:
+            model = getattr(chunk, "model", None) if not isinstance(chunk, dict) else chunk.get("model")
+            if isinstance(model, str) and model:
+                self._response_model = model
+
+    def _keep_text(self, chunk: Any) -> None:
+        text = tokens.chunk_text(chunk)
+        if text and self._text_left > 0 and self._text is not None:
+            text = text[: self._text_left]
+            self._text_left -= len(text)
+            self._text.append(text)
+
+    def _apply_usage(self, usage: Any) -> None:
+        if usage is None:
+            return
+        prompt, completion = tokens.usage_counts(usage)
+        if prompt is None and completion is None:
+            prompt, completion = tokens.usage_counts(getattr(usage, "usage", None) or (
+                usage.get("usage") if isinstance(usage, dict) else None))
+        if prompt is not None:
+            self._set_input(tokens.valid_count(prompt, "input"), tokens.PRIORITY_EXTRACTOR)
+        if completion is not None:
+            self._set_output(tokens.valid_count(completion, "output"), tokens.PRIORITY_EXTRACTOR)
+
+    def _on_result(self, result: Any) -> None:
+        """Extract usage and response metadata from a non-streamed result."""
+        if self._site.usage is not None:
+            self._apply_usage(call_user_callback(self._site.usage, result, default=None, what="usage= extractor"))
+        if type(result) is dict and self._text is None and self._fast_result(result):
+            return
+        found = tokens.extract(result)
+        if found is not None:
+            if found.input_tokens is not None:
+                self._set_input(tokens.valid_count(found.input_tokens, "input"), tokens.PRIORITY_BUILTIN)
+            if found.output_tokens is not None:
+                self._set_output(tokens.valid_count(found.output_tokens, "output"), tokens.PRIORITY_BUILTIN)
+            if self._response_model is None:
+                self._response_model = found.response_model
+            if self._response_id is None:
+                self._response_id = found.response_id
+            if self._finish_reasons is None:
+                self._finish_reasons = found.finish_reasons
+        if self._text is not None:
+            text = result if isinstance(result, str) else (found.text if found is not None else None)
+            if text:
+                self._text.append(text)
+
+    def _fast_result(self, result: dict[str, Any]) -> bool:
+        """The common OpenAI-style dict with int counts, without the general machinery; False: not handled."""
+        usage = result.get("usage")
+        if type(usage) is not dict or result.get("choices"):
+            return False
+        prompt = usage.get("prompt_tokens")
+        if prompt is None:
+            prompt = usage.get("input_tokens")
+        completion = usage.get("completion_tokens")
+        if completion is None:
+            completion = usage.get("output_tokens")
+        if (prompt is not None and type(prompt) is not int) or (completion is not None and type(completion) is not int):
+            return False
+        builtin = tokens.PRIORITY_BUILTIN
+        if prompt is not None and prompt >= 0 and builtin >= self._input_priority:
+            self._input, self._input_priority = prompt, builtin
+        elif prompt is not None and prompt < 0:
+            tokens.valid_count(prompt, "input")  # the rate-limited warning
+        if completion is not None and completion >= 0 and builtin >= self._output_priority:
+            self._output, self._output_priority = completion, builtin
+        elif completion is not None and completion < 0:
+            tokens.valid_count(completion, "output")
+        model = result.get("model")
+        if self._response_model is None and type(model) is str and model:
+            self._response_model = model
+        rid = result.get("id")
+        if self._response_id is None and type(rid) is str and rid:
+            self._response_id = rid
+        return True
+
+    def _on_error(self, exc: BaseException) -> None:
+        """Record the user's exception on the span (status ERROR, ``error.type``)."""
+        self._error_type = error_type(exc)
+        span = self._span
+        span.record_exception(exc)
+        span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+
+    def end(self, end_reason: str | None = None) -> None:
+        """End the span and record the metrics now (exactly once; later calls do nothing).
+
+        ``@observe`` and ``inference(...)`` call it themselves; integrations that drive a stream
+        by hand may end it early with ``end_reason`` (``infertel.stream.end_reason``).
+        """
+        with handle_internal_errors:
+            self._end_unguarded(end_reason)
+
+    def _end_unguarded(self, end_reason: str | None = None) -> None:
+        """:meth:`end` without the guard (for callers that hold ``handle_internal_errors``)."""
+        if self._ended:
+            return
+        self._ended = True
+        end_ns = _perf_ns()
+        if self._fast_chunks:
+            self._chunks += self._fast_chunks
+            self._counted += self._fast_chunks
+            self._fast_chunks = 0
+        site = self._site
+        duration = max(end_ns - self._start_ns, 0) / 1e9
+        failed = self._error_type is not None
+        output = self._output
+        if output is None and self._chunks:
+            output = self._counted
+        response_model = self._response_model or (None if failed else site.model)
+        attributes: dict[str, Any] = {}
+        if response_model:
+            attributes[semconv.GEN_AI_RESPONSE_MODEL] = response_model
+        if self._response_id:
+            attributes[semconv.GEN_AI_RESPONSE_ID] = self._response_id
+        if self._finish_reasons:
+            attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = self._finish_reasons
+        if self._input is not None:
+            attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] = self._input
+        if output is not None:
+            attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] = output
+            if duration > 0:
+                attributes[semconv.INFERTEL_OUTPUT_TOKENS_PER_SECOND] = output / duration
+        if failed:
+            attributes[semconv.ERROR_TYPE] = self._error_type
+        first = per_output = None
+        if self._stream:
+            attributes[semconv.INFERTEL_STREAM] = True
+            attributes[semconv.INFERTEL_STREAM_CHUNKS] = self._chunks
+            if end_reason is not None:
+                attributes[semconv.INFERTEL_STREAM_END_REASON] = end_reason
+            if self._chunks:
+                first = max(self._first_ns - self._start_ns, 0) / 1e9
+                attributes[semconv.INFERTEL_TIME_TO_FIRST_TOKEN] = first
+                if output is not None and output > 1:
+                    per_output = max(end_ns - self._first_ns, 0) / 1e9 / (output - 1)
+                    attributes[semconv.INFERTEL_TIME_PER_OUTPUT_TOKEN] = per_output
+        if self._text:
+            self._capture(semconv.GEN_AI_OUTPUT_MESSAGES, "".join(self._text), "assistant")
+        span = self._span
+        span.set_attributes(attributes)
+        span.end()
+        recorder = self._binding.recorder
+        if recorder is None:
+            return
+        if failed:
+            first = per_output = None
+        per_chunk = site.metrics.per_chunk
+        binding = self._binding
+        handle_key = (response_model, self._error_type)
+        handle = binding.handles.get(handle_key)
+        if handle is None:
+            handle = recorder.resolve(site.metrics, site.metric_key(response_model), self._error_type)
+            if recorder.cacheable and len(binding.handles) < _MAX_HANDLES:
+                binding.handles[handle_key] = handle
+        recorder.record_resolved(
+            site.metrics,
+            handle,
+            duration,
+            self._input,
+            output,
+            first,
+            None if per_chunk else per_output,
+            self._gaps if (per_chunk and not failed) else None,
+        )
+
+
+def start(site: Site, binding: Binding, stream: bool = False) -> Inference:
+    """Start the span of one call (not attached to the context)."""
+    span = binding.tracer.start_span(site.span_name, kind=site.span_kind, attributes=site.start_attributes)
+    return Inference(site, binding, span, stream)

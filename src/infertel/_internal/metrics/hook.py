@@ -1,0 +1,197 @@
+"""Publish :class:`~infertel._internal.metrics.aggregate.PreAggregator` data through SDK readers.
+
+:func:`enable_preaggregation` wraps the collect callback the SDK ``MeterProvider`` installs on
+each of its readers (``reader._collect``): the wrapper calls the SDK's own collection first,
+then adds the pre-aggregated GenAI histograms to the returned ``MetricsData`` under the
+``infertel`` instrumentation scope and the provider's resource. Every reader kind works the
+same way (periodic exporting, in-memory, Prometheus), each in its own temporality.
+
+The wrapper never breaks a collection: its own failures go through ``handle_internal_errors``
+and the SDK's data is returned unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+from opentelemetry.sdk.metrics import MeterProvider as SDKMeterProvider
+from opentelemetry.sdk.metrics._internal.instrument import _Histogram
+from opentelemetry.sdk.metrics.export import (
+    AggregationTemporality,
+    Metric,
+    MetricsData,
+    ResourceMetrics,
+    ScopeMetrics,
+)
+from opentelemetry.sdk.metrics.view import DefaultAggregation
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+
+from infertel import semconv
+from infertel._internal.errors import handle_internal_errors
+from infertel._internal.metrics.aggregate import PreAggregator
+from infertel._internal.metrics.instruments import ALL_SPECS
+from infertel.version import __version__
+
+_logger = logging.getLogger(__name__)
+
+SCOPE = InstrumentationScope(semconv.INSTRUMENTATION_SCOPE, __version__)
+"""The instrumentation scope of infertel's GenAI metrics (same for both recording paths)."""
+
+_lock = threading.Lock()
+_aggregators: weakref.WeakKeyDictionary[Any, PreAggregator] = weakref.WeakKeyDictionary()
+_refused: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+
+
+def enable_preaggregation(meter_provider: object) -> bool:
+    """Publish infertel's GenAI histograms from in-process aggregates through every reader of ``meter_provider``.
+
+    Idempotent. Returns False, and infertel then calls ``Histogram.record()`` per call, when
+    the provider is not an OpenTelemetry SDK ``MeterProvider``, is disabled or shut down,
+    has a View that matches one of the GenAI histograms, or has a reader whose preferred
+    histogram aggregation is not the default one (so Views and reader preferences are
+    always honoured).
+
+    Example:
+        >>> from opentelemetry.sdk.metrics import MeterProvider
+        >>> from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+        >>> enable_preaggregation(MeterProvider(metric_readers=[InMemoryMetricReader()]))
+        True
+    """
+    if not isinstance(meter_provider, SDKMeterProvider):
+        return False
+    with _lock:
+        if meter_provider in _aggregators:
+            return True
+        if meter_provider in _refused:
+            return False
+        try:
+            eligible = _eligible(meter_provider)
+            if eligible:
+                aggregator = PreAggregator()
+                for reader in _readers(meter_provider):
+                    _hook_reader(meter_provider, aggregator, reader)
+                _wrap_reader_management(meter_provider, aggregator)
+                _aggregators[meter_provider] = aggregator
+        except Exception:  # a future SDK without the internals we rely on: per-call record() still works
+            _logger.debug("infertel: pre-aggregation unavailable for %r", meter_provider, exc_info=True)
+            eligible = False
+        if not eligible:
+            _refused[meter_provider] = True
+        return eligible
+
+
+def _after_fork_in_child() -> None:
+    # A lock held by another thread of the parent at fork time would never be released here.
+    for aggregator in list(_aggregators.values()):
+        aggregator.lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def aggregator_for(meter_provider: object) -> PreAggregator | None:
+    """The aggregator :func:`enable_preaggregation` installed on ``meter_provider``, if any."""
+    try:
+        return _aggregators.get(meter_provider)
+    except TypeError:  # not weak-referenceable
+        return None
+
+
+def _readers(provider: SDKMeterProvider) -> list[Any]:
+    return list(provider._measurement_consumer._reader_storages.keys())
+
+
+def _eligible(provider: SDKMeterProvider) -> bool:
+    if provider._disabled or provider._shutdown:
+        return False
+    probes = [
+        _Histogram(spec.name, SCOPE, provider._measurement_consumer, spec.unit, spec.description) for spec in ALL_SPECS
+    ]
+    for view in provider._sdk_config.views:
+        if any(view._match(probe) for probe in probes):
+            return False
+    for reader in _readers(provider):
+        if not isinstance(reader._instrument_class_aggregation.get(_Histogram), DefaultAggregation):
+            return False
+    return True
+
+
+class _CollectHook:
+    """Replaces ``reader._collect``: the SDK's collection plus the pre-aggregated histograms."""
+
+    def __init__(self, original: Callable[..., Any], aggregator: PreAggregator, provider: SDKMeterProvider) -> None:
+        self.original = original
+        self.aggregator = aggregator
+        self._provider = weakref.ref(provider)
+
+    def __call__(self, reader: Any, *args: Any, **kwargs: Any) -> MetricsData | None:
+        data: MetricsData | None = self.original(reader, *args, **kwargs)
+        with handle_internal_errors:
+            metrics = self.aggregator.collect(reader)
+            if metrics:
+                provider = self._provider()
+                if provider is not None:
+                    data = _merge(data, metrics, provider)
+        return data
+
+
+def _hook_reader(provider: SDKMeterProvider, aggregator: PreAggregator, reader: Any) -> None:
+    original = reader._collect
+    if original is None or isinstance(original, _CollectHook):
+        return
+    temporality = reader._instrument_class_temporality.get(_Histogram, AggregationTemporality.CUMULATIVE)
+    aggregator.register_reader(reader, temporality)
+    reader._collect = _CollectHook(original, aggregator, provider)
+
+
+def _wrap_reader_management(provider: SDKMeterProvider, aggregator: PreAggregator) -> None:
+    add_original = provider.add_metric_reader
+    remove_original = provider.remove_metric_reader
+    provider_ref = weakref.ref(provider)
+
+    def add_metric_reader(metric_reader: Any) -> None:
+        add_original(metric_reader)
+        owner = provider_ref()
+        if owner is not None:
+            with handle_internal_errors:
+                _hook_reader(owner, aggregator, metric_reader)
+
+    def remove_metric_reader(metric_reader: Any) -> None:
+        remove_original(metric_reader)
+        with handle_internal_errors:
+            aggregator.unregister_reader(metric_reader)
+
+    provider.add_metric_reader = add_metric_reader  # type: ignore[method-assign]
+    provider.remove_metric_reader = remove_metric_reader  # type: ignore[method-assign]
+
+
+def _merge(data: MetricsData | None, metrics: list[Metric], provider: SDKMeterProvider) -> MetricsData:
+    if data is None or not data.resource_metrics:
+        resource = provider._sdk_config.resource
+        return MetricsData(
+            resource_metrics=[
+                ResourceMetrics(
+                    resource=resource,
+                    scope_metrics=[ScopeMetrics(scope=SCOPE, metrics=metrics, schema_url=SCOPE.schema_url or "")],
+                    schema_url=resource.schema_url,
+                )
+            ]
+        )
+    first = data.resource_metrics[0]
+    scope_metrics = list(first.scope_metrics)
+    for i, existing in enumerate(scope_metrics):
+        if existing.scope == SCOPE:
+            scope_metrics[i] = ScopeMetrics(
+                scope=existing.scope, metrics=[*existing.metrics, *metrics], schema_url=existing.schema_url
+            )
+            break
+    else:
+        scope_metrics.append(ScopeMetrics(scope=SCOPE, metrics=metrics, schema_url=SCOPE.schema_url or ""))
+    merged = ResourceMetrics(resource=first.resource, scope_metrics=scope_metrics, schema_url=first.schema_url)
+    return MetricsData(resource_metrics=[merged, *data.resource_metrics[1:]])

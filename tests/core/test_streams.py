@@ -1,0 +1,395 @@
+"""Streams: generator and async-generator proxies, end reasons, timing, cross-thread/task use."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import inspect
+import logging
+import threading
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from core_helpers import collect
+from opentelemetry.trace import StatusCode
+
+import infertel
+from infertel import semconv
+
+
+def _stream_attributes(span: Any) -> dict[str, Any]:
+    attributes = dict(span.attributes)
+    for timing in (
+        semconv.INFERTEL_TIME_TO_FIRST_TOKEN,
+        semconv.INFERTEL_TIME_PER_OUTPUT_TOKEN,
+        semconv.INFERTEL_OUTPUT_TOKENS_PER_SECOND,
+    ):
+        value = attributes.pop(timing, None)
+        if value is not None:
+            assert isinstance(value, float) and value >= 0
+    return attributes
+
+
+@pytest.fixture
+def observed(tracer_provider, meter_provider):
+    def decorate(fn: Any, **options: Any) -> Any:
+        return infertel.observe(model="m", tracer_provider=tracer_provider, meter_provider=meter_provider, **options)(
+            fn
+        )
+
+    return decorate
+
+
+def test_generator_exhausted(observed, span_exporter) -> None:
+    def tokens(n: int) -> Iterator[str]:
+        for i in range(n):
+            inv = infertel.current_inference()
+            assert inv is not None  # the body runs with the stream's span current
+            yield f"t{i}"
+
+    stream = observed(tokens)(4)
+    assert span_exporter.get_finished_spans() == ()  # span open while the stream is
+    assert list(stream) == ["t0", "t1", "t2", "t3"]
+    (span,) = span_exporter.get_finished_spans()
+    assert span.status.status_code is StatusCode.UNSET
+    assert _stream_attributes(span) == {
+        semconv.GEN_AI_OPERATION_NAME: "chat",
+        semconv.GEN_AI_REQUEST_MODEL: "m",
+        semconv.GEN_AI_RESPONSE_MODEL: "m",
+        semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 4,
+        semconv.INFERTEL_STREAM: True,
+        semconv.INFERTEL_STREAM_CHUNKS: 4,
+        semconv.INFERTEL_STREAM_END_REASON: semconv.STREAM_END_EXHAUSTED,
+    }
+    ttft = span.attributes[semconv.INFERTEL_TIME_TO_FIRST_TOKEN]
+    assert 0 <= ttft <= (span.end_time - span.start_time) / 1e9 + 1e-3
+    assert semconv.INFERTEL_TIME_PER_OUTPUT_TOKEN in span.attributes
+    # Exhausting again changes nothing: the span ended exactly once.
+    assert list(stream) == []
+    assert len(span_exporter.get_finished_spans()) == 1
+
+
+def test_generator_send_throw_close(observed, span_exporter) -> None:
+    def echo() -> Iterator[Any]:
+        received = None
+        while True:
+            try:
+                received = yield received
+            except KeyError as exc:
+                received = f"caught {exc.args[0]}"
+
+    stream = observed(echo)()
+    assert next(stream) is None
+    assert stream.send("a") == "a"
+    assert stream.throw(KeyError("k")) == "caught k"
+    assert stream.send(3) == 3
+    assert stream.gi_frame is not None  # generator attributes are forwarded
+    stream.close()
+    (span,) = span_exporter.get_finished_spans()
+    attributes = _stream_attributes(span)
+    assert attributes[semconv.INFERTEL_STREAM_END_REASON] == semconv.STREAM_END_CLOSED
+    assert attributes[semconv.INFERTEL_STREAM_CHUNKS] == 4
+    stream.close()  # idempotent
+    assert len(span_exporter.get_finished_spans()) == 1
+
+
+def test_generator_return_value_and_throw_exhausts(observed, span_exporter) -> None:
+    def gen() -> Iterator[int]:
+        try:
+            yield 1
+        except ValueError:
+            return
+
+    stream = observed(gen)()
+    assert next(stream) == 1
+    with pytest.raises(StopIteration):
+        stream.throw(ValueError("stop"))
+    (span,) = span_exporter.get_finished_spans()
+    assert span.attributes[semconv.INFERTEL_STREAM_END_REASON] == semconv.STREAM_END_EXHAUSTED
+
+    def returns() -> Iterator[int]:
+        yield 1
+        return 42
+
+    stream = observed(returns)()
+    next(stream)
+    with pytest.raises(StopIteration) as caught:
+        next(stream)
+    assert caught.value.value == 42
+
+
+def test_exception_mid_stream(observed, span_exporter) -> None:
+    error = ConnectionError("engine died")
+
+    def failing() -> Iterator[str]:
+        yield "a"
+        raise error
+
+    stream = observed(failing)()
+    with pytest.raises(ConnectionError) as caught:
+        for _ in stream:
+            pass
+    assert caught.value is error
+    (span,) = span_exporter.get_finished_spans()
+    assert span.status.status_code is StatusCode.ERROR
+    attributes = _stream_attributes(span)
+    assert attributes[semconv.INFERTEL_STREAM_END_REASON] == semconv.STREAM_END_ERROR
+    assert attributes[semconv.ERROR_TYPE] == "ConnectionError"
+    assert semconv.GEN_AI_RESPONSE_MODEL not in attributes
+    assert [e.name for e in span.events] == ["exception"]
+
+
+def test_break_is_closed_and_unread_release_is_abandoned(observed, span_exporter) -> None:
+    finalized = []
+
+    def tokens() -> Iterator[int]:
+        try:
+            yield from range(100)
+        finally:
+            finalized.append(True)
+
+    for chunk in observed(tokens)():
+        if chunk == 2:
+            break
+    # CPython releases the temporary right after the loop, as it would close a generator.
+    (span,) = span_exporter.get_finished_spans()
+    assert span.attributes[semconv.INFERTEL_STREAM_END_REASON] == semconv.STREAM_END_CLOSED
+    assert span.attributes[semconv.INFERTEL_STREAM_CHUNKS] == 3
+    assert span.status.status_code is StatusCode.UNSET
+    assert finalized == [True]
+
+    unread = observed(tokens)()
+    del unread  # created, never read, dropped
+    assert span_exporter.get_finished_spans()[-1].attributes[semconv.INFERTEL_STREAM_END_REASON] == (
+        semconv.STREAM_END_ABANDONED
+    )
+    span_exporter.clear()
+
+    with contextlib.closing(observed(tokens)()) as stream:
+        for chunk in stream:
+            if chunk == 1:
+                break
+    (closed,) = span_exporter.get_finished_spans()
+    assert closed.attributes[semconv.INFERTEL_STREAM_END_REASON] == semconv.STREAM_END_CLOSED
+    assert finalized == [True, True]
+
+
+def test_garbage_collected_unfinished_stream(observed, span_exporter) -> None:
+    def tokens() -> Iterator[int]:
+        yield from range(10)
+
+    stream = observed(tokens)()
+    next(stream)
+    holder: list[Any] = [stream]
+    holder.append(holder)  # a reference cycle: only the cyclic collector frees it
+    del stream, holder
+    assert span_exporter.get_finished_spans() == ()
+    gc.collect()
+    (span,) = span_exporter.get_finished_spans()
+    assert span.attributes[semconv.INFERTEL_STREAM_END_REASON] == semconv.STREAM_END_ABANDONED
+    assert span.status.status_code is StatusCode.UNSET
+
+
+def test_stream_consumed_in_another_thread(observed, span_exporter, caplog) -> None:
+    def tokens() -> Iterator[str]:
+        yield from ["a", "b", "c"]
+
+    stream = observed(tokens)()
+    result: list[Any] = []
+    with caplog.at_level(logging.DEBUG):
+        thread = threading.Thread(target=lambda: result.extend(stream))
+        thread.start()
+        thread.join()
+    assert result == ["a", "b", "c"]
+    assert not [r for r in caplog.records if "Failed to detach context" in r.getMessage()]
+    (span,) = span_exporter.get_finished_spans()
+    assert span.attributes[semconv.INFERTEL_STREAM_END_REASON] == semconv.STREAM_END_EXHAUSTED
+
+
+def test_stream_chunks_with_usage_and_token_ids(observed, span_exporter) -> None:
+    def token_id_chunks() -> Iterator[list[int]]:
+        yield [1, 2, 3]
+        yield [4, 5]
+
+    def openai_like() -> Iterator[dict[str, Any]]:
+        yield {"model": "served-model", "choices": [{"delta": {"content": "He"}}], "usage": None}
+        yield {"model": "served-model", "choices": [{"delta": {"content": "llo"}}], "usage": None}
+        yield {"model": "served-model", "choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": 30}}
+
+    assert list(observed(token_id_chunks)()) == [[1, 2, 3], [4, 5]]
+    list(observed(openai_like)())
+    first, second = span_exporter.get_finished_spans()
+    assert first.attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == 5
+    assert second.attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] == 9
+    assert second.attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == 30  # the usage block wins over counting
+    assert second.attributes[semconv.GEN_AI_RESPONSE_MODEL] == "served-model"
+    assert second.attributes[semconv.INFERTEL_STREAM_CHUNKS] == 3
+
+
+def test_async_generator_full_protocol(observed, span_exporter) -> None:
+    async def echo() -> AsyncIterator[Any]:
+        received = None
+        while True:
+            try:
+                received = yield received
+            except KeyError:
+                received = "caught"
+
+    async def main() -> list[Any]:
+        stream = observed(echo)()
+        assert inspect.isasyncgen(stream) is False and hasattr(stream, "asend")
+        out = [await stream.__anext__(), await stream.asend("x"), await stream.athrow(KeyError("k"))]
+        await stream.aclose()
+        return out
+
+    assert asyncio.run(main()) == [None, "x", "caught"]
+    (span,) = span_exporter.get_finished_spans()
+    assert span.attributes[semconv.INFERTEL_STREAM_END_REASON] == semconv.STREAM_END_CLOSED
+    assert span.attributes[semconv.INFERTEL_STREAM_CHUNKS] == 3
+
+
+def test_async_generator_exhausted_and_error(observed, span_exporter) -> None:
+    async def tokens(n: int) -> AsyncIterator[str]:
+        for i in range(n):
+            await asyncio.sleep(0)
+            assert infertel.current_inference() is not None
+            yield str(i)
+
+    async def failing() -> AsyncIterator[str]:
+        yield "a"
+        raise TimeoutError("slow")
+
+    async def main() -> list[str]:
+        got = [t async for t in observed(tokens)(3)]
+        with pytest.raises(TimeoutError):
+            async for _ in observed(failing)():
+                pass
+        return got
+
+    assert asyncio.run(main()) == ["0", "1", "2"]
+    ok, failed = span_exporter.get_finished_spans()
+    assert _stream_attributes(ok) == {
+        semconv.GEN_AI_OPERATION_NAME: "chat",
+        semconv.GEN_AI_REQUEST_MODEL: "m",
+        semconv.GEN_AI_RESPONSE_MODEL: "m",
+        semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 3,
+        semconv.INFERTEL_STREAM: True,
+        semconv.INFERTEL_STREAM_CHUNKS: 3,
+        semconv.INFERTEL_STREAM_END_REASON: semconv.STREAM_END_EXHAUSTED,
+    }
+    assert failed.status.status_code is StatusCode.ERROR
+    assert failed.attributes[semconv.ERROR_TYPE] == "TimeoutError"
+    assert failed.attributes[semconv.INFERTEL_STREAM_END_REASON] == semconv.STREAM_END_ERROR
+
+
+def test_async_generator_cancelled(observed, span_exporter) -> None:
+    async def slow() -> AsyncIterator[str]:
+        yield "first"
+        await asyncio.sleep(3600)
+        yield "never"
+
+    async def main() -> None:
+        ready = asyncio.Event()
+
+        async def consume() -> None:
+            async for _ in observed(slow)():
+                ready.set()
+
+        task = asyncio.create_task(consume())
+        await ready.wait()
+        await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    (span,) = span_exporter.get_finished_spans()
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.attributes[semconv.INFERTEL_STREAM_END_REASON] == semconv.STREAM_END_CANCELLED
+    assert span.attributes[semconv.ERROR_TYPE] == "asyncio.exceptions.CancelledError"
+
+
+def test_async_stream_consumed_in_another_task(observed, span_exporter, caplog) -> None:
+    async def tokens() -> AsyncIterator[str]:
+        for t in "abc":
+            await asyncio.sleep(0)
+            yield t
+
+    async def main() -> list[str]:
+        stream = observed(tokens)()  # created in the main task
+        first = await stream.__anext__()
+
+        async def rest() -> list[str]:
+            return [first] + [t async for t in stream]
+
+        return await asyncio.create_task(rest())  # consumed in another task
+
+    with caplog.at_level(logging.DEBUG):
+        assert asyncio.run(main()) == ["a", "b", "c"]
+    assert not [r for r in caplog.records if "Failed to detach context" in r.getMessage()]
+    (span,) = span_exporter.get_finished_spans()
+    assert span.attributes[semconv.INFERTEL_STREAM_END_REASON] == semconv.STREAM_END_EXHAUSTED
+
+
+def test_client_stream_metrics_per_chunk(tracer_provider, span_exporter, meter_provider, metric_reader) -> None:
+    @infertel.observe(model="remote", kind="client", tracer_provider=tracer_provider, meter_provider=meter_provider)
+    def stream() -> Iterator[str]:
+        yield from ["a", "b", "c", "d"]
+
+    assert list(stream()) == ["a", "b", "c", "d"]
+    metrics = collect(metric_reader)
+    assert set(metrics) == {
+        semconv.GEN_AI_CLIENT_OPERATION_DURATION,
+        semconv.GEN_AI_CLIENT_TIME_TO_FIRST_CHUNK,
+        semconv.GEN_AI_CLIENT_TIME_PER_OUTPUT_CHUNK,
+        semconv.GEN_AI_CLIENT_TOKEN_USAGE,
+    }
+    (per_chunk,) = metrics[semconv.GEN_AI_CLIENT_TIME_PER_OUTPUT_CHUNK].data.data_points
+    assert per_chunk.count == 3  # one per chunk after the first
+    (first,) = metrics[semconv.GEN_AI_CLIENT_TIME_TO_FIRST_CHUNK].data.data_points
+    assert first.count == 1
+    assert tuple(first.explicit_bounds) == semconv.TIME_TO_FIRST_CHUNK_BUCKETS
+
+
+def test_stream_proxies_are_generators(observed) -> None:
+    from collections.abc import AsyncGenerator, Generator
+
+    def gen() -> Iterator[int]:
+        yield 1
+
+    async def agen() -> AsyncIterator[int]:
+        yield 1
+
+    sync_stream = observed(gen)()
+    async_stream = observed(agen)()
+    assert isinstance(sync_stream, Generator)
+    assert isinstance(async_stream, AsyncGenerator)
+    assert iter(sync_stream) is sync_stream
+    assert async_stream.__aiter__() is async_stream
+    assert async_stream.ag_frame is not None  # attributes of the wrapped async generator
+    sync_stream.close()
+    asyncio.run(async_stream.aclose())
+
+
+def test_yield_from_delegates_send_throw_close(observed, span_exporter) -> None:
+    def echo() -> Iterator[Any]:
+        value = None
+        while True:
+            try:
+                value = yield value
+            except KeyError:
+                value = "thrown"
+
+    def outer() -> Iterator[Any]:
+        yield from observed(echo)()
+
+    delegating = outer()
+    assert next(delegating) is None
+    assert delegating.send(5) == 5
+    assert delegating.throw(KeyError("k")) == "thrown"
+    delegating.close()
+    (span,) = span_exporter.get_finished_spans()
+    assert span.attributes[semconv.INFERTEL_STREAM_END_REASON] == semconv.STREAM_END_CLOSED
+    assert span.attributes[semconv.INFERTEL_STREAM_CHUNKS] == 3
