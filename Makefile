@@ -31,7 +31,8 @@ test: install-dev peers
 
 lint: install-dev
 	$(BIN)/ruff check .
-	$(BIN)/mypy src exporters/*/src instrumentation/*/src
+	# One namespace (infertel_exporters, infertel_instrumentation) spread over several src/ folders.
+	MYPYPATH=$$(ls -d src exporters/*/src instrumentation/*/src | paste -sd:) $(BIN)/mypy src exporters/*/src instrumentation/*/src
 
 bench: install-dev
 	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done

@@ -41,7 +41,7 @@ pytestmark = pytest.mark.usefixtures("fresh_otel")
 def hub_exporters(provider: Any) -> list[Any]:
     """The exporter behind each processor infertel put in the provider's hub."""
     hub = providers.span_hub(provider) if isinstance(provider, TracerProvider) else providers.log_hub(provider)
-    return [p._batch_processor._exporter for p in hub.delegates]
+    return [p._batch_processor._exporter for p in hub.delegates if hasattr(p, "_batch_processor")]
 
 
 def periodic_readers() -> list[PeriodicExportingMetricReader]:

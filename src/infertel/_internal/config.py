@@ -84,6 +84,7 @@ class Settings:
     metric_export_interval_millis: int | None = None
     prometheus_port: int | None = None
     prometheus_host: str = DEFAULT_PROMETHEUS_HOST
+    resource_metrics: bool | None = None  # None: INFERTEL_RESOURCE_METRICS decides (on by default)
 
     def export(self, signal: str) -> SignalExport:
         """The :class:`SignalExport` of ``"traces"``, ``"metrics"`` or ``"logs"``."""
@@ -323,6 +324,10 @@ def resolve(**kwargs: Any) -> Settings:
         if not host or any(c in host for c in "/ ?#@"):
             raise ValueError(f"{host_setting}: {host_value!r} is not a bind address (accepted: an IP or host name)")
 
+    resource_metrics = kwargs.get("resource_metrics")
+    if resource_metrics is not None and not isinstance(resource_metrics, bool):
+        raise ValueError(f"resource_metrics: {resource_metrics!r} is not accepted (accepted: True, False, None)")
+
     service_name, _ = _pick(kwargs.get("service_name"), "service_name", OTEL_SERVICE_NAME)
     attributes = kwargs.get("resource_attributes") or {}
     if not isinstance(attributes, Mapping):
@@ -346,6 +351,7 @@ def resolve(**kwargs: Any) -> Settings:
         metric_export_interval_millis=interval,
         prometheus_port=port,
         prometheus_host=host,
+        resource_metrics=resource_metrics,
     )
 
 

@@ -23,7 +23,7 @@ from opentelemetry.sdk.metrics import MeterProvider as SDKMeterProvider
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider as SDKTracerProvider
 
-from infertel._internal import config, logs, providers, state
+from infertel._internal import components, config, logs, providers, state
 from infertel._internal.config import Settings
 from infertel._internal.prometheus import PrometheusEndpoint, check_port_free, start_prometheus
 from infertel._internal.resource import build_resource
@@ -77,6 +77,7 @@ def configure(
     metric_export_interval_millis: int | None = None,
     prometheus_port: int | None = None,
     prometheus_host: str | None = None,
+    resource_metrics: bool | None = None,
 ) -> None:
     """Set up traces, metrics and logs for inference telemetry.
 
@@ -115,6 +116,8 @@ def configure(
         metric_export_interval_millis: Push interval of the metric exporter.
         prometheus_port: Serve all metrics on ``http://<prometheus_host>:<port>/metrics`` (0: any free port).
         prometheus_host: Bind address of the Prometheus endpoint (default ``127.0.0.1``).
+        resource_metrics: System, process and GPU metrics (``None``: ``INFERTEL_RESOURCE_METRICS``,
+            on by default; choose them with ``INFERTEL_RESOURCE_METRICS_LIST``).
 
     Raises:
         ValueError: A setting is invalid; the message names it and the accepted values.
@@ -130,7 +133,7 @@ def configure(
         logs_endpoint=logs_endpoint, protocol=protocol, headers=headers, sampler=sampler, sampler_arg=sampler_arg,
         disabled=disabled, capture_content=capture_content, content_max_length=content_max_length,
         store_path=store_path, metric_export_interval_millis=metric_export_interval_millis,
-        prometheus_port=prometheus_port, prometheus_host=prometheus_host,
+        prometheus_port=prometheus_port, prometheus_host=prometheus_host, resource_metrics=resource_metrics,
     )  # fmt: skip
     explicit = (id(tracer_provider), id(meter_provider), id(logger_provider))
     with _lock:
@@ -156,10 +159,15 @@ def configure(
             attributes=dict(settings.resource_attributes),
         )
         current = _Configured(settings, explicit)
+        previous_extras = previous.extras if previous is not None else None
         try:
+            current.extras["stats"] = components.statistics(previous_extras)
             _set_up_traces(current, previous, tracer_provider, resource)
             _set_up_logs(current, previous, logger_provider, resource)
             _set_up_metrics(current, previous, meter_provider, resource)
+            components.install_on_meter_provider(
+                current.extras, previous_extras, current.meter_provider, resource_metrics=settings.resource_metrics
+            )
         except BaseException:
             # Half a configuration is worse than none: undo what this call set up, then re-raise.
             _teardown(current, time.monotonic() + 5.0)
@@ -225,9 +233,10 @@ def _set_up_traces(current: _Configured, previous: _Configured | None, explicit:
     current.tracer_provider, current.owns_tracer = provider, owned
     if isinstance(provider, SDKTracerProvider):
         exporter = _exporter(current, "traces", owned)
-        processors = providers.build_span_processors(exporter)
+        processors = [*providers.build_span_processors(exporter), current.extras["stats"].processor]
         for old in providers.span_hub(provider).replace(processors):
-            old.shutdown()
+            if old not in processors:
+                old.shutdown()
     elif explicit is not None:
         _logger.info("infertel: the given TracerProvider is not an SDK one; using it without adding processors")
 
@@ -362,6 +371,7 @@ def _shutdown_meter(cfg: _Configured, deadline: float) -> bool:
 def _teardown(cfg: _Configured, deadline: float) -> bool:
     ok = True
     logs.detach()
+    ok = _step("stopping statistics and resource metrics", components.shut_down, cfg.extras) and ok
     pairs: tuple[tuple[Any, bool, Any], ...] = (
         (cfg.tracer_provider, cfg.owns_tracer, providers.span_hub),
         (cfg.logger_provider, cfg.owns_logger, providers.log_hub),

@@ -1,0 +1,70 @@
+"""configure() installs the statistics processor, its gauges and the resource metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+
+import infertel
+from infertel import semconv
+from infertel._internal import state
+
+pytestmark = pytest.mark.usefixtures("fresh_otel")
+
+
+def metric_names(reader: InMemoryMetricReader) -> set[str]:
+    data = reader.get_metrics_data()
+    if data is None:  # nothing at all was recorded
+        return set()
+    return {m.name for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
+
+
+def test_configure_wires_stats_gauges_and_resource_metrics(tmp_path: Path) -> None:
+    reader = InMemoryMetricReader()
+    meter_provider = MeterProvider(metric_readers=[reader])
+    tracer_provider = TracerProvider()
+    infertel.configure(store_path=str(tmp_path / "t.db"), tracer_provider=tracer_provider, meter_provider=meter_provider)
+
+    @infertel.observe(model="m-1", operation="chat")
+    def generate() -> dict[str, object]:
+        return {"usage": {"prompt_tokens": 3, "completion_tokens": 5}}
+
+    generate()
+    generate()
+    series = infertel.stats(window_s=60)[("m-1", "chat")]
+    assert (series.requests, series.errors, series.input_tokens, series.output_tokens) == (2, 0, 6, 10)
+    names = metric_names(reader)
+    assert {semconv.INFERTEL_GEN_AI_LATENCY, semconv.GEN_AI_SERVER_REQUEST_DURATION} <= names
+    assert {"system.cpu.utilization", "system.memory.usage", "process.memory.usage"} <= names
+    handle = state.current().extras["resource_metrics"]
+
+    # Same settings again: nothing is duplicated, statistics recorded so far are kept.
+    infertel.configure(store_path=str(tmp_path / "t.db"), tracer_provider=tracer_provider, meter_provider=meter_provider)
+    assert state.current().extras["resource_metrics"] is handle
+    assert infertel.stats(window_s=60)[("m-1", "chat")].requests == 2
+
+    assert infertel.shutdown() is True
+    assert len(infertel.stats(window_s=60)) == 0
+
+
+def test_resource_metrics_can_be_switched_off(tmp_path: Path) -> None:
+    reader = InMemoryMetricReader()
+    meter_provider = MeterProvider(metric_readers=[reader])
+    infertel.configure(
+        store_path=str(tmp_path / "t.db"),
+        tracer_provider=TracerProvider(),
+        meter_provider=meter_provider,
+        resource_metrics=False,
+    )
+    names = metric_names(reader)
+    assert not any(n.startswith(("system.", "process.", "hw.")) for n in names)
+    infertel.shutdown()
+
+
+def test_resource_metrics_setting_is_validated() -> None:
+    with pytest.raises(ValueError, match="resource_metrics"):
+        infertel.configure(resource_metrics="yes")  # type: ignore[arg-type]
