@@ -27,7 +27,9 @@ def test_configure_wires_stats_gauges_and_resource_metrics(tmp_path: Path) -> No
     reader = InMemoryMetricReader()
     meter_provider = MeterProvider(metric_readers=[reader])
     tracer_provider = TracerProvider()
-    infertel.configure(store_path=str(tmp_path / "t.db"), tracer_provider=tracer_provider, meter_provider=meter_provider)
+    infertel.configure(
+        store_path=str(tmp_path / "t.db"), tracer_provider=tracer_provider, meter_provider=meter_provider
+    )
 
     @infertel.observe(model="m-1", operation="chat")
     def generate() -> dict[str, object]:
@@ -43,7 +45,9 @@ def test_configure_wires_stats_gauges_and_resource_metrics(tmp_path: Path) -> No
     handle = state.current().extras["resource_metrics"]
 
     # Same settings again: nothing is duplicated, statistics recorded so far are kept.
-    infertel.configure(store_path=str(tmp_path / "t.db"), tracer_provider=tracer_provider, meter_provider=meter_provider)
+    infertel.configure(
+        store_path=str(tmp_path / "t.db"), tracer_provider=tracer_provider, meter_provider=meter_provider
+    )
     assert state.current().extras["resource_metrics"] is handle
     assert infertel.stats(window_s=60)[("m-1", "chat")].requests == 2
 
