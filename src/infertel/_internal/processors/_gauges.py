@@ -1,0 +1,200 @@
+"""Observable gauges that publish the live statistics through a MeterProvider.
+
+One collection computes one snapshot per window at one clock instant (the first gauge's
+callback refreshes it, the others read it), so every gauge of a collection, and
+``infertel.stats()`` at that instant, agree.
+
+Threading and exceptions: callbacks run on the reader's collection thread; they take the
+statistics lock while folding and never raise (``handle_internal_errors``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
+
+from infertel import semconv
+from infertel._internal.errors import handle_internal_errors
+from infertel._internal.processors._snapshot import Distribution, SeriesStats, Snapshot
+from infertel._internal.processors._stats import InferenceStats
+from infertel.version import __version__
+
+_logger = logging.getLogger(__name__)
+
+
+def window_label(window_s: float) -> str:
+    """Value of the ``window`` attribute, e.g. ``"60s"``."""
+    return f"{window_s:g}s"
+
+
+def quantile_label(q: float) -> str:
+    """Value of the ``quantile`` attribute, e.g. ``"0.99"``."""
+    return f"{q:g}"
+
+
+_DISTRIBUTIONS: tuple[tuple[str, str, str, Callable[[SeriesStats], Distribution]], ...] = (
+    (semconv.INFERTEL_GEN_AI_LATENCY, semconv.UNIT_SECONDS, "Request latency quantile", lambda s: s.latency),
+    (
+        semconv.INFERTEL_GEN_AI_TIME_TO_FIRST_TOKEN,
+        semconv.UNIT_SECONDS,
+        "Time to first token quantile",
+        lambda s: s.ttft,
+    ),
+    (
+        semconv.INFERTEL_GEN_AI_TIME_PER_OUTPUT_TOKEN,
+        semconv.UNIT_SECONDS,
+        "Time per output token quantile",
+        lambda s: s.tpot,
+    ),
+    (
+        semconv.INFERTEL_GEN_AI_DECODE_SPEED,
+        semconv.UNIT_TOKENS_PER_SECOND,
+        "Quantile of each request's output tokens per second",
+        lambda s: s.decode_speed,
+    ),
+)
+
+_RATES: tuple[tuple[str, str, str, Callable[[SeriesStats], float]], ...] = (
+    (
+        semconv.INFERTEL_GEN_AI_OUTPUT_TOKENS_PER_SECOND,
+        semconv.UNIT_TOKENS_PER_SECOND,
+        "Output tokens of all requests per second over the window",
+        lambda s: s.output_tokens_per_s,
+    ),
+    (
+        semconv.INFERTEL_GEN_AI_INPUT_TOKENS_PER_SECOND,
+        semconv.UNIT_TOKENS_PER_SECOND,
+        "Input tokens of all requests per second over the window",
+        lambda s: s.input_tokens_per_s,
+    ),
+    (
+        semconv.INFERTEL_GEN_AI_REQUESTS_PER_SECOND,
+        semconv.UNIT_REQUESTS_PER_SECOND,
+        "Requests ended per second over the window",
+        lambda s: s.requests_per_s,
+    ),
+    (
+        semconv.INFERTEL_GEN_AI_ERROR_RATE,
+        semconv.UNIT_RATIO,
+        "Failed requests / all requests over the window",
+        lambda s: s.error_rate,
+    ),
+)
+
+
+class StatsGauges:
+    """The gauges of one :class:`InferenceStats` on one MeterProvider.
+
+    Args:
+        meter_provider: Where the gauges are registered (any OpenTelemetry MeterProvider).
+        stats: The statistics published.
+
+    Example:
+        >>> from opentelemetry.sdk.metrics import MeterProvider
+        >>> gauges = StatsGauges(MeterProvider(), InferenceStats(windows_s=(60,)))
+        >>> gauges.active
+        True
+    """
+
+    def __init__(self, meter_provider: MeterProvider, stats: InferenceStats) -> None:
+        self.stats = stats
+        self.active = True
+        self._snapshots: list[Snapshot] | None = None
+        meter = meter_provider.get_meter(semconv.INSTRUMENTATION_SCOPE, __version__)
+        first = True
+        for name, unit, description, pick in _DISTRIBUTIONS:
+            meter.create_observable_gauge(
+                name, callbacks=[self._distribution_callback(pick, refresh=first)], unit=unit, description=description
+            )
+            first = False
+        for name, unit, description, value in _RATES:
+            meter.create_observable_gauge(
+                name, callbacks=[self._rate_callback(value)], unit=unit, description=description
+            )
+        meter.create_observable_gauge(
+            semconv.INFERTEL_GEN_AI_ERROR_RATE_BY_TYPE,
+            callbacks=[self._error_types_callback],
+            unit=semconv.UNIT_RATIO,
+            description="Requests failed with one error.type / all requests over the window",
+        )
+        meter.create_observable_gauge(
+            semconv.INFERTEL_GEN_AI_IN_FLIGHT,
+            callbacks=[self._in_flight_callback],
+            unit=semconv.UNIT_REQUESTS,
+            description="Requests started and not yet ended",
+        )
+
+    def _current(self, refresh: bool) -> list[Snapshot]:
+        if refresh or self._snapshots is None:
+            self._snapshots = self.stats.snapshots()
+        return self._snapshots
+
+    def _distribution_callback(
+        self, pick: Callable[[SeriesStats], Distribution], *, refresh: bool
+    ) -> Callable[[CallbackOptions], Iterable[Observation]]:
+        def callback(options: CallbackOptions) -> Iterable[Observation]:
+            out: list[Observation] = []
+            with handle_internal_errors:
+                if not self.active:
+                    return out
+                for snap in self._current(refresh):
+                    window = window_label(snap.window_s)
+                    for series in snap.values():
+                        for q, value in pick(series).quantiles.items():
+                            attributes = _attrs(series, semconv.STATS_WINDOW, window)
+                            attributes[semconv.STATS_QUANTILE] = quantile_label(q)
+                            out.append(Observation(value, attributes))
+            return out
+
+        return callback
+
+    def _rate_callback(
+        self, value: Callable[[SeriesStats], float]
+    ) -> Callable[[CallbackOptions], Iterable[Observation]]:
+        def callback(options: CallbackOptions) -> Iterable[Observation]:
+            out: list[Observation] = []
+            with handle_internal_errors:
+                if not self.active:
+                    return out
+                for snap in self._current(False):
+                    window = window_label(snap.window_s)
+                    out.extend(
+                        Observation(value(series), _attrs(series, semconv.STATS_WINDOW, window))
+                        for series in snap.values()
+                    )
+            return out
+
+        return callback
+
+    def _error_types_callback(self, options: CallbackOptions) -> Iterable[Observation]:
+        out: list[Observation] = []
+        with handle_internal_errors:
+            if not self.active:
+                return out
+            for snap in self._current(False):
+                window = window_label(snap.window_s)
+                for series in snap.values():
+                    for error_type, n in series.errors_by_type.items():
+                        attributes = _attrs(series, semconv.STATS_WINDOW, window)
+                        attributes[semconv.ERROR_TYPE] = error_type
+                        out.append(Observation(n / series.requests if series.requests else 0.0, attributes))
+        return out
+
+    def _in_flight_callback(self, options: CallbackOptions) -> Iterable[Observation]:
+        out: list[Observation] = []
+        with handle_internal_errors:
+            if not self.active:
+                return out
+            snaps = self._current(False)
+            if snaps:
+                out.extend(Observation(s.in_flight, dict(s.attributes)) for s in snaps[0].values())
+        return out
+
+
+def _attrs(series: SeriesStats, key: str, value: Any) -> dict[str, Any]:
+    attributes = dict(series.attributes)
+    attributes[key] = value
+    return attributes
