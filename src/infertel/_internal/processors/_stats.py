@@ -28,6 +28,7 @@ from infertel._internal.processors._snapshot import (
     SeriesStats,
     Snapshot,
 )
+from infertel._internal.processors import _folder
 from infertel._internal.processors._window import Slot, Window
 from infertel._internal.quantiles import LogMapping, QuantileSketch
 
@@ -40,8 +41,9 @@ DEFAULT_SLOTS_PER_WINDOW = 6
 DEFAULT_RELATIVE_ACCURACY = 0.01
 MIN_DURATION_S = 1.0
 """Rates divide by the seconds a window covers, but never by less than this."""
-FOLD_BATCH = 512
-"""A thread whose append brings the buffer to this length folds it (amortised on the hot path)."""
+FOLD_BATCH = 8192
+"""A thread whose append brings the buffer to this length folds it; normally the background
+folder (:mod:`._folder`) drains the buffer long before, so ending a span only appends."""
 MAX_TRACKED_IN_FLIGHT = 100_000
 """Spans started and not ended that are tracked for ``in_flight``; later ones are not counted."""
 MAX_BUFFER = 65_536
@@ -175,6 +177,7 @@ class InferenceStats:
         """Span id -> series key of the spans started and not ended (single dict operations are atomic)."""
         self._overflow_warned = False
         self._origin = self.clock()
+        _folder.register(self)
 
     # --- hot path -------------------------------------------------------------------------
     def end_record(
