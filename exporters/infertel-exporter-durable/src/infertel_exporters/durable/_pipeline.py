@@ -1,0 +1,440 @@
+"""The machinery behind every durable exporter: a bounded queue, a writer thread, a sender thread.
+
+``offer()`` (called by the SDK processor, or by the application's thread under a
+``SimpleSpanProcessor``) appends to a bounded in-memory queue and waits at most
+``enqueue_timeout_millis`` for room; it never touches the disk or the network. The *writer* thread
+encodes batches of up to ``max_batch_items`` to OTLP protobuf and appends them to the spool
+(write-ahead: every batch goes to disk first, so a crash at any point loses nothing written). The
+*sender* thread reads the oldest unacknowledged record, sends it through the inner exporter's
+transport and commits it only when the collector acknowledged it; on failure it backs off
+(capped exponential, full jitter) and retries the same record, so order is kept and nothing is
+re-sent once acknowledged. When idle, the sender also adopts sibling lanes whose process is gone
+(their lock is free) and replays them, so data left by a stopped worker is not stranded. When
+the spool directory cannot be written (read-only, disk full) the
+records are kept in a bounded memory buffer instead, and every loss is counted.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import random
+import threading
+import time
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from infertel_exporters.durable._lanes import adopt_orphan
+from infertel_exporters.durable._spool import Spool
+from infertel_exporters.durable._transport import Outcome, Sender
+
+_logger = logging.getLogger(__name__)
+
+_DISK_RETRY_S = 30.0
+_ADOPT_INTERVAL_S = 30.0
+
+
+class Pipeline:
+    """Queue -> writer -> spool -> sender for one signal (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        signal: str,
+        encode: Callable[[Sequence[Any]], bytes],
+        count: Callable[[Sequence[Any]], int],
+        sender: Sender,
+        spool: Spool | None,
+        max_queue_items: int,
+        max_batch_items: int,
+        schedule_delay_millis: int,
+        enqueue_timeout_millis: int,
+        send_timeout_s: float,
+        backoff_initial_s: float,
+        backoff_max_s: float,
+        max_age_s: float,
+        memory_max_bytes: int,
+        write_through: bool = False,
+        reopen: Callable[[], Spool | None] | None = None,
+    ) -> None:
+        self.signal = signal
+        self._encode = encode
+        self._count = count
+        self._sender = sender
+        self.spool = spool
+        self._max_queue_items = max_queue_items
+        self._max_batch_items = max_batch_items
+        self._schedule_delay_s = schedule_delay_millis / 1000
+        self._enqueue_timeout_s = enqueue_timeout_millis / 1000
+        self._send_timeout_s = send_timeout_s
+        self._backoff_initial_s = backoff_initial_s
+        self._backoff_max_s = backoff_max_s
+        self._max_age_s = max_age_s
+        self._memory_max_bytes = memory_max_bytes
+        self._write_through = write_through
+        self._fsync_every_record = spool is not None and spool.fsync_interval_s == 0
+
+        self._reopen = reopen
+        self._start_runtime()
+        if hasattr(os, "register_at_fork"):
+            ref = weakref.WeakMethod(self._after_fork_in_child)
+            os.register_at_fork(after_in_child=lambda: (method := ref()) is not None and method())
+
+    def _start_runtime(self) -> None:
+        """Fresh queues, locks, counters and threads (at construction, and in a forked child)."""
+        self._pending: collections.deque[Any] = collections.deque()
+        self._space = threading.Condition()
+        self._wake_writer = threading.Event()
+        self._wake_sender = threading.Event()
+        self._stop_writer = False
+        self._stop_sender = threading.Event()
+        self._writer_busy = False
+        self._write_lock = threading.Lock()
+        self._memory: collections.deque[tuple[bytes, int, float]] = collections.deque()
+        self._memory_bytes = 0
+        self._memory_lock = threading.Lock()
+        self._disk_failed_at: float | None = None
+        self._adopted: Spool | None = None
+        self._stats_lock = threading.Lock()
+        self.dropped: dict[str, int] = {}
+        self._last_logged: dict[str, float] = {}
+        self._unlogged: dict[str, int] = {}
+        self.delivered = 0
+        self._dropped_since_flush = 0
+        self.healthy = True
+        self.shut_down = False
+        self._writer = threading.Thread(
+            target=self._write_loop, name=f"infertel-durable-{self.signal}-writer", daemon=True
+        )
+        self._sender_thread = threading.Thread(
+            target=self._send_loop, name=f"infertel-durable-{self.signal}-sender", daemon=True
+        )
+        self._writer.start()
+        self._sender_thread.start()
+
+    def _after_fork_in_child(self) -> None:
+        """A forked child gets its own lane and threads; what was queued belongs to the parent."""
+        if self.shut_down:
+            return
+        for inherited in (self.spool, self._adopted):
+            if inherited is not None:
+                inherited.abandon()
+        self.spool = self._reopen() if self._reopen is not None else None
+        self._start_runtime()
+
+    # --- accounting ---------------------------------------------------------------------------
+    def drop(self, items: int, reason: str) -> None:
+        """Count ``items`` lost for good because of ``reason``."""
+        if items <= 0:
+            return
+        now = time.monotonic()
+        with self._stats_lock:
+            self.dropped[reason] = self.dropped.get(reason, 0) + items
+            self._dropped_since_flush += items
+            unlogged = self._unlogged.get(reason, 0) + items
+            if now - self._last_logged.get(reason, -1e9) < 10.0:
+                self._unlogged[reason] = unlogged
+                return
+            self._last_logged[reason] = now
+            self._unlogged[reason] = 0
+        # At most one line per reason per 10 s, with everything lost since the previous line.
+        _logger.warning(
+            "durable %s export lost %d items (%s); %d in total for this reason",
+            self.signal,
+            unlogged,
+            reason,
+            self.dropped[reason],
+        )
+
+    @property
+    def backlog_items(self) -> int:
+        """Items accepted and not yet acknowledged (queued, spooled or buffered in memory)."""
+        spooled = self.spool.backlog_items if self.spool is not None else 0
+        with self._memory_lock:
+            in_memory = sum(count for _, count, _ in self._memory)
+        return len(self._pending) + spooled + in_memory
+
+    @property
+    def size_bytes(self) -> int:
+        """Bytes held on disk plus bytes buffered in memory after a disk failure."""
+        return (self.spool.size_bytes if self.spool is not None else 0) + self._memory_bytes
+
+    @property
+    def corrupt_records(self) -> int:
+        """Torn or corrupt records discarded from the spool."""
+        return self.spool.corrupt_records if self.spool is not None else 0
+
+    # --- application side ---------------------------------------------------------------------
+    def offer(self, items: Sequence[Any]) -> bool:
+        """Queue ``items``; wait at most ``enqueue_timeout_millis`` for room, else drop and count them."""
+        n = len(items)
+        if self.shut_down:
+            self.drop(n, "shutdown")
+            return False
+        if self._write_through:
+            # In the spool (page cache) before the caller goes on: a SIGKILL from here on loses nothing.
+            with self._write_lock:
+                self._write(list(items))
+            return True
+        if len(self._pending) + n > self._max_queue_items:
+            deadline = time.monotonic() + self._enqueue_timeout_s
+            self._wake_writer.set()
+            with self._space:
+                while len(self._pending) + n > self._max_queue_items:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        self.drop(n, "queue_full")
+                        return False
+                    self._space.wait(remaining)
+        self._pending.extend(items)
+        if len(self._pending) >= self._max_batch_items:
+            self._wake_writer.set()
+        return True
+
+    def offer_one(self, item: Any) -> bool:
+        """:meth:`offer` for one item, with a fast path for the span processor's ``on_end``."""
+        pending = self._pending
+        if self._write_through or self.shut_down or len(pending) >= self._max_queue_items:
+            return self.offer((item,))
+        pending.append(item)
+        if len(pending) >= self._max_batch_items:
+            self._wake_writer.set()
+        return True
+
+    # --- writer thread ------------------------------------------------------------------------
+    def _write_loop(self) -> None:
+        while True:
+            self._wake_writer.wait(self._schedule_delay_s)
+            self._wake_writer.clear()
+            self._writer_busy = True
+            try:
+                while self._pending:
+                    batch: list[Any] = []
+                    while self._pending and len(batch) < self._max_batch_items:
+                        batch.append(self._pending.popleft())
+                    with self._space:
+                        self._space.notify_all()
+                    with self._write_lock:
+                        self._write(batch)
+                if self.spool is not None:
+                    self.spool.sync(if_due=True)
+            except Exception:  # noqa: BLE001 - a bug here must not kill the thread and stall export
+                _logger.exception("durable %s export writer failed", self.signal)
+            finally:
+                self._writer_busy = False
+            if self._stop_writer and not self._pending:
+                return
+
+    def _write(self, batch: list[Any]) -> None:
+        n = self._count(batch)
+        try:
+            payload = self._encode(batch)
+        except Exception:  # noqa: BLE001
+            _logger.exception("durable %s export cannot encode a batch", self.signal)
+            self.drop(n, "encode_error")
+            return
+        if self.spool is not None and len(payload) > self.spool.segment_bytes and len(batch) > 1:
+            # Keep records within a segment, so a small size bound drops old data, not whole new batches.
+            per_item = len(payload) / len(batch)
+            step = max(int(self.spool.segment_bytes * 0.8 / per_item), 1)
+            for start in range(0, len(batch), step):
+                self._write(batch[start : start + step])
+            return
+        created = time.time()
+        if self.spool is not None and self._disk_usable():
+            try:
+                self.drop(self.spool.append(payload, n, created), "spool_bound")
+                if self._fsync_every_record:
+                    self.spool.sync()
+                self._wake_sender.set()
+                return
+            except ValueError:
+                self.drop(n, "too_large")
+                return
+            except OSError as error:
+                self._disk_failed_at = time.monotonic()
+                _logger.warning(
+                    "durable %s export cannot write its spool (%s); buffering in memory (bounded to %d bytes)",
+                    self.signal,
+                    error,
+                    self._memory_max_bytes,
+                )
+        self._remember(payload, n, created)
+        self._wake_sender.set()
+
+    def _disk_usable(self) -> bool:
+        with self._memory_lock:
+            if self._memory:
+                return False  # drain the memory buffer first, to keep the order
+        return self._disk_failed_at is None or time.monotonic() - self._disk_failed_at > _DISK_RETRY_S
+
+    def _remember(self, payload: bytes, n: int, created: float) -> None:
+        if len(payload) > self._memory_max_bytes:
+            self.drop(n, "too_large")
+            return
+        lost = 0
+        with self._memory_lock:
+            while self._memory and self._memory_bytes + len(payload) > self._memory_max_bytes:
+                old, count, _ = self._memory.popleft()
+                self._memory_bytes -= len(old)
+                lost += count
+            self._memory.append((payload, n, created))
+            self._memory_bytes += len(payload)
+        self.drop(lost, "memory_full")
+
+    # --- sender thread ------------------------------------------------------------------------
+    def _next(self) -> tuple[Spool | None, Any, bytes, int, float] | None:
+        """The oldest undelivered record: own spool, then the memory buffer, then an adopted lane."""
+        if self.spool is not None:
+            record = self.spool.next_record()
+            if record is not None:
+                return self.spool, record, record.payload, record.count, record.created
+        with self._memory_lock:
+            if self._memory:
+                payload, count, created = self._memory[0]
+                return None, None, payload, count, created
+        if self._adopted is not None:
+            record = self._adopted.next_record()
+            if record is not None:
+                return self._adopted, record, record.payload, record.count, record.created
+            _logger.info("durable %s export replayed the spool lane %s", self.signal, self._adopted.directory)
+            self._adopted.close()
+            self._adopted = None
+        return None
+
+    def _adopt(self) -> None:
+        assert self.spool is not None
+        self._adopted = adopt_orphan(self.spool)
+        if self._adopted is not None:
+            _logger.info("durable %s export adopts the spool lane %s left by a finished process", self.signal,
+                         self._adopted.directory)
+
+    def _commit(self, source: Spool | None, record: Any) -> bool:
+        """Remove the record just handled; ``False`` if a bound already dropped (and counted) it."""
+        if source is not None:
+            return source.commit(record)
+        with self._memory_lock:
+            payload, _, _ = self._memory.popleft()
+            self._memory_bytes -= len(payload)
+        return True
+
+    def _undrop(self, items: int, reason: str) -> None:
+        """A record counted as dropped by a bound while it was in flight was delivered after all."""
+        with self._stats_lock:
+            self.dropped[reason] = max(self.dropped.get(reason, 0) - items, 0)
+            if not self.dropped[reason]:
+                del self.dropped[reason]
+            self._dropped_since_flush = max(self._dropped_since_flush - items, 0)
+
+    def _send_loop(self) -> None:
+        backoff = self._backoff_initial_s
+        last_expire = time.monotonic()
+        last_adopt = -_ADOPT_INTERVAL_S
+        while not self._stop_sender.is_set():
+            try:
+                if self.spool is not None and time.monotonic() - last_expire > 10:
+                    last_expire = time.monotonic()
+                    self.drop(self.spool.expire(), "expired")
+                work = self._next()
+                if work is None:
+                    if self.spool is not None and time.monotonic() - last_adopt >= _ADOPT_INTERVAL_S:
+                        last_adopt = time.monotonic()
+                        self._adopt()
+                        if self._adopted is not None:
+                            continue
+                    self._wake_sender.wait(0.5)
+                    self._wake_sender.clear()
+                    continue
+                source, record, payload, count, created = work
+                if time.time() - created > self._max_age_s:
+                    if self._commit(source, record):
+                        self.drop(count, "expired")
+                    continue
+                outcome = self._sender.send(payload, self._send_timeout_s)
+                if outcome is Outcome.DELIVERED:
+                    if not self._commit(source, record):
+                        self._undrop(count, "spool_bound")
+                    with self._stats_lock:
+                        self.delivered += count
+                    if not self.healthy:
+                        _logger.info("durable %s export: %s answers again", self.signal, self._sender.description)
+                    self.healthy = True
+                    backoff = self._backoff_initial_s
+                elif outcome is Outcome.REJECTED:
+                    if self._commit(source, record):
+                        self.drop(count, "rejected")
+                else:
+                    if self.healthy:
+                        _logger.warning(
+                            "durable %s export: %s does not answer; batches stay in the spool and are retried",
+                            self.signal,
+                            self._sender.description,
+                        )
+                    self.healthy = False
+                    # Full jitter: a fleet of processes does not hammer a recovering collector in step.
+                    self._wake_sender.wait(random.uniform(0.5, 1.0) * backoff)
+                    self._wake_sender.clear()
+                    backoff = min(backoff * 2, self._backoff_max_s)
+            except Exception:  # noqa: BLE001 - a bug here must not kill the thread and stall export
+                _logger.exception("durable %s export sender failed", self.signal)
+                self._stop_sender.wait(1.0)
+
+    # --- flush / shutdown ---------------------------------------------------------------------
+    def _wait_written(self, deadline: float) -> bool:
+        self._wake_writer.set()
+        while self._pending or self._writer_busy:
+            if time.monotonic() >= deadline or not self._writer.is_alive():
+                return False
+            time.sleep(0.002)
+            self._wake_writer.set()
+        return True
+
+    def force_flush(self, timeout_millis: int) -> bool:
+        """Write and try to deliver everything; ``False`` on timeout or if anything was dropped since the last flush."""
+        deadline = time.monotonic() + timeout_millis / 1000
+        done = self._wait_written(deadline)
+        self._wake_sender.set()
+        while done and self.backlog_items > 0:
+            if time.monotonic() >= deadline:
+                done = False
+                break
+            # One immediate retry was asked for above; after it the sender's backoff applies.
+            time.sleep(0.005)
+        with self._stats_lock:
+            dropped, self._dropped_since_flush = self._dropped_since_flush, 0
+        return done and dropped == 0
+
+    def shutdown(self, timeout_millis: int) -> bool:
+        """Spool what is queued, deliver for at most ``timeout_millis`` if the collector answers, stop.
+
+        What is still spooled stays on disk for the next process; what only lived in memory is
+        counted as dropped.
+        """
+        if self.shut_down:
+            return True
+        deadline = time.monotonic() + timeout_millis / 1000
+        self._stop_writer = True
+        self._wait_written(deadline)
+        self.shut_down = True
+        self._writer.join(max(deadline - time.monotonic(), 0.05))
+        if self.healthy:
+            self.force_flush(int(max(deadline - time.monotonic(), 0) * 1000))
+        self._stop_sender.set()
+        self._wake_sender.set()
+        self._sender_thread.join(max(deadline - time.monotonic(), 0) + self._send_timeout_s)
+        with self._memory_lock:
+            lost = sum(count for _, count, _ in self._memory)
+            self._memory.clear()
+            self._memory_bytes = 0
+        self.drop(lost + len(self._pending), "shutdown")
+        if self.spool is not None:
+            left = self.spool.backlog_items
+            if left:
+                _logger.info("durable %s export keeps %d items in %s for the next process", self.signal, left,
+                             self.spool.directory)
+            self.spool.close()
+        if self._adopted is not None:
+            self._adopted.close()
+        return True

@@ -1,0 +1,206 @@
+"""Encoding batches to OTLP protobuf bytes and re-sending those bytes through the inner exporter.
+
+Choice (documented in the package docstring): the spool holds the serialized OTLP export request
+(``ExportTraceServiceRequest`` / ``ExportMetricsServiceRequest`` / ``ExportLogsServiceRequest``)
+of each batch, encoded once with ``opentelemetry-exporter-otlp-proto-common``. For the upstream
+OTLP exporters (HTTP/protobuf and gRPC) those bytes are sent through the inner exporter's own
+client: its endpoint, headers, TLS, compression and timeout. That touches private attributes of
+``opentelemetry-exporter-otlp`` (``_client``, ``_headers``, ``_timeout``), which is why that
+distribution is pinned to the SDK's exact version. Any other span exporter gets the batch decoded
+back into ``ReadableSpan`` objects (:mod:`._decode`) and passed to its ``export()``.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import re
+import urllib.parse
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import grpc
+from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
+from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as GrpcLogExporter
+from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as GrpcMetricExporter
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpanExporter
+from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter as HttpLogExporter
+from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as HttpMetricExporter
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpanExporter
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.sdk.trace.export import SpanExportResult
+
+from infertel_exporters.durable._encoder import encode_spans_fast
+
+_logger = logging.getLogger(__name__)
+
+_HOST = re.compile(r"^([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?\.?)+$|^[0-9a-fA-F:.]+$")
+_RETRYABLE_HTTP = frozenset({408, 429, 500, 502, 503, 504})
+_RETRYABLE_GRPC = frozenset(
+    {
+        grpc.StatusCode.CANCELLED,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        grpc.StatusCode.ABORTED,
+        grpc.StatusCode.OUT_OF_RANGE,
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DATA_LOSS,
+        grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.UNKNOWN,
+    }
+)
+
+
+class Outcome(enum.Enum):
+    """What one delivery attempt of a spooled batch came to."""
+
+    DELIVERED = "delivered"
+    RETRY = "retry"  # connection refused, timeout, retryable status: keep it, back off
+    REJECTED = "rejected"  # the collector refused it for good (4xx, INVALID_ARGUMENT): drop and count
+
+
+def encode_span_batch(spans: Sequence[Any]) -> bytes:
+    """Serialized ``ExportTraceServiceRequest`` of ``spans`` (fast encoder; upstream one as fallback)."""
+    try:
+        return encode_spans_fast(spans)
+    except Exception:  # noqa: BLE001 - an unusual attribute: the upstream encoder decides, as it would anyway
+        _logger.debug("fast span encoder declined a batch; using the upstream encoder", exc_info=True)
+        return bytes(encode_spans(spans).SerializeToString())
+
+
+def encode_metric_batch(batch: Sequence[Any]) -> bytes:
+    """Serialized ``ExportMetricsServiceRequest`` of one or more ``MetricsData``."""
+    request = ExportMetricsServiceRequest()
+    for data in batch:
+        request.MergeFrom(encode_metrics(data))
+    return bytes(request.SerializeToString())
+
+
+def encode_log_batch(records: Sequence[Any]) -> bytes:
+    """Serialized ``ExportLogsServiceRequest`` of ``records``."""
+    return bytes(encode_logs(records).SerializeToString())
+
+
+class Sender:
+    """Sends one serialized request; never raises."""
+
+    def __init__(self, send: Callable[[bytes, float], Outcome], description: str) -> None:
+        self._send = send
+        self.description = description
+
+    def send(self, payload: bytes, timeout_s: float) -> Outcome:
+        """Deliver ``payload`` within about ``timeout_s`` seconds, instrumentation suppressed."""
+        try:
+            with suppress_instrumentation():
+                return self._send(payload, timeout_s)
+        except Exception:  # noqa: BLE001 - the contract is "never raise"; the batch stays spooled
+            _logger.warning("delivery through %s failed; the batch stays in the spool", self.description, exc_info=True)
+            return Outcome.RETRY
+
+
+def _http_sender(inner: Any) -> Sender:
+    client = inner._client
+
+    def send(payload: bytes, timeout_s: float) -> Outcome:
+        # _submit is one attempt (plus one immediate reconnect); backoff is ours, not the client's.
+        body = client._compress(payload)
+        result = client._submit(body, max(timeout_s, 0.001))
+        status = result.status_code
+        if status is not None and 200 <= status < 400:
+            return Outcome.DELIVERED
+        if status is not None and status not in _RETRYABLE_HTTP:
+            _logger.warning("collector %s rejected a spooled batch with HTTP %d; dropping it", client._endpoint, status)
+            return Outcome.REJECTED
+        return Outcome.RETRY
+
+    return Sender(send, f"OTLP/HTTP {inner._endpoint}")
+
+
+_GRPC_METHODS = {
+    "traces": "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+    "metrics": "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+    "logs": "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+}
+
+
+def _grpc_sender(inner: Any, signal: str) -> Sender:
+    calls: dict[int, Any] = {}
+
+    def call_for(channel: Any) -> Any:
+        # The spooled bytes are the request already: no serializer, no parse and re-encode.
+        call = calls.get(id(channel))
+        if call is None:
+            calls.clear()
+            call = calls[id(channel)] = channel.unary_unary(_GRPC_METHODS[signal])
+        return call
+
+    def send(payload: bytes, timeout_s: float) -> Outcome:
+        if inner._client is None:
+            inner._initialize_channel_and_stub()
+        try:
+            call_for(inner._channel)(payload, metadata=inner._headers, timeout=max(timeout_s, 0.001))
+        except grpc.RpcError as error:
+            code = error.code()
+            if code == grpc.StatusCode.UNAVAILABLE:
+                # The channel's own reconnect backoff can reach minutes: start a fresh channel.
+                try:
+                    inner._channel.close()
+                finally:
+                    inner._initialize_channel_and_stub()
+            if code in _RETRYABLE_GRPC:
+                return Outcome.RETRY
+            _logger.warning("collector %s rejected a spooled batch with %s; dropping it", inner._endpoint, code)
+            return Outcome.REJECTED
+        return Outcome.DELIVERED
+
+    return Sender(send, f"OTLP/gRPC {inner._endpoint}")
+
+
+def _generic_span_sender(inner: Any) -> Sender:
+    from infertel_exporters.durable._decode import decode_spans
+
+    def send(payload: bytes, timeout_s: float) -> Outcome:
+        spans = decode_spans(payload)
+        result = inner.export(spans)
+        return Outcome.DELIVERED if result == SpanExportResult.SUCCESS else Outcome.RETRY
+
+    return Sender(send, type(inner).__name__)
+
+
+def check_endpoint(endpoint: str, *, grpc_style: bool) -> None:
+    """Raise ``ValueError`` naming ``endpoint`` unless it is a usable http(s) URL (gRPC: or ``host:port``)."""
+    text = endpoint.strip()
+    if grpc_style and "://" not in text:
+        text = "http://" + text
+    try:
+        parsed = urllib.parse.urlsplit(text)
+        port = parsed.port
+    except ValueError as error:
+        raise ValueError(f"endpoint {endpoint!r} is not a valid URL ({error}); expected http(s)://host:port") from None
+    host = parsed.hostname or ""
+    if parsed.scheme not in ("http", "https") or not _HOST.match(host) or port == 0:
+        raise ValueError(f"endpoint {endpoint!r} is not a valid OTLP endpoint; expected http(s)://host[:port][/path]")
+
+
+def sender_for(inner: Any, signal: str) -> Sender:
+    """The way to re-send serialized requests of ``signal`` through ``inner``.
+
+    Raises:
+        ValueError: The inner OTLP exporter's endpoint is malformed, or ``inner`` is a metric or log
+            exporter other than the OTLP ones (only spans can be decoded back for any exporter).
+    """
+    if isinstance(inner, (HttpSpanExporter, HttpMetricExporter, HttpLogExporter)):
+        check_endpoint(inner._endpoint, grpc_style=False)
+        return _http_sender(inner)
+    if isinstance(inner, (GrpcSpanExporter, GrpcMetricExporter, GrpcLogExporter)):
+        check_endpoint(inner._endpoint, grpc_style=True)
+        return _grpc_sender(inner, signal)
+    if signal == "traces":
+        return _generic_span_sender(inner)
+    raise ValueError(
+        f"durable {signal} export needs an OTLP exporter (opentelemetry-exporter-otlp, gRPC or HTTP) as inner; "
+        f"got {type(inner).__name__}"
+    )
