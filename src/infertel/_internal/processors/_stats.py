@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from infertel import environment_variables, semconv
+from infertel._internal.processors import _folder
 from infertel._internal.processors._fold import fold
 from infertel._internal.processors._snapshot import (
     OVERFLOW_KEY,
@@ -28,7 +29,6 @@ from infertel._internal.processors._snapshot import (
     SeriesStats,
     Snapshot,
 )
-from infertel._internal.processors import _folder
 from infertel._internal.processors._window import Slot, Window
 from infertel._internal.quantiles import LogMapping, QuantileSketch
 
