@@ -5,8 +5,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
-RUNTIME_DISTS := -e . -e exporters/infertel-exporter-sqlite
-ALL_DISTS := $(RUNTIME_DISTS) $(foreach d,$(filter-out exporters/infertel-exporter-sqlite/,$(sort $(dir $(wildcard exporters/*/pyproject.toml instrumentation/*/pyproject.toml)))),-e $(d))
+RUNTIME_DISTS := -e . -e exporters/infertel-exporter-sqlite -e exporters/infertel-exporter-durable
+ALL_DISTS := $(RUNTIME_DISTS) $(foreach d,$(filter-out exporters/infertel-exporter-sqlite/ exporters/infertel-exporter-durable/,$(sort $(dir $(wildcard exporters/*/pyproject.toml instrumentation/*/pyproject.toml)))),-e $(d))
 
 .PHONY: demo test install install-dev peers lint bench clean
 

@@ -51,6 +51,10 @@ def fresh_otel(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path
             monkeypatch.delenv(key)
     store = tmp_path / "store" / "infertel.db"
     monkeypatch.setenv(INFERTEL_STORE_PATH, str(store))
+    monkeypatch.setenv("INFERTEL_SPOOL_DIR", str(tmp_path / "spool"))
+    # The structure tests look at the upstream OTLP exporters themselves; tests of the durable
+    # wrapping switch it back on.
+    monkeypatch.setenv("INFERTEL_DURABLE", "off")
     configure_module.shutdown(timeout_millis=5_000)
     reset_otel_globals()
     root_handlers = list(logging.getLogger().handlers)

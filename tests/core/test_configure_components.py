@@ -72,3 +72,33 @@ def test_resource_metrics_can_be_switched_off(tmp_path: Path) -> None:
 def test_resource_metrics_setting_is_validated() -> None:
     with pytest.raises(ValueError, match="resource_metrics"):
         infertel.configure(resource_metrics="yes")  # type: ignore[arg-type]
+
+
+def test_otlp_export_is_durable_by_default(monkeypatch: pytest.MonkeyPatch, otlp_http_receiver) -> None:
+    from infertel._internal import providers
+    from infertel_exporters.durable import DurableBatchSpanProcessor, DurableMetricExporter, DurableSpanExporter
+
+    monkeypatch.delenv("INFERTEL_DURABLE")
+    infertel.configure(service_name="durable-test", endpoint=otlp_http_receiver.url, protocol="http/protobuf")
+    exporters = state.current().extras["exporters"]
+    assert isinstance(exporters["traces"], DurableSpanExporter)
+    assert isinstance(exporters["metrics"], DurableMetricExporter)
+    [processor] = [
+        p
+        for p in providers.span_hub(state.current().tracer_provider).delegates
+        if isinstance(p, DurableBatchSpanProcessor)
+    ]
+    assert processor.exporter is exporters["traces"]
+
+    @infertel.observe(model="m-2", operation="chat")
+    def generate() -> str:
+        return "ok"
+
+    generate()
+    assert infertel.shutdown(timeout_millis=10_000) is True
+    assert [s.name for s in otlp_http_receiver.spans()] == ["chat m-2"]
+
+
+def test_durable_setting_is_validated() -> None:
+    with pytest.raises(ValueError, match="durable"):
+        infertel.configure(durable="sometimes")  # type: ignore[arg-type]

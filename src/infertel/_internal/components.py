@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from infertel._internal import processors, resources
+from infertel._internal import processors, providers, resources
 
 _logger = logging.getLogger(__name__)
 
@@ -56,6 +56,7 @@ def install_on_meter_provider(
             if stats.gauges is not None:
                 stats.gauges.active = False
             stats.gauges = processors.StatsGauges(meter_provider, stats.stats)
+    providers.report_spool_metrics(extras.get("exporters", {}), meter_provider)
     extras["meter_provider"] = meter_provider
 
 

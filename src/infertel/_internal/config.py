@@ -85,6 +85,7 @@ class Settings:
     prometheus_port: int | None = None
     prometheus_host: str = DEFAULT_PROMETHEUS_HOST
     resource_metrics: bool | None = None  # None: INFERTEL_RESOURCE_METRICS decides (on by default)
+    durable: bool = True  # spool what OTLP collectors cannot take (INFERTEL_DURABLE)
 
     def export(self, signal: str) -> SignalExport:
         """The :class:`SignalExport` of ``"traces"``, ``"metrics"`` or ``"logs"``."""
@@ -327,6 +328,8 @@ def resolve(**kwargs: Any) -> Settings:
     resource_metrics = kwargs.get("resource_metrics")
     if resource_metrics is not None and not isinstance(resource_metrics, bool):
         raise ValueError(f"resource_metrics: {resource_metrics!r} is not accepted (accepted: True, False, None)")
+    durable_value, durable_setting = _pick(kwargs.get("durable"), "durable", ev.INFERTEL_DURABLE)
+    durable = parse_bool(durable_value, durable_setting) if durable_value is not None else True
 
     service_name, _ = _pick(kwargs.get("service_name"), "service_name", OTEL_SERVICE_NAME)
     attributes = kwargs.get("resource_attributes") or {}
@@ -352,6 +355,7 @@ def resolve(**kwargs: Any) -> Settings:
         prometheus_port=port,
         prometheus_host=host,
         resource_metrics=resource_metrics,
+        durable=durable,
     )
 
 

@@ -78,6 +78,7 @@ def configure(
     prometheus_port: int | None = None,
     prometheus_host: str | None = None,
     resource_metrics: bool | None = None,
+    durable: bool | None = None,
 ) -> None:
     """Set up traces, metrics and logs for inference telemetry.
 
@@ -118,6 +119,8 @@ def configure(
         prometheus_host: Bind address of the Prometheus endpoint (default ``127.0.0.1``).
         resource_metrics: System, process and GPU metrics (``None``: ``INFERTEL_RESOURCE_METRICS``,
             on by default; choose them with ``INFERTEL_RESOURCE_METRICS_LIST``).
+        durable: Spool to disk what an OTLP collector cannot take and re-send it, also after a
+            restart (``INFERTEL_DURABLE``, on by default; ``INFERTEL_SPOOL_DIR`` and friends).
 
     Raises:
         ValueError: A setting is invalid; the message names it and the accepted values.
@@ -134,6 +137,7 @@ def configure(
         disabled=disabled, capture_content=capture_content, content_max_length=content_max_length,
         store_path=store_path, metric_export_interval_millis=metric_export_interval_millis,
         prometheus_port=prometheus_port, prometheus_host=prometheus_host, resource_metrics=resource_metrics,
+        durable=durable,
     )  # fmt: skip
     explicit = (id(tracer_provider), id(meter_provider), id(logger_provider))
     with _lock:

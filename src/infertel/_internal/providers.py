@@ -214,17 +214,55 @@ def store_exporter(signal: str, settings: Settings) -> Any | None:
 
 
 def exporter_for(signal: str, settings: Settings) -> Any | None:
-    """The exporter ``signal`` goes to: OTLP when it has an endpoint, else the embedded store."""
+    """The exporter ``signal`` goes to: OTLP when it has an endpoint, else the embedded store.
+
+    OTLP exporters are wrapped in infertel-exporter-durable's spool when ``settings.durable``.
+    """
     export = settings.export(signal)
     if export.endpoint is not None:
-        return otlp_exporter(signal, export)
+        exporter = otlp_exporter(signal, export)
+        return durable_exporter(signal, exporter) if settings.durable else exporter
     return store_exporter(signal, settings)
+
+
+def durable_exporter(signal: str, exporter: Any) -> Any:
+    """``exporter`` behind an on-disk spool; the exporter itself if infertel-exporter-durable is absent.
+
+    The spool's own metrics are reported once the MeterProvider exists (:func:`report_spool_metrics`).
+    """
+    try:
+        from infertel_exporters import durable
+    except ImportError:
+        _logger.warning("infertel: infertel-exporter-durable is not installed; %s are not spooled", signal)
+        return exporter
+    cls = {"traces": durable.DurableSpanExporter, "metrics": durable.DurableMetricExporter}.get(
+        signal, durable.DurableLogExporter
+    )
+    return cls(exporter, report_metrics=False)
+
+
+def report_spool_metrics(exporters: dict[str, Any], meter_provider: Any) -> None:
+    """Publish the spool metrics of the durable exporters among ``exporters`` on ``meter_provider``."""
+    if meter_provider is None:
+        return
+    for exporter in exporters.values():
+        report = getattr(exporter, "report_metrics_to", None)
+        # Instruments cannot be removed: report each exporter once per provider (configure() may run again).
+        if report is not None and getattr(exporter, "_infertel_reported_to", None) is not meter_provider:
+            report(meter_provider)
+            exporter._infertel_reported_to = meter_provider
 
 
 def build_span_processors(exporter: Any | None) -> list[SpanProcessor]:
     """The span processors ``configure()`` installs (in the TracerProvider's hub)."""
     processors: list[SpanProcessor] = []
-    if exporter is not None:
+    if exporter is None:
+        return processors
+    if hasattr(exporter, "report_metrics_to"):  # a durable exporter: its processor never drops
+        from infertel_exporters.durable import DurableBatchSpanProcessor
+
+        processors.append(DurableBatchSpanProcessor(exporter))
+    else:
         processors.append(BatchSpanProcessor(exporter))
     return processors
 
