@@ -102,3 +102,14 @@ def test_otlp_export_is_durable_by_default(monkeypatch: pytest.MonkeyPatch, otlp
 def test_durable_setting_is_validated() -> None:
     with pytest.raises(ValueError, match="durable"):
         infertel.configure(durable="sometimes")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
+def test_genai_histograms_are_pre_aggregated_with_otlp_readers(protocol: str) -> None:
+    from infertel._internal.metrics.hook import aggregator_for
+
+    # The OTLP metric exporters ask for ExplicitBucketHistogramAggregation() without boundaries,
+    # which aggregates like the default: the in-process aggregate must be used, not record().
+    infertel.configure(endpoint="http://127.0.0.1:9", protocol=protocol, resource_metrics=False)
+    assert aggregator_for(state.current().meter_provider) is not None
+    infertel.shutdown(timeout_millis=1_000)

@@ -365,3 +365,27 @@ def test_install_without_attaching_lets_the_caller_add_the_processor(
     sdk_tracer_provider.add_span_processor(handle.processor)
     end_genai_span(sdk_tracer_provider.get_tracer("test"))
     assert infertel.stats()["llama-3-8b", "chat"].requests == 1
+
+
+def test_a_request_seen_by_nested_spans_of_one_series_counts_once() -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from infertel._internal.processors import InferenceStatsSpanProcessor
+
+    provider = TracerProvider()
+    processor = InferenceStatsSpanProcessor(windows_s=(60,))
+    provider.add_span_processor(processor)
+    tracer = provider.get_tracer("t")
+    genai = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "m"}
+    # An HTTP server span that learns its GenAI attributes late, around the in-process model call.
+    with tracer.start_as_current_span("POST /v1/chat/completions") as server:
+        with tracer.start_as_current_span("chat m", attributes=genai):
+            pass
+        server.set_attributes(genai)
+    # A child of another series and a lone span still count.
+    with tracer.start_as_current_span("chat m", attributes=genai):
+        with tracer.start_as_current_span("chat e", attributes={**genai, "gen_ai.request.model": "e"}):
+            pass
+    snap = processor.stats.snapshot(60)
+    assert (snap["m", "chat"].requests, snap["e", "chat"].requests) == (2, 1)
+    provider.shutdown()

@@ -28,7 +28,7 @@ from opentelemetry.sdk.metrics.export import (
     ResourceMetrics,
     ScopeMetrics,
 )
-from opentelemetry.sdk.metrics.view import DefaultAggregation
+from opentelemetry.sdk.metrics.view import DefaultAggregation, ExplicitBucketHistogramAggregation
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from infertel import semconv
@@ -116,10 +116,22 @@ def _eligible(provider: SDKMeterProvider) -> bool:
     for view in provider._sdk_config.views:
         if any(view._match(probe) for probe in probes):
             return False
-    for reader in _readers(provider):
-        if not isinstance(reader._instrument_class_aggregation.get(_Histogram), DefaultAggregation):
-            return False
-    return True
+    return all(_default_histograms(reader._instrument_class_aggregation.get(_Histogram)) for reader in _readers(provider))
+
+
+def _default_histograms(aggregation: Any) -> bool:
+    """Whether a reader aggregates histograms as the SDK's default does (the advisory boundaries).
+
+    The OTLP metric exporters ask for ``ExplicitBucketHistogramAggregation()`` without boundaries,
+    which is the same thing.
+    """
+    if isinstance(aggregation, DefaultAggregation):
+        return True
+    return (
+        isinstance(aggregation, ExplicitBucketHistogramAggregation)
+        and aggregation._boundaries is None
+        and aggregation._record_min_max
+    )
 
 
 class _CollectHook:

@@ -24,6 +24,9 @@ _INPUT = semconv.GEN_AI_USAGE_INPUT_TOKENS
 _OUTPUT = semconv.GEN_AI_USAGE_OUTPUT_TOKENS
 _ERROR = StatusCode.ERROR
 
+MAX_PENDING_PARENTS = 4096
+"""Parents of counted GenAI spans remembered until they end (oldest forgotten first)."""
+
 
 # The SDK keeps attributes in ``BoundedAttributes._dict``; reading the plain dict skips a
 # MappingProxy allocation and a Python-level ``__getitem__`` per lookup (most of the cost).
@@ -38,6 +41,9 @@ class InferenceStatsSpanProcessor(SpanProcessor):
     in flight (when the operation name is set at start), ``on_end`` records latency
     (end - start), ``infertel.time_to_first_token``, ``infertel.time_per_output_token``,
     ``gen_ai.usage.*`` and ``error.type`` (or ``_OTHER`` for an ERROR status without one).
+    One request is counted once: a GenAI span whose child of the same series was already
+    counted (an HTTP server span around the in-process model call, a wrapper function observed
+    with the same model and operation) is not counted again; the innermost measurement wins.
     Other spans cost one dictionary lookup.
 
     Threading and exceptions: ``on_start`` and ``on_end`` are called synchronously on the
@@ -70,6 +76,8 @@ class InferenceStatsSpanProcessor(SpanProcessor):
         self._extras = self.stats.extra_attributes
         self._buffer = self.stats.buffer
         self._started = self.stats.in_flight_spans
+        self._counted_children: dict[int, Any] = {}
+        """Parent span id -> series key of a GenAI child already counted (bounded, FIFO)."""
         self._active = True
 
     # on_start / on_end apply the policy of ``handle_internal_errors`` (re-raise under the test
@@ -121,6 +129,14 @@ class InferenceStatsSpanProcessor(SpanProcessor):
                 key: tuple[Any, ...] = (attrs.get(_MODEL), operation, *[attrs.get(a) for a in extras])
             else:
                 key = (attrs.get(_MODEL), operation)
+            counted = self._counted_children
+            if counted and counted.pop(span.context.span_id, None) == key:
+                return  # a child of the same series already counted this request
+            parent = span._parent
+            if parent is not None:
+                if len(counted) >= MAX_PENDING_PARENTS:
+                    del counted[next(iter(counted))]
+                counted[parent.span_id] = key
             stats = self.stats
             buffer = self._buffer
             buffer.append(
