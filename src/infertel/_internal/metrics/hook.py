@@ -116,7 +116,9 @@ def _eligible(provider: SDKMeterProvider) -> bool:
     for view in provider._sdk_config.views:
         if any(view._match(probe) for probe in probes):
             return False
-    return all(_default_histograms(reader._instrument_class_aggregation.get(_Histogram)) for reader in _readers(provider))
+    return all(
+        _default_histograms(reader._instrument_class_aggregation.get(_Histogram)) for reader in _readers(provider)
+    )
 
 
 def _default_histograms(aggregation: Any) -> bool:
