@@ -15,9 +15,12 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from peers.phoenix import PhoenixServer, phoenix_executable
 
 from infertel.environment_variables import INFERTEL_RAISE_INTERNAL_ERRORS
-from peers.phoenix import PhoenixServer, phoenix_executable
+
+# fresh_otel (unset OTel globals, clean env) and otlp_http_receiver, for tests that call configure().
+pytest_plugins = ["core._configure_support"]
 
 # Bugs in infertel must fail tests, not be logged and swallowed as they are in production.
 os.environ[INFERTEL_RAISE_INTERNAL_ERRORS] = "true"

@@ -32,3 +32,91 @@ INFERTEL_RAISE_INTERNAL_ERRORS: Final = "INFERTEL_RAISE_INTERNAL_ERRORS"
 
 Never set it in production: it lets a bug in infertel break the instrumented application.
 """
+
+INFERTEL_PROMETHEUS_PORT: Final = "INFERTEL_PROMETHEUS_PORT"
+"""Port of the Prometheus ``/metrics`` endpoint ``configure()`` starts (unset: no endpoint; ``0``: any free port).
+
+Same as ``configure(prometheus_port=...)``. Needs ``pip install 'infertel[prometheus]'``.
+"""
+
+INFERTEL_PROMETHEUS_HOST: Final = "INFERTEL_PROMETHEUS_HOST"
+"""Address the Prometheus ``/metrics`` endpoint binds to (default ``127.0.0.1``; ``0.0.0.0`` for all interfaces)."""
+
+INFERTEL_FASTAPI_ROUTES: Final = "INFERTEL_FASTAPI_ROUTES"
+"""Routes measured by ``infertel-instrumentation-fastapi``: comma-separated ``path`` or ``path=operation``.
+
+Default: ``/v1/chat/completions,/v1/completions,/v1/embeddings`` (operations ``chat``,
+``text_completion``, ``embeddings``; a path without ``=operation`` gets the one its suffix implies).
+Example: ``INFERTEL_FASTAPI_ROUTES=/v1/chat/completions,/generate=text_completion``.
+"""
+
+INFERTEL_STORE_MAX_AGE_SECONDS: Final = "INFERTEL_STORE_MAX_AGE_SECONDS"
+"""Rows of the embedded SQLite store older than this many seconds are deleted (default 604800, 7 days).
+
+``0`` or ``none`` switches the age bound off. Applied in the background by the store's exporters.
+"""
+
+INFERTEL_STORE_MAX_BYTES: Final = "INFERTEL_STORE_MAX_BYTES"
+"""Size bound of the embedded SQLite store in bytes (default 268435456, 256 MiB).
+
+Past it the oldest rows are deleted and the space returned to the file system. ``0`` or ``none``
+switches the size bound off.
+"""
+
+INFERTEL_RESOURCE_METRICS: Final = "INFERTEL_RESOURCE_METRICS"
+"""``on`` (default) or ``off``: system, process and GPU metrics installed by ``configure()``."""
+
+INFERTEL_RESOURCE_METRICS_LIST: Final = "INFERTEL_RESOURCE_METRICS_LIST"
+"""Comma-separated system/process metrics to collect, by their names in
+``opentelemetry-instrumentation-system-metrics`` (``system.cpu.utilization,process.memory.usage``),
+or ``default`` / ``all``. Default: ``default``, a set without the costly per-connection and
+per-CPU-time metrics (see ``infertel.resources.DEFAULT_SYSTEM_METRICS``).
+"""
+
+INFERTEL_GPU_METRICS: Final = "INFERTEL_GPU_METRICS"
+"""``on`` (default) or ``off``: the NVML GPU metrics (``hw.gpu.*``, ``hw.power`` ...)."""
+
+INFERTEL_GPU_PROCESS_METRICS: Final = "INFERTEL_GPU_PROCESS_METRICS"
+"""``on`` (default) or ``off``: GPU memory per process (``infertel.gpu.process.memory.usage``)."""
+
+INFERTEL_RESOURCE_METRICS_INTERVAL: Final = "INFERTEL_RESOURCE_METRICS_INTERVAL"
+"""Seconds a resource reading is reused by ``infertel.resources.snapshot()`` readers (default 1)."""
+
+INFERTEL_DURABLE: Final = "INFERTEL_DURABLE"
+"""``on`` (default) or ``off``: spool OTLP batches the collector cannot take and re-send them later."""
+
+INFERTEL_SPOOL_DIR: Final = "INFERTEL_SPOOL_DIR"
+"""Directory of the durable export spool (one sub-directory per signal and process lane).
+
+Default: ``$XDG_STATE_HOME/infertel/spool`` (``~/.local/state/infertel/spool``).
+"""
+
+INFERTEL_SPOOL_MAX_BYTES: Final = "INFERTEL_SPOOL_MAX_BYTES"
+"""Size bound of each signal's spool in bytes (default 268435456, 256 MiB); the oldest data goes first."""
+
+INFERTEL_SPOOL_MAX_AGE_S: Final = "INFERTEL_SPOOL_MAX_AGE_S"
+"""Age bound of spooled data in seconds (default 86400); older batches are dropped unsent and counted."""
+
+INFERTEL_STATS_WINDOWS: Final = "INFERTEL_STATS_WINDOWS"
+"""Sliding windows of the live statistics, comma-separated seconds (default ``60,300,900``)."""
+
+INFERTEL_STATS_QUANTILES: Final = "INFERTEL_STATS_QUANTILES"
+"""Quantiles of the live statistics, comma-separated in (0, 1) (default ``0.5,0.9,0.95,0.99,0.999``)."""
+
+INFERTEL_STATS_MAX_SERIES: Final = "INFERTEL_STATS_MAX_SERIES"
+"""Most statistics series (model, operation, extra attributes), overflow series included (default 1000)."""
+
+INFERTEL_STATS_EXTRA_ATTRIBUTES: Final = "INFERTEL_STATS_EXTRA_ATTRIBUTES"
+"""Span attributes that split statistics series beyond model and operation, comma-separated (default none)."""
+
+INFERTEL_RESOURCE_METRICS_PER_CPU: Final = "INFERTEL_RESOURCE_METRICS_PER_CPU"
+"""``off`` (default) or ``on``: ``system.cpu.utilization`` / ``system.cpu.time`` per logical CPU
+(one series per core and state) instead of host-wide (one series per state)."""
+
+INFERTEL_FASTAPI_EXCLUDE_SPANS: Final = "INFERTEL_FASTAPI_EXCLUDE_SPANS"
+"""Under ``opentelemetry-instrument``: the per-message ASGI spans the contrib FastAPI instrumentation leaves out.
+
+Comma-separated ``send``/``receive``, or ``none`` to keep them all. Default ``send,receive``: a
+streamed completion would otherwise get one ``http send`` span per SSE chunk (thousands per
+request). Passed as ``exclude_spans`` to ``FastAPIInstrumentor`` by infertel's distro.
+"""

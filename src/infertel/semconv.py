@@ -71,6 +71,8 @@ STREAM_END_CLOSED: Final = "closed"
 STREAM_END_ABANDONED: Final = "abandoned"
 STREAM_END_ERROR: Final = "error"
 STREAM_END_CANCELLED: Final = "cancelled"
+STREAM_END_CLIENT_DISCONNECTED: Final = "client_disconnected"
+"""A server-side stream whose client went away before the response completed (also its ``error.type``)."""
 
 # --- GenAI metrics (semantic conventions) ----------------------------------------------------
 GEN_AI_CLIENT_OPERATION_DURATION: Final = "gen_ai.client.operation.duration"
@@ -103,11 +105,186 @@ TOKEN_USAGE_BUCKETS: Final = (
 TIME_TO_FIRST_TOKEN_BUCKETS: Final = (
     0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
 )
-"""For gen_ai.server.time_to_first_token and gen_ai.client.operation.time_to_first_chunk."""
+"""For gen_ai.server.time_to_first_token."""
 TIME_PER_OUTPUT_TOKEN_BUCKETS: Final = (
     0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5,
 )
-"""For gen_ai.server.time_per_output_token and gen_ai.client.operation.time_per_output_chunk."""
+"""For gen_ai.server.time_per_output_token."""
+TIME_TO_FIRST_CHUNK_BUCKETS: Final = DURATION_BUCKETS
+"""For gen_ai.client.operation.time_to_first_chunk (the semantic conventions reuse the duration buckets)."""
+TIME_PER_OUTPUT_CHUNK_BUCKETS: Final = DURATION_BUCKETS
+"""For gen_ai.client.operation.time_per_output_chunk (the semantic conventions reuse the duration buckets)."""
 
 # --- Instrumentation scope -------------------------------------------------------------------
 INSTRUMENTATION_SCOPE: Final = "infertel"
+
+# --- Instrumentation distributions (infertel-instrumentation-openai / -transformers) ---------
+GEN_AI_PROVIDER_OPENAI: Final = "openai"
+"""gen_ai.provider.name of the openai client instrumentation (semantic-convention value)."""
+GEN_AI_PROVIDER_TRANSFORMERS: Final = "transformers"
+"""gen_ai.provider.name of in-process Hugging Face transformers models (no convention value exists)."""
+GEN_AI_REQUEST_ENCODING_FORMATS: Final = "gen_ai.request.encoding_formats"
+GEN_AI_EMBEDDINGS_DIMENSION_COUNT: Final = "gen_ai.embeddings.dimension.count"
+OPENAI_REQUEST_SERVICE_TIER: Final = "openai.request.service_tier"
+OPENAI_RESPONSE_SERVICE_TIER: Final = "openai.response.service_tier"
+OPENAI_RESPONSE_SYSTEM_FINGERPRINT: Final = "openai.response.system_fingerprint"
+INFERTEL_MODEL_DEVICE: Final = "infertel.model.device"
+"""Device the in-process model ran on, as torch writes it (``cpu``, ``cuda:0``, ``mps``)."""
+INFERTEL_MODEL_DTYPE: Final = "infertel.model.dtype"
+"""Parameter dtype of the in-process model, as torch writes it without the prefix (``float32``, ``bfloat16``)."""
+INFERTEL_REQUEST_BATCH_SIZE: Final = "infertel.request.batch_size"
+"""Number of prompts (input rows) in one generate call or pipeline call."""
+
+# --- Resource metrics: hardware (GPU) semantic conventions -----------------------------------
+HW_GPU_UTILIZATION: Final = "hw.gpu.utilization"
+"""Gauge, unit ``1``: fraction of time the GPU spent on a task (``hw.gpu.task``)."""
+HW_GPU_MEMORY_UTILIZATION: Final = "hw.gpu.memory.utilization"
+"""Gauge, unit ``1``: fraction of the GPU memory used (used / limit)."""
+HW_GPU_MEMORY_USAGE: Final = "hw.gpu.memory.usage"
+"""UpDownCounter, unit ``By``: GPU memory used."""
+HW_GPU_MEMORY_LIMIT: Final = "hw.gpu.memory.limit"
+"""UpDownCounter, unit ``By``: size of the GPU memory."""
+HW_GPU_IO: Final = "hw.gpu.io"
+"""Counter, unit ``By``: bytes received and transmitted by the GPU (``network.io.direction``)."""
+HW_POWER: Final = "hw.power"
+"""Gauge, unit ``W``: instantaneous power drawn by the component."""
+HW_ENERGY: Final = "hw.energy"
+"""Counter, unit ``J``: energy consumed by the component."""
+HW_TEMPERATURE: Final = "hw.temperature"
+"""Gauge, unit ``Cel``: temperature of the component."""
+HW_ERRORS: Final = "hw.errors"
+"""Counter, unit ``{error}``: errors encountered by the component (``error.type``)."""
+HW_STATUS: Final = "hw.status"
+"""UpDownCounter, unit ``1``: 1 for the component's current ``hw.state``, 0 for the others."""
+
+HW_ID: Final = "hw.id"
+HW_NAME: Final = "hw.name"
+HW_MODEL: Final = "hw.model"
+HW_VENDOR: Final = "hw.vendor"
+HW_TYPE: Final = "hw.type"
+HW_PARENT: Final = "hw.parent"
+HW_STATE: Final = "hw.state"
+HW_DRIVER_VERSION: Final = "hw.driver_version"
+HW_GPU_TASK: Final = "hw.gpu.task"
+NETWORK_IO_DIRECTION: Final = "network.io.direction"
+PROCESS_PID: Final = "process.pid"
+
+HW_TYPE_GPU: Final = "gpu"
+HW_STATE_OK: Final = "ok"
+HW_STATE_FAILED: Final = "failed"
+HW_GPU_TASK_GENERAL: Final = "general"
+HW_GPU_TASK_ENCODER: Final = "encoder"
+HW_GPU_TASK_DECODER: Final = "decoder"
+NETWORK_IO_DIRECTION_RECEIVE: Final = "receive"
+NETWORK_IO_DIRECTION_TRANSMIT: Final = "transmit"
+HW_ERROR_TYPE_CORRECTED: Final = "corrected"
+HW_ERROR_TYPE_UNCORRECTED: Final = "uncorrected"
+HW_VENDOR_NVIDIA: Final = "NVIDIA"
+
+UNIT_ERRORS: Final = "{error}"
+
+# --- Resource metrics: infertel GPU names (no semantic convention exists) --------------------
+INFERTEL_GPU_PCI_BUS_ID: Final = "infertel.gpu.pci_bus_id"
+"""PCI bus id of the GPU as NVML writes it (``00000000:3B:00.0``); ``hw.id`` is the GPU UUID."""
+INFERTEL_GPU_PROCESS_MEMORY_USAGE: Final = "infertel.gpu.process.memory.usage"
+"""UpDownCounter, unit ``By``: GPU memory used by one process (``process.pid``) on one GPU (``hw.id``).
+
+The PIDs are the ones NVML reports, in the host's PID namespace.
+"""
+INFERTEL_PROCESS_GPU_MEMORY_USAGE: Final = "infertel.process.gpu.memory.usage"
+"""UpDownCounter, unit ``By``: GPU memory used by this process on one GPU (``hw.id``)."""
+
+# --- Resource metrics: system and process names (opentelemetry-instrumentation-system-metrics) --
+SYSTEM_CPU_TIME: Final = "system.cpu.time"
+SYSTEM_CPU_UTILIZATION: Final = "system.cpu.utilization"
+SYSTEM_MEMORY_USAGE: Final = "system.memory.usage"
+SYSTEM_MEMORY_UTILIZATION: Final = "system.memory.utilization"
+SYSTEM_DISK_IO: Final = "system.disk.io"
+SYSTEM_DISK_OPERATIONS: Final = "system.disk.operations"
+SYSTEM_NETWORK_IO: Final = "system.network.io"
+SYSTEM_NETWORK_CONNECTIONS: Final = "system.network.connections"
+PROCESS_CPU_TIME: Final = "process.cpu.time"
+PROCESS_CPU_UTILIZATION: Final = "process.cpu.utilization"
+PROCESS_MEMORY_USAGE: Final = "process.memory.usage"
+PROCESS_MEMORY_VIRTUAL: Final = "process.memory.virtual"
+PROCESS_THREAD_COUNT: Final = "process.thread.count"
+PROCESS_OPEN_FILE_DESCRIPTOR_COUNT: Final = "process.open_file_descriptor.count"
+PROCESS_DISK_IO: Final = "process.disk.io"
+PROCESS_CONTEXT_SWITCHES: Final = "process.context_switches"
+
+# --- Durable export (infertel-exporter-durable) ----------------------------------------------
+INFERTEL_EXPORTER_SPOOL_DROPPED: Final = "infertel.exporter.spool.dropped"
+"""Counter ({item}): spans, metric points or log records lost for good, by ``infertel.drop.reason``."""
+INFERTEL_EXPORTER_SPOOL_SIZE: Final = "infertel.exporter.spool.size"
+"""UpDownCounter (By): bytes the spool occupies on disk (and in memory when the disk failed)."""
+INFERTEL_EXPORTER_SPOOL_BACKLOG: Final = "infertel.exporter.spool.backlog"
+"""UpDownCounter ({item}): items accepted and not yet acknowledged by the collector."""
+INFERTEL_EXPORTER_SPOOL_CORRUPT: Final = "infertel.exporter.spool.corrupt"
+"""Counter ({record}): torn or corrupt spool records discarded while replaying."""
+INFERTEL_EXPORTER_DELIVERED: Final = "infertel.exporter.delivered"
+"""Counter ({item}): items the collector acknowledged."""
+INFERTEL_SIGNAL: Final = "infertel.signal"
+"""Attribute: ``traces``, ``metrics`` or ``logs``."""
+INFERTEL_DROP_REASON: Final = "infertel.drop.reason"
+"""Attribute: why items were dropped (``queue_full``, ``spool_bound``, ``too_large``, ``expired``,
+``rejected``, ``memory_full``, ``encode_error``, ``shutdown``)."""
+UNIT_ITEMS: Final = "{item}"
+UNIT_RECORDS: Final = "{record}"
+UNIT_OPERATIONS: Final = "{operation}"
+UNIT_THREADS: Final = "{thread}"
+UNIT_FILE_DESCRIPTORS: Final = "{file_descriptor}"
+UNIT_PACKETS: Final = "{packet}"
+UNIT_CONNECTIONS: Final = "{connection}"
+UNIT_CONTEXT_SWITCHES: Final = "{context_switch}"
+
+SYSTEM_METRICS_UNITS: Final = {
+    SYSTEM_DISK_OPERATIONS: UNIT_OPERATIONS,
+    PROCESS_THREAD_COUNT: UNIT_THREADS,
+    PROCESS_OPEN_FILE_DESCRIPTOR_COUNT: UNIT_FILE_DESCRIPTORS,
+    "system.thread_count": UNIT_THREADS,
+    "system.network.packets": UNIT_PACKETS,
+    "system.network.dropped_packets": UNIT_PACKETS,
+    "system.network.errors": UNIT_ERRORS,
+    SYSTEM_NETWORK_CONNECTIONS: UNIT_CONNECTIONS,
+    PROCESS_CONTEXT_SWITCHES: UNIT_CONTEXT_SWITCHES,
+    "system.swap.usage": UNIT_BYTES,
+}
+"""UCUM units for the upstream system metrics whose instruments carry none or a non-UCUM one
+(``operations``, ``pages`` for a figure in bytes ...): infertel creates them with these."""
+
+# --- infertel demo ---------------------------------------------------------------------------
+INFERTEL_DEMO_RUN_ID: Final = "infertel.demo.run_id"
+"""Resource attribute of ``infertel demo`` telemetry: tells one run's spans from earlier runs in the store."""
+INFERTEL_DEMO_CALL_STYLE: Final = "infertel.demo.call_style"
+"""Span attribute of ``infertel demo`` calls: which API shape made the call (``async``, ``async_stream`` ...)."""
+
+# --- infertel live statistics (span processors, infertel.stats()) ----------------------------
+# Observable gauges published from the in-process sliding-window statistics; each carries the
+# series attributes (gen_ai.request.model, gen_ai.operation.name, extra attributes, or
+# otel.metric.overflow=true) plus STATS_WINDOW and, for distributions, STATS_QUANTILE.
+INFERTEL_GEN_AI_LATENCY: Final = "infertel.gen_ai.latency"
+"""Gauge (s): latency quantile of the requests that ended in the window."""
+INFERTEL_GEN_AI_TIME_TO_FIRST_TOKEN: Final = "infertel.gen_ai.time_to_first_token"
+"""Gauge (s): time-to-first-token quantile (streams)."""
+INFERTEL_GEN_AI_TIME_PER_OUTPUT_TOKEN: Final = "infertel.gen_ai.time_per_output_token"
+"""Gauge (s): time-per-output-token quantile (streams)."""
+INFERTEL_GEN_AI_DECODE_SPEED: Final = "infertel.gen_ai.decode_speed"
+"""Gauge ({token}/s): quantile of each request's output tokens per second."""
+INFERTEL_GEN_AI_OUTPUT_TOKENS_PER_SECOND: Final = "infertel.gen_ai.output_tokens_per_second"
+"""Gauge ({token}/s): output tokens of all requests together per second over the window."""
+INFERTEL_GEN_AI_INPUT_TOKENS_PER_SECOND: Final = "infertel.gen_ai.input_tokens_per_second"
+"""Gauge ({token}/s): input tokens of all requests together per second over the window."""
+INFERTEL_GEN_AI_REQUESTS_PER_SECOND: Final = "infertel.gen_ai.requests_per_second"
+"""Gauge ({request}/s): requests ended per second over the window."""
+INFERTEL_GEN_AI_ERROR_RATE: Final = "infertel.gen_ai.error_rate"
+"""Gauge (1): failed / all requests over the window."""
+INFERTEL_GEN_AI_ERROR_RATE_BY_TYPE: Final = "infertel.gen_ai.error_rate_by_type"
+"""Gauge (1): requests failed with one ``error.type`` / all requests over the window."""
+INFERTEL_GEN_AI_IN_FLIGHT: Final = "infertel.gen_ai.in_flight"
+"""Gauge ({request}): requests started and not ended (no window)."""
+STATS_QUANTILE: Final = "quantile"
+"""Gauge attribute: the quantile as a string, e.g. ``"0.99"``."""
+STATS_WINDOW: Final = "window"
+"""Gauge attribute: the window length, e.g. ``"60s"``."""
+UNIT_TOKENS_PER_SECOND: Final = "{token}/s"
+UNIT_REQUESTS_PER_SECOND: Final = "{request}/s"
