@@ -113,3 +113,24 @@ def test_genai_histograms_are_pre_aggregated_with_otlp_readers(protocol: str) ->
     infertel.configure(endpoint="http://127.0.0.1:9", protocol=protocol, resource_metrics=False)
     assert aggregator_for(state.current().meter_provider) is not None
     infertel.shutdown(timeout_millis=1_000)
+
+
+def test_sigterm_flushes_before_the_process_ends(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from infertel_exporters.sqlite import SQLiteStore
+
+    store = tmp_path / "sigterm.db"
+    script = (
+        "import os, signal, infertel\n"
+        f"infertel.configure(store_path={str(store)!r}, resource_metrics=False)\n"
+        "infertel.observe(model='m-term', operation='chat')(lambda: 'ok')()\n"
+        "os.kill(os.getpid(), signal.SIGTERM)\n"
+        "signal.pause()\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], timeout=60, capture_output=True, text=True)
+    assert proc.returncode == -signal.SIGTERM, proc.stderr
+    spans = SQLiteStore(str(store)).spans(0, 2**63 - 1)
+    assert [s.name for s in spans] == ["chat m-term"]

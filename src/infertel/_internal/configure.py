@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
+import signal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -206,7 +208,33 @@ def _register_atexit() -> None:
     global _atexit_registered
     if not _atexit_registered:
         atexit.register(shutdown)
+        _install_sigterm_flush()
         _atexit_registered = True
+
+
+def _install_sigterm_flush() -> None:
+    """Flush before a SIGTERM ends the process (``atexit`` does not run on a fatal signal).
+
+    Installed only from the main thread and only where SIGTERM has its default action, so an
+    application's own handler is never replaced. Servers that install theirs later and re-raise
+    the signal after a graceful shutdown (uvicorn does) restore ours first, so it still runs.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    try:
+        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            return
+        signal.signal(signal.SIGTERM, _flush_then_terminate)
+    except (ValueError, OSError, AttributeError):  # no signals here (embedded interpreters, Windows)
+        return
+
+
+def _flush_then_terminate(signum: int, frame: Any) -> None:
+    try:
+        shutdown(timeout_millis=5_000)
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _exporter(current: _Configured, signal: str, owned: bool) -> Any | None:
