@@ -412,3 +412,55 @@ def test_runtime_installed_after_decoration_is_used(install_runtime, tracer_prov
     install_runtime(tracer_provider=tracer_provider)
     generate()
     assert _only_span(span_exporter).name == "chat late"
+
+
+def test_metrics_of_many_calls_are_all_collected(tracer_provider, meter_provider, metric_reader) -> None:
+    from core_helpers import collect
+
+    from infertel._internal.metrics.aggregate import FOLD_AT
+
+    @infertel.observe(model="m", tracer_provider=tracer_provider, meter_provider=meter_provider)
+    def generate(n: int) -> dict[str, Any]:
+        return {"usage": {"prompt_tokens": n, "completion_tokens": 2 * n}}
+
+    calls = 2 * FOLD_AT + 7  # aggregated twice on this thread, the rest when the reader collects
+    for n in range(calls):
+        generate(n)
+
+    def by_token_type() -> dict[str, tuple[int, float]]:
+        points = collect(metric_reader)[semconv.GEN_AI_CLIENT_TOKEN_USAGE].data.data_points
+        return {p.attributes[semconv.GEN_AI_TOKEN_TYPE]: (p.count, p.sum) for p in points}
+
+    total = sum(range(calls))
+    assert by_token_type() == {"input": (calls, total), "output": (calls, 2 * total)}
+    (duration,) = collect(metric_reader)[semconv.GEN_AI_SERVER_REQUEST_DURATION].data.data_points
+    assert duration.count == calls
+    generate(1)  # one more, below the threshold: it reaches the next collection
+    assert by_token_type() == {"input": (calls + 1, total + 1), "output": (calls + 1, 2 * total + 2)}
+
+
+def test_metrics_recorded_from_many_threads_are_all_collected(tracer_provider, meter_provider, metric_reader) -> None:
+    import threading
+
+    from core_helpers import collect
+
+    @infertel.observe(model="m", tracer_provider=tracer_provider, meter_provider=meter_provider)
+    def generate() -> dict[str, Any]:
+        return {"usage": {"prompt_tokens": 1, "completion_tokens": 3}}
+
+    def work() -> None:
+        for _ in range(500):
+            generate()
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for _ in range(20):  # collections racing the recording threads
+        collect(metric_reader)
+    for thread in threads:
+        thread.join()
+    points = collect(metric_reader)[semconv.GEN_AI_CLIENT_TOKEN_USAGE].data.data_points
+    assert {p.attributes[semconv.GEN_AI_TOKEN_TYPE]: (p.count, p.sum) for p in points} == {
+        "input": (2000, 2000),
+        "output": (2000, 6000),
+    }

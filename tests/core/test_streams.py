@@ -393,3 +393,106 @@ def test_yield_from_delegates_send_throw_close(observed, span_exporter) -> None:
     (span,) = span_exporter.get_finished_spans()
     assert span.attributes[semconv.INFERTEL_STREAM_END_REASON] == semconv.STREAM_END_CLOSED
     assert span.attributes[semconv.INFERTEL_STREAM_CHUNKS] == 3
+
+
+def test_unread_stream_close_throw_and_send_reach_the_generator(observed, span_exporter) -> None:
+    started = []
+
+    def tokens() -> Iterator[str]:
+        started.append(True)
+        yield "a"
+
+    stream = observed(tokens)()
+    assert stream.__name__ == "tokens" and stream.__qualname__.endswith("tokens")
+    stream.close()  # explicit close of an unread stream: closed, as close() says
+    error = KeyError("k")
+    thrown = observed(tokens)()
+    with pytest.raises(KeyError) as caught:
+        thrown.throw(error)
+    assert caught.value is error
+    sent = observed(tokens)()
+    with pytest.raises(TypeError):
+        sent.send("not None")  # what a just-started generator says
+    assert started == []
+    closed, failed, bad_send = span_exporter.get_finished_spans()
+    assert closed.attributes[semconv.INFERTEL_STREAM_END_REASON] == semconv.STREAM_END_CLOSED
+    assert closed.attributes[semconv.INFERTEL_STREAM_CHUNKS] == 0
+    assert failed.attributes[semconv.INFERTEL_STREAM_END_REASON] == semconv.STREAM_END_ERROR
+    assert failed.attributes[semconv.ERROR_TYPE] == "KeyError"
+    assert bad_send.attributes[semconv.ERROR_TYPE] == "TypeError"
+
+
+def test_thrown_exception_is_not_chained_to_anything(observed, span_exporter) -> None:
+    def tokens() -> Iterator[str]:
+        try:
+            yield "a"
+        except KeyError:
+            pass
+        raise ValueError("after")
+
+    stream = observed(tokens)()
+    next(stream)
+    with pytest.raises(ValueError) as caught:
+        stream.throw(KeyError("k"))
+    assert caught.value.__context__ is None  # as from the generator itself (raised after its handler)
+    (span,) = span_exporter.get_finished_spans()
+    assert span.attributes[semconv.ERROR_TYPE] == "ValueError"
+
+
+def test_mixed_chunk_types_are_counted_per_chunk(observed, span_exporter) -> None:
+    def mixed() -> Iterator[Any]:
+        yield "a"
+        yield "b"
+        yield [1, 2, 3]  # three token ids
+        yield b"c"
+        yield "d"
+        yield 7
+
+    def usage_last() -> Iterator[Any]:
+        yield "a"
+        yield "b"
+        yield {"choices": [], "usage": {"prompt_tokens": 4, "completion_tokens": 11}}
+        yield "c"
+
+    assert list(observed(mixed)()) == ["a", "b", [1, 2, 3], b"c", "d", 7]
+    assert list(observed(usage_last)())[-1] == "c"
+    counted, usage = span_exporter.get_finished_spans()
+    assert counted.attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == 8
+    assert counted.attributes[semconv.INFERTEL_STREAM_CHUNKS] == 6
+    assert usage.attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == 11
+    assert usage.attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] == 4
+    assert usage.attributes[semconv.INFERTEL_STREAM_CHUNKS] == 4
+
+
+def test_time_to_first_token_is_taken_at_the_first_chunk(observed, span_exporter) -> None:
+    import time
+
+    def slow() -> Iterator[str]:
+        time.sleep(0.05)
+        yield "first"
+        time.sleep(0.1)
+        yield "second"
+        yield b"third"
+
+    list(observed(slow)())
+    (span,) = span_exporter.get_finished_spans()
+    ttft = span.attributes[semconv.INFERTEL_TIME_TO_FIRST_TOKEN]
+    assert 0.05 <= ttft < 0.1
+    tpot = span.attributes[semconv.INFERTEL_TIME_PER_OUTPUT_TOKEN]
+    assert tpot >= 0.1 / 2  # (end - first chunk) / (3 - 1)
+
+
+def test_time_to_first_token_survives_a_later_usage_chunk(observed, span_exporter) -> None:
+    import time
+
+    def text_then_usage() -> Iterator[Any]:
+        yield "a"
+        time.sleep(0.1)
+        yield "b"
+        yield {"choices": [], "usage": {"completion_tokens": 2}}
+
+    list(observed(text_then_usage)())
+    (span,) = span_exporter.get_finished_spans()
+    assert span.attributes[semconv.INFERTEL_TIME_TO_FIRST_TOKEN] < 0.1  # taken at "a", not at the usage chunk
+    assert span.attributes[semconv.INFERTEL_STREAM_CHUNKS] == 3
+    assert span.attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == 2

@@ -7,8 +7,13 @@ child spans started there.
 
 from __future__ import annotations
 
+import contextvars
+from collections.abc import Callable
+from typing import Any
+
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
 
 from infertel._internal.instrument.invocation import Inference
 
@@ -34,7 +39,7 @@ def context_of(inv: Inference) -> otel_context.Context:
     if _SPAN_KEY is None:
         return otel_context.set_value(_INVOCATION_KEY, inv, trace.set_span_in_context(inv.span))
     # One copy of the parent context instead of two (set_span_in_context + set_value).
-    return otel_context.Context({**otel_context.get_current(), _SPAN_KEY: inv.span, _INVOCATION_KEY: inv})
+    return otel_context.Context({**get_current(), _SPAN_KEY: inv._span, _INVOCATION_KEY: inv})
 
 
 def _span_key() -> str | None:
@@ -47,3 +52,42 @@ def _span_key() -> str | None:
 
 
 _SPAN_KEY = _span_key()
+
+
+def _runtime_var() -> contextvars.ContextVar[Any] | None:
+    """The ContextVar behind OpenTelemetry's default runtime context, or None for another runtime."""
+    runtime = getattr(otel_context, "_RUNTIME_CONTEXT", None)
+    if type(runtime) is not ContextVarsRuntimeContext:
+        return None
+    var = getattr(runtime, "_current_context", None)
+    return var if isinstance(var, contextvars.ContextVar) else None
+
+
+_RUNTIME_VAR = _runtime_var()
+
+
+def _detach_var(token: Any) -> None:
+    """``otel_context.detach`` on the ContextVar itself; a failure goes through OTel's (same log line)."""
+    try:
+        _RUNTIME_VAR.reset(token)  # type: ignore[union-attr]
+    except Exception:
+        otel_context.detach(token)
+
+
+attach: Callable[[otel_context.Context], Any]
+detach: Callable[[Any], None]
+reset: Callable[[Any], Any]
+"""``detach`` that raises instead of logging; callers fall back to ``otel_context.detach`` (which logs)."""
+get_current: Callable[[], otel_context.Context]
+if _RUNTIME_VAR is not None:
+    # With the default contextvars runtime (every OTel API release so far), OTel's
+    # attach/detach/get_current are two Python calls around these; per call they cost more
+    # than the rest of infertel's work on the hot path.
+    attach, detach, reset, get_current = _RUNTIME_VAR.set, _detach_var, _RUNTIME_VAR.reset, _RUNTIME_VAR.get
+else:
+    attach, detach, reset, get_current = (
+        otel_context.attach,
+        otel_context.detach,
+        otel_context.detach,
+        otel_context.get_current,
+    )

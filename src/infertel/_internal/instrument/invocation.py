@@ -65,7 +65,6 @@ class Inference:
         "_gaps",
         "_text",
         "_text_left",
-        "_token",
         "_stream",
         "_fast_chunks",
     )
@@ -91,7 +90,6 @@ class Inference:
         self._gaps: list[float] | None = [] if site.metrics.per_chunk else None
         self._text: list[str] | None = [] if binding.capture else None
         self._text_left = binding.max_length
-        self._token: object = None
         self._stream = stream
         self._fast_chunks = 0
 
@@ -246,8 +244,9 @@ class Inference:
             return
         prompt, completion = tokens.usage_counts(usage)
         if prompt is None and completion is None:
-            prompt, completion = tokens.usage_counts(getattr(usage, "usage", None) or (
-                usage.get("usage") if isinstance(usage, dict) else None))
+            prompt, completion = tokens.usage_counts(
+                getattr(usage, "usage", None) or (usage.get("usage") if isinstance(usage, dict) else None)
+            )
         if prompt is not None:
             self._set_input(tokens.valid_count(prompt, "input"), tokens.PRIORITY_EXTRACTOR)
         if completion is not None:
@@ -327,18 +326,19 @@ class Inference:
         if self._ended:
             return
         self._ended = True
-        end_ns = _perf_ns()
+        end_ns = _perf_ns()  # monotonic, as are the start and first-chunk times: no negative spans
+        chunks = self._chunks
         if self._fast_chunks:
-            self._chunks += self._fast_chunks
+            chunks = self._chunks = chunks + self._fast_chunks
             self._counted += self._fast_chunks
             self._fast_chunks = 0
         site = self._site
-        duration = max(end_ns - self._start_ns, 0) / 1e9
-        failed = self._error_type is not None
+        duration = (end_ns - self._start_ns) / 1e9
+        error = self._error_type
         output = self._output
-        if output is None and self._chunks:
+        if output is None and chunks:
             output = self._counted
-        response_model = self._response_model or (None if failed else site.model)
+        response_model = self._response_model or (site.model if error is None else None)
         attributes: dict[str, Any] = {}
         if response_model:
             attributes[semconv.GEN_AI_RESPONSE_MODEL] = response_model
@@ -352,48 +352,42 @@ class Inference:
             attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] = output
             if duration > 0:
                 attributes[semconv.INFERTEL_OUTPUT_TOKENS_PER_SECOND] = output / duration
-        if failed:
-            attributes[semconv.ERROR_TYPE] = self._error_type
+        if error is not None:
+            attributes[semconv.ERROR_TYPE] = error
         first = per_output = None
         if self._stream:
-            attributes[semconv.INFERTEL_STREAM] = True
-            attributes[semconv.INFERTEL_STREAM_CHUNKS] = self._chunks
+            if not site.stream:  # else among the start attributes
+                attributes[semconv.INFERTEL_STREAM] = True
+            attributes[semconv.INFERTEL_STREAM_CHUNKS] = chunks
             if end_reason is not None:
                 attributes[semconv.INFERTEL_STREAM_END_REASON] = end_reason
-            if self._chunks:
-                first = max(self._first_ns - self._start_ns, 0) / 1e9
+            if chunks:
+                first = (self._first_ns - self._start_ns) / 1e9
                 attributes[semconv.INFERTEL_TIME_TO_FIRST_TOKEN] = first
                 if output is not None and output > 1:
-                    per_output = max(end_ns - self._first_ns, 0) / 1e9 / (output - 1)
+                    per_output = (end_ns - self._first_ns) / 1e9 / (output - 1)
                     attributes[semconv.INFERTEL_TIME_PER_OUTPUT_TOKEN] = per_output
         if self._text:
             self._capture(semconv.GEN_AI_OUTPUT_MESSAGES, "".join(self._text), "assistant")
         span = self._span
         span.set_attributes(attributes)
         span.end()
-        recorder = self._binding.recorder
+        binding = self._binding
+        recorder = binding.recorder
         if recorder is None:
             return
-        if failed:
-            first = per_output = None
-        per_chunk = site.metrics.per_chunk
-        binding = self._binding
-        handle_key = (response_model, self._error_type)
-        handle = binding.handles.get(handle_key)
+        metrics = site.metrics
+        handle = binding.handles.get((response_model, error))
         if handle is None:
-            handle = recorder.resolve(site.metrics, site.metric_key(response_model), self._error_type)
+            handle = recorder.resolve(metrics, site.metric_key(response_model), error)
             if recorder.cacheable and len(binding.handles) < _MAX_HANDLES:
-                binding.handles[handle_key] = handle
-        recorder.record_resolved(
-            site.metrics,
-            handle,
-            duration,
-            self._input,
-            output,
-            first,
-            None if per_chunk else per_output,
-            self._gaps if (per_chunk and not failed) else None,
-        )
+                binding.handles[(response_model, error)] = handle
+        if error is not None:
+            recorder.record_resolved(metrics, handle, duration, self._input, output, None, None, None)
+        elif metrics.per_chunk:
+            recorder.record_resolved(metrics, handle, duration, self._input, output, first, None, self._gaps)
+        else:
+            recorder.record_resolved(metrics, handle, duration, self._input, output, first, per_output, None)
 
 
 def start(site: Site, binding: Binding, stream: bool = False) -> Inference:

@@ -131,6 +131,7 @@ class Site:
         "metrics",
         "span_name",
         "start_attributes",
+        "stream",
         "metric_prefix",
         "usage",
         "tracer_provider",
@@ -190,6 +191,8 @@ class Site:
         if stream:
             attributes[semconv.INFERTEL_STREAM] = True
         self.start_attributes = attributes
+        self.stream = stream
+        """A stream site: ``infertel.stream`` is among the start attributes already."""
         self.metric_prefix = (operation, model, provider, server_address, server_port)
         self.usage = usage
         self.tracer_provider = tracer_provider

@@ -19,14 +19,14 @@ import asyncio
 import contextvars
 import gc
 import sys
+import weakref
 from collections.abc import AsyncGenerator, Generator
 from typing import Any
 
-from opentelemetry import context as otel_context
-
 from infertel import semconv
 from infertel._internal.errors import handle_internal_errors
-from infertel._internal.instrument.context import context_of
+from infertel._internal.instrument import invocation
+from infertel._internal.instrument.context import attach, context_of, detach
 from infertel._internal.instrument.invocation import _PLAIN_CHUNKS, Inference
 
 _collecting = False
@@ -67,8 +67,10 @@ def _end_with(inv: Inference, exc: BaseException) -> None:
 
 
 def _end(inv: Inference, reason: str) -> None:
-    with handle_internal_errors:
+    try:
         inv._end_unguarded(reason)
+    except Exception as exc:
+        _internal(exc)
 
 
 def _internal(exc: Exception) -> None:
@@ -77,94 +79,117 @@ def _internal(exc: Exception) -> None:
         raise exc
 
 
-class SyncStream(Generator[Any, Any, Any]):
-    """A generator proxy: same values, ``send``/``throw``/``close`` forwarded, timed span."""
+def sync_stream(gen: Generator[Any, Any, Any], inv: Inference) -> Generator[Any, Any, Any]:
+    """A generator proxy of ``gen`` (same values, ``send``/``throw``/``close``, return value) timing ``inv``.
 
-    __slots__ = ("_gen", "_inv", "_run", "_next", "_fast")
+    The proxy is a native generator (cheaper per chunk than a class with ``__next__``) that
+    delegates by hand as ``yield from`` would (PEP 380), running every step of ``gen`` in a
+    private context holding the span. It is advanced once here, to a point before ``gen`` is
+    touched, so that ``close()``, ``throw()`` and ``send()`` on an unread stream reach ``gen``
+    (as they would on the generator itself) and releasing an unread stream ends its span. Its
+    ``__name__``/``__qualname__`` are ``gen``'s; ``gi_frame``, ``gi_running`` and
+    ``inspect.getgeneratorstate`` describe the proxy (suspended from the start).
 
-    def __init__(self, gen: Generator[Any, Any, Any], inv: Inference) -> None:
-        self._gen = gen
-        self._inv = inv
-        ctx = contextvars.copy_context()
-        # Attached inside the private context only; that context is dropped with the stream,
-        # so there is no token to detach.
-        ctx.run(otel_context.attach, context_of(inv))
-        self._run = ctx.run
-        self._next = gen.__next__
-        self._fast = False
+    ``close()`` and the proxy being freed both raise ``GeneratorExit`` in it; they are told apart
+    by a weak reference to the proxy, which CPython clears before finalizing a generator.
+    """
+    ctx = contextvars.copy_context()
+    # Attached inside the private context only; that context is dropped with the stream,
+    # so there is no token to detach.
+    ctx.run(attach, context_of(inv))
+    me: list[Any] = []
+    proxy: Any = _proxy(gen, inv, ctx.run, me)
+    me.append(weakref.ref(proxy))
+    name = getattr(gen, "__name__", None)
+    if isinstance(name, str):
+        proxy.__name__ = name
+        proxy.__qualname__ = getattr(gen, "__qualname__", name)
+    next(proxy)
+    return proxy
 
-    def __iter__(self) -> SyncStream:
-        return self
 
-    def __next__(self) -> Any:
+def _proxy(gen: Generator[Any, Any, Any], inv: Inference, run: Any, me: list[Any]) -> Generator[Any, Any, Any]:
+    """The body of :func:`sync_stream`'s proxy; ``me[0]`` is a weak reference to the proxy itself.
+
+    Per chunk: one ``Context.run`` of ``gen.send``, one type check and a local count. Only the
+    first chunk of a type, and chunks that carry more than a count, take ``Inference._on_chunk``.
+    """
+    send = gen.send
+    counting = inv._gaps is None and inv._text is None and inv._site.usage is None
+    plain: type | None = None  # the chunk type that, once seen, only needs counting
+    counted = 0  # chunks of type ``plain``, folded into ``inv`` when the stream ends
+    thrown: BaseException | None = None
+    chunk = sent = None  # the first yield is the priming point (see sync_stream)
+    while True:
         try:
-            chunk = self._run(self._next)
-        except StopIteration:
-            _end(self._inv, semconv.STREAM_END_EXHAUSTED)
+            sent = yield chunk
+        except GeneratorExit:
+            # close(), or the proxy being freed: then its weak reference is already dead.
+            released = me[0]() is None
+            inv._fast_chunks += counted
+            counted = 0
+            try:
+                run(gen.close)
+            except BaseException as exc:
+                _end_with(inv, exc)
+                raise
+            if not released:
+                _end(inv, semconv.STREAM_END_CLOSED)
+            elif not inv._ended and not sys.is_finalizing():
+                _end(inv, _release_reason(inv))
             raise
         except BaseException as exc:
-            _end_with(self._inv, exc)
-            raise
-        if self._fast and type(chunk) in _PLAIN_CHUNKS:
-            # After the first chunk, with nothing but a count to keep, skip the general path.
-            self._inv._fast_chunks += 1
-            return chunk
+            thrown = exc  # thrown into the inner generator below, outside this handler (no implicit chaining)
+        else:
+            try:
+                chunk = run(send, sent)
+            except StopIteration as stop:
+                inv._fast_chunks += counted
+                try:
+                    inv._end_unguarded(semconv.STREAM_END_EXHAUSTED)
+                except Exception as error:
+                    _internal(error)
+                return stop.value
+            except BaseException as exc:
+                inv._fast_chunks += counted
+                _end_with(inv, exc)
+                raise
+            if type(chunk) is plain:
+                counted += 1
+                continue
+        if thrown is not None:
+            try:
+                chunk = run(gen.throw, thrown)
+            except StopIteration as stop:
+                inv._fast_chunks += counted
+                try:
+                    inv._end_unguarded(semconv.STREAM_END_EXHAUSTED)
+                except Exception as error:
+                    _internal(error)
+                return stop.value
+            except BaseException as exc:
+                inv._fast_chunks += counted
+                _end_with(inv, exc)
+                raise
+            finally:
+                thrown = None
+            if type(chunk) is plain:
+                counted += 1
+                continue
+        if counting and type(chunk) in _PLAIN_CHUNKS:
+            # Inference._on_chunk's work for a plain chunk when nothing but a count is kept (on
+            # ``inv`` itself, so that a later _on_chunk knows the first chunk has been seen).
+            if not (counted or inv._chunks):
+                inv._first_ns = invocation._perf_ns()  # looked up per stream: tests swap the clock
+            inv._chunks += 1
+            inv._counted += 1
+            plain = type(chunk)
+            continue
         try:
-            self._fast = self._inv._on_chunk(chunk)
+            if inv._on_chunk(chunk) and type(chunk) in _PLAIN_CHUNKS:
+                plain = type(chunk)
         except Exception as exc:
             _internal(exc)
-        return chunk
-
-    def send(self, value: Any) -> Any:
-        """Forward ``send`` to the generator."""
-        try:
-            chunk = self._run(self._gen.send, value)
-        except StopIteration:
-            _end(self._inv, semconv.STREAM_END_EXHAUSTED)
-            raise
-        except BaseException as exc:
-            _end_with(self._inv, exc)
-            raise
-        try:
-            self._inv._on_chunk(chunk)
-        except Exception as exc:
-            _internal(exc)
-        return chunk
-
-    def throw(self, *args: Any) -> Any:
-        """Forward ``throw`` to the generator (same arguments)."""
-        try:
-            chunk = self._run(self._gen.throw, *args)
-        except StopIteration:
-            _end(self._inv, semconv.STREAM_END_EXHAUSTED)
-            raise
-        except BaseException as exc:
-            _end_with(self._inv, exc)
-            raise
-        try:
-            self._inv._on_chunk(chunk)
-        except Exception as exc:
-            _internal(exc)
-        return chunk
-
-    def close(self) -> None:
-        """Close the generator; the span ends as ``closed`` unless it already ended."""
-        try:
-            self._run(self._gen.close)
-        except BaseException as exc:
-            _end_with(self._inv, exc)
-            raise
-        _end(self._inv, semconv.STREAM_END_CLOSED)
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return getattr(self._gen, name)
-
-    def __del__(self) -> None:
-        inv = getattr(self, "_inv", None)
-        if inv is not None and not inv._ended and not sys.is_finalizing():
-            _end(inv, _release_reason(inv))
 
 
 class AsyncStream(AsyncGenerator[Any, Any]):
@@ -181,7 +206,7 @@ class AsyncStream(AsyncGenerator[Any, Any]):
         return self
 
     async def __anext__(self) -> Any:
-        token = otel_context.attach(self._ctx)
+        token = attach(self._ctx)
         try:
             chunk = await self._agen.__anext__()
         except StopAsyncIteration:
@@ -191,7 +216,7 @@ class AsyncStream(AsyncGenerator[Any, Any]):
             _end_with(self._inv, exc)
             raise
         finally:
-            otel_context.detach(token)
+            detach(token)
         try:
             self._inv._on_chunk(chunk)
         except Exception as exc:
@@ -200,7 +225,7 @@ class AsyncStream(AsyncGenerator[Any, Any]):
 
     async def asend(self, value: Any) -> Any:
         """Forward ``asend`` to the async generator."""
-        token = otel_context.attach(self._ctx)
+        token = attach(self._ctx)
         try:
             chunk = await self._agen.asend(value)
         except StopAsyncIteration:
@@ -210,7 +235,7 @@ class AsyncStream(AsyncGenerator[Any, Any]):
             _end_with(self._inv, exc)
             raise
         finally:
-            otel_context.detach(token)
+            detach(token)
         try:
             self._inv._on_chunk(chunk)
         except Exception as exc:
@@ -219,7 +244,7 @@ class AsyncStream(AsyncGenerator[Any, Any]):
 
     async def athrow(self, *args: Any) -> Any:
         """Forward ``athrow`` to the async generator (same arguments)."""
-        token = otel_context.attach(self._ctx)
+        token = attach(self._ctx)
         try:
             chunk = await self._agen.athrow(*args)
         except StopAsyncIteration:
@@ -229,7 +254,7 @@ class AsyncStream(AsyncGenerator[Any, Any]):
             _end_with(self._inv, exc)
             raise
         finally:
-            otel_context.detach(token)
+            detach(token)
         try:
             self._inv._on_chunk(chunk)
         except Exception as exc:
@@ -238,14 +263,14 @@ class AsyncStream(AsyncGenerator[Any, Any]):
 
     async def aclose(self) -> None:
         """Close the async generator; the span ends as ``closed`` unless it already ended."""
-        token = otel_context.attach(self._ctx)
+        token = attach(self._ctx)
         try:
             await self._agen.aclose()
         except BaseException as exc:
             _end_with(self._inv, exc)
             raise
         finally:
-            otel_context.detach(token)
+            detach(token)
         _end(self._inv, semconv.STREAM_END_CLOSED)
 
     def __getattr__(self, name: str) -> Any:

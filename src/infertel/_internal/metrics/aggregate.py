@@ -13,6 +13,7 @@ and only take the aggregator lock; :meth:`PreAggregator.collect` runs on the rea
 
 from __future__ import annotations
 
+import collections
 import math
 import threading
 import time
@@ -34,6 +35,8 @@ CARDINALITY_LIMIT = 2000
 """Distinct attribute sets per metric before the overflow set (the SDK's default limit)."""
 
 _MAX_CACHED_GROUPS = 4096
+FOLD_AT = 256
+"""Calls recorded but not yet aggregated before the recording thread aggregates them (bounded memory)."""
 _OVERFLOW_ATTRIBUTES: dict[str, Any] = {semconv.OTEL_METRIC_OVERFLOW: True}
 
 
@@ -120,6 +123,8 @@ class PreAggregator:
         self._all: list[Series] = []
         self._readers: dict[int, _ReaderState] = {}
         self.groups: dict[object, SeriesGroup] = {}
+        self.pending: collections.deque[tuple[SeriesGroup, float, Any, Any, Any, Any]] = collections.deque()
+        """Calls recorded since the last fold: (group, duration, input, output, first, per output)."""
 
     # --- user thread --------------------------------------------------------------------------
     def series(self, spec: HistogramSpec, attributes: dict[str, Any]) -> Series:
@@ -140,6 +145,29 @@ class PreAggregator:
             self._all.append(created)
             return created
 
+    def fold_pending(self) -> None:
+        """Aggregate the calls in :attr:`pending`, oldest first (caller holds the lock).
+
+        Appending a call to the deque costs a fraction of aggregating it under the lock (with
+        the SDK's spans around it, about 1 µs per call); folding many at once is cheaper per
+        call. The order of arrival is kept, so sums equal per-call ``record()``'s bit for bit.
+        """
+        popleft = self.pending.popleft
+        while True:
+            try:
+                group, duration_s, input_tokens, output_tokens, first_s, per_output_s = popleft()
+            except IndexError:
+                return
+            add(group.duration, duration_s)
+            if input_tokens is not None:
+                add(group.input_tokens, input_tokens)
+            if output_tokens is not None:
+                add(group.output_tokens, output_tokens)
+            if first_s is not None:
+                add(group.first, first_s)
+            if per_output_s is not None:
+                add(group.per_output, per_output_s)
+
     def cache_group(self, key: object, group: SeriesGroup) -> None:
         """Remember a resolved group (bounded; past the bound groups are resolved per call)."""
         if len(self.groups) < _MAX_CACHED_GROUPS:
@@ -149,6 +177,7 @@ class PreAggregator:
     def register_reader(self, reader: object, temporality: AggregationTemporality) -> None:
         """Start accumulating for ``reader`` (data recorded from now on reaches it)."""
         with self.lock:
+            self.fold_pending()  # earlier calls are not the new reader's
             self._readers.setdefault(id(reader), _ReaderState(temporality))
 
     def unregister_reader(self, reader: object) -> None:
@@ -163,6 +192,7 @@ class PreAggregator:
             state = self._readers.get(id(reader))
             if state is None:
                 return []
+            self.fold_pending()
             self._drain()
             result = self._emit(state, now)
             state.last_collect_ns = now

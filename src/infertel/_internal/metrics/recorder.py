@@ -14,7 +14,7 @@ from typing import Any
 from opentelemetry import metrics as metrics_api
 
 from infertel import semconv
-from infertel._internal.metrics.aggregate import PreAggregator, SeriesGroup, add
+from infertel._internal.metrics.aggregate import FOLD_AT, PreAggregator, SeriesGroup, add
 from infertel._internal.metrics.hook import SCOPE, enable_preaggregation
 from infertel._internal.metrics.instruments import CLIENT, KindMetrics
 
@@ -138,8 +138,17 @@ class PreAggregatedRecorder(Recorder):
         gaps_s: list[float] | None,
     ) -> None:
         """See :meth:`Recorder.record_resolved`."""
+        agg = self._agg
+        if not gaps_s:
+            pending = agg.pending
+            pending.append((handle, duration_s, input_tokens, output_tokens, first_s, per_output_s))
+            if len(pending) >= FOLD_AT:
+                with agg.lock:
+                    agg.fold_pending()
+            return
         group: SeriesGroup = handle
-        with self._agg.lock:
+        with agg.lock:
+            agg.fold_pending()  # keep the order of arrival
             add(group.duration, duration_s)
             if input_tokens is not None:
                 add(group.input_tokens, input_tokens)
@@ -149,10 +158,9 @@ class PreAggregatedRecorder(Recorder):
                 add(group.first, first_s)
             if per_output_s is not None:
                 add(group.per_output, per_output_s)
-            if gaps_s:
-                series = group.per_output
-                for gap in gaps_s:
-                    add(series, gap)
+            series = group.per_output
+            for gap in gaps_s:
+                add(series, gap)
 
 
 class InstrumentRecorder(Recorder):
