@@ -13,6 +13,7 @@ from infertel._internal.configure import configure, shutdown
 from infertel._internal.errors import handle_internal_errors
 from infertel._internal.instrument import Inference, current_inference, inference, observe
 from infertel._internal.metrics import record_metrics
+from infertel._internal.metrics.scope import suppress_inference_metrics
 from infertel._internal.processors import Distribution, SeriesStats, Snapshot, stats
 from infertel._internal.resources import start_resource_metrics
 from infertel.version import __version__
@@ -32,4 +33,5 @@ __all__ = [
     "shutdown",
     "start_resource_metrics",
     "stats",
+    "suppress_inference_metrics",
 ]

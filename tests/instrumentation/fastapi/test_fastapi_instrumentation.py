@@ -421,3 +421,43 @@ def test_uninstrument_app_restores_the_application(
     assert httpx.post(f"{server.base_url}/v1/embeddings", json={"model": "e", "input": "a"}).status_code == 200
     assert not any(isinstance(m, GenAIServerMiddleware) for m in _middleware_chain(app))
     assert span_exporter.get_finished_spans() == ()
+
+
+def test_a_model_call_observed_inside_the_handler_is_counted_once(
+    serve: Serve,
+    tracer_provider: TracerProvider,
+    meter_provider: MeterProvider,
+    span_exporter: InMemorySpanExporter,
+    metric_reader: InMemoryMetricReader,
+) -> None:
+    import infertel
+
+    @infertel.observe(model="llama", operation="chat", tracer_provider=tracer_provider, meter_provider=meter_provider)
+    def engine(prompt: str) -> dict[str, Any]:
+        return {"usage": {"prompt_tokens": PROMPT_TOKENS, "completion_tokens": COMPLETION_TOKENS}}
+
+    app = FastAPI()
+
+    @app.post("/v1/chat/completions")
+    def chat(body: dict[str, Any]) -> dict[str, Any]:  # a sync handler: runs in the thread pool
+        usage = engine(body["messages"][0]["content"])["usage"]
+        return {"id": "r", "model": body["model"], "choices": [], "usage": usage}
+
+    InfertelFastAPIInstrumentor.instrument_app(app, tracer_provider=tracer_provider, meter_provider=meter_provider)
+    server = serve(app)
+    try:
+        body = {"model": "llama", "messages": [{"role": "user", "content": "hi"}]}
+        assert httpx.post(f"{server.base_url}/v1/chat/completions", json=body).status_code == 200
+        server_spans(span_exporter)
+        # Both spans exist, the in-process one a child of the server span ...
+        inner = wait_for(lambda: [s for s in span_exporter.get_finished_spans() if s.name == "chat llama"])
+        assert inner[0].kind is SpanKind.INTERNAL
+        # ... but the request is measured once, by the HTTP layer (it carries server.port).
+        ((_, point),) = histogram_points(metric_reader, semconv.GEN_AI_SERVER_REQUEST_DURATION)
+        assert point.count == 1 and point.attributes[semconv.SERVER_PORT] == server.port
+        outside = engine("direct call, no HTTP layer")
+        assert outside["usage"]["completion_tokens"] == COMPLETION_TOKENS
+        counts = sorted(p.count for _, p in histogram_points(metric_reader, semconv.GEN_AI_SERVER_REQUEST_DURATION))
+        assert counts == [1, 1]
+    finally:
+        InfertelFastAPIInstrumentor.uninstrument_app(app)

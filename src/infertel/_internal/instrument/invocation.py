@@ -11,17 +11,19 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from opentelemetry.trace import Span, Status, StatusCode
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from infertel import semconv
 from infertel._internal.errors import call_user_callback, handle_internal_errors
 from infertel._internal.instrument import content, tokens
 from infertel._internal.instrument.site import Binding, Site
 from infertel._internal.instrument.tokens import valid_count
+from infertel._internal.metrics.scope import suppressed as _metrics_suppressed
 
 _perf_ns = time.perf_counter_ns
 _PLAIN_CHUNKS = (str, bytes, int, float)
 _MAX_HANDLES = 256
+_INTERNAL = SpanKind.INTERNAL
 MAX_CHUNK_GAPS = 100_000
 """Chunk gaps kept per client stream for ``gen_ai.client.operation.time_per_output_chunk`` (bounded memory)."""
 
@@ -374,8 +376,8 @@ class Inference:
         span.end()
         binding = self._binding
         recorder = binding.recorder
-        if recorder is None:
-            return
+        if recorder is None or (site.span_kind is _INTERNAL and _metrics_suppressed()):
+            return  # no MeterProvider, or an enclosing HTTP server layer records this request
         metrics = site.metrics
         handle = binding.handles.get((response_model, error))
         if handle is None:

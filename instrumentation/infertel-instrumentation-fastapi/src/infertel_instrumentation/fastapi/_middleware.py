@@ -186,7 +186,11 @@ class GenAIServerMiddleware:
                         exchange.on_response_body(message.get("body", b""), now)
 
         try:
-            await self.app(scope, observed_receive, observed_send)
+            # This layer records the request's GenAI server metrics; a model call inside the
+            # handler (@infertel.observe, infertel.inference) keeps its span but must not count
+            # the same request again.
+            with infertel.suppress_inference_metrics():
+                await self.app(scope, observed_receive, observed_send)
         except Exception as exc:
             with handle_internal_errors:
                 if exchange.error_type is None and not exchange.disconnected:
