@@ -280,11 +280,13 @@ name = "child" if pid == 0 else "parent"
 for _ in range(30):
     tracer.start_span(name).end()
 ok = provider.force_flush(10_000)
-print(json.dumps({"who": name, "ok": ok, "lane": str(exporter.spool_directory), "delivered": exporter.delivered}),
-      flush=True)
+report = json.dumps({"who": name, "ok": ok, "lane": str(exporter.spool_directory), "delivered": exporter.delivered})
+# One write per report, the parent's after the child's: the two lines never interleave.
 if pid == 0:
+    os.write(1, (report + "\n").encode())
     os._exit(0)
 os.waitpid(pid, 0)
+os.write(1, (report + "\n").encode())
 provider.shutdown()
 """
 
