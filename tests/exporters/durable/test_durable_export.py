@@ -283,10 +283,10 @@ ok = provider.force_flush(10_000)
 report = json.dumps({"who": name, "ok": ok, "lane": str(exporter.spool_directory), "delivered": exporter.delivered})
 # One write per report, the parent's after the child's: the two lines never interleave.
 if pid == 0:
-    os.write(1, (report + "\n").encode())
+    os.write(1, (report + "\\n").encode())
     os._exit(0)
 os.waitpid(pid, 0)
-os.write(1, (report + "\n").encode())
+os.write(1, (report + "\\n").encode())
 provider.shutdown()
 """
 
