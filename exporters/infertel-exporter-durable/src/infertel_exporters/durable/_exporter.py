@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Generic, NamedTuple, TypeVar
 
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
@@ -85,29 +85,51 @@ def _send_timeout_s(inner: Any) -> float:
     return float(timeout) if isinstance(timeout, (int, float)) and timeout > 0 else 10.0
 
 
-class _DurableBase:
-    _signal = ""
+class _Signal(NamedTuple):
+    """What differs between the span, metric and log exporters."""
 
-    def _start(
+    name: str
+    encode: Callable[[Sequence[Any]], bytes]
+    count: Callable[[Sequence[Any]], int]
+    max_queue_items: int
+    max_batch_items: int
+    schedule_delay_millis: int
+    write_through: bool
+
+
+_SIGNAL_DEFAULT: Any = object()  # the option's value in the exporter class's _Signal
+
+_Inner = TypeVar("_Inner")
+
+
+class _DurableBase(Generic[_Inner]):
+    _spec: ClassVar[_Signal]
+
+    def __init__(
         self,
-        inner: Any,
+        inner: _Inner,
         *,
-        encode: Any,
-        count: Any,
-        spool_dir: str | os.PathLike[str] | None,
-        max_bytes: int | None,
-        max_age_s: float | None,
-        max_queue_items: int,
-        max_batch_items: int,
-        schedule_delay_millis: int,
-        enqueue_timeout_millis: int,
-        fsync_interval_s: float,
-        backoff_initial_s: float,
-        backoff_max_s: float,
-        meter_provider: MeterProvider | None,
-        write_through: bool,
-        report_metrics: bool,
+        spool_dir: str | os.PathLike[str] | None = None,
+        max_bytes: int | None = None,
+        max_age_s: float | None = None,
+        max_queue_items: int = _SIGNAL_DEFAULT,
+        max_batch_items: int = _SIGNAL_DEFAULT,
+        schedule_delay_millis: int = _SIGNAL_DEFAULT,
+        enqueue_timeout_millis: int = 100,
+        fsync_interval_s: float = 1.0,
+        backoff_initial_s: float = 0.5,
+        backoff_max_s: float = 30.0,
+        meter_provider: MeterProvider | None = None,
+        write_through: bool = _SIGNAL_DEFAULT,
+        report_metrics: bool = True,
     ) -> None:
+        spec = self._spec
+        max_queue_items = spec.max_queue_items if max_queue_items is _SIGNAL_DEFAULT else max_queue_items
+        max_batch_items = spec.max_batch_items if max_batch_items is _SIGNAL_DEFAULT else max_batch_items
+        if schedule_delay_millis is _SIGNAL_DEFAULT:
+            schedule_delay_millis = spec.schedule_delay_millis
+        write_through = spec.write_through if write_through is _SIGNAL_DEFAULT else write_through
+        self._bind(inner)
         bound = int(_number("max_bytes", max_bytes, env.INFERTEL_SPOOL_MAX_BYTES, DEFAULT_MAX_BYTES, integer=True))
         age = _number("max_age_s", max_age_s, env.INFERTEL_SPOOL_MAX_AGE_S, DEFAULT_MAX_AGE_S, integer=False)
         for name, value in (
@@ -116,8 +138,10 @@ class _DurableBase:
             ("schedule_delay_millis", schedule_delay_millis),
         ):
             _positive_int(name, value)
-        if isinstance(enqueue_timeout_millis, bool) or not isinstance(enqueue_timeout_millis, int) or (
-            enqueue_timeout_millis < 0
+        if (
+            isinstance(enqueue_timeout_millis, bool)
+            or not isinstance(enqueue_timeout_millis, int)
+            or (enqueue_timeout_millis < 0)
         ):
             raise ValueError(f"enqueue_timeout_millis must be an integer >= 0, got {enqueue_timeout_millis!r}")
         if fsync_interval_s < 0 or backoff_initial_s <= 0 or backoff_max_s < backoff_initial_s:
@@ -125,8 +149,8 @@ class _DurableBase:
                 "fsync_interval_s must be >= 0 and 0 < backoff_initial_s <= backoff_max_s, got "
                 f"{fsync_interval_s!r}, {backoff_initial_s!r}, {backoff_max_s!r}"
             )
-        sender = sender_for(inner, self._signal)
-        directory = (Path(spool_dir).expanduser() if spool_dir is not None else default_spool_dir()) / self._signal
+        sender = sender_for(inner, spec.name)
+        directory = (Path(spool_dir).expanduser() if spool_dir is not None else default_spool_dir()) / spec.name
         lane_options: dict[str, Any] = {
             "max_bytes": bound,
             "max_age_s": age,
@@ -134,11 +158,11 @@ class _DurableBase:
             "fsync_interval_s": fsync_interval_s,
         }
         spool = open_lane(directory, **lane_options)
-        self.inner = inner
+        self.inner: Any = inner
         self._pipeline = Pipeline(
-            signal=self._signal,
-            encode=encode,
-            count=count,
+            signal=spec.name,
+            encode=spec.encode,
+            count=spec.count,
             sender=sender,
             spool=spool,
             max_queue_items=max_queue_items,
@@ -155,6 +179,9 @@ class _DurableBase:
         )
         if report_metrics:
             _metrics.register(self._pipeline, meter_provider)
+
+    def _bind(self, inner: _Inner) -> None:
+        """Set up the SDK exporter base class from ``inner`` (before the options are checked)."""
 
     def report_metrics_to(self, meter_provider: MeterProvider) -> None:
         """Report this exporter's ``infertel.exporter.*`` metrics on ``meter_provider`` too.
@@ -189,10 +216,13 @@ class _DurableBase:
         """Queue ``items`` for durable delivery; ``False`` if they were dropped (counted)."""
         return self._pipeline.offer(items)
 
-    def _durable_force_flush(self, timeout_millis: int) -> bool:
-        return self._pipeline.force_flush(timeout_millis)
+    def force_flush(self, timeout_millis: float = 30_000) -> bool:
+        """Deliver everything queued and spooled; ``False`` on timeout or after any drop since the last flush."""
+        return self._pipeline.force_flush(int(timeout_millis))
 
-    def _durable_shutdown(self, timeout_millis: int) -> None:
+    def shutdown(self, timeout_millis: float = 5_000, **kwargs: Any) -> None:
+        """Spool what is queued, deliver for up to ``timeout_millis`` if the collector answers, stop."""
+        timeout_millis = int(timeout_millis)
         if self._pipeline.shut_down:
             return
         self._pipeline.shutdown(timeout_millis)
@@ -210,9 +240,12 @@ _COMMON_DOC = """
             uses ``<spool_dir>/<signal>/lane-<n>``, the first lane no other live process holds.
         max_bytes: Size bound of the spool (default ``$INFERTEL_SPOOL_MAX_BYTES`` or 256 MiB).
         max_age_s: Age bound (default ``$INFERTEL_SPOOL_MAX_AGE_S`` or 86400 s).
-        max_queue_items: Bound of the in-memory queue in front of the spool writer.
-        max_batch_items: Items per spooled record and per request to the collector.
-        schedule_delay_millis: How long the writer lets a partial batch wait.
+        max_queue_items: Bound of the in-memory queue in front of the spool writer (default
+            65536; 64 for metrics).
+        max_batch_items: Items per spooled record and per request to the collector (default
+            4096 for spans, 2048 for logs, 1 for metrics).
+        schedule_delay_millis: How long the writer lets a partial batch wait (default 500; 100
+            for metrics).
         enqueue_timeout_millis: Longest wait of ``export()`` for room in a full queue before it
             drops the batch (counted).
         fsync_interval_s: fsync the active segment at most this often (0: every record).
@@ -233,60 +266,37 @@ _COMMON_DOC = """
         ValueError: A bound or option is invalid, or ``inner`` cannot be replayed through.
 """
 
+_C = TypeVar("_C", bound=type)
 
-class DurableSpanExporter(_DurableBase, SpanExporter):
+
+def _common_doc(cls: _C) -> _C:
+    """Put the options all three exporters share in ``cls``'s docstring, before its example."""
+    if cls.__doc__:  # None under python -OO
+        head, example, rest = cls.__doc__.partition("\n    Example:")
+        cls.__doc__ = head + _COMMON_DOC + example + rest
+    return cls
+
+
+@_common_doc
+class DurableSpanExporter(_DurableBase[SpanExporter], SpanExporter):
     """A span exporter that never loses a batch to a collector outage (bounded by disk and age).
 
     ``export()`` only queues the batch (bounded wait, no disk, no network) and returns
     ``SUCCESS``, or ``FAILURE`` when the queue stayed full (the batch is dropped and counted).
     Threading: any thread may call ``export``/``force_flush``/``shutdown``; two daemon threads
     write the spool and deliver. Exceptions: none are raised after construction.
-    """ + _COMMON_DOC + """
+
     Example:
         >>> from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
         >>> exporter = DurableSpanExporter(OTLPSpanExporter(endpoint="http://127.0.0.1:4318/v1/traces"),
         ...                                spool_dir="/tmp/spool")  # doctest: +SKIP
     """
 
-    _signal = "traces"
-
-    def __init__(
-        self,
-        inner: SpanExporter,
-        *,
-        spool_dir: str | os.PathLike[str] | None = None,
-        max_bytes: int | None = None,
-        max_age_s: float | None = None,
-        max_queue_items: int = 65_536,
-        max_batch_items: int = 4_096,
-        schedule_delay_millis: int = 500,
-        enqueue_timeout_millis: int = 100,
-        fsync_interval_s: float = 1.0,
-        backoff_initial_s: float = 0.5,
-        backoff_max_s: float = 30.0,
-        meter_provider: MeterProvider | None = None,
-        write_through: bool = False,
-        report_metrics: bool = True,
-    ) -> None:
-        self._start(
-            inner, encode=encode_span_batch, count=len, spool_dir=spool_dir, max_bytes=max_bytes,
-            max_age_s=max_age_s, max_queue_items=max_queue_items, max_batch_items=max_batch_items,
-            schedule_delay_millis=schedule_delay_millis, enqueue_timeout_millis=enqueue_timeout_millis,
-            fsync_interval_s=fsync_interval_s, backoff_initial_s=backoff_initial_s, backoff_max_s=backoff_max_s,
-            meter_provider=meter_provider, write_through=write_through, report_metrics=report_metrics,
-        )
+    _spec = _Signal("traces", encode_span_batch, len, 65_536, 4_096, 500, False)
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """Queue ``spans``; ``FAILURE`` only when they had to be dropped."""
         return SpanExportResult.SUCCESS if self.offer(spans) else SpanExportResult.FAILURE
-
-    def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        """Deliver everything queued and spooled; ``False`` on timeout or after any drop since the last flush."""
-        return self._durable_force_flush(timeout_millis)
-
-    def shutdown(self, timeout_millis: int = 5_000) -> None:
-        """Spool what is queued, deliver for up to ``timeout_millis`` if the collector answers, stop."""
-        self._durable_shutdown(timeout_millis)
 
 
 def _count_points(batch: Sequence[MetricsData]) -> int:
@@ -299,109 +309,45 @@ def _count_points(batch: Sequence[MetricsData]) -> int:
     )
 
 
-class DurableMetricExporter(_DurableBase, MetricExporter):
+@_common_doc
+class DurableMetricExporter(_DurableBase[MetricExporter], MetricExporter):
     """A metric exporter that keeps what the collector cannot take (see :class:`DurableSpanExporter`).
 
     It reports the inner exporter's preferred temporality and aggregation to the reader.
-    """ + _COMMON_DOC + """
+
     Example:
         >>> from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
         >>> exporter = DurableMetricExporter(OTLPMetricExporter(), spool_dir="/tmp/spool")  # doctest: +SKIP
     """
 
-    _signal = "metrics"
+    _spec = _Signal("metrics", encode_metric_batch, _count_points, 64, 1, 100, True)
 
-    def __init__(
-        self,
-        inner: MetricExporter,
-        *,
-        spool_dir: str | os.PathLike[str] | None = None,
-        max_bytes: int | None = None,
-        max_age_s: float | None = None,
-        max_queue_items: int = 64,
-        max_batch_items: int = 1,
-        schedule_delay_millis: int = 100,
-        enqueue_timeout_millis: int = 100,
-        fsync_interval_s: float = 1.0,
-        backoff_initial_s: float = 0.5,
-        backoff_max_s: float = 30.0,
-        meter_provider: MeterProvider | None = None,
-        write_through: bool = True,
-        report_metrics: bool = True,
-    ) -> None:
+    def _bind(self, inner: MetricExporter) -> None:
         MetricExporter.__init__(
             self,
             preferred_temporality=getattr(inner, "_preferred_temporality", None),
             preferred_aggregation=getattr(inner, "_preferred_aggregation", None),
-        )
-        self._start(
-            inner, encode=encode_metric_batch, count=_count_points, spool_dir=spool_dir, max_bytes=max_bytes,
-            max_age_s=max_age_s, max_queue_items=max_queue_items, max_batch_items=max_batch_items,
-            schedule_delay_millis=schedule_delay_millis, enqueue_timeout_millis=enqueue_timeout_millis,
-            fsync_interval_s=fsync_interval_s, backoff_initial_s=backoff_initial_s, backoff_max_s=backoff_max_s,
-            meter_provider=meter_provider, write_through=write_through, report_metrics=report_metrics,
         )
 
     def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
         """Queue one collection (a queue item is a whole ``MetricsData``)."""
         return MetricExportResult.SUCCESS if self.offer([metrics_data]) else MetricExportResult.FAILURE
 
-    def force_flush(self, timeout_millis: float = 30_000) -> bool:
-        """See :meth:`DurableSpanExporter.force_flush`."""
-        return self._durable_force_flush(int(timeout_millis))
 
-    def shutdown(self, timeout_millis: float = 5_000, **kwargs: Any) -> None:
-        """See :meth:`DurableSpanExporter.shutdown`."""
-        self._durable_shutdown(int(timeout_millis))
-
-
-class DurableLogExporter(_DurableBase, LogRecordExporter):
+@_common_doc
+class DurableLogExporter(_DurableBase[LogRecordExporter], LogRecordExporter):
     """A log record exporter that keeps what the collector cannot take (see :class:`DurableSpanExporter`).
-    """ + _COMMON_DOC + """
+
     Example:
         >>> from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
         >>> exporter = DurableLogExporter(OTLPLogExporter(), spool_dir="/tmp/spool")  # doctest: +SKIP
     """
 
-    _signal = "logs"
-
-    def __init__(
-        self,
-        inner: LogRecordExporter,
-        *,
-        spool_dir: str | os.PathLike[str] | None = None,
-        max_bytes: int | None = None,
-        max_age_s: float | None = None,
-        max_queue_items: int = 65_536,
-        max_batch_items: int = 2_048,
-        schedule_delay_millis: int = 500,
-        enqueue_timeout_millis: int = 100,
-        fsync_interval_s: float = 1.0,
-        backoff_initial_s: float = 0.5,
-        backoff_max_s: float = 30.0,
-        meter_provider: MeterProvider | None = None,
-        write_through: bool = False,
-        report_metrics: bool = True,
-    ) -> None:
-        self._start(
-            inner, encode=encode_log_batch, count=len, spool_dir=spool_dir, max_bytes=max_bytes,
-            max_age_s=max_age_s, max_queue_items=max_queue_items, max_batch_items=max_batch_items,
-            schedule_delay_millis=schedule_delay_millis, enqueue_timeout_millis=enqueue_timeout_millis,
-            fsync_interval_s=fsync_interval_s, backoff_initial_s=backoff_initial_s, backoff_max_s=backoff_max_s,
-            meter_provider=meter_provider, write_through=write_through, report_metrics=report_metrics,
-        )
+    _spec = _Signal("logs", encode_log_batch, len, 65_536, 2_048, 500, False)
 
     def export(self, batch: Sequence[Any]) -> LogRecordExportResult:
         """Queue ``batch``; ``FAILURE`` only when it had to be dropped."""
         return LogRecordExportResult.SUCCESS if self.offer(batch) else LogRecordExportResult.FAILURE
-
-    def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        """See :meth:`DurableSpanExporter.force_flush`."""
-        return self._durable_force_flush(timeout_millis)
-
-    def shutdown(self, timeout_millis: int = 5_000) -> None:
-        """See :meth:`DurableSpanExporter.shutdown`."""
-        self._durable_shutdown(timeout_millis)
 
 
 _E = TypeVar("_E")

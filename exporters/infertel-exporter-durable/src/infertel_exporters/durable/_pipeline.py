@@ -27,7 +27,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from infertel_exporters.durable._lanes import adopt_orphan
+from infertel_exporters.durable._memory import MemoryBuffer
 from infertel_exporters.durable._spool import Spool
+from infertel_exporters.durable._tally import Tally
 from infertel_exporters.durable._transport import Outcome, Sender
 
 _logger = logging.getLogger(__name__)
@@ -92,17 +94,10 @@ class Pipeline:
         self._stop_sender = threading.Event()
         self._writer_busy = False
         self._write_lock = threading.Lock()
-        self._memory: collections.deque[tuple[bytes, int, float]] = collections.deque()
-        self._memory_bytes = 0
-        self._memory_lock = threading.Lock()
+        self._memory = MemoryBuffer(self._memory_max_bytes)
         self._disk_failed_at: float | None = None
         self._adopted: Spool | None = None
-        self._stats_lock = threading.Lock()
-        self.dropped: dict[str, int] = {}
-        self._last_logged: dict[str, float] = {}
-        self._unlogged: dict[str, int] = {}
-        self.delivered = 0
-        self._dropped_since_flush = 0
+        self._tally = Tally(self.signal)
         self.healthy = True
         self.shut_down = False
         self._writer = threading.Thread(
@@ -126,40 +121,29 @@ class Pipeline:
 
     # --- accounting ---------------------------------------------------------------------------
     def drop(self, items: int, reason: str) -> None:
-        """Count ``items`` lost for good because of ``reason``."""
-        if items <= 0:
-            return
-        now = time.monotonic()
-        with self._stats_lock:
-            self.dropped[reason] = self.dropped.get(reason, 0) + items
-            self._dropped_since_flush += items
-            unlogged = self._unlogged.get(reason, 0) + items
-            if now - self._last_logged.get(reason, -1e9) < 10.0:
-                self._unlogged[reason] = unlogged
-                return
-            self._last_logged[reason] = now
-            self._unlogged[reason] = 0
-        # At most one line per reason per 10 s, with everything lost since the previous line.
-        _logger.warning(
-            "durable %s export lost %d items (%s); %d in total for this reason",
-            self.signal,
-            unlogged,
-            reason,
-            self.dropped[reason],
-        )
+        """Count ``items`` lost for good because of ``reason`` (logged at most once per reason per 10 s)."""
+        self._tally.drop(items, reason)
+
+    @property
+    def dropped(self) -> dict[str, int]:
+        """Items lost for good so far, by reason (:meth:`drop` counts them)."""
+        return self._tally.dropped
+
+    @property
+    def delivered(self) -> int:
+        """Items the collector acknowledged so far."""
+        return self._tally.delivered
 
     @property
     def backlog_items(self) -> int:
         """Items accepted and not yet acknowledged (queued, spooled or buffered in memory)."""
         spooled = self.spool.backlog_items if self.spool is not None else 0
-        with self._memory_lock:
-            in_memory = sum(count for _, count, _ in self._memory)
-        return len(self._pending) + spooled + in_memory
+        return len(self._pending) + spooled + self._memory.items
 
     @property
     def size_bytes(self) -> int:
         """Bytes held on disk plus bytes buffered in memory after a disk failure."""
-        return (self.spool.size_bytes if self.spool is not None else 0) + self._memory_bytes
+        return (self.spool.size_bytes if self.spool is not None else 0) + self._memory.size_bytes
 
     @property
     def corrupt_records(self) -> int:
@@ -265,24 +249,15 @@ class Pipeline:
         self._wake_sender.set()
 
     def _disk_usable(self) -> bool:
-        with self._memory_lock:
-            if self._memory:
-                return False  # drain the memory buffer first, to keep the order
+        if self._memory:
+            return False  # drain the memory buffer first, to keep the order
         return self._disk_failed_at is None or time.monotonic() - self._disk_failed_at > _DISK_RETRY_S
 
     def _remember(self, payload: bytes, n: int, created: float) -> None:
         if len(payload) > self._memory_max_bytes:
             self.drop(n, "too_large")
             return
-        lost = 0
-        with self._memory_lock:
-            while self._memory and self._memory_bytes + len(payload) > self._memory_max_bytes:
-                old, count, _ = self._memory.popleft()
-                self._memory_bytes -= len(old)
-                lost += count
-            self._memory.append((payload, n, created))
-            self._memory_bytes += len(payload)
-        self.drop(lost, "memory_full")
+        self.drop(self._memory.add(payload, n, created), "memory_full")
 
     # --- sender thread ------------------------------------------------------------------------
     def _next(self) -> tuple[Spool | None, Any, bytes, int, float] | None:
@@ -291,10 +266,10 @@ class Pipeline:
             record = self.spool.next_record()
             if record is not None:
                 return self.spool, record, record.payload, record.count, record.created
-        with self._memory_lock:
-            if self._memory:
-                payload, count, created = self._memory[0]
-                return None, None, payload, count, created
+        oldest = self._memory.oldest()
+        if oldest is not None:
+            payload, count, created = oldest
+            return None, None, payload, count, created
         if self._adopted is not None:
             record = self._adopted.next_record()
             if record is not None:
@@ -308,25 +283,18 @@ class Pipeline:
         assert self.spool is not None
         self._adopted = adopt_orphan(self.spool)
         if self._adopted is not None:
-            _logger.info("durable %s export adopts the spool lane %s left by a finished process", self.signal,
-                         self._adopted.directory)
+            _logger.info(
+                "durable %s export adopts the spool lane %s left by a finished process",
+                self.signal,
+                self._adopted.directory,
+            )
 
     def _commit(self, source: Spool | None, record: Any) -> bool:
         """Remove the record just handled; ``False`` if a bound already dropped (and counted) it."""
         if source is not None:
             return source.commit(record)
-        with self._memory_lock:
-            payload, _, _ = self._memory.popleft()
-            self._memory_bytes -= len(payload)
+        self._memory.pop_oldest()
         return True
-
-    def _undrop(self, items: int, reason: str) -> None:
-        """A record counted as dropped by a bound while it was in flight was delivered after all."""
-        with self._stats_lock:
-            self.dropped[reason] = max(self.dropped.get(reason, 0) - items, 0)
-            if not self.dropped[reason]:
-                del self.dropped[reason]
-            self._dropped_since_flush = max(self._dropped_since_flush - items, 0)
 
     def _send_loop(self) -> None:
         backoff = self._backoff_initial_s
@@ -355,9 +323,8 @@ class Pipeline:
                 outcome = self._sender.send(payload, self._send_timeout_s)
                 if outcome is Outcome.DELIVERED:
                     if not self._commit(source, record):
-                        self._undrop(count, "spool_bound")
-                    with self._stats_lock:
-                        self.delivered += count
+                        self._tally.undrop(count, "spool_bound")
+                    self._tally.deliver(count)
                     if not self.healthy:
                         _logger.info("durable %s export: %s answers again", self.signal, self._sender.description)
                     self.healthy = True
@@ -402,8 +369,7 @@ class Pipeline:
                 break
             # One immediate retry was asked for above; after it the sender's backoff applies.
             time.sleep(0.005)
-        with self._stats_lock:
-            dropped, self._dropped_since_flush = self._dropped_since_flush, 0
+        dropped = self._tally.take_dropped_since_flush()
         return done and dropped == 0
 
     def shutdown(self, timeout_millis: int) -> bool:
@@ -424,16 +390,16 @@ class Pipeline:
         self._stop_sender.set()
         self._wake_sender.set()
         self._sender_thread.join(max(deadline - time.monotonic(), 0) + self._send_timeout_s)
-        with self._memory_lock:
-            lost = sum(count for _, count, _ in self._memory)
-            self._memory.clear()
-            self._memory_bytes = 0
-        self.drop(lost + len(self._pending), "shutdown")
+        self.drop(self._memory.clear() + len(self._pending), "shutdown")
         if self.spool is not None:
             left = self.spool.backlog_items
             if left:
-                _logger.info("durable %s export keeps %d items in %s for the next process", self.signal, left,
-                             self.spool.directory)
+                _logger.info(
+                    "durable %s export keeps %d items in %s for the next process",
+                    self.signal,
+                    left,
+                    self.spool.directory,
+                )
             self.spool.close()
         if self._adopted is not None:
             self._adopted.close()

@@ -6,9 +6,9 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
@@ -103,12 +103,51 @@ class _Writer:
             self.shut_down = True
             _release(self.store)
 
+    def export(self, statement: str, encode: Callable[[Any, ResourceCache], tuple[list[Any], list[Any]]], data: Any,
+               items: int | None, timeout_millis: float | None = None) -> bool:  # fmt: skip
+        """Encode and insert ``data`` with instrumentation suppressed; ``False`` (logged) instead of raising.
 
-def _suppressed() -> object:
-    return attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
+        A failure is reported as ``items`` lost, or as the encoded rows when ``items`` is ``None``.
+        """
+        if self.shut_down:
+            return False
+        token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
+        rows: list[Any] = []
+        try:
+            rows, resources = encode(data, self.cache)
+            self.write(statement, rows, resources, timeout_millis)
+            return True
+        except Exception as exc:
+            self.failed(exc, len(rows) if items is None else items)
+            return False
+        finally:
+            detach(token)
 
 
-class SQLiteSpanExporter(SpanExporter):
+class _StoreExporter:
+    """The store, ``force_flush`` and ``shutdown`` of the three exporters (writes are synchronous)."""
+
+    _what: ClassVar[str]
+
+    def __init__(self, path: str | os.PathLike[str], *, retention: Retention | None = _FROM_ENVIRONMENT,
+                 timeout_millis: int = 5000) -> None:  # fmt: skip
+        self._writer = _Writer(self._what, path, retention, timeout_millis)
+
+    @property
+    def store(self) -> SQLiteStore:
+        """The store written to."""
+        return self._writer.store
+
+    def force_flush(self, timeout_millis: float = 30_000) -> bool:
+        """Writes are synchronous: nothing is pending."""
+        return not self._writer.shut_down
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        """Release the store (closed when its last exporter in this process shuts down)."""
+        self._writer.shutdown()
+
+
+class SQLiteSpanExporter(_StoreExporter, SpanExporter):
     """Writes finished spans to the embedded SQLite store, one short transaction per batch.
 
     Threading and errors: ``export`` runs on the span processor's thread (the
@@ -131,40 +170,15 @@ class SQLiteSpanExporter(SpanExporter):
         >>> provider.add_span_processor(BatchSpanProcessor(SQLiteSpanExporter("/tmp/doctest.db")))
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, retention: Retention | None = _FROM_ENVIRONMENT,
-                 timeout_millis: int = 5000) -> None:  # fmt: skip
-        self._writer = _Writer("spans", path, retention, timeout_millis)
-
-    @property
-    def store(self) -> SQLiteStore:
-        """The store written to."""
-        return self._writer.store
+    _what = "spans"
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """Insert ``spans`` in one transaction; ``FAILURE`` instead of raising."""
-        if self._writer.shut_down:
-            return SpanExportResult.FAILURE
-        token = _suppressed()
-        try:
-            rows, resources = span_rows(spans, self._writer.cache)
-            self._writer.write(SPAN_INSERT, rows, resources)
-            return SpanExportResult.SUCCESS
-        except Exception as exc:
-            self._writer.failed(exc, len(spans))
-            return SpanExportResult.FAILURE
-        finally:
-            detach(token)  # type: ignore[arg-type]
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        """Writes are synchronous: nothing is pending."""
-        return not self._writer.shut_down
-
-    def shutdown(self) -> None:
-        """Release the store (closed when its last exporter in this process shuts down)."""
-        self._writer.shutdown()
+        ok = self._writer.export(SPAN_INSERT, span_rows, spans, len(spans))
+        return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
 
 
-class SQLiteMetricExporter(MetricExporter):
+class SQLiteMetricExporter(_StoreExporter, MetricExporter):
     """Writes metric points (sums, gauges, histograms) to the embedded SQLite store.
 
     Same threading and error contract as :class:`SQLiteSpanExporter`; ``export`` waits at most
@@ -184,6 +198,8 @@ class SQLiteMetricExporter(MetricExporter):
         >>> provider = MeterProvider(metric_readers=[reader])
     """
 
+    _what = "metric points"
+
     def __init__(
         self,
         path: str | os.PathLike[str],
@@ -193,40 +209,19 @@ class SQLiteMetricExporter(MetricExporter):
         preferred_temporality: dict[type, AggregationTemporality] | None = None,
         preferred_aggregation: dict[type, Aggregation] | None = None,
     ) -> None:
-        super().__init__(preferred_temporality=preferred_temporality, preferred_aggregation=preferred_aggregation)
-        self._writer = _Writer("metric points", path, retention, timeout_millis)
-
-    @property
-    def store(self) -> SQLiteStore:
-        """The store written to."""
-        return self._writer.store
+        MetricExporter.__init__(
+            self, preferred_temporality=preferred_temporality, preferred_aggregation=preferred_aggregation
+        )
+        super().__init__(path, retention=retention, timeout_millis=timeout_millis)
 
     def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
         """Insert every data point of ``metrics_data`` in one transaction; ``FAILURE`` instead of raising."""
-        if self._writer.shut_down:
-            return MetricExportResult.FAILURE
-        token = _suppressed()
-        rows: list[tuple[Any, ...]] = []
-        try:
-            rows, resources = metric_rows(metrics_data, self._writer.cache)
-            self._writer.write(METRIC_INSERT, rows, resources, min(timeout_millis, self._writer.timeout_millis))
-            return MetricExportResult.SUCCESS
-        except Exception as exc:
-            self._writer.failed(exc, len(rows))
-            return MetricExportResult.FAILURE
-        finally:
-            detach(token)  # type: ignore[arg-type]
-
-    def force_flush(self, timeout_millis: float = 10_000) -> bool:
-        """Writes are synchronous: nothing is pending."""
-        return not self._writer.shut_down
-
-    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
-        """Release the store (closed when its last exporter in this process shuts down)."""
-        self._writer.shutdown()
+        writer = self._writer
+        ok = writer.export(METRIC_INSERT, metric_rows, metrics_data, None, min(timeout_millis, writer.timeout_millis))
+        return MetricExportResult.SUCCESS if ok else MetricExportResult.FAILURE
 
 
-class SQLiteLogExporter(LogRecordExporter):
+class SQLiteLogExporter(_StoreExporter, LogRecordExporter):
     """Writes log records (with their trace and span ids) to the embedded SQLite store.
 
     Same threading and error contract as :class:`SQLiteSpanExporter`.
@@ -243,34 +238,9 @@ class SQLiteLogExporter(LogRecordExporter):
         >>> provider.add_log_record_processor(BatchLogRecordProcessor(SQLiteLogExporter("/tmp/doctest.db")))
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, retention: Retention | None = _FROM_ENVIRONMENT,
-                 timeout_millis: int = 5000) -> None:  # fmt: skip
-        self._writer = _Writer("log records", path, retention, timeout_millis)
-
-    @property
-    def store(self) -> SQLiteStore:
-        """The store written to."""
-        return self._writer.store
+    _what = "log records"
 
     def export(self, batch: Sequence[Any]) -> LogRecordExportResult:
         """Insert ``batch`` (SDK ``ReadableLogRecord`` objects) in one transaction; never raises."""
-        if self._writer.shut_down:
-            return LogRecordExportResult.FAILURE
-        token = _suppressed()
-        try:
-            rows, resources = log_rows(batch, self._writer.cache)
-            self._writer.write(LOG_INSERT, rows, resources)
-            return LogRecordExportResult.SUCCESS
-        except Exception as exc:
-            self._writer.failed(exc, len(batch))
-            return LogRecordExportResult.FAILURE
-        finally:
-            detach(token)  # type: ignore[arg-type]
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        """Writes are synchronous: nothing is pending."""
-        return not self._writer.shut_down
-
-    def shutdown(self) -> None:
-        """Release the store (closed when its last exporter in this process shuts down)."""
-        self._writer.shutdown()
+        ok = self._writer.export(LOG_INSERT, log_rows, batch, len(batch))
+        return LogRecordExportResult.SUCCESS if ok else LogRecordExportResult.FAILURE

@@ -28,12 +28,12 @@ from typing import Any
 
 import wrapt
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
-from opentelemetry.instrumentation.utils import unwrap
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import TracerProvider
 
 from infertel import handle_internal_errors
 from infertel.environment_variables import INFERTEL_FASTAPI_ROUTES
+from infertel.instrumentation import MethodPatcher
 from infertel_instrumentation.fastapi._middleware import (
     DEFAULT_ROUTES,
     GenAIServerMiddleware,
@@ -47,6 +47,7 @@ __all__ = ["DEFAULT_ROUTES", "GenAIServerMiddleware", "InfertelFastAPIInstrument
 _logger = logging.getLogger(__name__)
 
 _APP_STATE = "_infertel_genai_server"
+_BUILD_MIDDLEWARE_STACK = (("fastapi.applications", "FastAPI", "build_middleware_stack", None),)
 
 
 class _Switch:
@@ -85,8 +86,9 @@ def _insert_middleware(stack: Any, switch: _Switch, options: Mapping[str, Any]) 
 class InfertelFastAPIInstrumentor(BaseInstrumentor):
     """Instruments FastAPI applications' OpenAI-compatible routes with GenAI server metrics.
 
-    ``instrument()`` patches ``fastapi.FastAPI.build_middleware_stack`` (with wrapt) so every
-    application gets :class:`GenAIServerMiddleware`; ``uninstrument()`` removes the patch and
+    ``instrument()`` patches ``fastapi.FastAPI.build_middleware_stack`` (with wrapt, when
+    ``fastapi.applications`` is imported) so every application gets
+    :class:`GenAIServerMiddleware`; ``uninstrument()`` removes the patch and
     makes the applications it reached rebuild their stacks without it. Server spans themselves
     come from ``opentelemetry-instrumentation-fastapi`` (loaded next to this one by
     ``opentelemetry-instrument``, or by :meth:`instrument_app`).
@@ -105,14 +107,13 @@ class InfertelFastAPIInstrumentor(BaseInstrumentor):
 
     _switch: _Switch | None = None
     _apps: weakref.WeakSet[Any] = weakref.WeakSet()
+    _patcher = MethodPatcher(_BUILD_MIDDLEWARE_STACK)
 
     def instrumentation_dependencies(self) -> Collection[str]:
         """The library versions this instrumentation applies to."""
         return _instruments
 
     def _instrument(self, **kwargs: Any) -> None:
-        from fastapi.applications import FastAPI
-
         options = _options(kwargs)
         switch = _Switch()
         type(self)._switch = switch
@@ -128,12 +129,10 @@ class InfertelFastAPIInstrumentor(BaseInstrumentor):
                     apps.add(instance)
             return stack
 
-        wrapt.wrap_function_wrapper(FastAPI, "build_middleware_stack", build_middleware_stack)
+        self._patcher.patch(lambda target: build_middleware_stack)
 
     def _uninstrument(self, **kwargs: Any) -> None:
-        from fastapi.applications import FastAPI
-
-        unwrap(FastAPI, "build_middleware_stack")
+        self._patcher.unpatch()
         cls = type(self)
         if cls._switch is not None:
             cls._switch.on = False

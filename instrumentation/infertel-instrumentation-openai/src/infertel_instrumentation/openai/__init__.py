@@ -16,23 +16,17 @@ Example:
 
 from __future__ import annotations
 
-import importlib.util
-from collections.abc import Collection
 from typing import Any
 
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
-
 from infertel import semconv
-from infertel_instrumentation.openai._patching import Patcher, Target
+from infertel.instrumentation import PatchingInstrumentor, PatchTarget
 from infertel_instrumentation.openai._wrappers import async_wrapper, sync_wrapper
 from infertel_instrumentation.openai.package import _instruments
 
 __all__ = ["OpenAIInstrumentor"]
 
-_REQUIRED_MODULES = ("openai",)
-
 # (module, class, method, (GenAI operation, is async))
-_TARGETS: tuple[Target, ...] = (
+_TARGETS: tuple[PatchTarget, ...] = (
     ("openai.resources.chat.completions", "Completions", "create", (semconv.GEN_AI_OPERATION_CHAT, False)),
     ("openai.resources.chat.completions", "AsyncCompletions", "create", (semconv.GEN_AI_OPERATION_CHAT, True)),
     ("openai.resources.completions", "Completions", "create", (semconv.GEN_AI_OPERATION_TEXT_COMPLETION, False)),
@@ -42,13 +36,20 @@ _TARGETS: tuple[Target, ...] = (
 )
 
 
-class OpenAIInstrumentor(BaseInstrumentor):
+class OpenAIInstrumentor(
+    PatchingInstrumentor,
+    targets=_TARGETS,
+    requires=("openai",),
+    instruments=_instruments,
+    distribution="infertel-instrumentation-openai",
+):
     """Instruments the ``openai`` client (``openai >= 1.40``).
 
     ``instrument()`` accepts ``tracer_provider=`` and ``meter_provider=``; without them the
     providers of :func:`infertel.configure` (or the global ones) are used at each call. It does
     not import openai: the methods are wrapped when the application imports the client.
-    ``uninstrument()`` puts the original methods back on the classes.
+    ``uninstrument()`` puts the original methods back on the classes. A direct ``instrument()``
+    call raises ``ImportError`` (with the ``pip install`` line) when openai is not installed.
 
     Threading: the patched methods may be called from any thread or task; a returned stream may
     be consumed in another thread or task than the one that created it.
@@ -60,41 +61,13 @@ class OpenAIInstrumentor(BaseInstrumentor):
         >>> client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])  # doctest: +SKIP
     """
 
-    # BaseInstrumentor is a singleton whose __init__ runs on every ``OpenAIInstrumentor()``:
-    # the patch state lives on the class so a fresh handle can still uninstrument.
-    _patcher = Patcher(_TARGETS)
-
-    def instrumentation_dependencies(self) -> Collection[str]:
-        """The ``openai`` versions supported."""
-        return _instruments
-
-    def instrument(self, **kwargs: Any) -> Any:
-        """Patch the library (see :class:`OpenAIInstrumentor`).
-
-        Raises:
-            ImportError: Called directly (not by ``opentelemetry-instrument``, which skips
-                instrumentors whose library is absent) while the library is not installed; the
-                message gives the ``pip install`` line.
-        """
-        if not kwargs.get("raise_exception_on_conflict"):
-            for module in _REQUIRED_MODULES:
-                if importlib.util.find_spec(module) is None:
-                    raise ImportError(
-                        f"OpenAIInstrumentor needs the {module} package: "
-                        "pip install 'infertel-instrumentation-openai[instruments]'"
-                    )
-        return super().instrument(**kwargs)
-
     def _instrument(self, **kwargs: Any) -> None:
         tracer_provider = kwargs.get("tracer_provider")
         meter_provider = kwargs.get("meter_provider")
 
-        def make(target: Target) -> Any:
+        def make(target: PatchTarget) -> Any:
             operation, is_async = target[3]
             factory = async_wrapper if is_async else sync_wrapper
             return factory(operation, tracer_provider, meter_provider)
 
         self._patcher.patch(make)
-
-    def _uninstrument(self, **kwargs: Any) -> None:
-        self._patcher.unpatch()
