@@ -133,7 +133,11 @@ def main() -> None:
                     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "INFERTEL_"))}
                     out = subprocess.run(
                         [sys.executable, __file__, "--child", json.dumps(config)],
-                        env=env, capture_output=True, text=True, timeout=600, check=True,
+                        env=env,
+                        capture_output=True,
+                        text=True,
+                        timeout=600,
+                        check=True,
                     ).stdout
                     result = json.loads(out.strip().splitlines()[-1])
                     results.append(result)

@@ -94,6 +94,7 @@ UNIT_JOULES: Final = "J"
 UNIT_CELSIUS: Final = "Cel"
 
 # --- Recommended explicit bucket boundaries (semantic conventions) ---------------------------
+# fmt: off
 DURATION_BUCKETS: Final = (
     0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
 )

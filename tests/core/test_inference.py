@@ -19,7 +19,10 @@ from infertel import semconv
 
 def test_inference_block_with_chunks(tracer_provider, span_exporter, meter_provider, metric_reader) -> None:
     with infertel.inference(
-        model="llama-3-8b", operation="chat", provider="vllm", tracer_provider=tracer_provider,
+        model="llama-3-8b",
+        operation="chat",
+        provider="vllm",
+        tracer_provider=tracer_provider,
         meter_provider=meter_provider,
     ) as inv:
         assert infertel.current_inference() is inv

@@ -146,7 +146,11 @@ def test_record_metrics_validation(meter_provider, metric_reader, caplog) -> Non
         infertel.record_metrics(model="m", operation="chat", kind="server", duration_s=1.0)
     with caplog.at_level(logging.WARNING, logger="infertel"):
         infertel.record_metrics(
-            model="m", operation="chat", duration_s=0.2, input_tokens=-3, output_tokens=float("nan"),
+            model="m",
+            operation="chat",
+            duration_s=0.2,
+            input_tokens=-3,
+            output_tokens=float("nan"),
             meter_provider=meter_provider,
         )
     metrics = collect(metric_reader)
@@ -238,9 +242,7 @@ def test_preaggregated_equals_per_call_record(monkeypatch, temporality) -> None:
     slow_reader = InMemoryMetricReader(preferred_temporality=preferred)
     fast = MeterProvider(metric_readers=[fast_reader], shutdown_on_exit=False)
     # A pass-through View on the GenAI names makes infertel honour Views: per-call record().
-    slow = MeterProvider(
-        metric_readers=[slow_reader], views=[View(instrument_name="gen_ai.*")], shutdown_on_exit=False
-    )
+    slow = MeterProvider(metric_readers=[slow_reader], views=[View(instrument_name="gen_ai.*")], shutdown_on_exit=False)
     try:
         assert isinstance(recorder_for(fast), PreAggregatedRecorder)
         assert isinstance(recorder_for(slow), InstrumentRecorder)

@@ -125,9 +125,7 @@ def test_openai_response_object(tracer_provider, span_exporter, meter_provider) 
             "object": "chat.completion",
             "created": 0,
             "model": "gpt-4o-2024-08-06",
-            "choices": [
-                {"index": 0, "finish_reason": "length", "message": {"role": "assistant", "content": "hello"}}
-            ],
+            "choices": [{"index": 0, "finish_reason": "length", "message": {"role": "assistant", "content": "hello"}}],
             "usage": {"prompt_tokens": 5, "completion_tokens": 9, "total_tokens": 14},
         }
     )

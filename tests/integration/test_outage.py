@@ -49,7 +49,14 @@ def own_phoenix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PhoenixSer
 
 class Producer:
     def __init__(
-        self, tmp: Path, name: str, *, phoenix: PhoenixServer, mode: str, project: str, spool: Path,
+        self,
+        tmp: Path,
+        name: str,
+        *,
+        phoenix: PhoenixServer,
+        mode: str,
+        project: str,
+        spool: Path,
         write_through: bool = False,
     ) -> None:
         self.ids_path = tmp / f"{name}.ids"
@@ -124,8 +131,9 @@ def test_durable_export_loses_nothing_through_a_15_s_outage(
     own_phoenix: PhoenixServer, tmp_path: Path, record_property: Any
 ) -> None:
     project = "outage-durable"
-    producer = Producer(tmp_path, "durable", phoenix=own_phoenix, mode="durable", project=project,
-                        spool=tmp_path / "spool")
+    producer = Producer(
+        tmp_path, "durable", phoenix=own_phoenix, mode="durable", project=project, spool=tmp_path / "spool"
+    )
     try:
         time.sleep(5)
         _outage(own_phoenix)
@@ -175,8 +183,13 @@ def _sigkill_scenario(
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     project = f"outage-sigkill-{'wt' if write_through else 'batched'}"
     spool = tmp_path / "spool"
-    options: dict[str, Any] = {"phoenix": phoenix, "mode": "durable", "project": project, "spool": spool,
-                               "write_through": write_through}
+    options: dict[str, Any] = {
+        "phoenix": phoenix,
+        "mode": "durable",
+        "project": project,
+        "spool": spool,
+        "write_through": write_through,
+    }
     first = Producer(tmp_path, "first", **options)
     second: Producer | None = None
     try:

@@ -142,7 +142,9 @@ class PhoenixServer:
         with urllib.request.urlopen(f"{self.base_url}{path}?{query}", timeout=30) as response:
             return json.loads(response.read())
 
-    def spans(self, *, trace_id: str | None = None, project: str = "default", limit: int = 1000) -> list[dict[str, Any]]:
+    def spans(
+        self, *, trace_id: str | None = None, project: str = "default", limit: int = 1000
+    ) -> list[dict[str, Any]]:
         """All spans of ``project`` (optionally of one trace), following pagination.
 
         Each span is Phoenix's JSON: ``name``, ``context.trace_id``/``span_id`` (hex),

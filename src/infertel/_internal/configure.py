@@ -9,10 +9,7 @@ providers that were already installed.
 
 from __future__ import annotations
 
-import atexit
 import logging
-import os
-import signal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -25,7 +22,7 @@ from opentelemetry.sdk.metrics import MeterProvider as SDKMeterProvider
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider as SDKTracerProvider
 
-from infertel._internal import components, config, logs, providers, state
+from infertel._internal import components, config, lifecycle, logs, providers, state
 from infertel._internal.config import Settings
 from infertel._internal.prometheus import PrometheusEndpoint, check_port_free, start_prometheus
 from infertel._internal.resource import build_resource
@@ -53,7 +50,6 @@ class _Configured:
 
 
 _active: _Configured | None = None
-_atexit_registered = False
 
 
 def configure(
@@ -193,7 +189,7 @@ def configure(
             )
         )
         _active = current
-        _register_atexit()
+        lifecycle.flush_at_exit(shutdown)
 
 
 def _check_prometheus_port(settings: Settings, previous: _Configured | None) -> None:
@@ -202,39 +198,6 @@ def _check_prometheus_port(settings: Settings, previous: _Configured | None) -> 
     port, host = settings.prometheus_port, settings.prometheus_host
     if port and (held is None or (held.host, held.port) != (host, port)):
         check_port_free(host, port)
-
-
-def _register_atexit() -> None:
-    global _atexit_registered
-    if not _atexit_registered:
-        atexit.register(shutdown)
-        _install_sigterm_flush()
-        _atexit_registered = True
-
-
-def _install_sigterm_flush() -> None:
-    """Flush before a SIGTERM ends the process (``atexit`` does not run on a fatal signal).
-
-    Installed only from the main thread and only where SIGTERM has its default action, so an
-    application's own handler is never replaced. Servers that install theirs later and re-raise
-    the signal after a graceful shutdown (uvicorn does) restore ours first, so it still runs.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        return
-    try:
-        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
-            return
-        signal.signal(signal.SIGTERM, _flush_then_terminate)
-    except (ValueError, OSError, AttributeError):  # no signals here (embedded interpreters, Windows)
-        return
-
-
-def _flush_then_terminate(signum: int, frame: Any) -> None:
-    try:
-        shutdown(timeout_millis=5_000)
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _exporter(current: _Configured, signal: str, owned: bool) -> Any | None:

@@ -25,8 +25,15 @@ from pathlib import Path
 from typing import Any
 
 _lock = threading.Lock()
-_state: dict[str, Any] = {"mode": "ok", "spans": 0, "duplicates": 0, "points": 0, "logs": 0, "requests": 0,
-                          "errors_answered": 0}
+_state: dict[str, Any] = {
+    "mode": "ok",
+    "spans": 0,
+    "duplicates": 0,
+    "points": 0,
+    "logs": 0,
+    "requests": 0,
+    "errors_answered": 0,
+}
 _ids: set[bytes] = set()
 _hang = threading.Event()
 
@@ -94,7 +101,7 @@ class _Handler(BaseHTTPRequestHandler):
                 body = json.dumps({**_state, "unique": len(_ids)}).encode()
             self._reply(200, body, "application/json")
         elif self.path.startswith("/mode/"):
-            mode = self.path[len("/mode/"):]
+            mode = self.path[len("/mode/") :]
             with _lock:
                 _state["mode"] = mode
             if mode == "hang":

@@ -34,26 +34,44 @@ def _spans() -> list[ReadableSpan]:
     ]
     for provider in providers:
         provider.add_span_processor(SimpleSpanProcessor(memory))
-    remote = SpanContext(0xABC, 0xDEF, is_remote=True, trace_flags=TraceFlags(1),
-                         trace_state=TraceState([("vendor", "v1"), ("x", "y")]))
+    remote = SpanContext(
+        0xABC, 0xDEF, is_remote=True, trace_flags=TraceFlags(1), trace_state=TraceState([("vendor", "v1"), ("x", "y")])
+    )
     for index, provider in enumerate(providers):
-        tracer = provider.get_tracer("scope", "1.0", schema_url="https://example.com/s" if index else None,
-                                     attributes={"scope.attr": "s"})
+        tracer = provider.get_tracer(
+            "scope", "1.0", schema_url="https://example.com/s" if index else None, attributes={"scope.attr": "s"}
+        )
         other = provider.get_tracer("other-scope")
-        attributes = {"gen_ai.request.model": "llama", "i": 7, "neg": -5, "big": 2**62, "f": 0.25, "t": True,
-                      "no": False, "zero": 0, "empty": "", "list": [1, 2, 3], "strs": ("a", "b"), "fl": [1.5],
-                      "bools": [True, False], "unicode": "żółw 🐢", "nan": math.nan}
+        attributes = {
+            "gen_ai.request.model": "llama",
+            "i": 7,
+            "neg": -5,
+            "big": 2**62,
+            "f": 0.25,
+            "t": True,
+            "no": False,
+            "zero": 0,
+            "empty": "",
+            "list": [1, 2, 3],
+            "strs": ("a", "b"),
+            "fl": [1.5],
+            "bools": [True, False],
+            "unicode": "żółw 🐢",
+            "nan": math.nan,
+        }
         with tracer.start_as_current_span("root", kind=SpanKind.SERVER, attributes=attributes) as root:
             root.add_event("started", {"k": "v", "n": 1})
             root.add_event("bare")
-            with other.start_as_current_span("child", kind=SpanKind.CLIENT,
-                                             links=[Link(remote, {"l": 1}), Link(root.get_span_context())]) as child:
+            with other.start_as_current_span(
+                "child", kind=SpanKind.CLIENT, links=[Link(remote, {"l": 1}), Link(root.get_span_context())]
+            ) as child:
                 child.set_status(StatusCode.ERROR, "it broke")
                 child.record_exception(ValueError("bad"))
             with tracer.start_as_current_span("ok", kind=SpanKind.PRODUCER) as ok:
                 ok.set_status(StatusCode.OK)
-        tracer.start_span("remote-child", context=set_span_in_context(NonRecordingSpan(remote)),
-                          kind=SpanKind.CONSUMER).end()
+        tracer.start_span(
+            "remote-child", context=set_span_in_context(NonRecordingSpan(remote)), kind=SpanKind.CONSUMER
+        ).end()
         tracer.start_span("", kind=SpanKind.INTERNAL).end()
     return list(memory.get_finished_spans())
 

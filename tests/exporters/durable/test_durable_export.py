@@ -55,8 +55,9 @@ def test_spans_are_delivered_once_through_a_collector_outage(
     fresh_receiver: Receiver, tmp_path: Path, protocol: str
 ) -> None:
     before = fresh_receiver.stats()
-    exporter = DurableSpanExporter(_inner(fresh_receiver, protocol), spool_dir=tmp_path, backoff_initial_s=0.05,
-                                   backoff_max_s=0.2)
+    exporter = DurableSpanExporter(
+        _inner(fresh_receiver, protocol), spool_dir=tmp_path, backoff_initial_s=0.05, backoff_max_s=0.2
+    )
     provider = TracerProvider()
     provider.add_span_processor(DurableBatchSpanProcessor(exporter))
     _produce(provider, 500)
@@ -299,7 +300,10 @@ def test_a_forked_child_gets_its_own_lane_and_threads(fresh_receiver: Receiver, 
     before = fresh_receiver.stats()
     out = subprocess.run(
         [sys.executable, "-c", _FORK_SCRIPT, f"{fresh_receiver.http_base}/v1/traces", str(tmp_path)],
-        capture_output=True, text=True, timeout=60, check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     ).stdout
     reports = {r["who"]: r for r in map(json.loads, out.strip().splitlines())}
     assert reports["parent"]["ok"] is True and reports["child"]["ok"] is True

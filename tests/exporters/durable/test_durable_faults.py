@@ -76,8 +76,13 @@ def test_unreachable_endpoint_never_blocks_and_keeps_everything(tmp_path: Path, 
 
 @pytest.mark.parametrize(
     "endpoint",
-    ["not a url", "127.0.0.1:4318/v1/traces", "ftp://127.0.0.1/v1/traces", "http://:4318/v1/traces",
-     "http://127.0.0.1:99999/v1/traces"],
+    [
+        "not a url",
+        "127.0.0.1:4318/v1/traces",
+        "ftp://127.0.0.1/v1/traces",
+        "http://:4318/v1/traces",
+        "http://127.0.0.1:99999/v1/traces",
+    ],
 )
 def test_malformed_endpoint_is_a_configuration_error(tmp_path: Path, endpoint: str) -> None:
     with pytest.raises(ValueError, match="endpoint"):
@@ -150,8 +155,9 @@ def test_a_size_bound_of_a_few_kilobytes_drops_the_oldest_and_counts_it(
     before = fresh_receiver.stats()
     fresh_receiver.set_mode("503")
     inner = HttpSpanExporter(endpoint=f"{fresh_receiver.http_base}/v1/traces", timeout=1)
-    exporter = DurableSpanExporter(inner, spool_dir=tmp_path, max_bytes=4_096, backoff_initial_s=0.05,
-                                   backoff_max_s=0.2)
+    exporter = DurableSpanExporter(
+        inner, spool_dir=tmp_path, max_bytes=4_096, backoff_initial_s=0.05, backoff_max_s=0.2
+    )
     provider = _provider(exporter)
     assert _run_app(provider, 400) < APP_PATH_BUDGET_S
     assert exporter.force_flush(2_000) is False
@@ -186,8 +192,9 @@ def test_a_full_disk_falls_back_to_a_bounded_memory_buffer(fresh_receiver: Recei
     disk = tmp_path / "tiny"
     with _mounted_tmpfs(disk, "size=64k"):
         inner = HttpSpanExporter(endpoint=f"{fresh_receiver.http_base}/v1/traces", timeout=1)
-        exporter = DurableSpanExporter(inner, spool_dir=disk, max_bytes=1 << 30, backoff_initial_s=0.05,
-                                       backoff_max_s=0.2)
+        exporter = DurableSpanExporter(
+            inner, spool_dir=disk, max_bytes=1 << 30, backoff_initial_s=0.05, backoff_max_s=0.2
+        )
         provider = _provider(exporter, simple=False)
         assert _run_app(provider, 3000) < APP_PATH_BUDGET_S  # ~330 kB of spans: far more than the disk holds
         assert exporter.force_flush(500) is False
@@ -255,8 +262,9 @@ def test_corrupted_spool_files_are_skipped_and_counted(fresh_receiver: Receiver,
     (lane / f"{garbage:020d}.seg").write_bytes(MAGIC + os.urandom(300))  # and a later segment of garbage
 
     fresh_receiver.set_mode("ok")
-    second = DurableSpanExporter(HttpSpanExporter(endpoint=f"{fresh_receiver.http_base}/v1/traces", timeout=1),
-                                 spool_dir=tmp_path)
+    second = DurableSpanExporter(
+        HttpSpanExporter(endpoint=f"{fresh_receiver.http_base}/v1/traces", timeout=1), spool_dir=tmp_path
+    )
     assert second.force_flush(10_000) is True
     after = fresh_receiver.stats()
     assert after["spans"] - before["spans"] == 90

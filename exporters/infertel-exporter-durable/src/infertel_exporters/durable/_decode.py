@@ -96,4 +96,3 @@ def decode_spans(payload: bytes) -> list[ReadableSpan]:
                     )
                 )
     return spans
-

@@ -58,22 +58,32 @@ def register(pipeline: Any, meter_provider: MeterProvider | None) -> None:
             yield Observation(p.delivered, {semconv.INFERTEL_SIGNAL: p.signal})
 
     meter.create_observable_counter(
-        semconv.INFERTEL_EXPORTER_SPOOL_DROPPED, [dropped], unit=semconv.UNIT_ITEMS,
+        semconv.INFERTEL_EXPORTER_SPOOL_DROPPED,
+        [dropped],
+        unit=semconv.UNIT_ITEMS,
         description="Telemetry items lost for good by durable export.",
     )
     meter.create_observable_up_down_counter(
-        semconv.INFERTEL_EXPORTER_SPOOL_SIZE, [size], unit=semconv.UNIT_BYTES,
+        semconv.INFERTEL_EXPORTER_SPOOL_SIZE,
+        [size],
+        unit=semconv.UNIT_BYTES,
         description="Bytes held by the durable export spool.",
     )
     meter.create_observable_up_down_counter(
-        semconv.INFERTEL_EXPORTER_SPOOL_BACKLOG, [backlog], unit=semconv.UNIT_ITEMS,
+        semconv.INFERTEL_EXPORTER_SPOOL_BACKLOG,
+        [backlog],
+        unit=semconv.UNIT_ITEMS,
         description="Telemetry items accepted and not yet acknowledged by the collector.",
     )
     meter.create_observable_counter(
-        semconv.INFERTEL_EXPORTER_SPOOL_CORRUPT, [corrupt], unit=semconv.UNIT_RECORDS,
+        semconv.INFERTEL_EXPORTER_SPOOL_CORRUPT,
+        [corrupt],
+        unit=semconv.UNIT_RECORDS,
         description="Torn or corrupt spool records discarded during replay.",
     )
     meter.create_observable_counter(
-        semconv.INFERTEL_EXPORTER_DELIVERED, [delivered], unit=semconv.UNIT_ITEMS,
+        semconv.INFERTEL_EXPORTER_DELIVERED,
+        [delivered],
+        unit=semconv.UNIT_ITEMS,
         description="Telemetry items the collector acknowledged.",
     )
