@@ -6,7 +6,6 @@ import pytest
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-
 from peers.phoenix import PhoenixServer
 
 pytestmark = pytest.mark.integration
