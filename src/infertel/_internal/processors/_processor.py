@@ -101,7 +101,8 @@ class InferenceStatsSpanProcessor(SpanProcessor):
                 key: tuple[Any, ...] = (attrs.get(_MODEL), operation, *[attrs.get(a) for a in extras])
             else:
                 key = (attrs.get(_MODEL), operation)
-            started[span.context.span_id] = key
+            # SpanContext is a tuple and [1] its span_id: indexing skips a property call (30 ns).
+            started[span._context[1]] = key  # type: ignore[index]
         except Exception as exc:
             if reraise_enabled():
                 raise
@@ -117,12 +118,14 @@ class InferenceStatsSpanProcessor(SpanProcessor):
             operation = attrs.get(_OP)
             if operation is None or not self._active:
                 return
-            if self._started:
-                self._started.pop(span.context.span_id, None)
+            span_id = span._context[1]  # type: ignore[index]  # span_id (see on_start)
+            started = self._started
+            if started:
+                started.pop(span_id, None)
             start, end = span._start_time, span._end_time
             latency = (end - start) / 1e9 if start is not None and end is not None and end > start else 0.0
             error_type = attrs.get(_ERROR_TYPE)
-            if error_type is None and span._status.status_code is _ERROR:
+            if error_type is None and span._status._status_code is _ERROR:
                 error_type = "_OTHER"
             extras = self._extras
             if extras:
@@ -130,13 +133,13 @@ class InferenceStatsSpanProcessor(SpanProcessor):
             else:
                 key = (attrs.get(_MODEL), operation)
             counted = self._counted_children
-            if counted and counted.pop(span.context.span_id, None) == key:
+            if counted and counted.pop(span_id, None) == key:
                 return  # a child of the same series already counted this request
             parent = span._parent
             if parent is not None:
                 if len(counted) >= MAX_PENDING_PARENTS:
                     del counted[next(iter(counted))]
-                counted[parent.span_id] = key
+                counted[parent[1]] = key  # span_id (see on_start)
             stats = self.stats
             buffer = self._buffer
             buffer.append(

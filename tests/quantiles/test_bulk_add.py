@@ -1,0 +1,99 @@
+"""Batch counting (``add_values``): the numpy path counts exactly like the one-value-at-a-time path."""
+
+from __future__ import annotations
+
+import math
+import sys
+
+import numpy as np
+import pytest
+
+from infertel._internal.quantiles import LogMapping, QuantileSketch, _bulk
+from infertel._internal.quantiles._bulk import add_values
+
+
+def state(sketch: QuantileSketch) -> tuple[int, int, str, dict[int, int]]:
+    """What a sketch counts: totals, counts' width and every non-empty bucket (headroom ignored)."""
+    offset, counts = sketch.bucket_counts()
+    buckets = {offset + i: c for i, c in enumerate(counts) if c}
+    return sketch.count, sketch.zero_count, sketch._counts.typecode, buckets
+
+
+def boundary_values(mapping: LogMapping, rng: np.random.Generator, n: int) -> list[float]:
+    """Values on and one ulp either side of bucket boundaries, computed several ways."""
+    indices = rng.integers(-2000, 2000, size=n).tolist()
+    gamma = 1.0 + mapping.relative_accuracy
+    out: list[float] = []
+    for i in indices:
+        for v in (mapping.value(i, 1.0), gamma**i, math.exp(i * math.log(gamma))):
+            out += [v, math.nextafter(v, math.inf), math.nextafter(v, 0.0)]
+    return out
+
+
+def special_values(mapping: LogMapping) -> list[float]:
+    low, high = mapping.min_value, mapping.max_value
+    return [0.0, -1.0, low, math.nextafter(low, 1.0), high, math.nextafter(high, 0.0), 1e12, math.inf, math.nan]
+
+
+@pytest.mark.parametrize("relative_accuracy", [0.01, 0.02, 0.001])
+def test_vector_and_scalar_paths_count_identically(relative_accuracy: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    mapping = LogMapping(relative_accuracy)
+    rng = np.random.default_rng(7)
+    values = rng.lognormal(0.0, 3.0, size=20_000).tolist() + boundary_values(mapping, rng, 3000)
+    values += special_values(mapping)
+    rng.shuffle(values)
+    monkeypatch.setattr(_bulk, "VECTOR_MIN", 1)
+    vector = QuantileSketch(mapping=mapping)
+    scalar = QuantileSketch(mapping=mapping)
+    one_by_one = QuantileSketch(mapping=mapping)
+    for start in range(0, len(values), 7000):  # several batches into the same sketch: growth both ways
+        add_values(vector, values[start : start + 7000])
+    monkeypatch.setattr(_bulk, "USE_NUMPY", False)
+    add_values(scalar, values)
+    for v in values:
+        if math.isnan(v):  # add() rejects NaN; the fold clamps it on top (it never gets one)
+            one_by_one.add_index(mapping.index(math.inf))
+        else:
+            one_by_one.add(v)
+    assert state(vector) == state(scalar) == state(one_by_one)
+    assert vector.quantiles((0.01, 0.5, 0.99)) == scalar.quantiles((0.01, 0.5, 0.99))
+
+
+def test_vector_path_widens_counts_on_overflow_like_add_index(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_bulk, "VECTOR_MIN", 1)
+    sketch = QuantileSketch()
+    add_values(sketch, [1.0] * 250 + [2.0])
+    assert sketch._counts.typecode == "B"
+    add_values(sketch, [1.0] * 10 + [0.5] * 3)  # 260 in one bucket: two bytes per bucket
+    assert sketch._counts.typecode == "H"
+    add_values(sketch, [2.0] * 70_000)  # 70,001: four bytes
+    reference = QuantileSketch()
+    for v in [1.0] * 260 + [2.0] * 70_001 + [0.5] * 3:
+        reference.add(v)
+    assert state(sketch) == state(reference)
+    assert state(sketch)[2] == "I"
+
+
+def test_small_batches_and_missing_numpy_take_the_scalar_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    used: list[int] = []
+    vector = _bulk._add_vector
+    monkeypatch.setattr(
+        _bulk, "_add_vector", lambda np, sketch, values: (used.append(len(values)), vector(np, sketch, values))
+    )
+    values = np.random.default_rng(3).lognormal(0.0, 1.0, size=_bulk.VECTOR_MIN).tolist()
+    add_values(QuantileSketch(), values[:-1])
+    assert used == []
+    add_values(QuantileSketch(), values)
+    assert used == [len(values)]
+    # numpy not importable: infertel does not depend on it.
+    monkeypatch.setitem(sys.modules, "numpy", None)
+    monkeypatch.setattr(_bulk, "_numpy_tried", False)
+    monkeypatch.setattr(_bulk, "_numpy", None)
+    assert _bulk.numpy_module() is None
+    sketch = QuantileSketch()
+    add_values(sketch, values * 10)
+    assert used == [len(values)]
+    reference = QuantileSketch()
+    for v in values * 10:
+        reference.add(v)
+    assert state(sketch) == state(reference)
