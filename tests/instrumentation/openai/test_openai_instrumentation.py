@@ -17,10 +17,10 @@ import wrapt  # noqa: E402
 from openai_peer import REPLY_WORDS, RESPONSE_MODEL_SUFFIX, FakeOpenAIServer  # noqa: E402
 from opentelemetry import trace  # noqa: E402
 from opentelemetry.sdk.metrics import MeterProvider  # noqa: E402
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader  # noqa: E402
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider  # noqa: E402
+from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
 from opentelemetry.trace import SpanKind, StatusCode  # noqa: E402
+from span_helpers import TIMING_KEYS, metric_points, only_span, split_timings  # noqa: E402
 
 from infertel import semconv  # noqa: E402
 from infertel_instrumentation.openai import OpenAIInstrumentor  # noqa: E402
@@ -32,11 +32,6 @@ MESSAGES = [
     {"role": "user", "content": "Say hello to the tests"},
 ]
 PROMPT_TOKENS = 8  # words in MESSAGES, as the test server counts them
-TIMING_KEYS = (
-    semconv.INFERTEL_OUTPUT_TOKENS_PER_SECOND,
-    semconv.INFERTEL_TIME_TO_FIRST_TOKEN,
-    semconv.INFERTEL_TIME_PER_OUTPUT_TOKEN,
-)
 
 
 @pytest.fixture
@@ -57,32 +52,6 @@ def client(openai_server: FakeOpenAIServer, instrumented: None) -> Iterator[Any]
 @pytest.fixture
 def async_client(openai_server: FakeOpenAIServer, instrumented: None) -> Any:
     return openai.AsyncOpenAI(base_url=openai_server.base_url, api_key="sk-test", max_retries=0)
-
-
-def only_span(exporter: InMemorySpanExporter) -> ReadableSpan:
-    spans = exporter.get_finished_spans()
-    assert len(spans) == 1, [s.name for s in spans]
-    return spans[0]
-
-
-def split_timings(span: ReadableSpan) -> tuple[dict[str, Any], dict[str, float]]:
-    attributes = dict(span.attributes or {})
-    timings = {key: attributes.pop(key) for key in TIMING_KEYS if key in attributes}
-    for key, value in timings.items():
-        assert isinstance(value, float) and value >= 0, (key, value)
-    return attributes, timings
-
-
-def metric_points(reader: InMemoryMetricReader) -> dict[str, tuple[str, list[Any]]]:
-    data = reader.get_metrics_data()
-    found: dict[str, tuple[str, list[Any]]] = {}
-    if data is None:
-        return found
-    for resource_metrics in data.resource_metrics:
-        for scope_metrics in resource_metrics.scope_metrics:
-            for metric in scope_metrics.metrics:
-                found[metric.name] = (metric.unit, list(metric.data.data_points))
-    return found
 
 
 def base_attributes(server: FakeOpenAIServer, operation: str = "chat", model: str = MODEL) -> dict[str, Any]:

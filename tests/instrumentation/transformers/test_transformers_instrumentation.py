@@ -16,9 +16,10 @@ import wrapt  # noqa: E402
 from opentelemetry import trace  # noqa: E402
 from opentelemetry.sdk.metrics import MeterProvider  # noqa: E402
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader  # noqa: E402
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider  # noqa: E402
+from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
 from opentelemetry.trace import SpanKind, StatusCode  # noqa: E402
+from span_helpers import TIMING_KEYS, metric_points, only_span, split_timings  # noqa: E402
 from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast  # noqa: E402
 from transformers.generation.utils import GenerationMixin  # noqa: E402
 from transformers.pipelines.text_generation import TextGenerationPipeline  # noqa: E402
@@ -29,11 +30,6 @@ from infertel_instrumentation.transformers import TransformersInstrumentor  # no
 PAD, BOS, EOS = 0, 1, 2
 MODEL_NAME = "GPT2LMHeadModel"  # a model built from a config has no _name_or_path: the class name is used
 PROXY_TYPES = (wrapt.ObjectProxy, getattr(wrapt, "BaseObjectProxy", wrapt.ObjectProxy), wrapt.FunctionWrapper)
-TIMING_KEYS = (
-    semconv.INFERTEL_OUTPUT_TOKENS_PER_SECOND,
-    semconv.INFERTEL_TIME_TO_FIRST_TOKEN,
-    semconv.INFERTEL_TIME_PER_OUTPUT_TOKEN,
-)
 
 
 @pytest.fixture(scope="module")
@@ -63,32 +59,6 @@ def instrumented(tracer_provider: TracerProvider, meter_provider: MeterProvider)
         yield
     finally:
         TransformersInstrumentor().uninstrument()
-
-
-def only_span(exporter: InMemorySpanExporter) -> ReadableSpan:
-    spans = exporter.get_finished_spans()
-    assert len(spans) == 1, [s.name for s in spans]
-    return spans[0]
-
-
-def split_timings(span: ReadableSpan) -> tuple[dict[str, Any], dict[str, float]]:
-    attributes = dict(span.attributes or {})
-    timings = {key: attributes.pop(key) for key in TIMING_KEYS if key in attributes}
-    for key, value in timings.items():
-        assert isinstance(value, float) and value >= 0, (key, value)
-    return attributes, timings
-
-
-def metric_points(reader: InMemoryMetricReader) -> dict[str, tuple[str, list[Any]]]:
-    data = reader.get_metrics_data()
-    found: dict[str, tuple[str, list[Any]]] = {}
-    if data is None:
-        return found
-    for resource_metrics in data.resource_metrics:
-        for scope_metrics in resource_metrics.scope_metrics:
-            for metric in scope_metrics.metrics:
-                found[metric.name] = (metric.unit, list(metric.data.data_points))
-    return found
 
 
 def generated_lengths(sequences: Any, prompt_length: int, eos: int | None) -> list[int]:
