@@ -76,6 +76,7 @@ class InferenceStatsSpanProcessor(SpanProcessor):
         self._extras = self.stats.extra_attributes
         self._buffer = self.stats.buffer
         self._started = self.stats.in_flight_spans
+        self._clock = self.stats.clock
         self._counted_children: dict[int, Any] = {}
         """Parent span id -> series key of a GenAI child already counted (bounded, FIFO)."""
         self._active = True
@@ -96,13 +97,9 @@ class InferenceStatsSpanProcessor(SpanProcessor):
             started = self._started
             if len(started) >= MAX_TRACKED_IN_FLIGHT:
                 return
-            extras = self._extras
-            if extras:
-                key: tuple[Any, ...] = (attrs.get(_MODEL), operation, *[attrs.get(a) for a in extras])
-            else:
-                key = (attrs.get(_MODEL), operation)
-            # SpanContext is a tuple and [1] its span_id: indexing skips a property call (30 ns).
-            started[span._context[1]] = key  # type: ignore[index]
+            # The live attribute dict, not a key: the series key is derived when in-flight counts
+            # are read. SpanContext is a tuple and [1] its span_id: indexing skips a property call.
+            started[span._context[1]] = attrs  # type: ignore[index]
         except Exception as exc:
             if reraise_enabled():
                 raise
@@ -140,11 +137,10 @@ class InferenceStatsSpanProcessor(SpanProcessor):
                 if len(counted) >= MAX_PENDING_PARENTS:
                     del counted[next(iter(counted))]
                 counted[parent[1]] = key  # span_id (see on_start)
-            stats = self.stats
             buffer = self._buffer
             buffer.append(
                 (
-                    stats.clock(),
+                    self._clock(),
                     key,
                     latency,
                     attrs.get(_TTFT),
@@ -155,7 +151,7 @@ class InferenceStatsSpanProcessor(SpanProcessor):
                 )
             )
             if len(buffer) >= FOLD_BATCH:
-                stats.fold_if_idle()
+                self.stats.fold_if_idle()
         except Exception as exc:
             if reraise_enabled():
                 raise

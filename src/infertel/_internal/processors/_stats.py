@@ -16,7 +16,7 @@ import math
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from infertel import environment_variables, semconv
@@ -173,8 +173,9 @@ class InferenceStats:
         self.buffer: deque[tuple[Any, ...]] = deque(maxlen=MAX_BUFFER)
         self._lock = threading.Lock()
         self._series: dict[SeriesKey, _Series] = {}
-        self.in_flight_spans: dict[int, SeriesKey] = {}
-        """Span id -> series key of the spans started and not ended (single dict operations are atomic)."""
+        self.in_flight_spans: dict[int, Any] = {}
+        """Span id -> series key (or the span's attribute dict) of the spans started and not ended
+        (single dict operations are atomic)."""
         self._overflow_warned = False
         self._origin = self.clock()
         _folder.register(self)
@@ -192,6 +193,14 @@ class InferenceStats:
     ) -> tuple[Any, ...]:
         """Build the buffer record of an ended request."""
         return (self.clock(), key, latency_s, ttft_s, tpot_s, input_tokens, output_tokens, error_type)
+
+    def key_of(self, attributes: Mapping[str, Any]) -> SeriesKey:
+        """The series key of a span with ``attributes`` (model, operation, extra attributes)."""
+        return (
+            attributes.get(semconv.GEN_AI_REQUEST_MODEL),
+            attributes.get(semconv.GEN_AI_OPERATION_NAME),
+            *[attributes.get(a) for a in self.extra_attributes],
+        )
 
     def record_start(self, span_id: int, key: SeriesKey) -> None:
         """Count span ``span_id`` of series ``key`` in flight until :meth:`record_stop` (lock-free)."""
@@ -281,7 +290,10 @@ class InferenceStats:
             for series in self._series.values():
                 series.in_flight = 0
             # list() copies the values in one C call, safe against concurrent on_start/on_end.
-            for key, n in Counter(list(self.in_flight_spans.values())).items():
+            # The processor stores the started span's live attribute dict (the key is derived here,
+            # off the hot path); record_start() stores the key itself.
+            keys = [v if v.__class__ is tuple else self.key_of(v) for v in list(self.in_flight_spans.values())]
+            for key, n in Counter(keys).items():
                 self._series_for(key).in_flight += n
             per_window: list[dict[SeriesKey, SeriesStats]] = [{} for _ in positions]
             idle: list[SeriesKey] = []
