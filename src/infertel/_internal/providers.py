@@ -49,26 +49,43 @@ def _deadline_left(deadline: float) -> int:
     return max(0, int((deadline - time.monotonic()) * 1000))
 
 
-class SpanProcessorHub(SpanProcessor):
+class _Hub:
+    """Forwarding to a swappable tuple of delegates (what both hubs share).
+
+    Threading: the delegates are an immutable tuple swapped atomically by :meth:`replace`, so the
+    application's threads forwarding to them need no lock.
+    """
+
+    def __init__(self) -> None:
+        self._delegates: tuple[Any, ...] = ()
+
+    @property
+    def delegates(self) -> tuple[Any, ...]:
+        """The processors telemetry is forwarded to now."""
+        return self._delegates
+
+    def replace(self, delegates: Sequence[Any]) -> tuple[Any, ...]:
+        """Forward to ``delegates`` from now on; return the previous ones (the caller shuts them down)."""
+        previous, self._delegates = self._delegates, tuple(delegates)
+        return previous
+
+    def shutdown(self) -> None:
+        """Shut the delegates down and forget them (the hub stays attached, empty)."""
+        for delegate in self.replace(()):
+            delegate.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        deadline = time.monotonic() + timeout_millis / 1000
+        return all([d.force_flush(_deadline_left(deadline)) for d in self._delegates])
+
+
+class SpanProcessorHub(_Hub, SpanProcessor):
     """The one processor infertel adds to a TracerProvider; forwards to the current delegates.
 
     Threading: ``on_start``/``on_end`` run on the application's threads and read an immutable
     tuple (swapped atomically by :meth:`replace`). Exceptions from a delegate are handled by
     ``handle_internal_errors`` (logged once, span data dropped), never raised into ``span.end()``.
     """
-
-    def __init__(self) -> None:
-        self._delegates: tuple[SpanProcessor, ...] = ()
-
-    @property
-    def delegates(self) -> tuple[SpanProcessor, ...]:
-        """The processors spans are forwarded to now."""
-        return self._delegates
-
-    def replace(self, delegates: Sequence[SpanProcessor]) -> tuple[SpanProcessor, ...]:
-        """Forward to ``delegates`` from now on; return the previous ones (the caller shuts them down)."""
-        previous, self._delegates = self._delegates, tuple(delegates)
-        return previous
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         for delegate in self._delegates:
@@ -85,45 +102,14 @@ class SpanProcessorHub(SpanProcessor):
             with handle_internal_errors:
                 delegate.on_end(span)
 
-    def shutdown(self) -> None:
-        """Shut the delegates down and forget them (the hub stays attached, empty)."""
-        for delegate in self.replace(()):
-            delegate.shutdown()
 
-    def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        deadline = time.monotonic() + timeout_millis / 1000
-        return all([d.force_flush(_deadline_left(deadline)) for d in self._delegates])
-
-
-class LogRecordProcessorHub(LogRecordProcessor):
+class LogRecordProcessorHub(_Hub, LogRecordProcessor):
     """The one log record processor infertel adds to a LoggerProvider (same contract as the span hub)."""
-
-    def __init__(self) -> None:
-        self._delegates: tuple[LogRecordProcessor, ...] = ()
-
-    @property
-    def delegates(self) -> tuple[LogRecordProcessor, ...]:
-        """The processors log records are forwarded to now."""
-        return self._delegates
-
-    def replace(self, delegates: Sequence[LogRecordProcessor]) -> tuple[LogRecordProcessor, ...]:
-        """Forward to ``delegates`` from now on; return the previous ones."""
-        previous, self._delegates = self._delegates, tuple(delegates)
-        return previous
 
     def on_emit(self, log_record: ReadWriteLogRecord) -> None:
         for delegate in self._delegates:
             with handle_internal_errors:
                 delegate.on_emit(log_record)
-
-    def shutdown(self) -> None:
-        """Shut the delegates down and forget them."""
-        for delegate in self.replace(()):
-            delegate.shutdown()
-
-    def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        deadline = time.monotonic() + timeout_millis / 1000
-        return all([d.force_flush(_deadline_left(deadline)) for d in self._delegates])
 
 
 def span_hub(provider: TracerProvider) -> SpanProcessorHub:

@@ -148,16 +148,10 @@ class PreAggregatedRecorder(Recorder):
             return
         group: SeriesGroup = handle
         with agg.lock:
-            agg.fold_pending()  # keep the order of arrival
-            add(group.duration, duration_s)
-            if input_tokens is not None:
-                add(group.input_tokens, input_tokens)
-            if output_tokens is not None:
-                add(group.output_tokens, output_tokens)
-            if first_s is not None:
-                add(group.first, first_s)
-            if per_output_s is not None:
-                add(group.per_output, per_output_s)
+            # The call itself goes through the queue like any other (order of arrival kept);
+            # its per-chunk gaps follow it.
+            agg.pending.append((handle, duration_s, input_tokens, output_tokens, first_s, per_output_s))
+            agg.fold_pending()
             series = group.per_output
             for gap in gaps_s:
                 add(series, gap)
