@@ -267,6 +267,19 @@ def test_explicit_providers_are_used_and_flushed_not_shut_down() -> None:
     tracer_provider.shutdown()
 
 
+def test_store_path_with_an_explicit_meter_provider_names_the_store(
+    fresh_otel: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
+    with caplog.at_level(logging.WARNING, logger="infertel"):
+        configure(store_path=fresh_otel, meter_provider=meter_provider)
+    messages = [r.getMessage() for r in caplog.records if "cannot be added" in r.getMessage()]
+    assert len(messages) == 1 and "metrics into the store (store_path)" in messages[0], messages
+    assert "metrics endpoint" not in messages[0]
+    assert shutdown(timeout_millis=5_000) is True
+    meter_provider.shutdown()
+
+
 def test_sdk_disabled_installs_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
     monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")

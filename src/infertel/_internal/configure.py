@@ -320,7 +320,8 @@ def _warn_fixed_readers(settings: Settings) -> None:
     if settings.prometheus_port is not None:
         wanted.append("prometheus_port")
     if settings.metrics.explicit:
-        wanted.append("the metrics endpoint")
+        # Explicit without an endpoint: store_path was given, so metrics were meant for the store.
+        wanted.append("the metrics endpoint" if settings.metrics.endpoint else "metrics into the store (store_path)")
     if wanted:
         _logger.warning(
             "infertel: %s cannot be added to the MeterProvider already installed (its readers are fixed at "
