@@ -187,7 +187,7 @@ def test_server_error_is_recorded_and_propagates(
     )
 
 
-def test_request_without_model_sets_the_operation_but_records_no_metric(
+def test_request_without_model_counts_without_the_model_attribute(
     instrumented: UvicornThread, span_exporter: InMemorySpanExporter, metric_reader: InMemoryMetricReader
 ) -> None:
     response = httpx.post(f"{instrumented.base_url}/v1/embeddings", content=b"not json", timeout=10)
@@ -197,7 +197,12 @@ def test_request_without_model_sets_the_operation_but_records_no_metric(
         semconv.GEN_AI_OPERATION_NAME: "embeddings",
         semconv.ERROR_TYPE: "JSONDecodeError",
     }
-    assert gen_ai_metric_names(metric_reader) == set()
+    # The failed request is in the error rate: one duration point, no gen_ai.request.model.
+    assert gen_ai_metric_names(metric_reader) == {semconv.GEN_AI_SERVER_REQUEST_DURATION}
+    ((_, point),) = histogram_points(metric_reader, semconv.GEN_AI_SERVER_REQUEST_DURATION)
+    expected = metric_attributes(instrumented, "embeddings", "-", **{semconv.ERROR_TYPE: "JSONDecodeError"})
+    del expected[semconv.GEN_AI_REQUEST_MODEL]
+    assert (dict(point.attributes), point.count) == (expected, 1)
 
 
 # --- streamed --------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ def _seconds(value: Any, what: str) -> float | None:
 
 def record_metrics(
     *,
-    model: str,
+    model: str | None,
     operation: str,
     kind: str = "internal",
     provider: str | None = None,
@@ -63,8 +63,9 @@ def record_metrics(
     ``gen_ai.server.time_per_output_token``; ``kind="client"`` records
     ``gen_ai.client.operation.duration``, ``gen_ai.client.operation.time_to_first_chunk`` and
     ``gen_ai.client.operation.time_per_output_chunk`` (one value); both record
-    ``gen_ai.client.token.usage`` per token type. Invalid values are dropped with a
-    rate-limited warning.
+    ``gen_ai.client.token.usage`` per token type. ``model=None`` (a request whose model could
+    not be read) leaves ``gen_ai.request.model`` off, as the conventions allow for an attribute
+    that is required only when available. Invalid values are dropped with a rate-limited warning.
 
     Raises:
         ValueError: ``kind`` is not ``"internal"`` or ``"client"``.

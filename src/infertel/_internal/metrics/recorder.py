@@ -27,7 +27,9 @@ _MAX_CACHED_ATTRIBUTES = 4096
 def base_attributes(key: MetricKey) -> dict[str, Any]:
     """The low-cardinality metric attributes of ``key`` (no error type, no token type)."""
     operation, model, provider, response_model, address, port = key
-    attributes: dict[str, Any] = {semconv.GEN_AI_OPERATION_NAME: operation, semconv.GEN_AI_REQUEST_MODEL: model}
+    attributes: dict[str, Any] = {semconv.GEN_AI_OPERATION_NAME: operation}
+    if model is not None:  # conditionally required: omitted when the request named no model
+        attributes[semconv.GEN_AI_REQUEST_MODEL] = model
     if provider:
         attributes[semconv.GEN_AI_PROVIDER_NAME] = provider
     if response_model:

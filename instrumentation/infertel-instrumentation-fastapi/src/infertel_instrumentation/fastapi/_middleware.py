@@ -10,7 +10,6 @@ changed, delayed or replayed.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from typing import Any
@@ -22,8 +21,6 @@ from opentelemetry.trace import Span, Status, StatusCode
 import infertel
 from infertel import handle_internal_errors, semconv
 from infertel_instrumentation.fastapi._exchange import Exchange
-
-_logger = logging.getLogger(__name__)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -237,12 +234,9 @@ class GenAIServerMiddleware:
         if exchange.end_ns is None or not exchange.completed:
             exchange.end_ns = time.perf_counter_ns()
         self._annotate(exchange, span)  # error and disconnect paths: the span is still open
+        # A request whose model could not be read (a malformed body, say) still counts, without
+        # gen_ai.request.model (required only when available): its error belongs in the error rate.
         model = exchange.model or exchange.response_model
-        if model is None:
-            # gen_ai.request.model is required on the metrics; without it (a body we could not
-            # read) the data point is dropped rather than filed under a made-up model.
-            _logger.debug("no model in the request to %s; GenAI server metrics skipped", exchange.operation)
-            return
         error_type = _error_type(exchange)
         ttft, tpot = _stream_timings(exchange, error_type)
         infertel.record_metrics(
