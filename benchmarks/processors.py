@@ -2,10 +2,15 @@
 
 One run measures and prints (medians, ratios to a baseline measured in the same run):
 
-1. Added cost per span: creating and ending a GenAI span on an SDK ``TracerProvider`` with a
-   ``BatchSpanProcessor`` to a discarding exporter (baseline) against the same provider with
-   :class:`InferenceStatsSpanProcessor` added (its batch folds included, amortised), interleaved
-   round by round; also a non-GenAI span.
+1. Added cost per span, in process CPU time (every thread, so the export worker and the
+   statistics folder count): creating and ending a GenAI span the way instrumentation does (the
+   current span while the call runs, the attributes ``@observe`` sets) on an SDK
+   ``TracerProvider`` with the SDK's ``BatchSpanProcessor``, against the same provider with
+   :class:`InferenceStatsSpanProcessor` added, interleaved round by round; each round then exports
+   its spans and folds the processor's buffer. Twice: exported with the OTLP/gRPC exporter to a
+   receiver in another process (the receiver of ``benchmarks/export.py``; what a plain SDK span
+   costs when it is used), and to an exporter that drops every batch (the cheapest a span can
+   be). Also the processor's own calls and fold alone, and a non-GenAI span.
 2. ``stats()`` over 1,000 series (one window; and all three windows, what a gauge collection does).
 3. Memory per series (tracemalloc) after 15 simulated minutes at 10 requests/s per series with the
    default windows (60, 300, 900 s), streaming requests (latency, TTFT, TPOT sketches; decode speed read
@@ -30,9 +35,11 @@ import time
 import tracemalloc
 from collections import deque
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+from opentelemetry.sdk.trace import SpanProcessor
 
 from infertel import semconv
 from infertel._internal.processors import InferenceStats, InferenceStatsSpanProcessor
@@ -44,41 +51,90 @@ GENAI = {
     semconv.GEN_AI_REQUEST_MODEL: "llama-3-8b",
     semconv.GEN_AI_PROVIDER_NAME: "vllm",
 }
-END_ATTRS = {
+END_ATTRS = {  # what @observe sets on a finished streamed call
+    semconv.INFERTEL_STREAM: True,
+    semconv.GEN_AI_RESPONSE_MODEL: "llama-3-8b",
     semconv.GEN_AI_USAGE_INPUT_TOKENS: 12,
     semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 64,
-    semconv.INFERTEL_STREAM: True,
+    semconv.INFERTEL_OUTPUT_TOKENS_PER_SECOND: 80.0,
+    semconv.INFERTEL_STREAM_CHUNKS: 64,
+    semconv.INFERTEL_STREAM_END_REASON: "exhausted",
     semconv.INFERTEL_TIME_TO_FIRST_TOKEN: 0.031,
     semconv.INFERTEL_TIME_PER_OUTPUT_TOKEN: 0.012,
 }
 
 
 # --- 1. added cost per span -------------------------------------------------------------------
-def _provider(with_stats: bool) -> Any:
+class _Discard:
+    """A span exporter that drops everything (the baseline pays for batching, not for encoding)."""
+
+    def export(self, spans: Any) -> Any:
+        from opentelemetry.sdk.trace.export import SpanExportResult
+
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        pass
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return True
+
+
+class _NoOp(SpanProcessor):
+    """A span processor that does nothing: what the SDK's dispatch to any added processor costs."""
+
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        pass
+
+    def on_end(self, span: Any) -> None:
+        pass
+
+
+class _InFlightOnly(SpanProcessor):
+    """The least a processor with per-series in-flight counts can do: remember started GenAI spans
+    by span id, forget them when they end (public API; no statistics at all)."""
+
+    def __init__(self) -> None:
+        self.started: dict[int, Any] = {}
+
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        attributes = span.attributes
+        if attributes.get(semconv.GEN_AI_OPERATION_NAME) is not None:
+            self.started[span.context.span_id] = attributes
+
+    def on_end(self, span: Any) -> None:
+        self.started.pop(span.context.span_id, None)
+
+
+def _provider(exporter: Any, processor: Any) -> Any:
+    from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-    class Discard(SpanExporter):
-        def export(self, spans: Any) -> SpanExportResult:
-            return SpanExportResult.SUCCESS
-
-        def shutdown(self) -> None:
-            pass
-
-    provider = TracerProvider()
-    provider.add_span_processor(BatchSpanProcessor(Discard(), max_queue_size=1 << 17, schedule_delay_millis=200))
-    if with_stats:
-        provider.add_span_processor(InferenceStatsSpanProcessor())
+    provider = TracerProvider(resource=Resource.create({"service.name": "processors-benchmark"}))
+    provider.add_span_processor(BatchSpanProcessor(exporter))  # the SDK defaults (512-span batches)
+    if processor is not None:
+        provider.add_span_processor(processor)
     return provider
 
 
-def _span_loop(tracer: Any, n: int, start_attrs: dict[str, Any], end_attrs: dict[str, Any]) -> float:
-    t0 = time.perf_counter()
+def _span_loop(provider: Any, n: int, start_attrs: dict[str, Any], processor: Any = None) -> float:
+    """Process CPU µs per span (every thread: the export worker and the statistics folder included).
+
+    A span as instrumentation makes it (the current span while the call runs, as ``@observe``
+    does); then ``force_flush()`` exports the round's spans and the processor's buffer is folded,
+    so each round pays for all the work its own spans cause.
+    """
+    tracer = provider.get_tracer("b")
+    end_attrs = END_ATTRS if start_attrs is GENAI else {"x": 1}
+    t0 = time.process_time()
     for _ in range(n):
-        span = tracer.start_span("chat llama-3-8b", attributes=start_attrs)
-        span.set_attributes(end_attrs)
-        span.end()
-    return (time.perf_counter() - t0) / n * 1e6
+        with tracer.start_as_current_span("chat llama-3-8b", attributes=start_attrs) as span:
+            span.set_attributes(end_attrs)
+    provider.force_flush()
+    if processor is not None:
+        processor.stats.series_count()  # folds under the lock
+    return (time.process_time() - t0) / n * 1e6
 
 
 def _ended_spans(count: int, start_attrs: dict[str, Any], genai: bool) -> list[Any]:
@@ -96,31 +152,25 @@ def _ended_spans(count: int, start_attrs: dict[str, Any], genai: bool) -> list[A
     return spans
 
 
-def _processor_loop(processor: InferenceStatsSpanProcessor, spans: list[Any], n: int) -> float:
+def _processor_loop(processor: InferenceStatsSpanProcessor, spans: list[Any], part: str) -> float:
+    """Process CPU µs per span of the processor's own work on ended spans: ``calls`` (on_start +
+    on_end, what the span's thread pays), ``fold`` (counting them; normally the background
+    folder does it) or ``both``."""
     on_start, on_end = processor.on_start, processor.on_end
-    rounds = max(1, n // len(spans))
-    t0 = time.perf_counter()
-    for _ in range(rounds):
+    stats = processor.stats
+    with stats._lock:  # keep the background folder out: this loop times every fold itself
+        t0 = time.process_time()
         for span in spans:
             on_start(span)  # the SDK hands on_start the live span; a ReadableSpan has what it reads
             on_end(span)
-    return (time.perf_counter() - t0) / (rounds * len(spans)) * 1e6
+        t1 = time.process_time()
+        stats._fold()
+        t2 = time.process_time()
+    elapsed = {"calls": t1 - t0, "fold": t2 - t1, "both": t2 - t0}[part]
+    return elapsed / len(spans) * 1e6
 
 
-def bench_spans(rounds: int, n: int) -> dict[str, float]:
-    """Interleaved rounds: full spans with and without the processor, and the processor's calls alone."""
-    base, ours = _provider(False), _provider(True)
-    alone = InferenceStatsSpanProcessor()
-    genai_spans = _ended_spans(1000, GENAI, True)
-    plain_spans = _ended_spans(1000, {"http.route": "/"}, False)
-    cases: dict[str, Callable[[], float]] = {
-        "baseline": lambda: _span_loop(base.get_tracer("b"), n, GENAI, END_ATTRS),
-        "with_stats": lambda: _span_loop(ours.get_tracer("b"), n, GENAI, END_ATTRS),
-        "baseline_plain": lambda: _span_loop(base.get_tracer("b"), n, {"http.route": "/"}, {"x": 1}),
-        "with_stats_plain": lambda: _span_loop(ours.get_tracer("b"), n, {"http.route": "/"}, {"x": 1}),
-        "alone": lambda: _processor_loop(alone, genai_spans, n),
-        "alone_plain": lambda: _processor_loop(alone, plain_spans, n),
-    }
+def _interleaved(cases: dict[str, Callable[[], float]], rounds: int) -> dict[str, list[float]]:
     samples: dict[str, list[float]] = {k: [] for k in cases}
     for case in cases.values():  # warm-up
         case()
@@ -128,22 +178,84 @@ def bench_spans(rounds: int, n: int) -> dict[str, float]:
         order = list(cases.items()) if r % 2 == 0 else list(reversed(cases.items()))  # cancel order effects
         for name, case in order:
             samples[name].append(case())
-    base.shutdown()
-    ours.shutdown()
-    alone.stats.snapshot(60)
+    return samples
 
-    def paired(f: Callable[[int], float]) -> float:
-        # Per round: the load of a shared machine drifts between rounds more than within one.
-        return statistics.median(f(i) for i in range(rounds))
 
-    s = samples
-    out = {k: statistics.median(v) for k, v in s.items()}
-    out["added"] = paired(lambda i: s["with_stats"][i] - s["baseline"][i])
-    out["added_pct"] = paired(lambda i: (s["with_stats"][i] / s["baseline"][i] - 1) * 100)
-    out["added_plain"] = paired(lambda i: s["with_stats_plain"][i] - s["baseline_plain"][i])
-    out["added_plain_pct"] = paired(lambda i: (s["with_stats_plain"][i] / s["baseline_plain"][i] - 1) * 100)
-    out["alone_pct"] = paired(lambda i: s["alone"][i] / s["baseline"][i] * 100)
-    out["alone_plain_pct"] = paired(lambda i: s["alone_plain"][i] / s["baseline_plain"][i] * 100)
+def _paired(s: dict[str, list[float]], f: Callable[[dict[str, float]], float]) -> float:
+    """Median over rounds of ``f`` of one round's figures (a shared machine's load drifts between rounds)."""
+    rounds = len(next(iter(s.values())))
+    return statistics.median(f({k: v[i] for k, v in s.items()}) for i in range(rounds))
+
+
+def bench_spans(rounds: int, n: int, otlp_rounds: int) -> dict[str, float]:
+    """Interleaved rounds: GenAI spans with and without the processor, exported over OTLP/gRPC to a
+    receiver in another process and to a discarding exporter; the processor's own work alone."""
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "exporters" / "durable"))
+    from durable_receiver import Receiver
+
+    ours = InferenceStatsSpanProcessor()
+    base, with_stats = _provider(_Discard(), None), _provider(_Discard(), ours)
+    noop, in_flight = _provider(_Discard(), _NoOp()), _provider(_Discard(), _InFlightOnly())
+    alone = InferenceStatsSpanProcessor()
+    genai_spans = _ended_spans(n, GENAI, True)
+    plain_spans = _ended_spans(n, {"http.route": "/"}, False)
+    plain = {"http.route": "/"}
+    local = _interleaved(
+        {
+            "baseline": lambda: _span_loop(base, n, GENAI),
+            "with_stats": lambda: _span_loop(with_stats, n, GENAI, ours),
+            "with_noop": lambda: _span_loop(noop, n, GENAI),
+            "with_in_flight": lambda: _span_loop(in_flight, n, GENAI),
+            "baseline_plain": lambda: _span_loop(base, n, plain),
+            "with_stats_plain": lambda: _span_loop(with_stats, n, plain, ours),
+            "calls": lambda: _processor_loop(alone, genai_spans, "calls"),
+            "fold": lambda: _processor_loop(alone, genai_spans, "fold"),
+            "alone": lambda: _processor_loop(alone, genai_spans, "both"),
+            "alone_plain": lambda: _processor_loop(alone, plain_spans, "both"),
+        },
+        rounds,
+    )
+    for provider in (base, with_stats, noop, in_flight):
+        provider.shutdown()
+
+    # Exported last: the gRPC channel's threads outlive its exporter's shutdown.
+    receiver = Receiver()
+    try:
+        ours_otlp = InferenceStatsSpanProcessor()
+        otlp = {
+            "exported": _provider(OTLPSpanExporter(endpoint=receiver.grpc_endpoint, insecure=True), None),
+            "exported_stats": _provider(OTLPSpanExporter(endpoint=receiver.grpc_endpoint, insecure=True), ours_otlp),
+        }
+        exported = _interleaved(
+            {
+                "exported": lambda: _span_loop(otlp["exported"], 2048, GENAI),
+                "exported_stats": lambda: _span_loop(otlp["exported_stats"], 2048, GENAI, ours_otlp),
+            },
+            otlp_rounds,
+        )
+        for provider in otlp.values():
+            provider.shutdown()
+        received = receiver.stats()["unique"]
+    finally:
+        receiver.stop()
+    out = {k: statistics.median(v) for k, v in {**exported, **local}.items()}
+    out["received"] = received
+    out["exported_added"] = _paired(exported, lambda r: r["exported_stats"] - r["exported"])
+    out["exported_added_pct"] = _paired(exported, lambda r: (r["exported_stats"] / r["exported"] - 1) * 100)
+    out["added"] = _paired(local, lambda r: r["with_stats"] - r["baseline"])
+    out["added_pct"] = _paired(local, lambda r: (r["with_stats"] / r["baseline"] - 1) * 100)
+    out["noop_added"] = _paired(local, lambda r: r["with_noop"] - r["baseline"])
+    out["noop_added_pct"] = _paired(local, lambda r: (r["with_noop"] / r["baseline"] - 1) * 100)
+    out["in_flight_added"] = _paired(local, lambda r: r["with_in_flight"] - r["baseline"])
+    out["in_flight_added_pct"] = _paired(local, lambda r: (r["with_in_flight"] / r["baseline"] - 1) * 100)
+    out["added_plain"] = _paired(local, lambda r: r["with_stats_plain"] - r["baseline_plain"])
+    out["added_plain_pct"] = _paired(local, lambda r: (r["with_stats_plain"] / r["baseline_plain"] - 1) * 100)
+    for name in ("calls", "fold", "alone"):
+        out[name + "_pct"] = _paired(local, lambda r, name=name: r[name] / r["baseline"] * 100)  # type: ignore[misc]
+        out[name + "_exported_pct"] = out[name] / out["exported"] * 100
+    out["alone_plain_pct"] = _paired(local, lambda r: r["alone_plain"] / r["baseline_plain"] * 100)
     return out
 
 
@@ -358,19 +470,30 @@ def main() -> None:
 
     print("infertel live statistics benchmark (medians; Python", sys.version.split()[0] + ")\n")
 
-    spans = bench_spans(rounds=10 if quick else 40, n=1_000 if quick else 2_000)
-    print("1. Cost per span (create + set end attributes + end; BatchSpanProcessor to a discarding exporter)")
-    print(f"   {'case':<52}{'µs/span':>9}{'% of baseline':>15}")
+    spans = bench_spans(rounds=10 if quick else 40, n=1_000 if quick else 2_000, otlp_rounds=6 if quick else 40)
+    print("1. Added cost per GenAI span (process CPU µs per span, every thread; interleaved rounds)")
+    print(f"   {'case':<64}{'µs/span':>9}{'% of baseline':>15}")
     rows = [
-        ("baseline: plain SDK GenAI span", spans["baseline"], 100.0),
-        ("with InferenceStatsSpanProcessor", spans["with_stats"], 100.0 + spans["added_pct"]),
-        ("added (paired difference, noisy)", spans["added"], spans["added_pct"]),
-        ("processor's on_start+on_end alone, folds included", spans["alone"], spans["alone_pct"]),
-        ("non-GenAI span: added (paired difference, noisy)", spans["added_plain"], spans["added_plain_pct"]),
+        ("exported: plain SDK GenAI span (baseline)", spans["exported"], 100.0),
+        ("exported: with InferenceStatsSpanProcessor", spans["exported_stats"], 100.0 + spans["exported_added_pct"]),
+        ("exported: added (paired difference)", spans["exported_added"], spans["exported_added_pct"]),
+        ("discarded: plain SDK GenAI span (baseline)", spans["baseline"], 100.0),
+        ("discarded: with InferenceStatsSpanProcessor", spans["with_stats"], 100.0 + spans["added_pct"]),
+        ("discarded: added (paired difference)", spans["added"], spans["added_pct"]),
+        ("discarded: added by a no-op SpanProcessor (SDK dispatch)", spans["noop_added"], spans["noop_added_pct"]),
+        ("discarded: added by an in-flight-only processor", spans["in_flight_added"], spans["in_flight_added_pct"]),
+        ("processor alone: on_start + on_end (the span's thread)", spans["calls"], spans["calls_pct"]),
+        ("processor alone: fold (background thread)", spans["fold"], spans["fold_pct"]),
+        ("processor alone: both", spans["alone"], spans["alone_pct"]),
+        ("non-GenAI span, discarded: added (paired difference)", spans["added_plain"], spans["added_plain_pct"]),
         ("non-GenAI span: processor alone", spans["alone_plain"], spans["alone_plain_pct"]),
     ]
     for label, value, pct in rows:
-        print(f"   {label:<52}{value:>9.2f}{pct:>14.1f}%")
+        print(f"   {label:<64}{value:>9.2f}{pct:>14.1f}%")
+    print("   (exported: SDK BatchSpanProcessor + OTLP/gRPC exporter to a receiver in another process, which")
+    print(f"   decoded {spans['received']:,.0f} spans; discarded: the same with an exporter that drops every batch.")
+    print(f"   The processor alone is {spans['alone_exported_pct']:.1f}% of an exported span; % column: of the")
+    print("   discarded baseline.)")
 
     query = bench_query(100 if quick else 1000, quick)
     print("\n2. stats() over 1,000 series" if not quick else "\n2. stats() over 100 series (--quick)")
