@@ -18,8 +18,8 @@ from infertel._internal.metrics.aggregate import FOLD_AT, PreAggregator, SeriesG
 from infertel._internal.metrics.hook import SCOPE, enable_preaggregation
 from infertel._internal.metrics.instruments import CLIENT, KindMetrics
 
-MetricKey = tuple[str, str, "str | None", "str | None", "str | None", "int | None"]
-"""(operation, request model, provider, response model, server address, server port)."""
+MetricKey = tuple[str, "str | None", "str | None", "str | None", "str | None", "int | None"]
+"""(operation, request model (None: not known), provider, response model, server address, server port)."""
 
 _MAX_CACHED_ATTRIBUTES = 4096
 
