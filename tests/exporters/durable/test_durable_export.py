@@ -253,6 +253,10 @@ def test_a_lane_left_by_a_finished_process_is_adopted_and_replayed(
     provider.add_span_processor(SimpleSpanProcessor(worker))
     _produce(provider, 250)
     provider.shutdown()  # the worker is gone; its 250 spans wait in lane-1
+    deadline = time.monotonic() + 15
+    while survivor.backlog < 250 and time.monotonic() < deadline:  # adopted while the collector still fails
+        time.sleep(0.05)
+    assert survivor.backlog == 250  # the adopted lane is reported, not hidden
     fresh_receiver.set_mode("ok")
     deadline = time.monotonic() + 15
     while fresh_receiver.stats()["spans"] - before["spans"] < 250 and time.monotonic() < deadline:
@@ -260,6 +264,10 @@ def test_a_lane_left_by_a_finished_process_is_adopted_and_replayed(
     after = fresh_receiver.stats()
     assert (after["spans"] - before["spans"], after["duplicates"] - before["duplicates"]) == (250, 0)
     assert survivor.delivered == 250
+    deadline = time.monotonic() + 5
+    while survivor.backlog and time.monotonic() < deadline:  # the last acknowledgement is being committed
+        time.sleep(0.02)
+    assert survivor.backlog == 0
     survivor.shutdown()
     assert not [p for p in (tmp_path / "traces" / "lane-1").glob("*.seg") if p.stat().st_size]
 

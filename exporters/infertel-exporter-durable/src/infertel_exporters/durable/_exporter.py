@@ -209,8 +209,11 @@ class _DurableBase(Generic[_Inner]):
 
     @property
     def backlog(self) -> int:
-        """Items accepted and not yet acknowledged."""
-        return self._pipeline.backlog_items
+        """Items not yet acknowledged, a spool lane adopted from a finished process included.
+
+        Also the ``infertel.exporter.spool.backlog`` metric.
+        """
+        return self._pipeline.backlog_items + self._pipeline.adopted_items
 
     def offer(self, items: Sequence[Any]) -> bool:
         """Queue ``items`` for durable delivery; ``False`` if they were dropped (counted)."""

@@ -47,7 +47,7 @@ def register(pipeline: Any, meter_provider: MeterProvider | None) -> None:
 
     def backlog(_: CallbackOptions) -> Iterable[Observation]:
         for p in live():
-            yield Observation(p.backlog_items, {semconv.INFERTEL_SIGNAL: p.signal})
+            yield Observation(p.backlog_items + p.adopted_items, {semconv.INFERTEL_SIGNAL: p.signal})
 
     def corrupt(_: CallbackOptions) -> Iterable[Observation]:
         for p in live():

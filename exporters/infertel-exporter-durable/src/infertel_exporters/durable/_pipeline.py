@@ -141,9 +141,19 @@ class Pipeline:
         return len(self._pending) + spooled + self._memory.items
 
     @property
+    def adopted_items(self) -> int:
+        """Items of a lane adopted from a finished process, not yet acknowledged."""
+        adopted = self._adopted  # read once: the sender thread drops it when the lane is replayed
+        return adopted.backlog_items if adopted is not None else 0
+
+    @property
     def size_bytes(self) -> int:
-        """Bytes held on disk plus bytes buffered in memory after a disk failure."""
-        return (self.spool.size_bytes if self.spool is not None else 0) + self._memory.size_bytes
+        """Bytes held on disk (an adopted lane included) plus bytes buffered in memory after a disk failure."""
+        adopted = self._adopted
+        on_disk = (self.spool.size_bytes if self.spool is not None else 0) + (
+            adopted.size_bytes if adopted is not None else 0
+        )
+        return on_disk + self._memory.size_bytes
 
     @property
     def corrupt_records(self) -> int:
