@@ -149,10 +149,10 @@ class Pipeline:
     @property
     def size_bytes(self) -> int:
         """Bytes held on disk (an adopted lane included) plus bytes buffered in memory after a disk failure."""
-        adopted = self._adopted
-        on_disk = (self.spool.size_bytes if self.spool is not None else 0) + (
-            adopted.size_bytes if adopted is not None else 0
-        )
+        on_disk = self.spool.size_bytes if self.spool is not None else 0
+        adopted = self._adopted  # read once (see adopted_items)
+        if adopted is not None:
+            on_disk += adopted.size_bytes
         return on_disk + self._memory.size_bytes
 
     @property
