@@ -187,6 +187,14 @@ def _paired(s: dict[str, list[float]], f: Callable[[dict[str, float]], float]) -
     return statistics.median(f({k: v[i] for k, v in s.items()}) for i in range(rounds))
 
 
+def _added(s: dict[str, list[float]], case: str, baseline: str) -> tuple[float, float]:
+    """``case`` minus ``baseline``, in µs and in % of ``baseline`` (paired round by round)."""
+    return (
+        _paired(s, lambda r: r[case] - r[baseline]),
+        _paired(s, lambda r: (r[case] / r[baseline] - 1) * 100),
+    )
+
+
 def bench_spans(rounds: int, n: int, otlp_rounds: int) -> dict[str, float]:
     """Interleaved rounds: GenAI spans with and without the processor, exported over OTLP/gRPC to a
     receiver in another process and to a discarding exporter; the processor's own work alone."""
@@ -242,16 +250,11 @@ def bench_spans(rounds: int, n: int, otlp_rounds: int) -> dict[str, float]:
         receiver.stop()
     out = {k: statistics.median(v) for k, v in {**exported, **local}.items()}
     out["received"] = received
-    out["exported_added"] = _paired(exported, lambda r: r["exported_stats"] - r["exported"])
-    out["exported_added_pct"] = _paired(exported, lambda r: (r["exported_stats"] / r["exported"] - 1) * 100)
-    out["added"] = _paired(local, lambda r: r["with_stats"] - r["baseline"])
-    out["added_pct"] = _paired(local, lambda r: (r["with_stats"] / r["baseline"] - 1) * 100)
-    out["noop_added"] = _paired(local, lambda r: r["with_noop"] - r["baseline"])
-    out["noop_added_pct"] = _paired(local, lambda r: (r["with_noop"] / r["baseline"] - 1) * 100)
-    out["in_flight_added"] = _paired(local, lambda r: r["with_in_flight"] - r["baseline"])
-    out["in_flight_added_pct"] = _paired(local, lambda r: (r["with_in_flight"] / r["baseline"] - 1) * 100)
-    out["added_plain"] = _paired(local, lambda r: r["with_stats_plain"] - r["baseline_plain"])
-    out["added_plain_pct"] = _paired(local, lambda r: (r["with_stats_plain"] / r["baseline_plain"] - 1) * 100)
+    out["exported_added"], out["exported_added_pct"] = _added(exported, "exported_stats", "exported")
+    out["added"], out["added_pct"] = _added(local, "with_stats", "baseline")
+    out["noop_added"], out["noop_added_pct"] = _added(local, "with_noop", "baseline")
+    out["in_flight_added"], out["in_flight_added_pct"] = _added(local, "with_in_flight", "baseline")
+    out["added_plain"], out["added_plain_pct"] = _added(local, "with_stats_plain", "baseline_plain")
     for name in ("calls", "fold", "alone"):
         out[name + "_pct"] = _paired(local, lambda r, name=name: r[name] / r["baseline"] * 100)  # type: ignore[misc]
         out[name + "_exported_pct"] = out[name] / out["exported"] * 100
