@@ -10,7 +10,8 @@ One run measures and prints (medians, ratios to a baseline measured in the same 
    its spans and folds the processor's buffer. Twice: exported with the OTLP/gRPC exporter to a
    receiver in another process (the receiver of ``benchmarks/export.py``; what a plain SDK span
    costs when it is used), and to an exporter that drops every batch (the cheapest a span can
-   be). Also the processor's own calls and fold alone, and a non-GenAI span.
+   be). Also the processor's own calls and fold alone, a non-GenAI span, and what a bare span
+   (no attributes) costs exported the same way (wall time of the loop, and CPU with its export).
 2. ``stats()`` over 1,000 series (one window; and all three windows, what a gauge collection does).
 3. Memory per series (tracemalloc) after 15 simulated minutes at 10 requests/s per series with the
    default windows (60, 300, 900 s), streaming requests (latency, TTFT, TPOT sketches; decode speed read
@@ -137,6 +138,22 @@ def _span_loop(provider: Any, n: int, start_attrs: dict[str, Any], processor: An
     return (time.process_time() - t0) / n * 1e6
 
 
+def _bare_span_cost(provider: Any, n: int, rounds: int) -> tuple[float, float]:
+    """A bare span (no attributes) on ``provider``: (wall µs per span of the loop, process CPU µs
+    per span including its export), medians over ``rounds``."""
+    tracer = provider.get_tracer("b")
+    walls, cpus = [], []
+    for _ in range(rounds):
+        c0, w0 = time.process_time(), time.perf_counter()
+        for _ in range(n):
+            with tracer.start_as_current_span("chat"):
+                pass
+        walls.append((time.perf_counter() - w0) / n * 1e6)
+        provider.force_flush()
+        cpus.append((time.process_time() - c0) / n * 1e6)
+    return statistics.median(walls), statistics.median(cpus)
+
+
 def _ended_spans(count: int, start_attrs: dict[str, Any], genai: bool) -> list[Any]:
     from opentelemetry.sdk.trace import TracerProvider
 
@@ -243,6 +260,7 @@ def bench_spans(rounds: int, n: int, otlp_rounds: int) -> dict[str, float]:
             },
             otlp_rounds,
         )
+        bare_wall, bare_cpu = _bare_span_cost(otlp["exported"], 2048, max(3, otlp_rounds // 4))
         for provider in otlp.values():
             provider.shutdown()
         received = receiver.stats()["unique"]
@@ -250,6 +268,7 @@ def bench_spans(rounds: int, n: int, otlp_rounds: int) -> dict[str, float]:
         receiver.stop()
     out = {k: statistics.median(v) for k, v in {**exported, **local}.items()}
     out["received"] = received
+    out["bare_wall"], out["bare_cpu"] = bare_wall, bare_cpu
     out["exported_added"], out["exported_added_pct"] = _added(exported, "exported_stats", "exported")
     out["added"], out["added_pct"] = _added(local, "with_stats", "baseline")
     out["noop_added"], out["noop_added_pct"] = _added(local, "with_noop", "baseline")
@@ -497,6 +516,8 @@ def main() -> None:
     print(f"   decoded {spans['received']:,.0f} spans; discarded: the same with an exporter that drops every batch.")
     print(f"   The processor alone is {spans['alone_exported_pct']:.1f}% of an exported span; % column: of the")
     print("   discarded baseline.)")
+    print(f"   A bare SDK span (no attributes), exported the same way: {spans['bare_wall']:.1f} µs of wall time in the")
+    print(f"   loop, {spans['bare_cpu']:.1f} µs of CPU with its export.")
 
     query = bench_query(100 if quick else 1000, quick)
     print("\n2. stats() over 1,000 series" if not quick else "\n2. stats() over 100 series (--quick)")
