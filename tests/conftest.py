@@ -20,7 +20,7 @@ from peers.phoenix import PhoenixServer, phoenix_executable
 from infertel.environment_variables import INFERTEL_RAISE_INTERNAL_ERRORS
 
 # fresh_otel (unset OTel globals, clean env) and otlp_http_receiver, for tests that call configure().
-pytest_plugins = ["core._configure_support"]
+pytest_plugins = ["core._configure_support", "ci_skips"]
 
 # Bugs in infertel must fail tests, not be logged and swallowed as they are in production.
 os.environ[INFERTEL_RAISE_INTERNAL_ERRORS] = "true"
