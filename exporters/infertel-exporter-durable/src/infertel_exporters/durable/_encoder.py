@@ -22,6 +22,7 @@ _FIXED32 = struct.Struct("<I").pack
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 _CACHE_MAX = 8192
 _attr_cache: dict[tuple[bytes, str, type, Any], bytes] = {}
+"""Encoded ``KeyValue`` fields of str, int and bool attributes, keyed by (tag, key, type, value)."""
 _name_cache: dict[str, bytes] = {}
 
 
@@ -63,7 +64,9 @@ def _any_value(value: Any) -> bytes:
 
 
 def _key_value(key: str, value: Any) -> bytes:
-    return _ld(b"\x0a", key.encode("utf-8")) + _ld(b"\x12", _any_value(value))
+    # proto3 leaves an empty string field out, as upstream's serializer does for key "".
+    encoded_key = _ld(b"\x0a", key.encode("utf-8")) if key else b""
+    return encoded_key + _ld(b"\x12", _any_value(value))
 
 
 def _attributes(tag: bytes, attributes: Mapping[str, Any] | None) -> bytes:
@@ -76,7 +79,9 @@ def _attributes(tag: bytes, attributes: Mapping[str, Any] | None) -> bytes:
     parts = []
     for key, value in plain.items():
         kind = type(value)
-        if kind is str or kind is int or kind is bool or kind is float:
+        # Floats are not cached: 0.0 == -0.0 (one cache entry would give both the first one's sign)
+        # and NaN != NaN (an entry per NaN object, never hit).
+        if kind is str or kind is int or kind is bool:
             cache_key = (tag, key, kind, value)
             encoded = _attr_cache.get(cache_key)
             if encoded is None:
