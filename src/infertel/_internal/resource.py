@@ -23,6 +23,7 @@ from opentelemetry.sdk.resources import (
 )
 
 from infertel import semconv
+from infertel._internal.forking import ProcessResource
 from infertel.version import __version__
 
 _logger = logging.getLogger(__name__)
@@ -73,4 +74,6 @@ def build_resource(
         explicit[SERVICE_VERSION] = service_version
     # Resource.create adds telemetry.sdk.*, service.instance.id and the OTEL_* variables, with
     # ``explicit`` on top; detection fills in what none of those set.
-    return detected.merge(Resource.create(explicit))
+    # A ProcessResource: a forked child reports its own process.pid and service.instance.id.
+    merged = detected.merge(Resource.create(explicit))
+    return ProcessResource(merged.attributes, merged.schema_url)

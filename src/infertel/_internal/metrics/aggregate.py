@@ -173,6 +173,25 @@ class PreAggregator:
         if len(self.groups) < _MAX_CACHED_GROUPS:
             self.groups[key] = group
 
+    def reset_after_fork(self) -> None:
+        """In a forked child: the parent's counts are the parent's; series restart at the fork.
+
+        Series objects are kept (cached groups point at them), zeroed; what each reader
+        accumulated and the calls not yet folded are dropped.
+        """
+        self.lock = threading.Lock()
+        self.pending.clear()
+        now = time.time_ns()
+        for series in self._all:
+            series.counts = [0] * len(series.counts)
+            series.sum = 0
+            series.min = math.inf
+            series.max = -math.inf
+            series.start_ns = now
+        for state in self._readers.values():
+            state.accumulated = {}
+            state.last_collect_ns = now
+
     # --- reader thread ------------------------------------------------------------------------
     def register_reader(self, reader: object, temporality: AggregationTemporality) -> None:
         """Start accumulating for ``reader`` (data recorded from now on reaches it)."""

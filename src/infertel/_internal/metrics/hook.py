@@ -13,7 +13,6 @@ and the SDK's data is returned unchanged.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import weakref
 from collections.abc import Callable
@@ -32,6 +31,7 @@ from opentelemetry.sdk.metrics.view import DefaultAggregation, ExplicitBucketHis
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from infertel import semconv
+from infertel._internal import forking  # noqa: F401  (its at-fork hook resets every aggregator)
 from infertel._internal.errors import handle_internal_errors
 from infertel._internal.metrics.aggregate import PreAggregator
 from infertel._internal.metrics.instruments import ALL_SPECS
@@ -83,16 +83,6 @@ def enable_preaggregation(meter_provider: object) -> bool:
         if not eligible:
             _refused[meter_provider] = True
         return eligible
-
-
-def _after_fork_in_child() -> None:
-    # A lock held by another thread of the parent at fork time would never be released here.
-    for aggregator in list(_aggregators.values()):
-        aggregator.lock = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def aggregator_for(meter_provider: object) -> PreAggregator | None:

@@ -11,11 +11,11 @@ faster than it drains is still folded by the ending thread (``FOLD_BATCH``).
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import weakref
 from typing import Any
 
+from infertel._internal import forking  # noqa: F401  (installs the at-fork hook that calls restart_after_fork)
 from infertel._internal.errors import handle_internal_errors
 
 _logger = logging.getLogger(__name__)
@@ -51,12 +51,9 @@ def _run() -> None:
         del live
 
 
-def _after_fork() -> None:
+def restart_after_fork() -> None:
+    """In a forked child (called by :mod:`infertel._internal.forking`): the parent's thread is gone."""
     global _thread
     _thread = None
     if len(_live):
         register(next(iter(_live)))
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork)

@@ -157,6 +157,10 @@ class InferenceStatsSpanProcessor(SpanProcessor):
                 raise
             log_internal_error(exc)
 
+    def reset_after_fork(self) -> None:
+        """In a forked child: forget the parent's counted spans (its statistics reset themselves)."""
+        self._counted_children.clear()
+
     def shutdown(self) -> None:
         """Stop recording (statistics already gathered stay readable)."""
         self._active = False

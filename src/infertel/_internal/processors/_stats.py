@@ -226,6 +226,15 @@ class InferenceStats:
             finally:
                 self._lock.release()
 
+    def reset_after_fork(self) -> None:
+        """In a forked child: forget the parent's series, buffer and in-flight spans (containers kept)."""
+        self._lock = threading.Lock()
+        self._series = {}
+        self.buffer.clear()
+        self.in_flight_spans.clear()
+        self._overflow_warned = False
+        self._origin = self.clock()
+
     # --- folding --------------------------------------------------------------------------
     def _series_for(self, key: SeriesKey) -> _Series:
         series = self._series.get(key)
