@@ -231,7 +231,7 @@ def test_nvml_library_absent_means_no_gpu_metrics(
         finally:
             handle.shutdown()
     lines = [r.getMessage() for r in caplog.records if "GPU metrics are absent" in r.getMessage()]
-    assert lines == ["infertel: GPU metrics are absent: nvidia-ml-py is not installed (pip install nvidia-ml-py)"]
+    assert lines == ["infertel: GPU metrics are absent: nvidia-ml-py is not installed (pip install 'infertel[gpu]')"]
 
 
 def test_real_nvml_source_never_raises_here() -> None:

@@ -29,6 +29,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerPro
 from opentelemetry.sdk.trace import sampling as _sampling
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
+from infertel._internal import extras
 from infertel._internal.config import Settings, SignalExport, redact_headers, redact_url
 from infertel._internal.errors import handle_internal_errors
 
@@ -151,6 +152,7 @@ def otlp_exporter(signal: str, export: SignalExport) -> Any:
     headers = dict(export.headers) or None
     exporter_cls: Any
     if export.protocol == "grpc":
+        extras.require("otlp-grpc", "OTLP over gRPC (or set OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf)")
         if signal == "traces":
             from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as exporter_cls
         elif signal == "metrics":

@@ -16,14 +16,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from typing import Any
 
 import infertel
 from infertel import semconv
 from infertel._internal import config
-from infertel._internal.demo import report
+from infertel._internal.demo import plain, report
 from infertel._internal.demo.engine import Engine, Outcome, Plan, make_plans
 
 _logger = logging.getLogger(__name__)
@@ -59,7 +57,31 @@ async def _drive(engine: Engine, plans: list[Plan], concurrency: int, done: Call
         executor.shutdown(wait=True)
 
 
-def run(options: DemoOptions, console: Console | None = None) -> int:
+def _consoles(console: Any | None) -> tuple[Any, Any, Any]:
+    """The output console, the error console and a progress factory: rich's, or plain ones without it."""
+    try:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    except ImportError:  # infertel[demo] is not installed: the same text, no colours
+        errors = plain.PlainConsole(stderr=True)
+        return console or plain.PlainConsole(), errors, lambda: plain.PlainProgress(errors)
+    if console is None:
+        console = Console()
+        if not console.is_terminal:  # a log or a pipe: do not squeeze the table into 80 columns
+            console = Console(width=120)
+    errors_console = Console(stderr=True)
+
+    def progress() -> Any:
+        return Progress(
+            SpinnerColumn(), TextColumn("[bold]infertel demo[/bold]"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("requests  [red]{task.fields[errors]}[/red] errors"), TimeElapsedColumn(),
+            console=errors_console, transient=False,
+        )  # fmt: skip
+
+    return console, errors_console, progress
+
+
+def run(options: DemoOptions, console: Any | None = None) -> int:
     """Run the demo; returns the process exit status.
 
     Raises:
@@ -69,11 +91,7 @@ def run(options: DemoOptions, console: Console | None = None) -> int:
         >>> run(DemoOptions(requests=20, concurrency=4, store="/tmp/demo.db"))  # doctest: +SKIP
         0
     """
-    if console is None:
-        console = Console()
-        if not console.is_terminal:  # a log or a pipe: do not squeeze the table into 80 columns
-            console = Console(width=120)
-    errors_console = Console(stderr=True)
+    console, errors_console, make_progress = _consoles(console)
     run_id = uuid.uuid4().hex[:12]
     settings = config.resolve(service_name=SERVICE_NAME, store_path=options.store)
     to_store = settings.traces.endpoint is None
@@ -88,11 +106,7 @@ def run(options: DemoOptions, console: Console | None = None) -> int:
     outcomes: list[Outcome] = []
     since_ns = time.time_ns()
     started = time.perf_counter()
-    progress = Progress(
-        SpinnerColumn(), TextColumn("[bold]infertel demo[/bold]"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("requests  [red]{task.fields[errors]}[/red] errors"), TimeElapsedColumn(),
-        console=errors_console, transient=False,
-    )  # fmt: skip
+    progress = make_progress()
     try:
         with progress:
             task = progress.add_task("requests", total=len(plans), errors=0)
@@ -123,7 +137,7 @@ def run(options: DemoOptions, console: Console | None = None) -> int:
     return _report_from_store(console, store_path, run_id, since_ns, title, len(plans))
 
 
-def _report_from_store(console: Console, path: Path, run_id: str, since_ns: int, title: str, expected: int) -> int:
+def _report_from_store(console: Any, path: Path, run_id: str, since_ns: int, title: str, expected: int) -> int:
     try:
         from infertel_exporters.sqlite import SQLiteStore
     except ImportError:

@@ -8,10 +8,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rich import box
-from rich.table import Table
-
 from infertel import semconv
+from infertel._internal.demo import plain
 from infertel._internal.demo.engine import Outcome
 
 
@@ -109,24 +107,46 @@ def _ms(seconds: float) -> str:
     return "-" if math.isnan(seconds) else f"{seconds * 1000:,.0f}"
 
 
-def table(rows: Sequence[ModelSummary], *, title: str, caption: str | None = None) -> Table:
-    """The rich table printed at the end of ``infertel demo`` (latencies in milliseconds)."""
+_COLUMNS = ("model", "requests", "errors", "p50 ms", "p95 ms", "p99 ms", "TTFT p50 ms", "output tok/s")
+
+
+def table(rows: Sequence[ModelSummary], *, title: str, caption: str | None = None) -> Any:
+    """The table printed at the end of ``infertel demo`` (latencies in milliseconds).
+
+    A rich ``Table`` with ``infertel[demo]`` installed, else the same table as plain text.
+    """
+    try:
+        from rich import box
+        from rich.table import Table
+    except ImportError:
+        cells = [_cells(row) for row in rows]
+        if len(rows) > 1:
+            cells.append(_total(rows))
+        return plain.table(_COLUMNS, cells, title=title, caption=caption)
     out = Table(title=title, caption=caption, title_justify="left", caption_justify="left", box=box.SIMPLE_HEAD)
-    out.add_column("model", style="bold cyan", no_wrap=True)
-    for name in ("requests", "errors", "p50 ms", "p95 ms", "p99 ms", "TTFT p50 ms", "output tok/s"):
+    out.add_column(_COLUMNS[0], style="bold cyan", no_wrap=True)
+    for name in _COLUMNS[1:]:
         out.add_column(name, justify="right", no_wrap=True)
     for row in rows:
-        out.add_row(
-            row.model,
-            f"{row.requests:,}",
-            f"[red]{row.errors}[/red]" if row.errors else "0",
-            _ms(row.latency_p50_s),
-            _ms(row.latency_p95_s),
-            _ms(row.latency_p99_s),
-            _ms(row.ttft_p50_s),
-            "-" if math.isnan(row.output_tokens_per_s) else f"{row.output_tokens_per_s:,.0f}",
-        )
+        out.add_row(*_cells(row))
     if len(rows) > 1:
         out.add_section()
-        out.add_row("all", f"{sum(r.requests for r in rows):,}", str(sum(r.errors for r in rows)), *[""] * 5)
+        out.add_row(*_total(rows))
     return out
+
+
+def _total(rows: Sequence[ModelSummary]) -> list[str]:
+    return ["all", f"{sum(r.requests for r in rows):,}", str(sum(r.errors for r in rows)), *[""] * 5]
+
+
+def _cells(row: ModelSummary) -> list[str]:
+    return [
+        row.model,
+        f"{row.requests:,}",
+        f"[red]{row.errors}[/red]" if row.errors else "0",
+        _ms(row.latency_p50_s),
+        _ms(row.latency_p95_s),
+        _ms(row.latency_p99_s),
+        _ms(row.ttft_p50_s),
+        "-" if math.isnan(row.output_tokens_per_s) else f"{row.output_tokens_per_s:,.0f}",
+    ]

@@ -224,7 +224,7 @@ class NvmlSource:
             try:
                 import pynvml
             except ImportError:
-                self._unavailable("nvidia-ml-py is not installed (pip install nvidia-ml-py)")
+                self._unavailable("nvidia-ml-py is not installed (pip install 'infertel[gpu]')")
                 return
             self._nvml = pynvml
         nvml = self._nvml

@@ -19,13 +19,9 @@ import urllib.parse
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import grpc
 from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
 from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as GrpcLogExporter
-from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as GrpcMetricExporter
-from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpanExporter
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter as HttpLogExporter
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as HttpMetricExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpanExporter
@@ -35,12 +31,25 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 
 from infertel_exporters.durable._encoder import encode_spans_fast
 
+try:  # gRPC is optional (infertel-exporter-durable[grpc]): without it no inner exporter can be a gRPC one.
+    import grpc
+    from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as GrpcLogExporter
+    from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as GrpcMetricExporter
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpanExporter
+except ImportError:
+    grpc = None  # type: ignore[assignment]
+    _GRPC_EXPORTERS: tuple[type, ...] = ()
+else:
+    _GRPC_EXPORTERS = (GrpcSpanExporter, GrpcMetricExporter, GrpcLogExporter)
+
 _logger = logging.getLogger(__name__)
 
 _HOST = re.compile(r"^([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?\.?)+$|^[0-9a-fA-F:.]+$")
 _RETRYABLE_HTTP = frozenset({408, 429, 500, 502, 503, 504})
 _RETRYABLE_GRPC = frozenset(
-    {
+    ()
+    if grpc is None
+    else {
         grpc.StatusCode.CANCELLED,
         grpc.StatusCode.DEADLINE_EXCEEDED,
         grpc.StatusCode.RESOURCE_EXHAUSTED,
@@ -195,7 +204,7 @@ def sender_for(inner: Any, signal: str) -> Sender:
     if isinstance(inner, (HttpSpanExporter, HttpMetricExporter, HttpLogExporter)):
         check_endpoint(inner._endpoint, grpc_style=False)
         return _http_sender(inner)
-    if isinstance(inner, (GrpcSpanExporter, GrpcMetricExporter, GrpcLogExporter)):
+    if isinstance(inner, _GRPC_EXPORTERS):
         check_endpoint(inner._endpoint, grpc_style=True)
         return _grpc_sender(inner, signal)
     if signal == "traces":
