@@ -36,6 +36,9 @@ _state: dict[str, Any] = {
 }
 _ids: set[bytes] = set()
 _hang = threading.Event()
+# RECEIVER_IDS_PATH: every received span's trace id + span id (hex) appended there, one per line,
+# so counts survive a restart of the receiver (benchmarks/soak.py stops it every minute).
+_ids_file = open(os.environ["RECEIVER_IDS_PATH"], "a", buffering=1) if os.environ.get("RECEIVER_IDS_PATH") else None
 
 
 def _count_traces(body: bytes) -> None:
@@ -47,6 +50,8 @@ def _count_traces(body: bytes) -> None:
             for ss in rs.scope_spans:
                 for span in ss.spans:
                     key = span.trace_id + span.span_id
+                    if _ids_file is not None:
+                        _ids_file.write(key.hex() + "\n")
                     if key in _ids:
                         _state["duplicates"] += 1
                     else:
@@ -200,9 +205,11 @@ def main() -> None:
 class Receiver:
     """Handle on a receiver process: endpoints, stats, mode switch; ``stop()`` ends it by PID."""
 
-    def __init__(self, http_port: int = 0, grpc_port: int = 0) -> None:
+    def __init__(self, http_port: int = 0, grpc_port: int = 0, ids_path: str | None = None) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "INFERTEL_"))}
         env.update(RECEIVER_HTTP_PORT=str(http_port), RECEIVER_GRPC_PORT=str(grpc_port))
+        if ids_path is not None:
+            env["RECEIVER_IDS_PATH"] = ids_path
         self.proc = subprocess.Popen(
             [sys.executable, str(Path(__file__).resolve())], env=env, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL
         )
