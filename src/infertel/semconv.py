@@ -229,6 +229,15 @@ INFERTEL_SIGNAL: Final = "infertel.signal"
 INFERTEL_DROP_REASON: Final = "infertel.drop.reason"
 """Attribute: why items were dropped (``queue_full``, ``spool_bound``, ``too_large``, ``expired``,
 ``rejected``, ``memory_full``, ``encode_error``, ``shutdown``)."""
+
+# --- Component status (infertel.status()) ---------------------------------------------------
+INFERTEL_EXPORT_DROPPED: Final = "infertel.export.dropped"
+"""Counter ({item}): items an exporter ``configure()`` installed lost for good (a store write that
+failed, a spool bound), by ``infertel.component`` and ``infertel.signal``."""
+INFERTEL_STORE_ERRORS: Final = "infertel.store.errors"
+"""Counter ({error}): write transactions of the embedded store that failed, by ``infertel.signal``."""
+INFERTEL_COMPONENT: Final = "infertel.component"
+"""Attribute: the kind of component (``sqlite-store``, ``durable-otlp``), as ``infertel.status()`` names it."""
 UNIT_ITEMS: Final = "{item}"
 UNIT_RECORDS: Final = "{record}"
 UNIT_OPERATIONS: Final = "{operation}"

@@ -33,9 +33,9 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         service_name=None,
         service_version=None,
         resource_attributes=(),
-        traces=SignalExport(None, "grpc", (), False),
-        metrics=SignalExport(None, "grpc", (), False),
-        logs=SignalExport(None, "grpc", (), False),
+        traces=SignalExport(None, "grpc", (), False, ("infertel_store",)),
+        metrics=SignalExport(None, "grpc", (), False, ("infertel_store",)),
+        logs=SignalExport(None, "grpc", (), False, ("infertel_store",)),
         sampler="parentbased_always_on",
         sampler_arg=None,
         disabled=False,
@@ -64,16 +64,16 @@ def test_base_endpoint_gets_signal_paths_for_http_only(monkeypatch: pytest.Monke
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/")
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
     settings = resolve()
-    assert settings.traces == SignalExport("http://collector:4318/v1/traces", "http/protobuf", (), False)
-    assert settings.metrics == SignalExport("http://collector:4318/v1/metrics", "http/protobuf", (), False)
-    assert settings.logs == SignalExport("http://collector:4318/v1/logs", "http/protobuf", (), False)
+    assert settings.traces == SignalExport("http://collector:4318/v1/traces", "http/protobuf", (), False, ("otlp",))
+    assert settings.metrics == SignalExport("http://collector:4318/v1/metrics", "http/protobuf", (), False, ("otlp",))
+    assert settings.logs == SignalExport("http://collector:4318/v1/logs", "http/protobuf", (), False, ("otlp",))
     assert not settings.uses_store
 
     with_query = resolve(endpoint="https://c:4318/otlp/?tenant=a")
     assert with_query.metrics.endpoint == "https://c:4318/otlp/v1/metrics?tenant=a"
 
     grpc = resolve(protocol="grpc")  # the keyword argument beats OTEL_EXPORTER_OTLP_PROTOCOL
-    assert grpc.traces == SignalExport("http://collector:4318/", "grpc", (), False)
+    assert grpc.traces == SignalExport("http://collector:4318/", "grpc", (), False, ("otlp",))
 
 
 def test_per_signal_variables(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -83,9 +83,9 @@ def test_per_signal_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "x-common=1")
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_LOGS_HEADERS", "x-logs=2")
     settings = resolve()
-    assert settings.traces == SignalExport("http://traces:4318/custom/path", "http/protobuf", (("x-common", "1"),))
-    assert settings.metrics == SignalExport("http://base:4317", "grpc", (("x-common", "1"),))
-    assert settings.logs == SignalExport("http://base:4317", "grpc", (("x-logs", "2"),))
+    assert settings.traces == SignalExport("http://traces:4318/custom/path", "http/protobuf", (("x-common", "1"),), False, ("otlp",))
+    assert settings.metrics == SignalExport("http://base:4317", "grpc", (("x-common", "1"),), False, ("otlp",))
+    assert settings.logs == SignalExport("http://base:4317", "grpc", (("x-logs", "2"),), False, ("otlp",))
 
 
 def test_keyword_arguments_override_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -122,7 +122,7 @@ def test_keyword_arguments_override_environment(monkeypatch: pytest.MonkeyPatch)
         metric_export_interval_millis=1000,
     )
     assert kw.service_name == "from-kw"
-    assert kw.traces == SignalExport("http://kw:4317", "grpc", (("x-kw", "2"),), True)
+    assert kw.traces == SignalExport("http://kw:4317", "grpc", (("x-kw", "2"),), True, ("otlp",), True, True)
     assert (kw.sampler, kw.sampler_arg) == ("traceidratio", 0.25)
     assert (kw.disabled, kw.capture_content, kw.content_max_length) == (False, False, 20)
     assert (kw.prometheus_port, kw.metric_export_interval_millis) == (0, 1000)

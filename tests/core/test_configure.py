@@ -20,6 +20,7 @@ from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExport
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter as HttpLogExporter
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as HttpMetricExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpanExporter
+from opentelemetry.instrumentation.logging.handler import LoggingHandler
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, InMemoryLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
@@ -166,28 +167,29 @@ def test_embedded_store_without_endpoint(fresh_otel: Path) -> None:
 
 
 def test_repeated_configure_is_a_no_op() -> None:
-    configure(endpoint="http://127.0.0.1:4317")
+    configure(endpoint="http://127.0.0.1:4317", export_logs=True)
     runtime = state.current()
     handler = logs.attached()
-    configure(endpoint="http://127.0.0.1:4317")
+    assert handler is not None
+    configure(endpoint="http://127.0.0.1:4317", export_logs=True)
     assert state.current() is runtime
     assert logs.attached() is handler
     assert len(hub_exporters(trace.get_tracer_provider())) == 1
-    root_otel_handlers = [h for h in logging.getLogger().handlers if type(h).__name__ == "LoggingHandler"]
+    root_otel_handlers = [h for h in logging.getLogger().handlers if isinstance(h, LoggingHandler)]
     assert root_otel_handlers == [handler]
 
 
 def test_reconfigure_replaces_what_the_previous_call_added(otlp_http_receiver: OtlpHttpReceiver) -> None:
-    configure(endpoint="http://127.0.0.1:4317")
+    configure(endpoint="http://127.0.0.1:4317", export_logs=True)
     tracer_provider = trace.get_tracer_provider()
     [first] = hub_exporters(tracer_provider)
     first_processor = providers.span_hub(tracer_provider).delegates[0]
-    configure(endpoint=otlp_http_receiver.url, protocol="http/protobuf")
+    configure(endpoint=otlp_http_receiver.url, protocol="http/protobuf", export_logs=True)
     assert trace.get_tracer_provider() is tracer_provider
     [second] = hub_exporters(tracer_provider)
     assert type(second) is HttpSpanExporter and second._endpoint == f"{otlp_http_receiver.url}/v1/traces"
     assert first_processor._batch_processor._shutdown is True
-    assert [h for h in logging.getLogger().handlers if type(h).__name__ == "LoggingHandler"] == [logs.attached()]
+    assert [h for h in logging.getLogger().handlers if isinstance(h, LoggingHandler)] == [logs.attached()]
     # One processor per provider however often configure() ran: the SDK sees only the hub.
     assert tracer_provider._active_span_processor._span_processors == (providers.span_hub(tracer_provider),)
     assert type(first) is GrpcSpanExporter

@@ -35,7 +35,7 @@ def pipeline() -> tuple[TracerProvider, InMemorySpanExporter, LoggerProvider, In
 
 def test_record_inside_a_span_carries_its_ids(pipeline: tuple) -> None:
     tracer_provider, spans, logger_provider, records = pipeline
-    configure(tracer_provider=tracer_provider, logger_provider=logger_provider)
+    configure(tracer_provider=tracer_provider, logger_provider=logger_provider, export_logs=True)
     tracer = state.current().tracer_provider.get_tracer("test")
     with tracer.start_as_current_span("generate"):
         app_logger.warning("slow token %d", 7)
@@ -51,8 +51,8 @@ def test_record_inside_a_span_carries_its_ids(pipeline: tuple) -> None:
 def test_repeated_configure_never_duplicates_records(pipeline: tuple) -> None:
     tracer_provider, _, logger_provider, records = pipeline
     for _ in range(3):
-        configure(tracer_provider=tracer_provider, logger_provider=logger_provider)
-    configure(tracer_provider=tracer_provider, logger_provider=logger_provider, capture_content=True)
+        configure(tracer_provider=tracer_provider, logger_provider=logger_provider, export_logs=True)
+    configure(tracer_provider=tracer_provider, logger_provider=logger_provider, capture_content=True, export_logs=True)
     app_logger.warning("once")
     assert [r.log_record.body for r in records.get_finished_logs()] == ["once"]
     otel_handlers = [h for h in logging.getLogger().handlers if isinstance(h, LoggingHandler)]
@@ -64,7 +64,7 @@ def test_existing_opentelemetry_handler_is_not_doubled(pipeline: tuple) -> None:
     existing = LoggingHandler(logger_provider=logger_provider)  # what opentelemetry-instrument attaches
     logging.getLogger().addHandler(existing)
     try:
-        configure(logger_provider=logger_provider)
+        configure(logger_provider=logger_provider, export_logs=True)
         assert logs.attached() is None
         app_logger.warning("single")
         assert [r.log_record.body for r in records.get_finished_logs()] == ["single"]
@@ -74,7 +74,7 @@ def test_existing_opentelemetry_handler_is_not_doubled(pipeline: tuple) -> None:
 
 def test_sdk_own_logs_are_not_fed_back(pipeline: tuple) -> None:
     _, _, logger_provider, records = pipeline
-    configure(logger_provider=logger_provider)
+    configure(logger_provider=logger_provider, export_logs=True)
     logging.getLogger("opentelemetry.exporter.otlp.proto.grpc.exporter").warning("export failed")
     app_logger.warning("kept")
     assert [r.log_record.body for r in records.get_finished_logs()] == ["kept"]
@@ -82,7 +82,7 @@ def test_sdk_own_logs_are_not_fed_back(pipeline: tuple) -> None:
 
 def test_shutdown_detaches_the_handler(pipeline: tuple) -> None:
     _, _, logger_provider, records = pipeline
-    configure(logger_provider=logger_provider)
+    configure(logger_provider=logger_provider, export_logs=True)
     assert shutdown() is True
     app_logger.warning("after shutdown")
     assert records.get_finished_logs() == ()
@@ -90,7 +90,7 @@ def test_shutdown_detaches_the_handler(pipeline: tuple) -> None:
 
 
 def test_correlated_record_exported_over_otlp_with_the_span(otlp_http_receiver: OtlpHttpReceiver) -> None:
-    configure(endpoint=otlp_http_receiver.url, protocol="http/protobuf", service_name="logs-e2e")
+    configure(endpoint=otlp_http_receiver.url, protocol="http/protobuf", service_name="logs-e2e", export_logs=True)
     with trace.get_tracer("test").start_as_current_span("generate") as span:
         app_logger.warning("in span")
     assert shutdown(timeout_millis=10_000) is True

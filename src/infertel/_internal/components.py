@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from infertel._internal import processors, providers, resources
+from infertel._internal import processors, providers, resources, status
 
 _logger = logging.getLogger(__name__)
 
@@ -57,6 +57,7 @@ def install_on_meter_provider(
                 stats.gauges.active = False
             stats.gauges = processors.StatsGauges(meter_provider, stats.stats)
     providers.report_spool_metrics(extras.get("exporters", {}), meter_provider)
+    status.report_metrics_to(meter_provider)
     extras["meter_provider"] = meter_provider
 
 

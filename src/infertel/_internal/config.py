@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from infertel import environment_variables as ev
+from infertel._internal import exporter_names
 
 SIGNALS = ("traces", "metrics", "logs")
 PROTOCOLS = ("grpc", "http/protobuf")
@@ -46,22 +47,29 @@ OTEL_TRACES_SAMPLER = "OTEL_TRACES_SAMPLER"
 OTEL_TRACES_SAMPLER_ARG = "OTEL_TRACES_SAMPLER_ARG"
 OTEL_METRIC_EXPORT_INTERVAL = "OTEL_METRIC_EXPORT_INTERVAL"
 OTEL_CAPTURE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+OTEL_LOGGING_AUTO_INSTRUMENTATION = "OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED"
 
 
 @dataclass(frozen=True)
 class SignalExport:
-    """Where one signal goes: an OTLP endpoint (with protocol and headers) or, without one, the store."""
+    """Where one signal goes: its exporter names, and the OTLP endpoint, protocol and headers ``otlp`` uses."""
 
     endpoint: str | None
     protocol: str
     headers: tuple[tuple[str, str], ...] = ()
     explicit: bool = False
     """Whether the destination came from a ``configure()`` argument (not only from the environment)."""
+    exporters: tuple[str, ...] = (exporter_names.STORE,)
+    """Exporter names (:mod:`infertel._internal.exporter_names`), in order; empty: not exported."""
+    endpoint_argument: bool = False
+    """Whether ``endpoint`` came from a ``configure()`` argument (else the OTLP exporter reads the environment)."""
+    headers_argument: bool = False
+    """Whether ``headers`` came from ``configure(headers=...)`` (else the OTLP exporter reads the environment)."""
 
     def __repr__(self) -> str:  # never print header values
         return (
-            f"SignalExport(endpoint={redact_url(self.endpoint)!r}, protocol={self.protocol!r}, "
-            f"headers={redact_headers(self.headers)!r}, explicit={self.explicit!r})"
+            f"SignalExport(exporters={self.exporters!r}, endpoint={redact_url(self.endpoint)!r}, "
+            f"protocol={self.protocol!r}, headers={redact_headers(self.headers)!r}, explicit={self.explicit!r})"
         )
 
 
@@ -86,6 +94,7 @@ class Settings:
     prometheus_host: str = DEFAULT_PROMETHEUS_HOST
     resource_metrics: bool | None = None  # None: INFERTEL_RESOURCE_METRICS decides (on by default)
     durable: bool = True  # spool what OTLP collectors cannot take (INFERTEL_DURABLE)
+    export_logs: bool = False  # a LoggingHandler on the root logger (OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED)
 
     def export(self, signal: str) -> SignalExport:
         """The :class:`SignalExport` of ``"traces"``, ``"metrics"`` or ``"logs"``."""
@@ -93,8 +102,8 @@ class Settings:
 
     @property
     def uses_store(self) -> bool:
-        """Whether any signal goes to the embedded SQLite store (it has no OTLP endpoint)."""
-        return any(self.export(s).endpoint is None for s in SIGNALS)
+        """Whether any signal goes to the embedded SQLite store."""
+        return any(exporter_names.STORE in self.export(s).exporters for s in SIGNALS)
 
 
 def default_store_path() -> Path:
@@ -263,11 +272,11 @@ def _signal_export(signal: str, kwargs: Mapping[str, Any]) -> SignalExport:
         (_env("OTEL_EXPORTER_OTLP_ENDPOINT"), "OTEL_EXPORTER_OTLP_ENDPOINT", True),
     )
     endpoint: str | None = None
-    explicit = kwargs.get("store_path") is not None
+    from_argument = False
     for value, setting, is_base in candidates:
         if value is None:
             continue
-        explicit = setting.startswith("configure(")
+        from_argument = setting.startswith("configure(")
         endpoint = validate_endpoint(value, setting)
         if is_base and protocol == "http/protobuf":
             parts = urllib.parse.urlsplit(endpoint)
@@ -280,7 +289,11 @@ def _signal_export(signal: str, kwargs: Mapping[str, Any]) -> SignalExport:
         header_value, header_setting = _env("OTEL_EXPORTER_OTLP_HEADERS"), "OTEL_EXPORTER_OTLP_HEADERS"
     if header_value is not None:
         headers = parse_headers(header_value, header_setting)
-    return SignalExport(endpoint, protocol, headers, explicit)
+    names = exporter_names.select(signal, endpoint_argument=from_argument, endpoint_variable=endpoint is not None)
+    # Explicit: what configure() was told, which it adds even to providers someone else installed.
+    explicit = from_argument or (kwargs.get("store_path") is not None and exporter_names.STORE in names)
+    headers_argument = kwargs.get("headers") is not None
+    return SignalExport(endpoint, protocol, headers, explicit, names, from_argument, headers_argument)
 
 
 def resolve(**kwargs: Any) -> Settings:
@@ -330,6 +343,8 @@ def resolve(**kwargs: Any) -> Settings:
         raise ValueError(f"resource_metrics: {resource_metrics!r} is not accepted (accepted: True, False, None)")
     durable_value, durable_setting = _pick(kwargs.get("durable"), "durable", ev.INFERTEL_DURABLE)
     durable = parse_bool(durable_value, durable_setting) if durable_value is not None else True
+    logs_value, logs_setting = _pick(kwargs.get("export_logs"), "export_logs", OTEL_LOGGING_AUTO_INSTRUMENTATION)
+    export_logs = parse_bool(logs_value, logs_setting) if logs_value is not None else False
 
     service_name, _ = _pick(kwargs.get("service_name"), "service_name", OTEL_SERVICE_NAME)
     attributes = kwargs.get("resource_attributes") or {}
@@ -356,6 +371,7 @@ def resolve(**kwargs: Any) -> Settings:
         prometheus_host=host,
         resource_metrics=resource_metrics,
         durable=durable,
+        export_logs=export_logs,
     )
 
 

@@ -22,7 +22,7 @@ from opentelemetry.sdk.metrics import MeterProvider as SDKMeterProvider
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider as SDKTracerProvider
 
-from infertel._internal import components, config, lifecycle, logs, providers, state
+from infertel._internal import components, config, lifecycle, logs, providers, state, status
 from infertel._internal.config import Settings
 from infertel._internal.prometheus import PrometheusEndpoint, check_port_free, start_prometheus
 from infertel._internal.resource import build_resource
@@ -380,7 +380,9 @@ def _teardown(cfg: _Configured, deadline: float) -> bool:
         ok = _step("processor shutdown", hub_of(provider).shutdown) and ok
         if owned:
             ok = _step("provider shutdown", provider.shutdown) and ok
-    return _shutdown_meter(cfg, deadline) and ok
+    ok = _shutdown_meter(cfg, deadline) and ok
+    # Flushed or not, anything an exporter lost makes the verdict False (and is named in one line).
+    return _step("checking for lost telemetry", status.flush_verdict, cfg.extras) and ok
 
 
 def shutdown(*, timeout_millis: int = 30_000) -> bool:

@@ -20,8 +20,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from opentelemetry.context import Context
-from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor, ReadWriteLogRecord
-from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
@@ -29,14 +27,13 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerPro
 from opentelemetry.sdk.trace import sampling as _sampling
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-from infertel._internal import extras
+from infertel._internal import exporter_names, extras
+from infertel._internal.compat import BatchLogRecordProcessor, LoggerProvider, LogRecordProcessor, ReadWriteLogRecord
 from infertel._internal.config import Settings, SignalExport, redact_headers, redact_url
 from infertel._internal.errors import handle_internal_errors
 
 _logger = logging.getLogger(__name__)
 
-DEFAULT_METRIC_EXPORT_INTERVAL_MILLIS = 60_000
-"""OTLP metric export interval when neither the argument nor ``OTEL_METRIC_EXPORT_INTERVAL`` is set."""
 DEFAULT_STORE_METRIC_INTERVAL_MILLIS = 10_000
 """Embedded store: finer, so the dashboard's series have points every 10 s."""
 
@@ -147,11 +144,16 @@ def mark_owned(provider: Any) -> Any:
 # --- exporters -----------------------------------------------------------------------------
 
 
-def otlp_exporter(signal: str, export: SignalExport) -> Any:
-    """The upstream OTLP exporter for ``signal`` over ``export.protocol`` to ``export.endpoint``."""
-    headers = dict(export.headers) or None
+def otlp_exporter(signal: str, export: SignalExport, protocol: str | None = None) -> Any:
+    """The upstream OTLP exporter for ``signal`` over ``protocol`` (default ``export.protocol``).
+
+    Only what ``configure()`` was given as arguments is passed on (endpoint, headers): everything
+    else (``OTEL_EXPORTER_OTLP_*`` endpoints, headers, timeout, compression, certificates) the
+    exporter reads from the environment itself, as the SDK defines it.
+    """
+    protocol = protocol or export.protocol
     exporter_cls: Any
-    if export.protocol == "grpc":
+    if protocol == "grpc":
         extras.require("otlp-grpc", "OTLP over gRPC (or set OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf)")
         if signal == "traces":
             from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as exporter_cls
@@ -165,15 +167,35 @@ def otlp_exporter(signal: str, export: SignalExport) -> Any:
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as exporter_cls
     else:
         from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter as exporter_cls
-    exporter = exporter_cls(endpoint=export.endpoint, headers=headers)
+    arguments: dict[str, Any] = {}
+    if export.endpoint_argument:
+        arguments["endpoint"] = export.endpoint
+    if export.headers_argument:
+        arguments["headers"] = dict(export.headers)
+    exporter = exporter_cls(**arguments)
     _logger.info(
         "infertel: exporting %s over OTLP %s to %s (headers %s)",
         signal,
-        export.protocol,
-        redact_url(export.endpoint),
+        protocol,
+        redact_url(export.endpoint) or "the exporter's default endpoint",
         redact_headers(export.headers),
     )
     return exporter
+
+
+def console_exporter(signal: str) -> Any:
+    """The SDK's console exporter for ``signal`` (what ``OTEL_<SIGNAL>_EXPORTER=console`` means)."""
+    if signal == "traces":
+        from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
+        return ConsoleSpanExporter()
+    if signal == "metrics":
+        from opentelemetry.sdk.metrics.export import ConsoleMetricExporter
+
+        return ConsoleMetricExporter()
+    from infertel._internal.compat import ConsoleLogRecordExporter
+
+    return ConsoleLogRecordExporter()
 
 
 def store_exporter(signal: str, settings: Settings) -> Any | None:
@@ -182,9 +204,10 @@ def store_exporter(signal: str, settings: Settings) -> Any | None:
         from infertel_exporters import sqlite as store
     except ImportError:
         _logger.warning(
-            "infertel: no OTLP endpoint for %s and infertel-exporter-sqlite is not installed; %s are not exported",
+            "infertel: %s go to the embedded store but infertel-exporter-sqlite is not installed; "
+            "they are not exported (pip install infertel-exporter-sqlite, or set %s)",
             signal,
-            signal,
+            exporter_names.EXPORTER_VARIABLES[signal],
         )
         return None
     path = settings.store_path
@@ -201,16 +224,44 @@ def store_exporter(signal: str, settings: Settings) -> Any | None:
     return cls[signal](str(path))
 
 
-def exporter_for(signal: str, settings: Settings) -> Any | None:
-    """The exporter ``signal`` goes to: OTLP when it has an endpoint, else the embedded store.
+def registered_exporter(signal: str, name: str) -> Any:
+    """An exporter (or, for metrics, a reader) registered under ``opentelemetry_<signal>_exporter`` as ``name``.
+
+    Built with no arguments, as the SDK's auto-configuration builds it: it reads its own settings
+    from the environment.
+    """
+    entry_point = exporter_names.registered(signal).get(name)
+    if entry_point is None:  # uninstalled between resolve() and here
+        raise ValueError(
+            f"{exporter_names.EXPORTER_VARIABLES[signal]}: unknown exporter {name!r} "
+            f"(accepted, comma-separated: {', '.join(exporter_names.accepted(signal))})"
+        )
+    return entry_point.load()()
+
+
+def exporters_for(signal: str, settings: Settings) -> list[Any]:
+    """The exporters ``signal`` goes to, in the order of ``settings.export(signal).exporters``.
 
     OTLP exporters are wrapped in infertel-exporter-durable's spool when ``settings.durable``.
+    For metrics an entry may be a ``MetricReader`` (a pull exporter such as Prometheus).
     """
     export = settings.export(signal)
-    if export.endpoint is not None:
-        exporter = otlp_exporter(signal, export)
-        return durable_exporter(signal, exporter) if settings.durable else exporter
-    return store_exporter(signal, settings)
+    built: list[Any] = []
+    for name in export.exporters:
+        exporter: Any
+        if name == exporter_names.OTLP or name in exporter_names.OTLP_BY_NAME:
+            exporter = otlp_exporter(signal, export, exporter_names.OTLP_BY_NAME.get(name))
+            if settings.durable:
+                exporter = durable_exporter(signal, exporter)
+        elif name == exporter_names.CONSOLE:
+            exporter = console_exporter(signal)
+        elif name == exporter_names.STORE:
+            exporter = store_exporter(signal, settings)
+        else:
+            exporter = registered_exporter(signal, name)
+        if exporter is not None:
+            built.append(exporter)
+    return built
 
 
 def durable_exporter(signal: str, exporter: Any) -> Any:
@@ -230,10 +281,14 @@ def durable_exporter(signal: str, exporter: Any) -> Any:
 
 
 def report_spool_metrics(exporters: dict[str, Any], meter_provider: Any) -> None:
-    """Publish the spool metrics of the durable exporters among ``exporters`` on ``meter_provider``."""
+    """Publish the spool metrics of the durable exporters among ``exporters`` on ``meter_provider``.
+
+    ``exporters`` maps a signal to its exporter or to a sequence of its exporters.
+    """
     if meter_provider is None:
         return
-    for exporter in exporters.values():
+    flat = [e for value in exporters.values() for e in (value if isinstance(value, (list, tuple)) else (value,))]
+    for exporter in flat:
         report = getattr(exporter, "report_metrics_to", None)
         # Instruments cannot be removed: report each exporter once per provider (configure() may run again).
         if report is not None and getattr(exporter, "_infertel_reported_to", None) is not meter_provider:
@@ -241,37 +296,52 @@ def report_spool_metrics(exporters: dict[str, Any], meter_provider: Any) -> None
             exporter._infertel_reported_to = meter_provider
 
 
-def build_span_processors(exporter: Any | None) -> list[SpanProcessor]:
-    """The span processors ``configure()`` installs (in the TracerProvider's hub)."""
+def build_span_processors(exporters: Sequence[Any]) -> list[SpanProcessor]:
+    """The span processors ``configure()`` installs (in the TracerProvider's hub), one per exporter.
+
+    ``BatchSpanProcessor`` gets no arguments but the exporter: it reads ``OTEL_BSP_*`` itself.
+    """
     processors: list[SpanProcessor] = []
-    if exporter is None:
-        return processors
-    if hasattr(exporter, "report_metrics_to"):  # a durable exporter: its processor never drops
-        from infertel_exporters.durable import DurableBatchSpanProcessor
+    for exporter in exporters:
+        if hasattr(exporter, "report_metrics_to"):  # a durable exporter: its processor never drops
+            from infertel_exporters.durable import DurableBatchSpanProcessor
 
-        processors.append(DurableBatchSpanProcessor(exporter))
-    else:
-        processors.append(BatchSpanProcessor(exporter))
+            processors.append(DurableBatchSpanProcessor(exporter))
+        else:
+            processors.append(BatchSpanProcessor(exporter))
     return processors
 
 
-def build_log_processors(exporter: Any | None) -> list[LogRecordProcessor]:
-    """The log record processors ``configure()`` installs (in the LoggerProvider's hub)."""
-    processors: list[LogRecordProcessor] = []
-    if exporter is not None:
-        processors.append(BatchLogRecordProcessor(exporter))
-    return processors
+def build_log_processors(exporters: Sequence[Any]) -> list[LogRecordProcessor]:
+    """The log record processors ``configure()`` installs (in the LoggerProvider's hub); they read ``OTEL_BLRP_*``."""
+    return [BatchLogRecordProcessor(exporter) for exporter in exporters]
 
 
-def build_metric_readers(exporter: Any | None, settings: Settings) -> list[MetricReader]:
-    """The push readers of a MeterProvider ``configure()`` creates (Prometheus is added by the caller)."""
-    if exporter is None:
-        return []
-    interval = settings.metric_export_interval_millis
-    if interval is None:
-        to_store = settings.metrics.endpoint is None
-        interval = DEFAULT_STORE_METRIC_INTERVAL_MILLIS if to_store else DEFAULT_METRIC_EXPORT_INTERVAL_MILLIS
-    return [PeriodicExportingMetricReader(exporter, export_interval_millis=interval)]
+def build_metric_readers(exporters: Sequence[Any], settings: Settings) -> list[MetricReader]:
+    """The readers of a MeterProvider ``configure()`` creates (Prometheus is added by the caller).
+
+    A push exporter gets a ``PeriodicExportingMetricReader``; its interval is the argument, else
+    ``OTEL_METRIC_EXPORT_INTERVAL`` / ``OTEL_METRIC_EXPORT_TIMEOUT`` as the SDK reads them, except
+    that the embedded store defaults to 10 s so the dashboard's series have points. A registered
+    pull exporter (a ``MetricReader``) is used as it is.
+    """
+    readers: list[MetricReader] = []
+    for exporter in exporters:
+        if isinstance(exporter, MetricReader):
+            readers.append(exporter)
+            continue
+        interval = settings.metric_export_interval_millis
+        if interval is None and _is_store(exporter):
+            interval = DEFAULT_STORE_METRIC_INTERVAL_MILLIS
+        if interval is None:
+            readers.append(PeriodicExportingMetricReader(exporter))
+        else:
+            readers.append(PeriodicExportingMetricReader(exporter, export_interval_millis=interval))
+    return readers
+
+
+def _is_store(exporter: Any) -> bool:
+    return type(exporter).__module__.startswith("infertel_exporters.sqlite")
 
 
 # --- providers -----------------------------------------------------------------------------

@@ -215,6 +215,35 @@ class _DurableBase(Generic[_Inner]):
         """
         return self._pipeline.backlog_items + self._pipeline.adopted_items
 
+    @property
+    def status(self) -> dict[str, Any]:
+        """Where delivery stands, for health checks (``infertel.status()`` reads it).
+
+        A plain dict: ``kind`` (``"durable-otlp"``), ``target`` (the collector), ``state``
+        (``"failing"`` while the collector does not answer, ``"degraded"`` while the spool cannot be
+        written or for a minute after items were lost, else ``"ok"``), ``last_error`` (one line or
+        ``None``), ``last_error_time_unix_nano`` and ``counts``: ``delivered``, ``dropped`` (all
+        reasons; :attr:`dropped` splits them), ``backlog`` and ``spool_bytes``.
+
+        Example:
+            >>> exporter.status["state"]  # doctest: +SKIP
+            'ok'
+        """
+        pipeline = self._pipeline
+        return {
+            "kind": "durable-otlp",
+            "target": pipeline.target,
+            "state": pipeline.state,
+            "last_error": pipeline.last_error,
+            "last_error_time_unix_nano": pipeline.last_error_ns,
+            "counts": {
+                "delivered": pipeline.delivered,
+                "dropped": sum(pipeline.dropped.values()),
+                "backlog": self.backlog,
+                "spool_bytes": pipeline.size_bytes,
+            },
+        }
+
     def offer(self, items: Sequence[Any]) -> bool:
         """Queue ``items`` for durable delivery; ``False`` if they were dropped (counted)."""
         return self._pipeline.offer(items)

@@ -35,6 +35,8 @@ from infertel_exporters.durable._transport import Outcome, Sender
 _logger = logging.getLogger(__name__)
 
 _DISK_RETRY_S = 30.0
+_DEGRADED_FOR_S = 60.0
+"""A pipeline that lost something this recently reports ``degraded``."""
 _ADOPT_INTERVAL_S = 30.0
 
 
@@ -98,6 +100,9 @@ class Pipeline:
         self._disk_failed_at: float | None = None
         self._adopted: Spool | None = None
         self._tally = Tally(self.signal)
+        self.last_error: str | None = None
+        self.last_error_ns: int | None = None
+        self._last_loss_at = -1e18
         self.healthy = True
         self.shut_down = False
         self._writer = threading.Thread(
@@ -122,7 +127,27 @@ class Pipeline:
     # --- accounting ---------------------------------------------------------------------------
     def drop(self, items: int, reason: str) -> None:
         """Count ``items`` lost for good because of ``reason`` (logged at most once per reason per 10 s)."""
+        if items > 0:
+            self._note_error(f"lost {items} items ({reason})")
+            self._last_loss_at = time.monotonic()
         self._tally.drop(items, reason)
+
+    def _note_error(self, message: str) -> None:
+        self.last_error, self.last_error_ns = message, time.time_ns()
+
+    @property
+    def target(self) -> str:
+        """Where the sender delivers (its description: transport and endpoint)."""
+        return self._sender.description
+
+    @property
+    def state(self) -> str:
+        """``failing``: the collector does not answer; ``degraded``: spool unwritable or a recent loss; else ``ok``."""
+        if not self.healthy:
+            return "failing"
+        if self._memory or time.monotonic() - self._last_loss_at < _DEGRADED_FOR_S:
+            return "degraded"
+        return "ok"
 
     @property
     def dropped(self) -> dict[str, int]:
@@ -249,6 +274,7 @@ class Pipeline:
                 return
             except OSError as error:
                 self._disk_failed_at = time.monotonic()
+                self._note_error(f"cannot write the spool: {error}")
                 _logger.warning(
                     "durable %s export cannot write its spool (%s); buffering in memory (bounded to %d bytes)",
                     self.signal,
@@ -343,6 +369,7 @@ class Pipeline:
                     if self._commit(source, record):
                         self.drop(count, "rejected")
                 else:
+                    self._note_error(f"{self._sender.description} does not answer")
                     if self.healthy:
                         _logger.warning(
                             "durable %s export: %s does not answer; batches stay in the spool and are retried",

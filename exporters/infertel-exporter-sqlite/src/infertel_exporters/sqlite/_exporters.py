@@ -6,6 +6,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -35,6 +36,10 @@ _FROM_ENVIRONMENT: Any = object()
 
 _registry_lock = threading.Lock()
 _registry: dict[tuple[int, str], list[Any]] = {}  # (pid, path) -> [store, users]
+_writers: weakref.WeakSet[_Writer] = weakref.WeakSet()
+
+_DEGRADED_FOR_S = 60.0
+"""A writer whose last failure is more recent than this reports ``degraded`` (``failing`` while failing)."""
 
 
 def _acquire(path: str | os.PathLike[str], retention: Retention | None, timeout_millis: int) -> SQLiteStore:
@@ -74,6 +79,47 @@ class _Writer:
         self.cache = ResourceCache()
         self.shut_down = False
         self._last_report: dict[type, float] = {}
+        self._reset_counts()
+        _writers.add(self)
+
+    def _reset_counts(self) -> None:
+        """Zero what :attr:`status` reports (at construction, and in a forked child)."""
+        self.written = 0
+        self.dropped = 0
+        self.errors = 0
+        self.failing = False
+        self.last_error: str | None = None
+        self.last_error_ns: int | None = None
+        self._last_error_at = -1e18
+        self._dropped_at_flush = 0
+
+    def _after_fork_in_child(self) -> None:
+        self.cache = ResourceCache()  # a forked child's resource differs from its parent's
+        self._last_report = {}
+        self._reset_counts()
+
+    @property
+    def status(self) -> dict[str, Any]:
+        """The shape ``infertel.status()`` reads (see :attr:`SQLiteSpanExporter.status`)."""
+        if self.failing:
+            state = "failing"
+        elif time.monotonic() - self._last_error_at < _DEGRADED_FOR_S:
+            state = "degraded"
+        else:
+            state = "ok"
+        return {
+            "kind": "sqlite-store",
+            "target": self.store.path,
+            "state": state,
+            "last_error": self.last_error,
+            "last_error_time_unix_nano": self.last_error_ns,
+            "counts": {"written": self.written, "dropped": self.dropped, "errors": self.errors},
+        }
+
+    def dropped_since_flush(self) -> int:
+        """Items lost since the previous call (``force_flush``'s verdict)."""
+        dropped, self._dropped_at_flush = self.dropped - self._dropped_at_flush, self.dropped
+        return dropped
 
     def write(self, statement: str, rows: list[tuple[Any, ...]], resources: list[tuple[Any, ...]],
               timeout_millis: float | None = None) -> bool:  # fmt: skip
@@ -84,6 +130,12 @@ class _Writer:
 
     def failed(self, exc: BaseException, count: int) -> None:
         now = time.monotonic()
+        self.dropped += count
+        self.errors += 1
+        self.failing = True
+        self.last_error = f"{type(exc).__name__}: {exc}"
+        self.last_error_ns = time.time_ns()
+        self._last_error_at = now
         if now - self._last_report.get(type(exc), -1e9) >= 60.0:
             self._last_report[type(exc)] = now
             _logger.warning(
@@ -116,6 +168,8 @@ class _Writer:
         try:
             rows, resources = encode(data, self.cache)
             self.write(statement, rows, resources, timeout_millis)
+            self.written += len(rows) if items is None else items
+            self.failing = False
             return True
         except Exception as exc:
             self.failed(exc, len(rows) if items is None else items)
@@ -138,9 +192,25 @@ class _StoreExporter:
         """The store written to."""
         return self._writer.store
 
+    @property
+    def status(self) -> dict[str, Any]:
+        """What this exporter wrote and lost, for health checks (``infertel.status()`` reads it).
+
+        A plain dict: ``kind`` (``"sqlite-store"``), ``target`` (the store's file), ``state``
+        (``"failing"`` while the last write failed, ``"degraded"`` for a minute after a failure,
+        else ``"ok"``), ``last_error`` (``"<ExceptionType>: <message>"`` or ``None``),
+        ``last_error_time_unix_nano`` and ``counts`` (``written`` and ``dropped`` items, failed
+        write transactions as ``errors``; a forked child starts from zero).
+
+        Example:
+            >>> SQLiteSpanExporter(":memory:").status["state"]
+            'ok'
+        """
+        return self._writer.status
+
     def force_flush(self, timeout_millis: float = 30_000) -> bool:
-        """Writes are synchronous: nothing is pending."""
-        return not self._writer.shut_down
+        """Writes are synchronous: nothing is pending. ``False`` if items were lost since the previous call."""
+        return self._writer.dropped_since_flush() == 0 and not self._writer.shut_down
 
     def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
         """Release the store (closed when its last exporter in this process shuts down)."""
@@ -244,3 +314,12 @@ class SQLiteLogExporter(_StoreExporter, LogRecordExporter):
         """Insert ``batch`` (SDK ``ReadableLogRecord`` objects) in one transaction; never raises."""
         ok = self._writer.export(LOG_INSERT, log_rows, batch, len(batch))
         return LogRecordExportResult.SUCCESS if ok else LogRecordExportResult.FAILURE
+
+
+def _reinit_after_fork() -> None:
+    for writer in list(_writers):
+        writer._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reinit_after_fork)
