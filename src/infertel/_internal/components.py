@@ -56,7 +56,7 @@ def install_on_meter_provider(
             if stats.gauges is not None:
                 stats.gauges.active = False
             stats.gauges = processors.StatsGauges(meter_provider, stats.stats)
-    providers.report_spool_metrics(extras.get("exporters", {}), meter_provider)
+    providers.report_spool_metrics(extras.get("exporters_all", {}), meter_provider)
     status.report_metrics_to(meter_provider)
     extras["meter_provider"] = meter_provider
 

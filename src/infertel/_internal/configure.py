@@ -78,19 +78,27 @@ def configure(
     resource_metrics: bool | None = None,
     durable: bool | None = None,
 ) -> None:
+    export_logs: bool | None = None,
     """Set up traces, metrics and logs for inference telemetry.
 
     Every argument overrides its environment variable (``OTEL_SERVICE_NAME``,
     ``OTEL_EXPORTER_OTLP_[TRACES_|METRICS_|LOGS_]ENDPOINT/PROTOCOL/HEADERS``,
+    ``OTEL_{TRACES,METRICS,LOGS}_EXPORTER``,
     ``OTEL_TRACES_SAMPLER[_ARG]``, ``OTEL_SDK_DISABLED``,
     ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``, ``INFERTEL_*``), which overrides the
-    default. Without any endpoint, telemetry goes to the embedded SQLite store
-    (``store_path`` / ``INFERTEL_STORE_PATH``). SDK providers already installed globally (by the
+    ``OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED``,
+    default. Each signal goes to the exporters ``OTEL_<SIGNAL>_EXPORTER`` names (``otlp``,
+    ``console``, ``none``, ``infertel_store`` or any registered ``opentelemetry_<signal>_exporter``
+    entry point, comma-separated); without any exporter variable and endpoint, telemetry goes to
+    the embedded SQLite store (``store_path`` / ``INFERTEL_STORE_PATH``). ``OTEL_BSP_*``,
+    ``OTEL_BLRP_*``, ``OTEL_METRIC_EXPORT_*`` and ``OTEL_EXPORTER_OTLP_*`` mean what the SDK says.
+    SDK providers already installed globally (by the
     application or ``opentelemetry-instrument``) are added to, not replaced: infertel adds its span
     and log processors to them, and only for destinations given as arguments (the environment's were
     already read by whoever installed them). A MeterProvider's readers are fixed at construction, so
     an installed one is reused as it is and ``prometheus_port``/``metrics_endpoint`` cannot be added to it.
     Calling ``configure()`` again with the same settings does nothing; with other settings it
+    The application's logging handlers are never removed or replaced.
     replaces what the previous call added.
 
     Args:
@@ -120,6 +128,10 @@ def configure(
         durable: Spool to disk what an OTLP collector cannot take and re-send it, also after a
             restart (``INFERTEL_DURABLE``, on by default; ``INFERTEL_SPOOL_DIR`` and friends).
 
+        export_logs: Export the records of Python's ``logging`` (with the active span's trace and
+            span ids) through the LoggerProvider, by adding an OpenTelemetry handler to the root
+            logger next to the application's own (``OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED``,
+            off by default). Records that reached the console before still do.
     Raises:
         ValueError: A setting is invalid; the message names it and the accepted values.
 
@@ -135,7 +147,7 @@ def configure(
         disabled=disabled, capture_content=capture_content, content_max_length=content_max_length,
         store_path=store_path, metric_export_interval_millis=metric_export_interval_millis,
         prometheus_port=prometheus_port, prometheus_host=prometheus_host, resource_metrics=resource_metrics,
-        durable=durable,
+        durable=durable, export_logs=export_logs,
     )  # fmt: skip
     explicit = (id(tracer_provider), id(meter_provider), id(logger_provider))
     with _lock:
@@ -200,16 +212,17 @@ def _check_prometheus_port(settings: Settings, previous: _Configured | None) -> 
         check_port_free(host, port)
 
 
-def _exporter(current: _Configured, signal: str, owned: bool) -> Any | None:
-    """The exporter for ``signal``, recorded in ``extras["exporters"]``; ``None`` when none is wanted."""
+def _exporters(current: _Configured, signal: str, owned: bool) -> list[Any]:
+    """The exporters for ``signal``, recorded in ``extras["exporters"]`` (the first) and ``extras["exporters_all"]``."""
     # On a provider someone else installed, the environment's destinations are theirs already
     # (opentelemetry-instrument reads the same variables): add only what configure() was given.
     if not (owned or current.settings.export(signal).explicit):
-        return None
-    exporter = providers.exporter_for(signal, current.settings)
-    if exporter is not None:
-        current.extras.setdefault("exporters", {})[signal] = exporter
-    return exporter
+        return []
+    exporters = providers.exporters_for(signal, current.settings)
+    if exporters:
+        current.extras.setdefault("exporters", {})[signal] = exporters[0]
+        current.extras.setdefault("exporters_all", {})[signal] = tuple(exporters)
+    return exporters
 
 
 def _set_up_traces(current: _Configured, previous: _Configured | None, explicit: Any, resource: Resource) -> None:
@@ -227,8 +240,8 @@ def _set_up_traces(current: _Configured, previous: _Configured | None, explicit:
         _drop_hub_delegates(previous.tracer_provider, providers.span_hub)
     current.tracer_provider, current.owns_tracer = provider, owned
     if isinstance(provider, SDKTracerProvider):
-        exporter = _exporter(current, "traces", owned)
-        processors = [*providers.build_span_processors(exporter), current.extras["stats"].processor]
+        exporters = _exporters(current, "traces", owned)
+        processors = [*providers.build_span_processors(exporters), current.extras["stats"].processor]
         for old in providers.span_hub(provider).replace(processors):
             if old not in processors:
                 old.shutdown()
@@ -250,11 +263,14 @@ def _set_up_logs(current: _Configured, previous: _Configured | None, explicit: A
         _drop_hub_delegates(previous.logger_provider, providers.log_hub)
     current.logger_provider, current.owns_logger = provider, owned
     if isinstance(provider, SDKLoggerProvider):
-        exporter = _exporter(current, "logs", owned)
-        processors = providers.build_log_processors(exporter)
+        exporters = _exporters(current, "logs", owned)
+        processors = providers.build_log_processors(exporters)
         for old in providers.log_hub(provider).replace(processors):
             old.shutdown()
-    logs.attach(provider)
+    if current.settings.export_logs:
+        logs.attach(provider)
+    else:
+        logs.detach()
 
 
 def _meter_key(settings: Settings) -> tuple[Any, ...]:
@@ -287,6 +303,7 @@ def _set_up_metrics(current: _Configured, previous: _Configured | None, explicit
         return
     if previous is not None and previous.owns_meter:
         _shutdown_meter(previous, time.monotonic() + 30.0)
+            current.extras.setdefault("exporters_all", {})["metrics"] = previous.extras["exporters_all"]["metrics"]
     if explicit is not None:
         current.meter_provider, current.owns_meter = explicit, providers.is_owned(explicit)
         _warn_fixed_readers(settings)
@@ -296,7 +313,7 @@ def _set_up_metrics(current: _Configured, previous: _Configured | None, explicit
         current.meter_provider, current.owns_meter = installed, False
         _warn_fixed_readers(settings)
         return
-    readers = providers.build_metric_readers(_exporter(current, "metrics", True), settings)
+    readers = providers.build_metric_readers(_exporters(current, "metrics", True), settings)
     if settings.prometheus_port is not None:
         current.prometheus = start_prometheus(settings.prometheus_host, settings.prometheus_port)
         readers.append(current.prometheus.reader)
@@ -388,14 +405,21 @@ def _teardown(cfg: _Configured, deadline: float) -> bool:
 def shutdown(*, timeout_millis: int = 30_000) -> bool:
     """Flush and shut down what :func:`configure` set up; reset infertel to unconfigured.
 
-    Providers ``configure()`` created are shut down; providers it only added to are flushed and
-    keep running (infertel's processors are removed from them). Safe to call more than once.
+    In order: streams still open end (``infertel.stream.end_reason="shutdown"``); spans, log
+        _lock.release()
+    records and a last collection of every metric (statistics gauges and resource metrics
+    included) are flushed; then processors, collectors and the providers ``configure()`` created
+    are shut down. Providers it only added to are flushed and keep running (infertel's processors
+    are removed from them). It returns within ``timeout_millis`` whatever the exporters do (a step
+    still running then is left behind on a daemon thread). Safe to call more than once; it runs at
+    interpreter exit and on SIGTERM too.
 
     Args:
-        timeout_millis: Time budget for flushing all signals.
+        timeout_millis: Time budget for the whole shutdown.
 
     Returns:
-        ``True`` if everything was flushed and shut down within the budget.
+        ``True`` if everything was flushed and shut down within the budget and no exporter lost
+        anything; ``False`` otherwise, with one warning line naming what and where.
 
     Example:
         >>> import infertel
@@ -403,8 +427,13 @@ def shutdown(*, timeout_millis: int = 30_000) -> bool:
         True
     """
     global _active
-    deadline = time.monotonic() + timeout_millis / 1000
-    with _lock:
+    start = time.monotonic()
+    deadline = start + max(0, timeout_millis) / 1000
+    if not _lock.acquire(timeout=max(0.0, deadline - start)):
+        # configure() or another shutdown() holds it (on SIGTERM: maybe the interrupted thread itself).
+        _logger.warning("infertel: shutdown incomplete: configure() did not return within %d ms", timeout_millis)
+        return False
+    try:
         cfg, _active = _active, None
         ok = True if cfg is None else _teardown(cfg, deadline)
         state.reset()
