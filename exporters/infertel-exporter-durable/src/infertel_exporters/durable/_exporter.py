@@ -14,8 +14,8 @@ from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult,
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from infertel import environment_variables as env
 from infertel_exporters.durable import _metrics
+from infertel_exporters.durable import _names as env
 from infertel_exporters.durable._lanes import open_lane
 from infertel_exporters.durable._pipeline import Pipeline
 from infertel_exporters.durable._transport import (

@@ -14,8 +14,8 @@ from typing import Any
 
 from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation, get_meter_provider
 
-from infertel import semconv
-from infertel.version import __version__
+from infertel_exporters.durable import _names as semconv
+from infertel_exporters.durable.version import __version__
 
 _lock = threading.Lock()
 _registries: weakref.WeakKeyDictionary[Any, weakref.WeakSet[Any]] = weakref.WeakKeyDictionary()

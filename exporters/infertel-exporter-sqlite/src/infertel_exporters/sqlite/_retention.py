@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from infertel.environment_variables import INFERTEL_STORE_MAX_AGE_SECONDS, INFERTEL_STORE_MAX_BYTES
+from infertel_exporters.sqlite._names import INFERTEL_STORE_MAX_AGE_SECONDS, INFERTEL_STORE_MAX_BYTES
 
 if TYPE_CHECKING:
     from infertel_exporters.sqlite._store import SQLiteStore

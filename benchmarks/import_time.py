@@ -1,0 +1,67 @@
+"""What `import infertel` costs next to importing the OpenTelemetry SDK it builds on.
+
+Each sample is a fresh interpreter that times one import statement with ``time.perf_counter``
+around it (interpreter start-up excluded); the subjects are interleaved so that load on the
+machine hits them alike. Printed: the median and the quartiles of each, and each one's difference
+to the baseline.
+
+- baseline: ``import opentelemetry.sdk.trace, opentelemetry.sdk.metrics, opentelemetry.sdk._logs``
+  (what any OTel SDK application imports);
+- ``import infertel``: the facade alone (target: at most 20 ms over the baseline);
+- ``from infertel import configure, observe``: what an application that instruments itself imports,
+  everything needed to configure and to decorate (reported, for the whole picture).
+
+Run: ``python benchmarks/import_time.py [--repeat N]``. To see what an import is made of:
+``python -X importtime -c "import infertel" 2>&1 | sort -t'|' -k2 -n | tail -30``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+
+SUBJECTS = {
+    "OTel SDK trace+metrics+logs": "import opentelemetry.sdk.trace, opentelemetry.sdk.metrics, opentelemetry.sdk._logs",
+    "import infertel": "import infertel",
+    "from infertel import configure, observe": "from infertel import configure, observe",
+}
+BASELINE = "OTel SDK trace+metrics+logs"
+TARGET_MS = 20.0
+
+_TIMER = "import time; t = time.perf_counter(); {stmt}; print((time.perf_counter() - t) * 1e3)"
+
+
+def sample(stmt: str) -> float:
+    """Milliseconds one fresh interpreter spends on ``stmt``."""
+    out = subprocess.run([sys.executable, "-c", _TIMER.format(stmt=stmt)], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=40, help="fresh interpreters per subject (default 40)")
+    args = parser.parse_args(argv)
+    for stmt in SUBJECTS.values():  # warm the file-system cache and the .pyc files once
+        sample(stmt)
+    times: dict[str, list[float]] = {name: [] for name in SUBJECTS}
+    for _ in range(args.repeat):
+        for name, stmt in SUBJECTS.items():
+            times[name].append(sample(stmt))
+    base = statistics.median(times[BASELINE])
+    print(f"Import time, median of {args.repeat} fresh interpreters each (Python {sys.version.split()[0]})")
+    print(f"{'subject':42} {'median ms':>10} {'p25':>8} {'p75':>8} {'vs baseline':>12}")
+    for name, values in times.items():
+        q1, median, q3 = statistics.quantiles(values, n=4)
+        median = statistics.median(values)
+        delta = "" if name == BASELINE else f"{median - base:+.1f} ms"
+        print(f"{name:42} {median:10.1f} {q1:8.1f} {q3:8.1f} {delta:>12}")
+    over = statistics.median(times["import infertel"]) - base
+    verdict = "holds" if over <= TARGET_MS else "MISSED"
+    print(f"target: `import infertel` at most {TARGET_MS:.0f} ms over the baseline: {verdict} ({over:+.1f} ms)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
