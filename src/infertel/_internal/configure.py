@@ -77,16 +77,16 @@ def configure(
     prometheus_host: str | None = None,
     resource_metrics: bool | None = None,
     durable: bool | None = None,
-) -> None:
     export_logs: bool | None = None,
+) -> None:
     """Set up traces, metrics and logs for inference telemetry.
 
     Every argument overrides its environment variable (``OTEL_SERVICE_NAME``,
-    ``OTEL_EXPORTER_OTLP_[TRACES_|METRICS_|LOGS_]ENDPOINT/PROTOCOL/HEADERS``,
     ``OTEL_{TRACES,METRICS,LOGS}_EXPORTER``,
+    ``OTEL_EXPORTER_OTLP_[TRACES_|METRICS_|LOGS_]ENDPOINT/PROTOCOL/HEADERS``,
     ``OTEL_TRACES_SAMPLER[_ARG]``, ``OTEL_SDK_DISABLED``,
-    ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``, ``INFERTEL_*``), which overrides the
     ``OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED``,
+    ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``, ``INFERTEL_*``), which overrides the
     default. Each signal goes to the exporters ``OTEL_<SIGNAL>_EXPORTER`` names (``otlp``,
     ``console``, ``none``, ``infertel_store`` or any registered ``opentelemetry_<signal>_exporter``
     entry point, comma-separated); without any exporter variable and endpoint, telemetry goes to
@@ -97,8 +97,8 @@ def configure(
     and log processors to them, and only for destinations given as arguments (the environment's were
     already read by whoever installed them). A MeterProvider's readers are fixed at construction, so
     an installed one is reused as it is and ``prometheus_port``/``metrics_endpoint`` cannot be added to it.
-    Calling ``configure()`` again with the same settings does nothing; with other settings it
     The application's logging handlers are never removed or replaced.
+    Calling ``configure()`` again with the same settings does nothing; with other settings it
     replaces what the previous call added.
 
     Args:
@@ -127,11 +127,11 @@ def configure(
             on by default; choose them with ``INFERTEL_RESOURCE_METRICS_LIST``).
         durable: Spool to disk what an OTLP collector cannot take and re-send it, also after a
             restart (``INFERTEL_DURABLE``, on by default; ``INFERTEL_SPOOL_DIR`` and friends).
-
         export_logs: Export the records of Python's ``logging`` (with the active span's trace and
             span ids) through the LoggerProvider, by adding an OpenTelemetry handler to the root
             logger next to the application's own (``OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED``,
             off by default). Records that reached the console before still do.
+
     Raises:
         ValueError: A setting is invalid; the message names it and the accepted values.
 
@@ -300,10 +300,10 @@ def _set_up_metrics(current: _Configured, previous: _Configured | None, explicit
         previous_exporter = previous.extras.get("exporters", {}).get("metrics")
         if previous_exporter is not None:
             current.extras.setdefault("exporters", {})["metrics"] = previous_exporter
+            current.extras.setdefault("exporters_all", {})["metrics"] = previous.extras["exporters_all"]["metrics"]
         return
     if previous is not None and previous.owns_meter:
         _shutdown_meter(previous, time.monotonic() + 30.0)
-            current.extras.setdefault("exporters_all", {})["metrics"] = previous.extras["exporters_all"]["metrics"]
     if explicit is not None:
         current.meter_provider, current.owns_meter = explicit, providers.is_owned(explicit)
         _warn_fixed_readers(settings)
@@ -405,21 +405,14 @@ def _teardown(cfg: _Configured, deadline: float) -> bool:
 def shutdown(*, timeout_millis: int = 30_000) -> bool:
     """Flush and shut down what :func:`configure` set up; reset infertel to unconfigured.
 
-    In order: streams still open end (``infertel.stream.end_reason="shutdown"``); spans, log
-        _lock.release()
-    records and a last collection of every metric (statistics gauges and resource metrics
-    included) are flushed; then processors, collectors and the providers ``configure()`` created
-    are shut down. Providers it only added to are flushed and keep running (infertel's processors
-    are removed from them). It returns within ``timeout_millis`` whatever the exporters do (a step
-    still running then is left behind on a daemon thread). Safe to call more than once; it runs at
-    interpreter exit and on SIGTERM too.
+    Providers ``configure()`` created are shut down; providers it only added to are flushed and
+    keep running (infertel's processors are removed from them). Safe to call more than once.
 
     Args:
-        timeout_millis: Time budget for the whole shutdown.
+        timeout_millis: Time budget for flushing all signals.
 
     Returns:
-        ``True`` if everything was flushed and shut down within the budget and no exporter lost
-        anything; ``False`` otherwise, with one warning line naming what and where.
+        ``True`` if everything was flushed and shut down within the budget.
 
     Example:
         >>> import infertel
@@ -427,13 +420,8 @@ def shutdown(*, timeout_millis: int = 30_000) -> bool:
         True
     """
     global _active
-    start = time.monotonic()
-    deadline = start + max(0, timeout_millis) / 1000
-    if not _lock.acquire(timeout=max(0.0, deadline - start)):
-        # configure() or another shutdown() holds it (on SIGTERM: maybe the interrupted thread itself).
-        _logger.warning("infertel: shutdown incomplete: configure() did not return within %d ms", timeout_millis)
-        return False
-    try:
+    deadline = time.monotonic() + timeout_millis / 1000
+    with _lock:
         cfg, _active = _active, None
         ok = True if cfg is None else _teardown(cfg, deadline)
         state.reset()
