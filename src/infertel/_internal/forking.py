@@ -39,13 +39,10 @@ import uuid
 from typing import Any
 
 from opentelemetry.attributes import BoundedAttributes
-from opentelemetry.sdk.resources import SERVICE_INSTANCE_ID, Resource
+from opentelemetry.sdk.resources import PROCESS_PARENT_PID, PROCESS_PID, SERVICE_INSTANCE_ID, Resource
 from opentelemetry.util.types import Attributes
 
 _logger = logging.getLogger(__name__)
-
-PROCESS_PID = "process.pid"
-PROCESS_PARENT_PID = "process.parent_pid"
 
 _instance_ids: dict[int, str] = {}
 
