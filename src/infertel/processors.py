@@ -19,6 +19,7 @@ from infertel._internal.processors import (
     StatsHandle,
     exponential_histogram_views,
     install,
+    statistics_views,
     stats,
 )
 from infertel._internal.quantiles import QuantileSketch
@@ -34,5 +35,6 @@ __all__ = [
     "StatsHandle",
     "exponential_histogram_views",
     "install",
+    "statistics_views",
     "stats",
 ]

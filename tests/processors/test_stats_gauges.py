@@ -13,12 +13,20 @@ from opentelemetry.sdk.metrics.export import (
     Histogram,
     InMemoryMetricReader,
 )
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from stats_support import FakeClock, end_genai_span
 
 from infertel import semconv
-from infertel._internal.processors import OVERFLOW_KEY, exponential_histogram_views, install
+from infertel._internal.processors import (
+    OVERFLOW_KEY,
+    exponential_histogram_views,
+    install,
+    options_from_env,
+    statistics_views,
+)
 from infertel._internal.processors._snapshot import Distribution, SeriesStats
+from infertel._internal.providers import new_meter_provider
 
 DISTRIBUTIONS = {
     semconv.INFERTEL_GEN_AI_LATENCY: ("s", lambda s: s.latency),
@@ -172,3 +180,101 @@ def test_exponential_histogram_views_apply_to_genai_histograms() -> None:
 def test_exponential_view_options_are_checked(options, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         exponential_histogram_views(**options)
+
+
+def _fill_series(tracer: Any, n_models: int) -> None:
+    """One streamed request per model (every distribution has quantiles); the first model fails 15 ways."""
+    for i in range(n_models):
+        end_genai_span(
+            tracer, model=f"model-{i:04d}", latency_s=0.5 + i / 1000, ttft_s=0.05, tpot_s=0.01, output_tokens=10
+        )
+    for k in range(15):
+        for _ in range(k + 1):  # error type k occurs k + 1 times
+            end_genai_span(tracer, model="model-0000", latency_s=0.1, error_type=f"Error{k:02d}")
+
+
+def test_every_point_is_published_at_the_series_bound(sdk_tracer_provider: TracerProvider) -> None:
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader], views=statistics_views(max_series=1000))
+    clock = FakeClock(30.0)
+    handle = install(sdk_tracer_provider, provider, max_series=1000, clock=clock)
+    try:
+        _fill_series(sdk_tracer_provider.get_tracer("test"), 1200)  # 999 series + the overflow series
+        clock.now = 40.0
+        got = _points(reader)
+        snapshots = {f"{w:g}s": handle.snapshot(w) for w in (60, 300, 900)}
+    finally:
+        handle.uninstall()
+        provider.shutdown()
+    assert [len(snap) for snap in snapshots.values()] == [1000, 1000, 1000]
+    expected = _expected(snapshots)
+    for name in (*DISTRIBUTIONS, *RATES, semconv.INFERTEL_GEN_AI_IN_FLIGHT):
+        assert got[name][1] == expected[name], name
+    for name in DISTRIBUTIONS:
+        assert len(got[name][1]) == 1000 * 3 * 5, name  # every window x series x quantile
+    for name in RATES:
+        assert len(got[name][1]) == 1000 * 3, name
+    # error_rate_by_type: the 9 most frequent types of model-0000, the other 6 summed as _OTHER.
+    by_type = got[semconv.INFERTEL_GEN_AI_ERROR_RATE_BY_TYPE][1]
+    series = snapshots["60s"]["model-0000", "chat"]
+    published = {
+        dict(key)[semconv.ERROR_TYPE]: value
+        for key, value in by_type.items()
+        if dict(key)[semconv.STATS_WINDOW] == "60s" and dict(key).get(semconv.GEN_AI_REQUEST_MODEL) == "model-0000"
+    }
+    assert series.requests == 1 + sum(range(1, 16))
+    assert published == {
+        **{f"Error{k:02d}": (k + 1) / series.requests for k in range(14, 5, -1)},
+        "_OTHER": sum(range(1, 7)) / series.requests,
+    }
+    assert len(by_type) == 3 * 10
+
+
+def test_the_sdk_default_limit_would_drop_points(sdk_tracer_provider: TracerProvider) -> None:
+    """The comparison the views are for: without them, an SDK with cardinality limits drops points."""
+    if not statistics_views():
+        pytest.skip("this opentelemetry-sdk has no cardinality limit (< 1.45): nothing is dropped")
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    handle = install(sdk_tracer_provider, provider, max_series=1000, clock=FakeClock(30.0))
+    try:
+        _fill_series(sdk_tracer_provider.get_tracer("test"), 1200)
+        got = _points(reader)
+    finally:
+        handle.uninstall()
+        provider.shutdown()
+    latency = got[semconv.INFERTEL_GEN_AI_LATENCY][1]
+    assert len(latency) == 2000 + 1  # the SDK's default limit, plus its overflow point
+    assert latency[frozenset({semconv.OTEL_METRIC_OVERFLOW: True}.items())] is not None
+
+
+def test_statistics_views_limits() -> None:
+    views = {view._instrument_name: view._aggregation_cardinality_limit for view in statistics_views()}
+    if not views:
+        pytest.skip("this opentelemetry-sdk has no cardinality limit (< 1.45)")
+    assert views == {
+        **dict.fromkeys(DISTRIBUTIONS, 2 * 1000 * 3 * 5),
+        **dict.fromkeys(RATES, 2 * 1000 * 3),
+        semconv.INFERTEL_GEN_AI_ERROR_RATE_BY_TYPE: 2 * 1000 * 3 * 10,
+        semconv.INFERTEL_GEN_AI_IN_FLIGHT: 2 * 1000,
+    }
+    with pytest.raises(ValueError, match="max_series"):
+        statistics_views(max_series=0)
+
+
+def test_configure_meter_provider_has_room_for_the_configured_series(
+    sdk_tracer_provider: TracerProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The MeterProvider configure() creates sizes its views from INFERTEL_STATS_* (300 x 3 x 5 > 2,000).
+    monkeypatch.setenv("INFERTEL_STATS_MAX_SERIES", "300")
+    reader = InMemoryMetricReader()
+    provider = new_meter_provider(Resource.create({}), [reader])
+    handle = install(sdk_tracer_provider, provider, **options_from_env(), clock=FakeClock(30.0))
+    try:
+        _fill_series(sdk_tracer_provider.get_tracer("test"), 400)
+        latency = _points(reader)[semconv.INFERTEL_GEN_AI_LATENCY][1]
+    finally:
+        handle.uninstall()
+        provider.shutdown()
+    assert len(latency) == 300 * 3 * 5
+    assert frozenset({semconv.OTEL_METRIC_OVERFLOW: True}.items()) not in latency

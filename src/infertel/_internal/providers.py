@@ -376,7 +376,12 @@ def new_logger_provider(resource: Resource) -> LoggerProvider:
 
 def new_meter_provider(resource: Resource, readers: Sequence[MetricReader]) -> MeterProvider:
     """A MeterProvider with ``readers``, marked as owned, with pre-aggregated GenAI histograms."""
-    provider = mark_owned(MeterProvider(resource=resource, metric_readers=list(readers)))
+    from infertel._internal.processors import options_from_env, statistics_views
+
+    # Room for every statistics gauge point at the configured series bound (the SDK's default 2,000 is less).
+    options = {k: v for k, v in options_from_env().items() if k in ("windows_s", "quantiles", "max_series")}
+    views = statistics_views(**options)
+    provider = mark_owned(MeterProvider(resource=resource, metric_readers=list(readers), views=views))
     try:
         from infertel._internal.metrics import enable_preaggregation
     except ImportError:  # the instrumentation core is not there yet: per-call record() is used

@@ -17,7 +17,7 @@ from infertel._internal.processors._install import (
 from infertel._internal.processors._processor import InferenceStatsSpanProcessor
 from infertel._internal.processors._snapshot import OVERFLOW_KEY, Distribution, SeriesStats, Snapshot
 from infertel._internal.processors._stats import InferenceStats
-from infertel._internal.processors._views import GEN_AI_HISTOGRAMS, exponential_histogram_views
+from infertel._internal.processors._views import GEN_AI_HISTOGRAMS, exponential_histogram_views, statistics_views
 
 __all__ = [
     "GEN_AI_HISTOGRAMS",
@@ -33,6 +33,7 @@ __all__ = [
     "exponential_histogram_views",
     "install",
     "options_from_env",
+    "statistics_views",
     "stats",
     "uninstall_all",
 ]

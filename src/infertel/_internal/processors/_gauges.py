@@ -11,7 +11,7 @@ statistics lock while folding and never raise (``handle_internal_errors``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
@@ -23,6 +23,11 @@ from infertel._internal.processors._stats import InferenceStats
 from infertel.version import __version__
 
 _logger = logging.getLogger(__name__)
+
+
+MAX_ERROR_TYPES = 10
+"""``error.type`` values published per series and window: the most frequent ones, the rest
+summed under ``_OTHER`` (bounds ``infertel.gen_ai.error_rate_by_type``; ``stats()`` keeps them all)."""
 
 
 def window_label(window_s: float) -> str:
@@ -85,6 +90,26 @@ _RATES: tuple[tuple[str, str, str, Callable[[SeriesStats], float]], ...] = (
 )
 
 
+DISTRIBUTION_GAUGES = tuple(name for name, *_ in _DISTRIBUTIONS)
+"""Gauges with one point per window, series and quantile."""
+RATE_GAUGES = tuple(name for name, *_ in _RATES)
+"""Gauges with one point per window and series."""
+
+
+_OTHER_ERROR = "_OTHER"
+
+
+def top_error_types(errors_by_type: Mapping[str, int]) -> Iterable[tuple[str, int]]:
+    """At most :data:`MAX_ERROR_TYPES` ``(error.type, count)`` pairs: the most frequent, the rest as ``_OTHER``."""
+    if len(errors_by_type) <= MAX_ERROR_TYPES:
+        return errors_by_type.items()
+    ranked = sorted(errors_by_type.items(), key=lambda item: (-item[1], item[0]))
+    kept = dict(ranked[: MAX_ERROR_TYPES - 1])
+    rest = sum(n for _, n in ranked[MAX_ERROR_TYPES - 1 :])
+    kept[_OTHER_ERROR] = kept.get(_OTHER_ERROR, 0) + rest
+    return kept.items()
+
+
 class StatsGauges:
     """The gauges of one :class:`InferenceStats` on one MeterProvider.
 
@@ -103,7 +128,7 @@ class StatsGauges:
         self.stats = stats
         self.active = True
         self._snapshots: list[Snapshot] | None = None
-        meter = meter_provider.get_meter(semconv.INSTRUMENTATION_SCOPE, __version__)
+        meter = meter_provider.get_meter(semconv.INSTRUMENTATION_SCOPE, __version__, schema_url=semconv.SCHEMA_URL)
         first = True
         for name, unit, description, pick in _DISTRIBUTIONS:
             meter.create_observable_gauge(
@@ -177,7 +202,7 @@ class StatsGauges:
             for snap in self._current(False):
                 window = window_label(snap.window_s)
                 for series in snap.values():
-                    for error_type, n in series.errors_by_type.items():
+                    for error_type, n in top_error_types(series.errors_by_type):
                         attributes = _attrs(series, semconv.STATS_WINDOW, window)
                         attributes[semconv.ERROR_TYPE] = error_type
                         out.append(Observation(n / series.requests if series.requests else 0.0, attributes))
