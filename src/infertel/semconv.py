@@ -195,23 +195,99 @@ The PIDs are the ones NVML reports, in the host's PID namespace.
 INFERTEL_PROCESS_GPU_MEMORY_USAGE: Final = "infertel.process.gpu.memory.usage"
 """UpDownCounter, unit ``By``: GPU memory used by this process on one GPU (``hw.id``)."""
 
-# --- Resource metrics: system and process names (opentelemetry-instrumentation-system-metrics) --
+# --- Resource metrics: system and process (semantic conventions: system, process, cpython) ---
 SYSTEM_CPU_TIME: Final = "system.cpu.time"
+"""Counter, unit ``s``: seconds the CPUs spent in each ``cpu.mode``."""
 SYSTEM_CPU_UTILIZATION: Final = "system.cpu.utilization"
+"""Gauge, unit ``1``: fraction of CPU time in each ``cpu.mode`` over the last interval."""
 SYSTEM_MEMORY_USAGE: Final = "system.memory.usage"
+"""UpDownCounter, unit ``By``: memory by ``system.memory.state``."""
 SYSTEM_MEMORY_UTILIZATION: Final = "system.memory.utilization"
+"""Gauge, unit ``1``: fraction of memory by ``system.memory.state``."""
+SYSTEM_PAGING_USAGE: Final = "system.paging.usage"
+"""UpDownCounter, unit ``By``: swap by ``system.paging.state``."""
+SYSTEM_PAGING_UTILIZATION: Final = "system.paging.utilization"
+"""Gauge, unit ``1``: fraction of swap by ``system.paging.state``."""
 SYSTEM_DISK_IO: Final = "system.disk.io"
+"""Counter, unit ``By``: disk bytes by ``system.device`` and ``disk.io.direction``."""
 SYSTEM_DISK_OPERATIONS: Final = "system.disk.operations"
+"""Counter, unit ``{operation}``: disk operations by ``system.device`` and ``disk.io.direction``."""
+SYSTEM_DISK_IO_TIME: Final = "system.disk.io_time"
+"""Counter, unit ``s``: time each ``system.device`` was busy."""
+SYSTEM_DISK_OPERATION_TIME: Final = "system.disk.operation_time"
+"""Counter, unit ``s``: summed duration of operations by ``system.device`` and ``disk.io.direction``."""
 SYSTEM_NETWORK_IO: Final = "system.network.io"
-SYSTEM_NETWORK_CONNECTIONS: Final = "system.network.connections"
+"""Counter, unit ``By``: bytes by ``network.interface.name`` and ``network.io.direction``."""
+SYSTEM_NETWORK_PACKET_COUNT: Final = "system.network.packet.count"
+"""Counter, unit ``{packet}``: packets by ``system.device`` and ``network.io.direction``."""
+SYSTEM_NETWORK_PACKET_DROPPED: Final = "system.network.packet.dropped"
+"""Counter, unit ``{packet}``: dropped packets by ``network.interface.name`` and ``network.io.direction``."""
+SYSTEM_NETWORK_ERRORS: Final = "system.network.errors"
+"""Counter, unit ``{error}``: errors by ``network.interface.name`` and ``network.io.direction``."""
+SYSTEM_NETWORK_CONNECTION_COUNT: Final = "system.network.connection.count"
+"""UpDownCounter, unit ``{connection}``: sockets by ``network.transport`` and ``network.connection.state``."""
 PROCESS_CPU_TIME: Final = "process.cpu.time"
+"""Counter, unit ``s``: CPU seconds of this process by ``cpu.mode``."""
 PROCESS_CPU_UTILIZATION: Final = "process.cpu.utilization"
+"""Gauge, unit ``1``: CPU of this process by ``cpu.mode``, as a fraction of all logical CPUs."""
 PROCESS_MEMORY_USAGE: Final = "process.memory.usage"
+"""UpDownCounter, unit ``By``: resident memory of this process."""
 PROCESS_MEMORY_VIRTUAL: Final = "process.memory.virtual"
+"""UpDownCounter, unit ``By``: virtual memory of this process."""
 PROCESS_THREAD_COUNT: Final = "process.thread.count"
-PROCESS_OPEN_FILE_DESCRIPTOR_COUNT: Final = "process.open_file_descriptor.count"
+"""UpDownCounter, unit ``{thread}``: threads of this process."""
+PROCESS_UNIX_FILE_DESCRIPTOR_COUNT: Final = "process.unix.file_descriptor.count"
+"""UpDownCounter, unit ``{file_descriptor}``: open file descriptors of this process (POSIX)."""
 PROCESS_DISK_IO: Final = "process.disk.io"
+"""Counter, unit ``By``: disk bytes of this process by ``disk.io.direction``."""
 PROCESS_CONTEXT_SWITCHES: Final = "process.context_switches"
+"""Counter, unit ``{context_switch}``: context switches by ``process.context_switch.type``."""
+CPYTHON_GC_COLLECTIONS: Final = "cpython.gc.collections"
+"""Counter, unit ``{collection}``: garbage collections by ``cpython.gc.generation``."""
+CPYTHON_GC_COLLECTED_OBJECTS: Final = "cpython.gc.collected_objects"
+"""Counter, unit ``{object}``: objects the garbage collector freed, by ``cpython.gc.generation``."""
+CPYTHON_GC_UNCOLLECTABLE_OBJECTS: Final = "cpython.gc.uncollectable_objects"
+"""Counter, unit ``{object}``: uncollectable objects found, by ``cpython.gc.generation``."""
+
+CPU_MODE: Final = "cpu.mode"
+CPU_LOGICAL_NUMBER: Final = "cpu.logical_number"
+SYSTEM_MEMORY_STATE: Final = "system.memory.state"
+SYSTEM_PAGING_STATE: Final = "system.paging.state"
+SYSTEM_DEVICE: Final = "system.device"
+DISK_IO_DIRECTION: Final = "disk.io.direction"
+NETWORK_INTERFACE_NAME: Final = "network.interface.name"
+NETWORK_CONNECTION_STATE: Final = "network.connection.state"
+NETWORK_TRANSPORT: Final = "network.transport"
+PROCESS_CONTEXT_SWITCH_TYPE: Final = "process.context_switch.type"
+CPYTHON_GC_GENERATION: Final = "cpython.gc.generation"
+
+DEPRECATED_SYSTEM_METRICS: Final[dict[str, tuple[str, ...]]] = {
+    "process.open_file_descriptor.count": (PROCESS_UNIX_FILE_DESCRIPTOR_COUNT,),
+    "system.network.connections": (SYSTEM_NETWORK_CONNECTION_COUNT,),
+    "system.network.packets": (SYSTEM_NETWORK_PACKET_COUNT,),
+    "system.network.dropped": (SYSTEM_NETWORK_PACKET_DROPPED,),
+    "system.network.dropped.packets": (SYSTEM_NETWORK_PACKET_DROPPED,),
+    "system.network.dropped_packets": (SYSTEM_NETWORK_PACKET_DROPPED,),
+    "system.swap.usage": (SYSTEM_PAGING_USAGE,),
+    "system.swap.utilization": (SYSTEM_PAGING_UTILIZATION,),
+    "system.disk.time": (SYSTEM_DISK_OPERATION_TIME,),
+    "system.thread_count": (PROCESS_THREAD_COUNT,),
+    "process.runtime.memory": (PROCESS_MEMORY_USAGE, PROCESS_MEMORY_VIRTUAL),
+    "process.runtime.cpython.memory": (PROCESS_MEMORY_USAGE, PROCESS_MEMORY_VIRTUAL),
+    "process.runtime.cpu.time": (PROCESS_CPU_TIME,),
+    "process.runtime.cpython.cpu_time": (PROCESS_CPU_TIME,),
+    "process.runtime.cpu.utilization": (PROCESS_CPU_UTILIZATION,),
+    "process.runtime.cpython.cpu.utilization": (PROCESS_CPU_UTILIZATION,),
+    "process.runtime.thread_count": (PROCESS_THREAD_COUNT,),
+    "process.runtime.cpython.thread_count": (PROCESS_THREAD_COUNT,),
+    "process.runtime.context_switches": (PROCESS_CONTEXT_SWITCHES,),
+    "process.runtime.cpython.context_switches": (PROCESS_CONTEXT_SWITCHES,),
+    "process.runtime.gc_count": (CPYTHON_GC_COLLECTIONS,),
+    "process.runtime.cpython.gc_count": (CPYTHON_GC_COLLECTIONS,),
+}
+"""Deprecated system/process metric names (those of ``opentelemetry-instrumentation-system-metrics``,
+its ``config`` keys, and earlier semantic conventions) -> the current names that replace them.
+Accepted in ``INFERTEL_RESOURCE_METRICS_LIST`` with a one-time ``FutureWarning``; never emitted."""
 
 # --- Durable export (infertel-exporter-durable) ----------------------------------------------
 INFERTEL_EXPORTER_SPOOL_DROPPED: Final = "infertel.exporter.spool.dropped"
@@ -246,21 +322,8 @@ UNIT_FILE_DESCRIPTORS: Final = "{file_descriptor}"
 UNIT_PACKETS: Final = "{packet}"
 UNIT_CONNECTIONS: Final = "{connection}"
 UNIT_CONTEXT_SWITCHES: Final = "{context_switch}"
-
-SYSTEM_METRICS_UNITS: Final = {
-    SYSTEM_DISK_OPERATIONS: UNIT_OPERATIONS,
-    PROCESS_THREAD_COUNT: UNIT_THREADS,
-    PROCESS_OPEN_FILE_DESCRIPTOR_COUNT: UNIT_FILE_DESCRIPTORS,
-    "system.thread_count": UNIT_THREADS,
-    "system.network.packets": UNIT_PACKETS,
-    "system.network.dropped_packets": UNIT_PACKETS,
-    "system.network.errors": UNIT_ERRORS,
-    SYSTEM_NETWORK_CONNECTIONS: UNIT_CONNECTIONS,
-    PROCESS_CONTEXT_SWITCHES: UNIT_CONTEXT_SWITCHES,
-    "system.swap.usage": UNIT_BYTES,
-}
-"""UCUM units for the upstream system metrics whose instruments carry none or a non-UCUM one
-(``operations``, ``pages`` for a figure in bytes ...): infertel creates them with these."""
+UNIT_COLLECTIONS: Final = "{collection}"
+UNIT_OBJECTS: Final = "{object}"
 
 # --- infertel demo ---------------------------------------------------------------------------
 INFERTEL_DEMO_RUN_ID: Final = "infertel.demo.run_id"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from opentelemetry import metrics
@@ -20,13 +20,12 @@ from infertel._internal.resources.gpu import GpuCollector
 from infertel._internal.resources.host import PsutilSource
 from infertel._internal.resources.nvml import GpuSource, NvmlSource
 from infertel._internal.resources.snapshot import ResourceSampler, ResourceSnapshot
-from infertel._internal.resources.system import SystemMetricsCollector, resolve_system_metrics, upstream_config
+from infertel._internal.resources.system import SystemMetricsCollector, resolve_system_metrics
 
 _logger = logging.getLogger(__name__)
 
 _ON = frozenset({"1", "true", "yes", "on"})
 _OFF = frozenset({"0", "false", "no", "off"})
-_SYSTEM_METRICS_HINT = "pip install 'infertel[system-metrics]'"
 
 
 def _env_switch(name: str, default: bool) -> bool:
@@ -107,12 +106,13 @@ def install(
     meter_provider: MeterProvider | None,
     *,
     enabled: bool | None = None,
-    system_metrics: str | Sequence[str] | Mapping[str, Sequence[str] | None] | bool | None = None,
+    system_metrics: str | Sequence[str] | bool | None = None,
     gpu: bool | None = None,
     gpu_processes: bool | None = None,
     per_cpu: bool | None = None,
     interval_s: float | None = None,
     process: Any = None,
+    system: Any = None,
     gpu_source: GpuSource | None = None,
     pid: int | None = None,
 ) -> ResourceMetrics:
@@ -123,18 +123,19 @@ def install(
     ``"default"``), ``gpu`` (``INFERTEL_GPU_METRICS``, on), ``gpu_processes``
     (``INFERTEL_GPU_PROCESS_METRICS``, on), ``per_cpu`` (``INFERTEL_RESOURCE_METRICS_PER_CPU``, off),
     ``interval_s`` (``INFERTEL_RESOURCE_METRICS_INTERVAL``, 1).
-    Absence (no system-metrics package, no NVML, no GPU) is one log line, never an error.
+    Absence (no NVML, no GPU, a psutil reading denied) is one log line, never an error.
 
     Args:
         meter_provider: Provider for the instruments; ``None`` for the global one.
         enabled: ``False`` installs nothing (the handle's :meth:`ResourceMetrics.snapshot` still works).
-        system_metrics: ``"default"``, ``"all"``, a list of upstream metric names, a mapping
-            name -> label values, or ``False`` for none.
+        system_metrics: ``"default"``, ``"all"``, a list of metric names (deprecated names are
+            mapped to current ones with a one-time ``FutureWarning``), or ``False`` for none.
         gpu: Report ``hw.gpu.*`` and the other NVML metrics.
         gpu_processes: Report GPU memory per PID (``infertel.gpu.process.memory.usage``).
-        per_cpu: Report ``system.cpu.*`` per logical CPU (upstream's way) instead of host-wide.
+        per_cpu: Report ``system.cpu.*`` per logical CPU (``cpu.logical_number``) instead of host-wide.
         interval_s: How long a reading is reused by snapshot readers.
         process: A ``psutil.Process``-like object for this process (tests inject one).
+        system: A psutil-like module for the host readings (tests inject canned ones).
         gpu_source: A :class:`GpuSource` (tests inject canned NVML); default :class:`NvmlSource`.
         pid: PID counted as "this process" for ``infertel.process.gpu.memory.usage``.
 
@@ -143,7 +144,6 @@ def install(
 
     Raises:
         ValueError: A setting has a value outside the accepted ones (named in the message).
-        ImportError: ``system_metrics`` names metrics but the upstream package is not installed.
 
     Example:
         >>> handle = install(meter_provider, system_metrics=["process.memory.usage"], gpu=False)
@@ -157,21 +157,10 @@ def install(
     gpu = _env_switch(env.INFERTEL_GPU_METRICS, True) if gpu is None else gpu
     gpu_processes = _env_switch(env.INFERTEL_GPU_PROCESS_METRICS, True) if gpu_processes is None else gpu_processes
     interval_s = _interval(interval_s)
-    explicit_system = system_metrics is not None
     setting = "system_metrics"
     if system_metrics is None and os.environ.get(env.INFERTEL_RESOURCE_METRICS_LIST, "").strip():
         system_metrics, setting = os.environ[env.INFERTEL_RESOURCE_METRICS_LIST], env.INFERTEL_RESOURCE_METRICS_LIST
-        explicit_system = True
-    available = upstream_config()
-    chosen: dict[str, list[str] | None] = {}
-    if available is None:
-        if explicit_system and system_metrics not in (False, [], ()):
-            raise ImportError(
-                f"{setting} asks for system metrics but opentelemetry-instrumentation-system-metrics "
-                f"is not installed: {_SYSTEM_METRICS_HINT}"
-            )
-    else:
-        chosen = resolve_system_metrics(system_metrics, available, setting=setting)
+    chosen = resolve_system_metrics(system_metrics, setting=setting)
 
     owns_source = gpu_source is None
     source: GpuSource | None = None
@@ -182,30 +171,16 @@ def install(
         return ResourceMetrics(sampler, None, None, owns_source)
 
     provider = meter_provider if meter_provider is not None else metrics.get_meter_provider()
-    system: SystemMetricsCollector | None = None
-    if available is None:
-        _logger.info("infertel: system and process metrics are absent: %s", _SYSTEM_METRICS_HINT)
-    elif chosen and meter_provider is None and _upstream_already_instrumented():
-        _logger.info(
-            "infertel: system and process metrics are already reported by SystemMetricsInstrumentor "
-            "(opentelemetry-instrument?) on the global MeterProvider; not adding them twice"
-        )
-    elif chosen:
-        system = SystemMetricsCollector(provider, chosen, process=process, per_cpu=per_cpu)
+    collector: SystemMetricsCollector | None = None
+    if chosen:
+        collector = SystemMetricsCollector(provider, chosen, system=system, process=process, per_cpu=per_cpu)
     gpu_collector = None
     if source is not None:
         gpu_collector = GpuCollector(provider, sampler, processes=gpu_processes, pid=pid)
-    handle = ResourceMetrics(sampler, system, gpu_collector, owns_source)
+    handle = ResourceMetrics(sampler, collector, gpu_collector, owns_source)
     with _active_lock:
         _active = handle
     return handle
-
-
-def _upstream_already_instrumented() -> bool:
-    from opentelemetry.instrumentation.system_metrics import SystemMetricsInstrumentor
-
-    instance = SystemMetricsInstrumentor._instance
-    return instance is not None and bool(instance.is_instrumented_by_opentelemetry)
 
 
 def _interval(interval_s: float | None) -> float:
@@ -227,31 +202,34 @@ def _interval(interval_s: float | None) -> float:
 def start_resource_metrics(
     *,
     meter_provider: MeterProvider | None = None,
-    system_metrics: str | Sequence[str] | Mapping[str, Sequence[str] | None] | bool | None = None,
+    system_metrics: str | Sequence[str] | bool | None = None,
     gpu: bool | None = None,
     gpu_processes: bool | None = None,
     per_cpu: bool | None = None,
     interval_s: float | None = None,
     process: Any = None,
+    system: Any = None,
     gpu_source: GpuSource | None = None,
 ) -> ResourceMetrics:
     """Report system, process and GPU metrics under the OpenTelemetry names.
 
     ``configure()`` already does this; call it yourself when you set up OpenTelemetry on your
-    own. System and process metrics come from ``opentelemetry-instrumentation-system-metrics``
-    (``system.cpu.utilization``, ``process.memory.usage`` ...); GPU metrics from NVML
+    own. System and process metrics come from psutil under the current semantic-convention
+    names (``system.cpu.utilization``, ``process.unix.file_descriptor.count`` ...); GPU metrics from NVML
     (``hw.gpu.utilization``, ``hw.gpu.memory.usage``, ``hw.power``, ``hw.energy`` ...). Without
     NVML, driver or GPU the GPU metrics are simply absent. Settings left ``None`` come from the
     ``INFERTEL_*`` environment variables (see :func:`install`).
 
     Args:
         meter_provider: Provider for the instruments; default the global one.
-        system_metrics: ``"default"`` (cheap set), ``"all"``, a list of names, or ``False``.
+        system_metrics: ``"default"`` (cheap set), ``"all"``, a list of names, or ``False``
+            (see ``infertel.resources.DEFAULT_SYSTEM_METRICS``).
         gpu: ``False`` turns the NVML metrics off.
         gpu_processes: ``False`` turns GPU memory per PID off.
         per_cpu: ``True`` reports ``system.cpu.*`` per logical CPU (costly on many cores).
         interval_s: How long a reading is reused by :func:`infertel.resources.snapshot` readers.
         process: A ``psutil.Process``-like object (for tests).
+        system: A psutil-like module (for tests: canned host readings).
         gpu_source: A GPU source (for tests: canned NVML readings).
 
     Returns:
@@ -267,7 +245,7 @@ def start_resource_metrics(
     """
     return install(
         meter_provider, enabled=True, system_metrics=system_metrics, gpu=gpu, gpu_processes=gpu_processes,
-        per_cpu=per_cpu, interval_s=interval_s, process=process, gpu_source=gpu_source,
+        per_cpu=per_cpu, interval_s=interval_s, process=process, system=system, gpu_source=gpu_source,
     )  # fmt: skip
 
 
