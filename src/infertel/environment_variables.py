@@ -67,10 +67,12 @@ INFERTEL_RESOURCE_METRICS: Final = "INFERTEL_RESOURCE_METRICS"
 """``on`` (default) or ``off``: system, process and GPU metrics installed by ``configure()``."""
 
 INFERTEL_RESOURCE_METRICS_LIST: Final = "INFERTEL_RESOURCE_METRICS_LIST"
-"""Comma-separated system/process metrics to collect, by their names in
-``opentelemetry-instrumentation-system-metrics`` (``system.cpu.utilization,process.memory.usage``),
-or ``default`` / ``all``. Default: ``default``, a set without the costly per-connection and
-per-CPU-time metrics (see ``infertel.resources.DEFAULT_SYSTEM_METRICS``).
+"""Comma-separated system/process metrics to collect, by their semantic-convention names
+(``system.cpu.utilization,process.unix.file_descriptor.count``), or ``default`` / ``all``.
+Default: ``default``, a set without the costly per-connection and per-CPU-time metrics (see
+``infertel.resources.DEFAULT_SYSTEM_METRICS``). Deprecated names (those of
+``opentelemetry-instrumentation-system-metrics``, e.g. ``process.open_file_descriptor.count``)
+are mapped to the current ones with a one-time ``FutureWarning`` (``infertel.semconv.DEPRECATED_SYSTEM_METRICS``).
 """
 
 INFERTEL_GPU_METRICS: Final = "INFERTEL_GPU_METRICS"

@@ -1,7 +1,6 @@
 """Host and process readings as plain data, from psutil, for :func:`infertel.resources.snapshot`.
 
-The exported ``system.*`` / ``process.*`` metrics come from the upstream
-``opentelemetry-instrumentation-system-metrics`` (:mod:`.system`); this module is the small,
+The exported ``system.*`` / ``process.*`` metrics are :mod:`.system`'s instruments; this module is the small,
 dependency-free reader behind the in-process snapshot (dashboard, health checks, autoscaling).
 """
 
@@ -41,7 +40,8 @@ class HostReading:
             ``process.cpu.utilization``).
         process_memory_bytes: Resident memory of this process (as ``process.memory.usage``).
         process_thread_count: Threads of this process.
-        process_open_file_descriptors: Open file descriptors of this process (POSIX only).
+        process_open_file_descriptors: Open file descriptors of this process (POSIX only; as
+            ``process.unix.file_descriptor.count``).
 
     Example:
         >>> reading = PsutilSource().read()
