@@ -89,7 +89,10 @@ class Pipeline:
     def _start_runtime(self) -> None:
         """Fresh queues, locks, counters and threads (at construction, and in a forked child)."""
         self._pending: collections.deque[Any] = collections.deque()
-        self._space = threading.Condition()
+        # Producers check the bound and append under one lock, so concurrent offers never take the
+        # queue past max_queue_items; the writer only removes (no lock needed to shrink it).
+        self._offer_lock = threading.Lock()
+        self._space = threading.Condition(self._offer_lock)
         self._wake_writer = threading.Event()
         self._wake_sender = threading.Event()
         self._stop_writer = False
@@ -197,17 +200,24 @@ class Pipeline:
             with self._write_lock:
                 self._write(list(items))
             return True
-        if len(self._pending) + n > self._max_queue_items:
-            deadline = time.monotonic() + self._enqueue_timeout_s
-            self._wake_writer.set()
-            with self._space:
-                while len(self._pending) + n > self._max_queue_items:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        self.drop(n, "queue_full")
-                        return False
-                    self._space.wait(remaining)
-        self._pending.extend(items)
+        deadline = None
+        queued = False
+        with self._space:
+            while True:
+                if len(self._pending) + n <= self._max_queue_items:
+                    self._pending.extend(items)
+                    queued = True
+                    break
+                if deadline is None:
+                    deadline = time.monotonic() + self._enqueue_timeout_s
+                    self._wake_writer.set()
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._space.wait(remaining)
+        if not queued:
+            self.drop(n, "queue_full")
+            return False
         if len(self._pending) >= self._max_batch_items:
             self._wake_writer.set()
         return True
@@ -215,9 +225,14 @@ class Pipeline:
     def offer_one(self, item: Any) -> bool:
         """:meth:`offer` for one item, with a fast path for the span processor's ``on_end``."""
         pending = self._pending
-        if self._write_through or self.shut_down or len(pending) >= self._max_queue_items:
+        if self._write_through or self.shut_down:
             return self.offer((item,))
-        pending.append(item)
+        with self._offer_lock:
+            room = len(pending) < self._max_queue_items
+            if room:
+                pending.append(item)
+        if not room:
+            return self.offer((item,))
         if len(pending) >= self._max_batch_items:
             self._wake_writer.set()
         return True
