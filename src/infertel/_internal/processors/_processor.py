@@ -134,8 +134,13 @@ class InferenceStatsSpanProcessor(SpanProcessor):
                 return  # a child of the same series already counted this request
             parent = span._parent
             if parent is not None:
-                if len(counted) >= MAX_PENDING_PARENTS:
-                    del counted[next(iter(counted))]
+                while len(counted) >= MAX_PENDING_PARENTS:
+                    # Spans end on many threads: another one may evict the same oldest entry, or
+                    # change the dict between iter() and next(); either way one entry is gone.
+                    try:
+                        counted.pop(next(iter(counted)), None)
+                    except (RuntimeError, StopIteration):
+                        break
                 counted[parent[1]] = key  # span_id (see on_start)
             buffer = self._buffer
             buffer.append(
