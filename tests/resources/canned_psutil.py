@@ -63,15 +63,19 @@ class CannedHost:
         return list(self.cpu_each) if percpu else self.cpu_total
 
     def virtual_memory(self) -> svmem:
+        self._count("virtual_memory")
         return self.memory
 
     def swap_memory(self) -> sswap:
+        self._count("swap_memory")
         return self.swap
 
     def disk_io_counters(self, perdisk: bool = False) -> dict[str, sdiskio]:
+        self._count("disk_io_counters")
         return dict(self.disks)
 
     def net_io_counters(self, pernic: bool = False) -> dict[str, snetio]:
+        self._count("net_io_counters")
         return dict(self.nics)
 
     def net_connections(self, kind: str = "inet") -> list[sconn]:

@@ -448,7 +448,7 @@ def test_access_denied_makes_the_metric_absent_with_one_line_and_no_retry(
     assert sum("process.unix.file_descriptor.count metric is absent" in m for m in absent) == 1
 
 
-def test_costly_connection_count_is_read_only_when_chosen(
+def test_one_reading_per_collection_and_no_costly_call_unless_chosen(
     meter_provider: MeterProvider, metric_reader: InMemoryMetricReader
 ) -> None:
     host = CannedHost()
@@ -457,5 +457,28 @@ def test_costly_connection_count_is_read_only_when_chosen(
         collect(metric_reader)
     finally:
         handle.shutdown()
-    assert "net_connections" not in host.calls
-    assert host.calls["cpu_times"] == 1  # system.cpu.utilization only
+    # virtual_memory feeds two metrics and disk_io_counters two: each read once. No net_connections.
+    assert host.calls == {"cpu_times": 1, "virtual_memory": 1, "disk_io_counters": 1, "net_io_counters": 1}
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_reports_itself() -> None:
+    readings = SystemReadings()
+    assert readings.process.pid == os.getpid()
+    read, write = os.pipe()
+    with warnings.catch_warnings():
+        # Python >= 3.12 warns when forking with threads running (other tests' readers): the child
+        # here only writes to a pipe and exits, taking no lock.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # the child: report which process the readings describe, and leave at once
+        try:
+            os.write(write, f"{readings.process.pid} {os.getpid()}".encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    reported, child = os.read(read, 100).decode().split()
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert reported == child == str(pid)
+    assert readings.process.pid == os.getpid()  # the parent is untouched

@@ -38,6 +38,9 @@ _SYSTEM_CPU_MODES: dict[str, tuple[str, ...]] = {
 }
 _PROCESS_CPU_MODES: dict[str, tuple[str, ...]] = {"user": ("user",), "system": ("system",), "wait": ("iowait",)}
 _MEMORY_STATES = ("used", "free", "cached", "buffers")
+# A reading several metrics share (virtual_memory, disk_io_counters, ...) is taken once per
+# collection: reused for this long. Not CPU times: the utilisation deltas need every reading.
+_SHARED_READING_S = 0.05
 _VIRTUAL_DISKS = ("loop", "ram", "zram")  # snap mounts and RAM disks: not disks
 _DIRECTIONS = (("read", "read"), ("write", "write"))
 # psutil's net_io_counters fields per kind and network.io.direction.
@@ -109,6 +112,7 @@ class SystemReadings:
         self._last_utilization: dict[int | None, dict[str, float]] = {}
         self._last_process: tuple[float, dict[str, float]] | None = None
         self._last_process_utilization: dict[str, float] = {}
+        self._shared: dict[str, tuple[float, Any]] = {}
         try:  # the first process.cpu.utilization covers the time since the collector started
             self._last_process = (clock(), _modes(self._process.cpu_times(), _PROCESS_CPU_MODES))
         except (psutil.Error, NotImplementedError, PermissionError, AttributeError):
@@ -122,7 +126,17 @@ class SystemReadings:
                 if os.getpid() != self._pid:
                     self._process, self._pid = psutil.Process(), os.getpid()
                     self._last_process, self._last_process_utilization = None, {}
+                    self._shared = {}
         return self._process
+
+    def _shared_reading(self, what: str, read: Callable[[], Any]) -> Any:
+        now = time.monotonic()
+        taken = self._shared.get(what)
+        if taken is not None and 0 <= now - taken[0] < _SHARED_READING_S:
+            return taken[1]
+        value = read()
+        self._shared[what] = (now, value)
+        return value
 
     # -- system.cpu.* ---------------------------------------------------------------------------
     def _cpu_times(self) -> dict[int | None, dict[str, float]]:
@@ -168,14 +182,14 @@ class SystemReadings:
     # -- system.memory.*, system.paging.* -------------------------------------------------------
     def system_memory_usage(self, options: CallbackOptions) -> Iterator[Observation]:
         """``system.memory.usage`` by ``system.memory.state`` (used, free, cached, buffers)."""
-        memory = self._system.virtual_memory()
+        memory = self._shared_reading("virtual_memory", self._system.virtual_memory)
         for state in _MEMORY_STATES:
             if hasattr(memory, state):
                 yield Observation(int(getattr(memory, state)), {semconv.SYSTEM_MEMORY_STATE: state})
 
     def system_memory_utilization(self, options: CallbackOptions) -> Iterator[Observation]:
         """``system.memory.utilization``: each state's share of the total memory."""
-        memory = self._system.virtual_memory()
+        memory = self._shared_reading("virtual_memory", self._system.virtual_memory)
         if memory.total > 0:
             for state in _MEMORY_STATES:
                 if hasattr(memory, state):
@@ -183,20 +197,21 @@ class SystemReadings:
 
     def system_paging_usage(self, options: CallbackOptions) -> Iterator[Observation]:
         """``system.paging.usage`` (swap) by ``system.paging.state`` (used, free)."""
-        swap = self._system.swap_memory()
+        swap = self._shared_reading("swap_memory", self._system.swap_memory)
         for state in ("used", "free"):
             yield Observation(int(getattr(swap, state)), {semconv.SYSTEM_PAGING_STATE: state})
 
     def system_paging_utilization(self, options: CallbackOptions) -> Iterator[Observation]:
         """``system.paging.utilization``: used and free swap as fractions (none without swap)."""
-        swap = self._system.swap_memory()
+        swap = self._shared_reading("swap_memory", self._system.swap_memory)
         if swap.total > 0:
             for state in ("used", "free"):
                 yield Observation(getattr(swap, state) / swap.total, {semconv.SYSTEM_PAGING_STATE: state})
 
     # -- system.disk.* --------------------------------------------------------------------------
     def _disks(self) -> Iterator[tuple[str, Any]]:
-        for device, counters in (self._system.disk_io_counters(perdisk=True) or {}).items():
+        disks = self._shared_reading("disk_io_counters", lambda: self._system.disk_io_counters(perdisk=True))
+        for device, counters in (disks or {}).items():
             if not device.startswith(_VIRTUAL_DISKS):
                 yield device, counters
 
@@ -228,7 +243,8 @@ class SystemReadings:
 
     # -- system.network.* -----------------------------------------------------------------------
     def _per_interface(self, kind: str, key: str) -> Iterator[Observation]:
-        for interface, counters in (self._system.net_io_counters(pernic=True) or {}).items():
+        interfaces = self._shared_reading("net_io_counters", lambda: self._system.net_io_counters(pernic=True))
+        for interface, counters in (interfaces or {}).items():
             for direction, field in _NETWORK_FIELDS[kind]:
                 if hasattr(counters, field):
                     attributes = {key: interface, semconv.NETWORK_IO_DIRECTION: direction}
@@ -293,11 +309,11 @@ class SystemReadings:
 
     def process_memory_usage(self, options: CallbackOptions) -> Iterator[Observation]:
         """``process.memory.usage``: resident set size."""
-        yield Observation(int(self.process.memory_info().rss))
+        yield Observation(int(self._shared_reading("memory_info", self.process.memory_info).rss))
 
     def process_memory_virtual(self, options: CallbackOptions) -> Iterator[Observation]:
         """``process.memory.virtual``: virtual memory size."""
-        yield Observation(int(self.process.memory_info().vms))
+        yield Observation(int(self._shared_reading("memory_info", self.process.memory_info).vms))
 
     def process_thread_count(self, options: CallbackOptions) -> Iterator[Observation]:
         """``process.thread.count``."""
