@@ -2,9 +2,9 @@
 
 1. CPU time of one full collection (``reader.get_metrics_data()``, SDK aggregation included):
    infertel's default system/process set + GPU metrics from 8 canned NVML GPUs (the fake NVML
-   of the test suite, so NVML's own driver latency is NOT included), and its parts, against the
-   upstream ``opentelemetry-instrumentation-system-metrics`` with ALL its metrics, measured in
-   the same run.
+   of the test suite, so NVML's own driver latency is NOT included), and its parts, and
+   infertel's full system/process set, against the upstream
+   ``opentelemetry-instrumentation-system-metrics`` with ALL its metrics, measured in the same run.
 2. CPU share of collection at a 1 s export interval over ``--duration`` seconds (default 60,
    real time, not extrapolated): each configuration runs in its own subprocess with a
    PeriodicExportingMetricReader (1 s) and an exporter that discards; the figure is the
@@ -41,7 +41,14 @@ from fake_nvml import FakeGpu, FakeNvml  # noqa: E402
 from infertel._internal.resources import install  # noqa: E402
 from infertel._internal.resources.nvml import NvmlSource  # noqa: E402
 
-KINDS = ("empty", "infertel-default+gpu", "infertel-system-default", "infertel-gpu-8", "upstream-all")
+KINDS = (
+    "empty",
+    "infertel-default+gpu",
+    "infertel-system-default",
+    "infertel-system-all",
+    "infertel-gpu-8",
+    "upstream-all",
+)
 TARGET_SHARE = 0.005  # 0.5 % of one core
 
 
@@ -73,6 +80,8 @@ def setup(kind: str, provider: MeterProvider) -> Any:
         return None
     gpu = kind in ("infertel-default+gpu", "infertel-gpu-8")
     system: Any = "default" if kind in ("infertel-default+gpu", "infertel-system-default") else False
+    if kind == "infertel-system-all":
+        system = "all"  # the same ground as upstream-all: every metric, connections included
     source = NvmlSource(FakeNvml(eight_gpus())) if gpu else None
     return install(provider, system_metrics=system, gpu=gpu, gpu_source=source)
 
