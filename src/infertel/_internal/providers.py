@@ -13,6 +13,7 @@ functions: each returns the list ``configure()`` installs.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import weakref
@@ -267,6 +268,8 @@ def exporters_for(signal: str, settings: Settings) -> list[Any]:
 def durable_exporter(signal: str, exporter: Any) -> Any:
     """``exporter`` behind an on-disk spool; the exporter itself if infertel-exporter-durable is absent.
 
+    The spool batches in place of the SDK's batch processor, so ``OTEL_BSP_*`` (spans) and
+    ``OTEL_BLRP_*`` (log records) set its queue, batch size and delay, as they would the SDK's.
     The spool's own metrics are reported once the MeterProvider exists (:func:`report_spool_metrics`).
     """
     try:
@@ -277,7 +280,43 @@ def durable_exporter(signal: str, exporter: Any) -> Any:
     cls = {"traces": durable.DurableSpanExporter, "metrics": durable.DurableMetricExporter}.get(
         signal, durable.DurableLogExporter
     )
-    return cls(exporter, report_metrics=False)
+    return cls(exporter, report_metrics=False, **batch_options(signal))
+
+
+_BATCH_VARIABLES = {
+    "max_queue_items": "MAX_QUEUE_SIZE",
+    "max_batch_items": "MAX_EXPORT_BATCH_SIZE",
+    "schedule_delay_millis": "SCHEDULE_DELAY",
+}
+
+
+def batch_options(signal: str) -> dict[str, int]:
+    """The durable spool's options that ``OTEL_BSP_*`` / ``OTEL_BLRP_*`` set (only those set).
+
+    Raises:
+        ValueError: A set variable is not a positive integer.
+
+    Example:
+        >>> batch_options("metrics")
+        {}
+    """
+    prefix = {"traces": "OTEL_BSP_", "logs": "OTEL_BLRP_"}.get(signal)
+    options: dict[str, int] = {}
+    if prefix is None:
+        return options
+    for option, suffix in _BATCH_VARIABLES.items():
+        variable = prefix + suffix
+        raw = os.environ.get(variable, "").strip()
+        if not raw:
+            continue
+        try:
+            value = int(raw)
+        except ValueError:
+            value = 0
+        if value <= 0:
+            raise ValueError(f"{variable}: {raw!r} is not accepted (accepted: an integer > 0)")
+        options[option] = value
+    return options
 
 
 def report_spool_metrics(exporters: dict[str, Any], meter_provider: Any) -> None:
