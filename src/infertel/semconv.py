@@ -73,6 +73,8 @@ STREAM_END_ERROR: Final = "error"
 STREAM_END_CANCELLED: Final = "cancelled"
 STREAM_END_CLIENT_DISCONNECTED: Final = "client_disconnected"
 """A server-side stream whose client went away before the response completed (also its ``error.type``)."""
+STREAM_END_SHUTDOWN: Final = "shutdown"
+"""The stream was still open when ``infertel.shutdown()`` ran (also at exit and on SIGTERM)."""
 
 # --- GenAI metrics (semantic conventions) ----------------------------------------------------
 GEN_AI_CLIENT_OPERATION_DURATION: Final = "gen_ai.client.operation.duration"

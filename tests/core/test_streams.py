@@ -17,6 +17,7 @@ from opentelemetry.trace import StatusCode
 
 import infertel
 from infertel import semconv
+from infertel._internal.instrument import reaper
 
 
 def _stream_attributes(span: Any) -> dict[str, Any]:
@@ -153,7 +154,9 @@ def test_break_is_closed_and_unread_release_is_abandoned(observed, span_exporter
     for chunk in observed(tokens)():
         if chunk == 2:
             break
-    # CPython releases the temporary right after the loop, as it would close a generator.
+    # CPython releases the temporary right after the loop, as it would close a generator; the span
+    # ends on the reaper thread (a finalizer takes no lock), at the time of the release.
+    assert reaper.wait_reaped(time.monotonic() + 10)
     (span,) = span_exporter.get_finished_spans()
     assert span.attributes[semconv.INFERTEL_STREAM_END_REASON] == semconv.STREAM_END_CLOSED
     assert span.attributes[semconv.INFERTEL_STREAM_CHUNKS] == 3
@@ -162,6 +165,7 @@ def test_break_is_closed_and_unread_release_is_abandoned(observed, span_exporter
 
     unread = observed(tokens)()
     del unread  # created, never read, dropped
+    assert reaper.wait_reaped(time.monotonic() + 10)
     assert span_exporter.get_finished_spans()[-1].attributes[semconv.INFERTEL_STREAM_END_REASON] == (
         semconv.STREAM_END_ABANDONED
     )
@@ -187,6 +191,7 @@ def test_garbage_collected_unfinished_stream(observed, span_exporter) -> None:
     del stream, holder
     assert span_exporter.get_finished_spans() == ()
     gc.collect()
+    assert reaper.wait_reaped(time.monotonic() + 10)
     (span,) = span_exporter.get_finished_spans()
     assert span.attributes[semconv.INFERTEL_STREAM_END_REASON] == semconv.STREAM_END_ABANDONED
     assert span.status.status_code is StatusCode.UNSET

@@ -22,7 +22,7 @@ from opentelemetry.sdk.metrics import MeterProvider as SDKMeterProvider
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider as SDKTracerProvider
 
-from infertel._internal import components, config, lifecycle, logs, providers, state, status
+from infertel._internal import components, config, lifecycle, logs, providers, state, teardown
 from infertel._internal.config import Settings
 from infertel._internal.prometheus import PrometheusEndpoint, check_port_free, start_prometheus
 from infertel._internal.resource import build_resource
@@ -352,67 +352,34 @@ def _drop_hub_delegates(provider: Any, hub_of: Any) -> None:
         hub_of(provider).shutdown()
 
 
-def _left_millis(deadline: float) -> int:
-    return max(0, int((deadline - time.monotonic()) * 1000))
-
-
-def _step(what: str, fn: Any, *args: Any) -> bool:
-    try:
-        result = fn(*args)
-    except Exception as exc:
-        _logger.warning("infertel: %s failed: %r", what, exc)
-        return False
-    return result is not False
-
-
 def _shutdown_meter(cfg: _Configured, deadline: float) -> bool:
-    ok = True
-    if cfg.meter_provider is not None:
-        if cfg.owns_meter:
-            ok = _step(
-                "MeterProvider shutdown", lambda: cfg.meter_provider.shutdown(timeout_millis=_left_millis(deadline))
-            )
-        elif hasattr(cfg.meter_provider, "force_flush"):
-            ok = _step("MeterProvider flush", cfg.meter_provider.force_flush, _left_millis(deadline))
-    if cfg.prometheus is not None:
-        ok = _step("stopping the Prometheus endpoint", cfg.prometheus.stop) and ok
-        cfg.prometheus = None
-    cfg.owns_meter = False
-    return ok
+    return teardown.shutdown_meter(cfg, deadline)
 
 
 def _teardown(cfg: _Configured, deadline: float) -> bool:
-    ok = True
-    logs.detach()
-    ok = _step("stopping statistics and resource metrics", components.shut_down, cfg.extras) and ok
-    pairs: tuple[tuple[Any, bool, Any], ...] = (
-        (cfg.tracer_provider, cfg.owns_tracer, providers.span_hub),
-        (cfg.logger_provider, cfg.owns_logger, providers.log_hub),
-    )
-    for provider, owned, hub_of in pairs:
-        if not isinstance(provider, (SDKTracerProvider, SDKLoggerProvider)):
-            continue
-        ok = _step("flush", provider.force_flush, _left_millis(deadline)) and ok
-        # Our processors go in both cases; the provider itself only when configure() created it.
-        ok = _step("processor shutdown", hub_of(provider).shutdown) and ok
-        if owned:
-            ok = _step("provider shutdown", provider.shutdown) and ok
-    ok = _shutdown_meter(cfg, deadline) and ok
-    # Flushed or not, anything an exporter lost makes the verdict False (and is named in one line).
-    return _step("checking for lost telemetry", status.flush_verdict, cfg.extras) and ok
+    """Flush, stop and judge what ``cfg`` set up (a ``configure()`` being replaced); bounded by ``deadline``."""
+    steps = teardown.Steps()
+    ok = teardown.teardown(cfg, deadline, steps)
+    return teardown.verdict(cfg, steps, deadline) and ok
 
 
 def shutdown(*, timeout_millis: int = 30_000) -> bool:
     """Flush and shut down what :func:`configure` set up; reset infertel to unconfigured.
 
-    Providers ``configure()`` created are shut down; providers it only added to are flushed and
-    keep running (infertel's processors are removed from them). Safe to call more than once.
+    In order: streams still open end (``infertel.stream.end_reason="shutdown"``); spans, log
+    records and a last collection of every metric (statistics gauges and resource metrics
+    included) are flushed; then processors, collectors and the providers ``configure()`` created
+    are shut down. Providers it only added to are flushed and keep running (infertel's processors
+    are removed from them). It returns within ``timeout_millis`` whatever the exporters do (a step
+    still running then is left behind on a daemon thread). Safe to call more than once; it runs at
+    interpreter exit and on SIGTERM too.
 
     Args:
-        timeout_millis: Time budget for flushing all signals.
+        timeout_millis: Time budget for the whole shutdown.
 
     Returns:
-        ``True`` if everything was flushed and shut down within the budget.
+        ``True`` if everything was flushed and shut down within the budget and no exporter lost
+        anything; ``False`` otherwise, with one warning line naming what and where.
 
     Example:
         >>> import infertel
@@ -420,11 +387,23 @@ def shutdown(*, timeout_millis: int = 30_000) -> bool:
         True
     """
     global _active
-    deadline = time.monotonic() + timeout_millis / 1000
-    with _lock:
+    start = time.monotonic()
+    deadline = start + max(0, timeout_millis) / 1000
+    if not _lock.acquire(timeout=max(0.0, deadline - start)):
+        # configure() or another shutdown() holds it (on SIGTERM: maybe the interrupted thread itself).
+        _logger.warning("infertel: shutdown incomplete: configure() did not return within %d ms", timeout_millis)
+        return False
+    try:
         cfg, _active = _active, None
-        ok = True if cfg is None else _teardown(cfg, deadline)
+        if cfg is None:
+            return True
+        steps = teardown.Steps()
+        ok = teardown.end_streams(steps, start + (deadline - start) * 0.25)
+        ok = teardown.teardown(cfg, start + (deadline - start) * 0.95, steps) and ok
+        ok = teardown.verdict(cfg, steps, deadline) and ok
+    finally:
         state.reset()
+        _lock.release()
     return ok and time.monotonic() <= deadline
 
 

@@ -323,12 +323,20 @@ class Inference:
         with handle_internal_errors:
             self._end_unguarded(end_reason)
 
-    def _end_unguarded(self, end_reason: str | None = None) -> None:
-        """:meth:`end` without the guard (for callers that hold ``handle_internal_errors``)."""
+    def _end_unguarded(self, end_reason: str | None = None, released_ns: int | None = None) -> None:
+        """:meth:`end` without the guard (for callers that hold ``handle_internal_errors``).
+
+        ``released_ns`` (``perf_counter_ns``): the span ends at that earlier time, not now (a stream
+        released in a finalizer and ended later by the reaper thread).
+        """
         if self._ended:
             return
         self._ended = True
         end_ns = _perf_ns()  # monotonic, as are the start and first-chunk times: no negative spans
+        end_time = None
+        if released_ns is not None and self._start_ns <= released_ns < end_ns:
+            end_time = time.time_ns() - (_perf_ns() - released_ns)
+            end_ns = released_ns
         chunks = self._chunks
         if self._fast_chunks:
             chunks = self._chunks = chunks + self._fast_chunks
@@ -373,7 +381,7 @@ class Inference:
             self._capture(semconv.GEN_AI_OUTPUT_MESSAGES, "".join(self._text), "assistant")
         span = self._span
         span.set_attributes(attributes)
-        span.end()
+        span.end(end_time)
         binding = self._binding
         recorder = binding.recorder
         if recorder is None or (site.span_kind is _INTERNAL and _metrics_suppressed()):

@@ -3,8 +3,10 @@
 The span of a stream ends exactly once, when the stream is exhausted (``exhausted``), closed
 with ``close()``/``aclose()`` or released by its consumer after a ``break`` (``closed``), garbage
 collected unfinished or never read (``abandoned``), raises (``error``, status ERROR) or is
-cancelled (``cancelled``, status ERROR); ``infertel.stream.end_reason`` says which. Status stays
-UNSET for the first three.
+cancelled (``cancelled``, status ERROR), or is still open at ``shutdown()`` (``shutdown``);
+``infertel.stream.end_reason`` says which. Status stays UNSET but for errors and cancellations.
+A stream released or collected unfinished is finalized wherever CPython frees it, so its span
+is ended by :mod:`~infertel._internal.instrument.reaper`'s thread, not in the finalizer.
 
 The span's context is never left attached across a ``yield``: a sync generator's body runs
 in a private ``contextvars.Context`` holding the span (``Context.run`` per step, nothing to
@@ -24,7 +26,7 @@ from typing import Any
 
 from infertel import semconv
 from infertel._internal.errors import handle_internal_errors
-from infertel._internal.instrument import invocation
+from infertel._internal.instrument import invocation, reaper
 from infertel._internal.instrument.context import attach, context_of, detach
 from infertel._internal.instrument.invocation import _PLAIN_CHUNKS, Inference
 
@@ -53,7 +55,7 @@ def _release_reason(inv: Inference) -> str:
 
 def _end_with(inv: Inference, exc: BaseException) -> None:
     with handle_internal_errors:
-        if inv._ended:
+        if not reaper.claim(inv) or inv._ended:
             return
         if isinstance(exc, GeneratorExit):
             inv._end_unguarded(semconv.STREAM_END_CLOSED)
@@ -69,7 +71,8 @@ def _end_with(inv: Inference, exc: BaseException) -> None:
 
 def _end(inv: Inference, reason: str) -> None:
     try:
-        inv._end_unguarded(reason)
+        if reaper.claim(inv):
+            inv._end_unguarded(reason)
     except Exception as exc:
         _internal(exc)
 
@@ -99,6 +102,7 @@ def sync_stream(gen: Generator[Any, Any, Any], inv: Inference) -> Generator[Any,
     # so there is no token to detach.
     ctx.run(attach, context_of(inv))
     me: list[Any] = []
+    reaper.track(inv)
     proxy: Any = _proxy(gen, inv, ctx.run, me)
     me.append(weakref.ref(proxy))
     name = getattr(gen, "__name__", None)
@@ -132,12 +136,15 @@ def _proxy(gen: Generator[Any, Any, Any], inv: Inference, run: Any, me: list[Any
             try:
                 run(gen.close)
             except BaseException as exc:
-                _end_with(inv, exc)
+                if released:  # a finalizer: no lock may be taken here, the reaper thread ends the span
+                    reaper.release(inv, semconv.STREAM_END_ERROR, exc)
+                else:
+                    _end_with(inv, exc)
                 raise
             if not released:
                 _end(inv, semconv.STREAM_END_CLOSED)
-            elif not inv._ended and not sys.is_finalizing():
-                _end(inv, _release_reason(inv))
+            elif not inv._ended:
+                reaper.release(inv, _release_reason(inv))
             raise
         except BaseException as exc:
             thrown = exc  # thrown into the inner generator below, outside this handler (no implicit chaining)
@@ -146,10 +153,7 @@ def _proxy(gen: Generator[Any, Any, Any], inv: Inference, run: Any, me: list[Any
                 chunk = run(send, sent)
             except StopIteration as stop:
                 inv._fast_chunks += counted
-                try:
-                    inv._end_unguarded(semconv.STREAM_END_EXHAUSTED)
-                except Exception as error:
-                    _internal(error)
+                _end(inv, semconv.STREAM_END_EXHAUSTED)
                 return stop.value
             except BaseException as exc:
                 inv._fast_chunks += counted
@@ -163,10 +167,7 @@ def _proxy(gen: Generator[Any, Any, Any], inv: Inference, run: Any, me: list[Any
                 chunk = run(gen.throw, thrown)
             except StopIteration as stop:
                 inv._fast_chunks += counted
-                try:
-                    inv._end_unguarded(semconv.STREAM_END_EXHAUSTED)
-                except Exception as error:
-                    _internal(error)
+                _end(inv, semconv.STREAM_END_EXHAUSTED)
                 return stop.value
             except BaseException as exc:
                 inv._fast_chunks += counted
@@ -202,6 +203,7 @@ class AsyncStream(AsyncGenerator[Any, Any]):
         self._agen = agen
         self._inv = inv
         self._ctx = context_of(inv)
+        reaper.track(inv)
 
     def __aiter__(self) -> AsyncStream:
         return self
@@ -280,6 +282,7 @@ class AsyncStream(AsyncGenerator[Any, Any]):
         return getattr(self._agen, name)
 
     def __del__(self) -> None:
+        # A finalizer: no lock may be taken here, so the reaper thread ends the span.
         inv = getattr(self, "_inv", None)
-        if inv is not None and not inv._ended and not sys.is_finalizing():
-            _end(inv, _release_reason(inv))
+        if inv is not None and not inv._ended:
+            reaper.release(inv, _release_reason(inv))
