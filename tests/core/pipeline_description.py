@@ -15,7 +15,6 @@ import logging
 import sys
 from typing import Any
 
-
 MARKER = "pipeline: "
 """Prefix of the printed line (console exporters print to stdout too)."""
 

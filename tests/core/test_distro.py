@@ -50,11 +50,13 @@ def _run(tmp_path: Path, **env: str) -> dict[str, Any]:
     pytest.importorskip("infertel_instrumentation.fastapi")
     child_env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "PYTHONPATH"))}
     child_env.update(
+        # opentelemetry-distro is installed beside infertel: name ours (see test_configurator_choice.py).
+        OTEL_PYTHON_DISTRO=ENTRY_POINT_NAME,
         OTEL_SERVICE_NAME="distro-test",
         INFERTEL_STORE_PATH=str(tmp_path / "telemetry.db"),
         OTEL_METRIC_EXPORT_INTERVAL="600000",
-        **env,
     )
+    child_env.update(env)
     result = subprocess.run(
         [str(OPENTELEMETRY_INSTRUMENT), sys.executable, "-c", PROBE],
         env=child_env,
@@ -122,7 +124,9 @@ def test_another_configurator_named_leaves_the_sdk_alone(tmp_path: Path) -> None
 
 
 def test_distro_selects_our_configurator_unless_told_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(OTEL_PYTHON_CONFIGURATOR, raising=False)
+    monkeypatch.setenv("OTEL_PYTHON_DISTRO", ENTRY_POINT_NAME)
+    monkeypatch.setenv(OTEL_PYTHON_CONFIGURATOR, "")  # recorded, so the value the distro sets is undone
+    monkeypatch.delenv(OTEL_PYTHON_CONFIGURATOR)
     InfertelDistro().configure()
     assert os.environ[OTEL_PYTHON_CONFIGURATOR] == ENTRY_POINT_NAME
     monkeypatch.setenv(OTEL_PYTHON_CONFIGURATOR, "other")
