@@ -170,6 +170,10 @@ CASES: dict[str, tuple[dict[str, str], dict[str, Any]]] = {
             [_reader({"class": CONSOLE["metrics"]}, 60_000), _reader(_otlp_durable("metrics"), 60_000)],
         ),
     ),
+    "log export asked for with the standard variable": (
+        {"OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED": "true"},
+        {**ALL_STORE, "root_handlers": ["infertel._internal.logs._exporting_handler_class.<locals>.ExportingHandler"]},
+    ),
     "an endpoint alone means otlp": (
         {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"},
         _pipeline(
