@@ -162,6 +162,7 @@ def measure(config: str, scenario: str, sink_port: int, args: argparse.Namespace
         command = [str(INSTRUMENT), *command]
         disabled = ["infertel_transformers"] + (["infertel_fastapi"] if "no infertel_fastapi" in config else [])
         env.update(
+            OTEL_PYTHON_DISTRO="infertel",  # opentelemetry-distro may be installed beside infertel
             OTEL_SERVICE_NAME="infertel-benchmark-server",
             OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{sink_port}",
             OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",

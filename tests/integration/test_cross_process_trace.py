@@ -64,6 +64,7 @@ class ServerProcess:
         self.log_path = tmp_path / "server.log"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "PYTHONPATH"))}
         env.update(
+            OTEL_PYTHON_DISTRO="infertel",  # opentelemetry-distro may be installed beside infertel
             OTEL_SERVICE_NAME="infertel-e2e-server",
             OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=phoenix.otlp_http_traces_endpoint,
             OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",
