@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from infertel._internal import processors, providers, resources, status
+from infertel._internal import exporter_build, processors, resources, status
 
 _logger = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def install_on_meter_provider(
             if stats.gauges is not None:
                 stats.gauges.active = False
             stats.gauges = processors.StatsGauges(meter_provider, stats.stats)
-    providers.report_spool_metrics(extras.get("exporters_all", {}), meter_provider)
+    exporter_build.report_spool_metrics(extras.get("exporters_all", {}), meter_provider)
     status.report_metrics_to(meter_provider)
     extras["meter_provider"] = meter_provider
 

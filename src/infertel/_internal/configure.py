@@ -22,7 +22,7 @@ from opentelemetry.sdk.metrics import MeterProvider as SDKMeterProvider
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider as SDKTracerProvider
 
-from infertel._internal import components, config, lifecycle, logs, providers, state, teardown
+from infertel._internal import components, config, exporter_build, lifecycle, logs, providers, state, teardown
 from infertel._internal.config import Settings
 from infertel._internal.prometheus import PrometheusEndpoint, check_port_free, start_prometheus
 from infertel._internal.resource import build_resource
@@ -218,7 +218,7 @@ def _exporters(current: _Configured, signal: str, owned: bool) -> list[Any]:
     # (opentelemetry-instrument reads the same variables): add only what configure() was given.
     if not (owned or current.settings.export(signal).explicit):
         return []
-    exporters = providers.exporters_for(signal, current.settings)
+    exporters = exporter_build.exporters_for(signal, current.settings)
     if exporters:
         current.extras.setdefault("exporters", {})[signal] = exporters[0]
         current.extras.setdefault("exporters_all", {})[signal] = tuple(exporters)
