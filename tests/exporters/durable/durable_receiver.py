@@ -39,6 +39,9 @@ _hang = threading.Event()
 # RECEIVER_IDS_PATH: every received span's trace id + span id (hex) appended there, one per line,
 # so counts survive a restart of the receiver (benchmarks/soak.py stops it every minute).
 _ids_file = open(os.environ["RECEIVER_IDS_PATH"], "a", buffering=1) if os.environ.get("RECEIVER_IDS_PATH") else None
+# RECEIVER_DUMP_DIR: every accepted OTLP/HTTP request body also written there as <signal>-<n>.pb,
+# for tests that decode whole requests (resources, attributes) rather than counts.
+_dump_dir = Path(os.environ["RECEIVER_DUMP_DIR"]) if os.environ.get("RECEIVER_DUMP_DIR") else None
 
 
 def _count_traces(body: bytes) -> None:
@@ -139,6 +142,10 @@ class _Handler(BaseHTTPRequestHandler):
         elif encoding == "deflate":
             body = zlib.decompress(body)
         counter(body)
+        if _dump_dir is not None:
+            with _lock:
+                _state["dumped"] = n = _state.get("dumped", 0) + 1
+            (_dump_dir / f"{self.path.rsplit('/', 1)[-1]}-{n:06d}.pb").write_bytes(body)
         self._reply(200)
 
 
@@ -205,11 +212,15 @@ def main() -> None:
 class Receiver:
     """Handle on a receiver process: endpoints, stats, mode switch; ``stop()`` ends it by PID."""
 
-    def __init__(self, http_port: int = 0, grpc_port: int = 0, ids_path: str | None = None) -> None:
+    def __init__(
+        self, http_port: int = 0, grpc_port: int = 0, ids_path: str | None = None, dump_dir: str | None = None
+    ) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "INFERTEL_"))}
         env.update(RECEIVER_HTTP_PORT=str(http_port), RECEIVER_GRPC_PORT=str(grpc_port))
         if ids_path is not None:
             env["RECEIVER_IDS_PATH"] = ids_path
+        if dump_dir is not None:
+            env["RECEIVER_DUMP_DIR"] = dump_dir
         self.proc = subprocess.Popen(
             [sys.executable, str(Path(__file__).resolve())], env=env, stdout=subprocess.PIPE, stdin=subprocess.DEVNULL
         )
