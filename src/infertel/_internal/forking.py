@@ -15,7 +15,9 @@ core. In this order it
    restarts their folding thread;
 3. empties the pre-aggregated GenAI histograms (series counts, pending calls, what each reader
    accumulated; cumulative series restart at the fork);
-4. resets the component status registry (:mod:`infertel._internal.status`).
+4. resets the component status registry (:mod:`infertel._internal.status`);
+5. forgets the parent's open streams (:mod:`infertel._internal.instrument.reaper`) and starts the
+   child's own SIGTERM flush helper (:mod:`infertel._internal.lifecycle`).
 
 Modules that were never imported have no state and are skipped (looked up in ``sys.modules``, so
 this module imports nothing heavy). The exporter distributions, which may be used without
@@ -195,7 +197,15 @@ def _reset_status() -> None:
         status.reset_after_fork()
 
 
-_STEPS = (_renew_locks, _reset_statistics, _reset_aggregators, _reset_status)
+def _reset_streams_and_exit_flush() -> None:
+    # The parent's open streams are not the child's to end; the SIGTERM helper thread did not survive.
+    for name in ("instrument.reaper", "lifecycle"):
+        module = _module(name)
+        if module is not None:
+            module.reset_after_fork()
+
+
+_STEPS = (_renew_locks, _reset_statistics, _reset_aggregators, _reset_status, _reset_streams_and_exit_flush)
 
 
 def _after_fork_in_child() -> None:

@@ -105,7 +105,7 @@ def _where(cfg: Any, signal: str) -> str:
     """Where ``signal``'s data goes, for the log line: the exporter's target, else its class."""
     exporter = (cfg.extras.get("exporters") or {}).get(signal)
     if exporter is None:
-        return "no exporter"
+        return "the provider's own exporters"
     try:
         target = exporter.status.get("target")
     except Exception:  # an exporter without a status (plain OTLP, the user's)

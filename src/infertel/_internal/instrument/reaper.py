@@ -18,13 +18,12 @@ whose :func:`claim` removes the stream ends its span (``dict.pop`` is atomic).
 Threading: :func:`track` and :func:`claim` run on the application's threads (one dict store /
 pop each); :func:`release` may run in any finalizer; everything else runs on the reaper thread
 or in ``shutdown()``. After ``fork()`` the child forgets the parent's streams (their spans are
-the parent's to end) and starts its own reaper on its first stream.
+the parent's to end) and starts its own reaper on its first stream (:func:`reset_after_fork`).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import threading
 import time
@@ -167,13 +166,14 @@ def end_open(reason: str, deadline: float) -> tuple[int, int]:
     return ended, len(_open)
 
 
-def _after_fork_in_child() -> None:
+def reset_after_fork() -> None:
+    """In a forked child (the at-fork hook of :mod:`infertel._internal.forking`): no streams, no reaper yet.
+
+    The parent's open streams are the parent's to end: the child forgets them (their proxies, if
+    the child frees them, are ignored) and starts its own reaper with its first stream.
+    """
     global _queue, _thread, _start_lock
     _open.clear()
     _queue = SimpleQueue()
     _thread = None
     _start_lock = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
