@@ -76,7 +76,7 @@ def _child(config: dict[str, Any]) -> dict[str, Any]:
         "gen_ai.usage.input_tokens": 128,
         "gen_ai.usage.output_tokens": 256,
         "gen_ai.request.temperature": 0.2,
-        "infertel.stream": True,
+        "gen_ai.request.stream": True,
         "server.address": "127.0.0.1",
     }
     start = time.perf_counter()

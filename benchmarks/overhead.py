@@ -305,7 +305,7 @@ def _cases(rounds: int, batch: int) -> tuple[dict[str, float], dict[str, float],
             end = time.perf_counter()
             span.set_attribute("gen_ai.response.model", MODEL)
             span.set_attribute("gen_ai.usage.output_tokens", n)
-            span.set_attribute("infertel.time_to_first_token", first - start)
+            span.set_attribute("gen_ai.response.time_to_first_chunk", first - start)
             span.set_attribute("infertel.time_per_output_token", (end - first) / (n - 1))
 
     def hand_stream(prompt: str) -> Iterator[str]:
@@ -324,7 +324,7 @@ def _cases(rounds: int, batch: int) -> tuple[dict[str, float], dict[str, float],
             end = time.perf_counter()
             span.set_attribute("gen_ai.response.model", MODEL)
             span.set_attribute("gen_ai.usage.output_tokens", n)
-            span.set_attribute("infertel.time_to_first_token", first - start)
+            span.set_attribute("gen_ai.response.time_to_first_chunk", first - start)
             span.set_attribute("infertel.time_per_output_token", (end - first) / (n - 1))
             duration_h.record(end - start, metric_attrs)
             ttft_h.record(first - start, metric_attrs)

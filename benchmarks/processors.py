@@ -53,14 +53,14 @@ GENAI = {
     semconv.GEN_AI_PROVIDER_NAME: "vllm",
 }
 END_ATTRS = {  # what @observe sets on a finished streamed call
-    semconv.INFERTEL_STREAM: True,
+    semconv.GEN_AI_REQUEST_STREAM: True,
     semconv.GEN_AI_RESPONSE_MODEL: "llama-3-8b",
     semconv.GEN_AI_USAGE_INPUT_TOKENS: 12,
     semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 64,
     semconv.INFERTEL_OUTPUT_TOKENS_PER_SECOND: 80.0,
     semconv.INFERTEL_STREAM_CHUNKS: 64,
     semconv.INFERTEL_STREAM_END_REASON: "exhausted",
-    semconv.INFERTEL_TIME_TO_FIRST_TOKEN: 0.031,
+    semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: 0.031,
     semconv.INFERTEL_TIME_PER_OUTPUT_TOKEN: 0.012,
 }
 

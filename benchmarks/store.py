@@ -62,11 +62,11 @@ def make_spans(n: int) -> list:
             semconv.GEN_AI_USAGE_INPUT_TOKENS: rng.randint(8, 2048),
             semconv.GEN_AI_USAGE_OUTPUT_TOKENS: out_tokens,
             semconv.GEN_AI_RESPONSE_FINISH_REASONS: ("stop",),
-            semconv.INFERTEL_STREAM: stream,
+            semconv.GEN_AI_REQUEST_STREAM: stream,
         }
         with tracer.start_as_current_span(f"chat {model}", kind=SpanKind.INTERNAL, attributes=attributes) as span:
             if stream:
-                span.add_event("gen_ai.first_token", {semconv.INFERTEL_TIME_TO_FIRST_TOKEN: rng.random() / 10})
+                span.add_event("gen_ai.first_token", {semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: rng.random() / 10})
     spans = list(exporter.get_finished_spans())
     provider.shutdown()
     return spans

@@ -12,7 +12,7 @@ from infertel import semconv
 
 TIMING_KEYS = (
     semconv.INFERTEL_OUTPUT_TOKENS_PER_SECOND,
-    semconv.INFERTEL_TIME_TO_FIRST_TOKEN,
+    semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
     semconv.INFERTEL_TIME_PER_OUTPUT_TOKEN,
 )
 """Span attributes whose values depend on the clock (checked for type and sign, not value)."""

@@ -36,6 +36,25 @@ GEN_AI_REQUEST_SEED: Final = "gen_ai.request.seed"
 GEN_AI_REQUEST_CHOICE_COUNT: Final = "gen_ai.request.choice.count"
 GEN_AI_INPUT_MESSAGES: Final = "gen_ai.input.messages"
 GEN_AI_OUTPUT_MESSAGES: Final = "gen_ai.output.messages"
+GEN_AI_REQUEST_STREAM: Final = "gen_ai.request.stream"
+"""True on spans of streamed requests (set only then: unset means not streamed)."""
+GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: Final = "gen_ai.response.time_to_first_chunk"
+"""Seconds from the start of the call to the first chunk of a streamed response (span attribute)."""
+GEN_AI_TOKEN_MODALITY: Final = "gen_ai.token.modality"
+"""Modality of the counted tokens on the ``gen_ai.client.inference.usage.*`` counters."""
+GEN_AI_TOKEN_MODALITY_UNKNOWN: Final = "unknown"
+"""``gen_ai.token.modality`` when the provider does not break usage down by modality."""
+GEN_AI_FINISH_REASON_ERROR: Final = "error"
+"""The finish reason of a generation that ended abnormally (an error, a cancelled or cut-off stream)."""
+GEN_AI_FINISH_REASON_STOP: Final = "stop"
+"""The finish reason of a generation that ended normally when the model reported none."""
+
+# --- Exceptions (semantic-conventions-genai: gen_ai.client.operation.exception event) --------
+GEN_AI_CLIENT_OPERATION_EXCEPTION: Final = "gen_ai.client.operation.exception"
+"""Event name (a log record, severity WARN) of an exception that failed a GenAI operation."""
+EXCEPTION_TYPE: Final = "exception.type"
+EXCEPTION_MESSAGE: Final = "exception.message"
+EXCEPTION_STACKTRACE: Final = "exception.stacktrace"
 
 # Values of gen_ai.token.type
 GEN_AI_TOKEN_TYPE_INPUT: Final = "input"
@@ -55,12 +74,13 @@ OTEL_METRIC_OVERFLOW: Final = "otel.metric.overflow"
 
 # --- infertel attributes (no semantic convention exists) -------------------------------------
 INFERTEL_STREAM: Final = "infertel.stream"
-"""True on spans of streamed responses."""
+"""Deprecated, no longer emitted: replaced by ``gen_ai.request.stream`` (:data:`GEN_AI_REQUEST_STREAM`)."""
 INFERTEL_STREAM_END_REASON: Final = "infertel.stream.end_reason"
 """How a stream ended: one of the ``STREAM_END_*`` values below."""
 INFERTEL_STREAM_CHUNKS: Final = "infertel.stream.chunks"
 INFERTEL_TIME_TO_FIRST_TOKEN: Final = "infertel.time_to_first_token"
-"""Seconds from the start of the call to the first chunk (span attribute, for processors)."""
+"""Deprecated, no longer emitted: replaced by ``gen_ai.response.time_to_first_chunk``
+(:data:`GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK`)."""
 INFERTEL_TIME_PER_OUTPUT_TOKEN: Final = "infertel.time_per_output_token"
 INFERTEL_OUTPUT_TOKENS_PER_SECOND: Final = "infertel.output_tokens_per_second"
 INFERTEL_VERSION: Final = "infertel.version"
@@ -84,6 +104,26 @@ GEN_AI_CLIENT_TIME_PER_OUTPUT_CHUNK: Final = "gen_ai.client.operation.time_per_o
 GEN_AI_SERVER_REQUEST_DURATION: Final = "gen_ai.server.request.duration"
 GEN_AI_SERVER_TIME_TO_FIRST_TOKEN: Final = "gen_ai.server.time_to_first_token"
 GEN_AI_SERVER_TIME_PER_OUTPUT_TOKEN: Final = "gen_ai.server.time_per_output_token"
+
+# Newer names (semantic-conventions-genai, development), emitted when OTEL_SEMCONV_STABILITY_OPT_IN
+# lists ``gen_ai_latest_experimental`` (only these) or ``gen_ai_latest_experimental/dup`` (both).
+GEN_AI_CLIENT_INFERENCE_DURATION: Final = "gen_ai.client.inference.duration"
+GEN_AI_CLIENT_INFERENCE_TIME_TO_FIRST_CHUNK: Final = "gen_ai.client.inference.time_to_first_chunk"
+GEN_AI_CLIENT_INFERENCE_TIME_PER_OUTPUT_CHUNK: Final = "gen_ai.client.inference.time_per_output_chunk"
+GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS: Final = "gen_ai.client.inference.usage.input_tokens"
+"""Counter ({token}) by ``gen_ai.token.modality``."""
+GEN_AI_CLIENT_INFERENCE_USAGE_OUTPUT_TOKENS: Final = "gen_ai.client.inference.usage.output_tokens"
+"""Counter ({token}) by ``gen_ai.token.modality``."""
+GEN_AI_CLIENT_INFERENCE_OPERATION_INPUT_TOKENS: Final = "gen_ai.client.inference.operation.input_tokens"
+"""Histogram ({token}): input tokens per operation (no modality)."""
+GEN_AI_CLIENT_INFERENCE_OPERATION_OUTPUT_TOKENS: Final = "gen_ai.client.inference.operation.output_tokens"
+"""Histogram ({token}): output tokens per operation (no modality)."""
+OTEL_SEMCONV_STABILITY_OPT_IN: Final = "OTEL_SEMCONV_STABILITY_OPT_IN"
+"""Environment variable (comma-separated) read by ``configure()``; see :data:`GEN_AI_LATEST_EXPERIMENTAL`."""
+GEN_AI_LATEST_EXPERIMENTAL: Final = "gen_ai_latest_experimental"
+"""Opt-in value: the newer GenAI metric names only."""
+GEN_AI_LATEST_EXPERIMENTAL_DUP: Final = "gen_ai_latest_experimental/dup"
+"""Opt-in value: the newer and the older GenAI metric names side by side."""
 
 # --- Units (UCUM) ----------------------------------------------------------------------------
 UNIT_SECONDS: Final = "s"
@@ -120,6 +160,8 @@ TIME_PER_OUTPUT_CHUNK_BUCKETS: Final = DURATION_BUCKETS
 
 # --- Instrumentation scope -------------------------------------------------------------------
 INSTRUMENTATION_SCOPE: Final = "infertel"
+SCHEMA_URL: Final = "https://opentelemetry.io/schemas/1.41.0"
+"""Schema URL of every instrumentation scope infertel creates (tracers, meters, loggers)."""
 
 # --- Instrumentation distributions (infertel-instrumentation-openai / -transformers) ---------
 GEN_AI_PROVIDER_OPENAI: Final = "openai"

@@ -75,7 +75,7 @@ def test_demo_writes_every_request_to_the_store_and_summarises_it(tmp_path: Path
             assert span.attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] >= 1
             assert span.attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] >= 1
             if style != "async" and style != "sync":
-                assert span.attributes[semconv.INFERTEL_TIME_TO_FIRST_TOKEN] > 0
+                assert span.attributes[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] > 0
     assert Counter(s.model for s in spans if s.status_code == "ERROR") == errors
     styles = Counter(s.attributes[semconv.INFERTEL_DEMO_CALL_STYLE] for s in spans)
     assert set(styles) == {"async", "async_stream", "sync", "sync_stream", "context_manager"}

@@ -6,6 +6,8 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import pytest
+
 import infertel
 from infertel import semconv
 
@@ -36,16 +38,18 @@ def test_content_captured_when_env_asks(monkeypatch, tracer_provider, span_expor
 
     @infertel.observe(model="m", tracer_provider=tracer_provider)
     def generate(prompt: str, temperature: float = 0.1) -> dict[str, Any]:
-        return {"choices": [{"finish_reason": "stop", "message": {"role": "assistant", "content": "Paris"}}]}
+        return {"choices": [{"finish_reason": "length", "message": {"role": "assistant", "content": "Paris"}}]}
 
     generate("Capital of France?")
     (span,) = span_exporter.get_finished_spans()
     assert _messages(span, semconv.GEN_AI_INPUT_MESSAGES) == [
         {"role": "user", "parts": [{"type": "text", "content": "Capital of France?"}]}
     ]
+    # The output message carries the finish reason of its choice.
     assert _messages(span, semconv.GEN_AI_OUTPUT_MESSAGES) == [
-        {"role": "assistant", "parts": [{"type": "text", "content": "Paris"}]}
+        {"role": "assistant", "parts": [{"type": "text", "content": "Paris"}], "finish_reason": "length"}
     ]
+    assert span.attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("length",)
 
 
 def test_content_captured_by_runtime_and_truncated(install_runtime, tracer_provider, span_exporter) -> None:
@@ -62,9 +66,42 @@ def test_content_captured_by_runtime_and_truncated(install_runtime, tracer_provi
         {"role": "system", "parts": [{"type": "text", "content": "be brief"}]},
         {"role": "user", "parts": [{"type": "text", "content": "01"}]},  # 10 characters in all
     ]
+    # A model that reports no finish reason and ended normally: "stop" (the schema requires one).
     assert _messages(span, semconv.GEN_AI_OUTPUT_MESSAGES) == [
-        {"role": "assistant", "parts": [{"type": "text", "content": "abcdefghij"}]}
+        {"role": "assistant", "parts": [{"type": "text", "content": "abcdefghij"}], "finish_reason": "stop"}
     ]
+
+
+def test_finish_reasons_never_empty_and_every_output_message_has_one(install_runtime, tracer_provider, span_exporter):
+    install_runtime(tracer_provider=tracer_provider, capture_content=True)
+    with infertel.inference(model="m") as inv:
+        # The second choice was cut off before its last chunk: no reason, reported as "error".
+        inv.set_finish_reasons(["length", None, ""])
+        inv.set_output_messages(["one", {"role": "assistant", "content": "two"}, "three"])
+    with pytest.raises(TimeoutError), infertel.inference(model="m") as inv:
+        inv.set_output_messages("partial")
+        raise TimeoutError("engine timed out")
+    first, failed = span_exporter.get_finished_spans()
+    assert first.attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("length", "error", "error")
+    assert _messages(first, semconv.GEN_AI_OUTPUT_MESSAGES) == [
+        {"role": "assistant", "parts": [{"type": "text", "content": "one"}], "finish_reason": "length"},
+        {"role": "assistant", "parts": [{"type": "text", "content": "two"}], "finish_reason": "error"},
+        {"role": "assistant", "parts": [{"type": "text", "content": "three"}], "finish_reason": "error"},
+    ]
+    assert semconv.GEN_AI_RESPONSE_FINISH_REASONS not in failed.attributes
+    assert _messages(failed, semconv.GEN_AI_OUTPUT_MESSAGES) == [
+        {"role": "assistant", "parts": [{"type": "text", "content": "partial"}], "finish_reason": "error"}
+    ]
+
+
+def test_extracted_finish_reasons_stay_aligned_with_the_choices(tracer_provider, span_exporter) -> None:
+    @infertel.observe(model="m", tracer_provider=tracer_provider)
+    def generate() -> dict[str, Any]:
+        return {"choices": [{"finish_reason": "stop", "text": "a"}, {"finish_reason": None, "text": "b"}]}
+
+    generate()
+    (span,) = span_exporter.get_finished_spans()
+    assert span.attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop", "error")
 
 
 def test_explicit_messages_and_runtime_off_overrides_env(monkeypatch, install_runtime, tracer_provider, span_exporter):

@@ -37,7 +37,7 @@ def test_inference_block_with_chunks(tracer_provider, span_exporter, meter_provi
     assert span.name == "chat llama-3-8b"
     assert span.kind is SpanKind.INTERNAL
     attributes = dict(span.attributes)
-    ttft = attributes.pop(semconv.INFERTEL_TIME_TO_FIRST_TOKEN)
+    ttft = attributes.pop(semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)
     tpot = attributes.pop(semconv.INFERTEL_TIME_PER_OUTPUT_TOKEN)
     tps = attributes.pop(semconv.INFERTEL_OUTPUT_TOKENS_PER_SECOND)
     assert 0 <= ttft and 0 <= tpot and tps > 0
@@ -50,7 +50,7 @@ def test_inference_block_with_chunks(tracer_provider, span_exporter, meter_provi
         semconv.GEN_AI_RESPONSE_FINISH_REASONS: ("stop",),
         semconv.GEN_AI_USAGE_INPUT_TOKENS: 12,
         semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 4,
-        semconv.INFERTEL_STREAM: True,
+        semconv.GEN_AI_REQUEST_STREAM: True,
         semconv.INFERTEL_STREAM_CHUNKS: 4,
         semconv.INFERTEL_STREAM_END_REASON: semconv.STREAM_END_EXHAUSTED,
     }
@@ -74,7 +74,7 @@ def test_record_chunk_with_explicit_tokens_and_add_output(tracer_provider, span_
     assert first.attributes[semconv.INFERTEL_STREAM_CHUNKS] == 2
     assert second.attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == 5
     assert second.attributes[semconv.GEN_AI_RESPONSE_MODEL] == "m-2024"
-    assert semconv.INFERTEL_STREAM not in second.attributes
+    assert semconv.GEN_AI_REQUEST_STREAM not in second.attributes
 
 
 def test_async_with_and_error(tracer_provider, span_exporter) -> None:

@@ -303,7 +303,8 @@ def test_readers_added_later_and_several_temporalities() -> None:
 
 
 def test_sdk_metrics_and_ours_share_the_scope(meter_provider, metric_reader) -> None:
-    meter = meter_provider.get_meter("infertel", infertel.__version__)
+    # infertel's own meters (the statistics gauges) carry its schema URL: one scope with the GenAI histograms.
+    meter = meter_provider.get_meter("infertel", infertel.__version__, schema_url=semconv.SCHEMA_URL)
     meter.create_counter("infertel.test.counter").add(2)
     infertel.record_metrics(model="m", operation="chat", duration_s=1.0, meter_provider=meter_provider)
     data = metric_reader.get_metrics_data()
@@ -311,6 +312,7 @@ def test_sdk_metrics_and_ours_share_the_scope(meter_provider, metric_reader) -> 
     scopes = [sm for sm in resource_metrics.scope_metrics if sm.scope.name == "infertel"]
     assert len(scopes) == 1
     assert {m.name for m in scopes[0].metrics} == {"infertel.test.counter", semconv.GEN_AI_SERVER_REQUEST_DURATION}
+    assert scopes[0].scope.schema_url == scopes[0].schema_url == semconv.SCHEMA_URL
     assert resource_metrics.resource is meter_provider._sdk_config.resource
 
 

@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 import pytest
+from log_helpers import assert_exception_event, memory_logs, records
 from openai.types.chat import ChatCompletion
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
@@ -186,8 +187,11 @@ def test_exception_propagates_same_object_and_is_recorded(tracer_provider, span_
         pass
 
     error = ModelOverloaded("queue full")
+    logger_provider, log_exporter = memory_logs()
 
-    @infertel.observe(model="m", tracer_provider=tracer_provider, meter_provider=meter_provider)
+    @infertel.observe(
+        model="m", tracer_provider=tracer_provider, meter_provider=meter_provider, logger_provider=logger_provider
+    )
     def fail() -> None:
         raise error
 
@@ -199,15 +203,17 @@ def test_exception_propagates_same_object_and_is_recorded(tracer_provider, span_
 
     span = _only_span(span_exporter)
     assert span.status.status_code is StatusCode.ERROR
-    assert span.status.description == "ModelOverloaded: queue full"
+    assert span.status.description == "queue full"  # the exception's message only
     expected_type = f"{__name__}.test_exception_propagates_same_object_and_is_recorded.<locals>.ModelOverloaded"
     assert _attributes(span) == {
         semconv.GEN_AI_OPERATION_NAME: "chat",
         semconv.GEN_AI_REQUEST_MODEL: "m",
         semconv.ERROR_TYPE: expected_type,
     }
-    assert [e.name for e in span.events] == ["exception"]
-    assert span.events[0].attributes["exception.message"] == "queue full"
+    # No span event (no deprecated exception.escaped): the exception is a gen_ai.client.operation.exception event.
+    assert span.events == ()
+    (record,) = records(log_exporter)
+    assert_exception_event(record, span, error, expected_type)
 
 
 def test_builtin_exception_type_and_async_error(tracer_provider, span_exporter, meter_provider) -> None:

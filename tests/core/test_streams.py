@@ -8,11 +8,13 @@ import gc
 import inspect
 import logging
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 from core_helpers import collect
+from log_helpers import assert_exception_event, memory_logs, records
 from opentelemetry.trace import StatusCode
 
 import infertel
@@ -23,7 +25,7 @@ from infertel._internal.instrument import reaper
 def _stream_attributes(span: Any) -> dict[str, Any]:
     attributes = dict(span.attributes)
     for timing in (
-        semconv.INFERTEL_TIME_TO_FIRST_TOKEN,
+        semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
         semconv.INFERTEL_TIME_PER_OUTPUT_TOKEN,
         semconv.INFERTEL_OUTPUT_TOKENS_PER_SECOND,
     ):
@@ -60,11 +62,11 @@ def test_generator_exhausted(observed, span_exporter) -> None:
         semconv.GEN_AI_REQUEST_MODEL: "m",
         semconv.GEN_AI_RESPONSE_MODEL: "m",
         semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 4,
-        semconv.INFERTEL_STREAM: True,
+        semconv.GEN_AI_REQUEST_STREAM: True,
         semconv.INFERTEL_STREAM_CHUNKS: 4,
         semconv.INFERTEL_STREAM_END_REASON: semconv.STREAM_END_EXHAUSTED,
     }
-    ttft = span.attributes[semconv.INFERTEL_TIME_TO_FIRST_TOKEN]
+    ttft = span.attributes[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK]
     assert 0 <= ttft <= (span.end_time - span.start_time) / 1e9 + 1e-3
     assert semconv.INFERTEL_TIME_PER_OUTPUT_TOKEN in span.attributes
     # Exhausting again changes nothing: the span ended exactly once.
@@ -123,12 +125,13 @@ def test_generator_return_value_and_throw_exhausts(observed, span_exporter) -> N
 
 def test_exception_mid_stream(observed, span_exporter) -> None:
     error = ConnectionError("engine died")
+    logger_provider, log_exporter = memory_logs()
 
     def failing() -> Iterator[str]:
         yield "a"
         raise error
 
-    stream = observed(failing)()
+    stream = observed(failing, logger_provider=logger_provider)()
     with pytest.raises(ConnectionError) as caught:
         for _ in stream:
             pass
@@ -139,7 +142,10 @@ def test_exception_mid_stream(observed, span_exporter) -> None:
     assert attributes[semconv.INFERTEL_STREAM_END_REASON] == semconv.STREAM_END_ERROR
     assert attributes[semconv.ERROR_TYPE] == "ConnectionError"
     assert semconv.GEN_AI_RESPONSE_MODEL not in attributes
-    assert [e.name for e in span.events] == ["exception"]
+    assert span.status.description == "engine died"
+    assert span.events == ()  # recorded as a gen_ai.client.operation.exception event instead
+    (record,) = records(log_exporter)
+    assert_exception_event(record, span, error, "ConnectionError")
 
 
 def test_break_is_closed_and_unread_release_is_abandoned(observed, span_exporter) -> None:
@@ -280,7 +286,7 @@ def test_async_generator_exhausted_and_error(observed, span_exporter) -> None:
         semconv.GEN_AI_REQUEST_MODEL: "m",
         semconv.GEN_AI_RESPONSE_MODEL: "m",
         semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 3,
-        semconv.INFERTEL_STREAM: True,
+        semconv.GEN_AI_REQUEST_STREAM: True,
         semconv.INFERTEL_STREAM_CHUNKS: 3,
         semconv.INFERTEL_STREAM_END_REASON: semconv.STREAM_END_EXHAUSTED,
     }
@@ -481,7 +487,7 @@ def test_time_to_first_token_is_taken_at_the_first_chunk(observed, span_exporter
 
     list(observed(slow)())
     (span,) = span_exporter.get_finished_spans()
-    ttft = span.attributes[semconv.INFERTEL_TIME_TO_FIRST_TOKEN]
+    ttft = span.attributes[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK]
     assert 0.05 <= ttft < 0.1
     tpot = span.attributes[semconv.INFERTEL_TIME_PER_OUTPUT_TOKEN]
     assert tpot >= 0.1 / 2  # (end - first chunk) / (3 - 1)
@@ -498,6 +504,6 @@ def test_time_to_first_token_survives_a_later_usage_chunk(observed, span_exporte
 
     list(observed(text_then_usage)())
     (span,) = span_exporter.get_finished_spans()
-    assert span.attributes[semconv.INFERTEL_TIME_TO_FIRST_TOKEN] < 0.1  # taken at "a", not at the usage chunk
+    assert span.attributes[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] < 0.1  # taken at "a", not at the usage chunk
     assert span.attributes[semconv.INFERTEL_STREAM_CHUNKS] == 3
     assert span.attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == 2

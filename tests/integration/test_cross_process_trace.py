@@ -190,10 +190,10 @@ def test_client_server_and_inference_spans_share_one_trace(server: ServerProcess
         assert server_attributes[semconv.GEN_AI_REQUEST_MODEL] == MODEL
         assert server_attributes[semconv.GEN_AI_RESPONSE_MODEL] == MODEL
         assert server_attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == MAX_TOKENS
-        assert server_attributes.get(semconv.INFERTEL_STREAM, False) is streamed
+        assert server_attributes.get(semconv.GEN_AI_REQUEST_STREAM, False) is streamed
         if streamed:
             assert server_attributes[semconv.INFERTEL_STREAM_END_REASON] == semconv.STREAM_END_EXHAUSTED
-            assert server_attributes[semconv.INFERTEL_TIME_TO_FIRST_TOKEN] > 0
+            assert server_attributes[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] > 0
 
         inference = _child(spans, http_server["context"]["span_id"], f"chat {MODEL}")
         inference_attributes = inference["attributes"]

@@ -70,7 +70,7 @@ def test_streamed_and_non_streamed_calls_arrive_in_phoenix(phoenix: PhoenixServe
         attributes = span["attributes"]
         if span["name"] == "handle-request":
             by_role["parent"] = span
-        elif attributes.get(semconv.INFERTEL_STREAM):
+        elif attributes.get(semconv.GEN_AI_REQUEST_STREAM):
             by_role["stream"] = span
         else:
             by_role["call"] = span
@@ -93,14 +93,14 @@ def test_streamed_and_non_streamed_calls_arrive_in_phoenix(phoenix: PhoenixServe
         semconv.GEN_AI_REQUEST_MAX_TOKENS: 64, semconv.GEN_AI_USAGE_INPUT_TOKENS: 12,
         semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 5,
     }  # fmt: skip
-    assert semconv.INFERTEL_STREAM not in call
+    assert semconv.GEN_AI_REQUEST_STREAM not in call
 
     streamed_span = by_role["stream"]["attributes"]
     assert streamed_span[semconv.GEN_AI_OPERATION_NAME] == "chat"
     assert streamed_span[semconv.GEN_AI_REQUEST_MODEL] == MODEL
     assert streamed_span[semconv.GEN_AI_PROVIDER_NAME] == "vllm"
-    assert streamed_span[semconv.INFERTEL_STREAM] is True
+    assert streamed_span[semconv.GEN_AI_REQUEST_STREAM] is True
     assert streamed_span[semconv.INFERTEL_STREAM_END_REASON] == semconv.STREAM_END_EXHAUSTED
     assert streamed_span[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == len(TOKENS)
-    assert 0 < streamed_span[semconv.INFERTEL_TIME_TO_FIRST_TOKEN] < 5
+    assert 0 < streamed_span[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] < 5
     assert streamed_span[semconv.INFERTEL_TIME_PER_OUTPUT_TOKEN] > 0

@@ -49,8 +49,8 @@ def end_genai_span(
     if output_tokens is not None:
         span.set_attribute(semconv.GEN_AI_USAGE_OUTPUT_TOKENS, output_tokens)
     if ttft_s is not None:
-        span.set_attribute(semconv.INFERTEL_STREAM, True)
-        span.set_attribute(semconv.INFERTEL_TIME_TO_FIRST_TOKEN, ttft_s)
+        span.set_attribute(semconv.GEN_AI_REQUEST_STREAM, True)
+        span.set_attribute(semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, ttft_s)
     if tpot_s is not None:
         span.set_attribute(semconv.INFERTEL_TIME_PER_OUTPUT_TOKEN, tpot_s)
     if error_type is not None:

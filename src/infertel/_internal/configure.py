@@ -24,6 +24,7 @@ from opentelemetry.sdk.trace import TracerProvider as SDKTracerProvider
 
 from infertel._internal import components, config, exporter_build, lifecycle, logs, providers, state, teardown
 from infertel._internal.config import Settings
+from infertel._internal.metrics import instruments
 from infertel._internal.prometheus import PrometheusEndpoint, check_port_free, start_prometheus
 from infertel._internal.resource import build_resource
 
@@ -189,6 +190,8 @@ def configure(
             _active = None
             raise
         current.extras.update(settings=settings, resource=resource, logger_provider=current.logger_provider)
+        # OTEL_SEMCONV_STABILITY_OPT_IN, read now: which GenAI metric names calls record from here on.
+        current.extras["gen_ai_semconv_mode"] = instruments.mode_from_env()
         if current.prometheus is not None:
             current.extras["prometheus"] = current.prometheus
         state.install(

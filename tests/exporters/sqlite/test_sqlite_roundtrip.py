@@ -61,12 +61,12 @@ def _make_spans() -> list:
                 semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 42,
                 semconv.GEN_AI_REQUEST_TEMPERATURE: 0.25,
                 semconv.GEN_AI_RESPONSE_FINISH_REASONS: ("stop", "length"),
-                semconv.INFERTEL_STREAM: True,
+                semconv.GEN_AI_REQUEST_STREAM: True,
                 "unicode": "héllo ✓",
             },
             links=[Link(other, {"why": "batch"})],
         ) as span:
-            span.add_event("first token", {semconv.INFERTEL_TIME_TO_FIRST_TOKEN: 0.125, "ids": (1, 2, 3)})
+            span.add_event("first token", {semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: 0.125, "ids": (1, 2, 3)})
             span.add_event("empty")
             span.record_exception(TimeoutError("engine timed out"))
             span.set_status(Status(StatusCode.ERROR, "engine timed out"))

@@ -225,7 +225,7 @@ def test_stream_with_usage_times_first_token_and_tokens_as_they_leave(
 
     (span,) = server_spans(span_exporter)
     attributes = gen_ai_attributes(span)
-    ttft = attributes.pop(semconv.INFERTEL_TIME_TO_FIRST_TOKEN)
+    ttft = attributes.pop(semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)
     tpot = attributes.pop(semconv.INFERTEL_TIME_PER_OUTPUT_TOKEN)
     assert attributes == {
         semconv.GEN_AI_OPERATION_NAME: "chat",
@@ -235,7 +235,7 @@ def test_stream_with_usage_times_first_token_and_tokens_as_they_leave(
         semconv.GEN_AI_RESPONSE_FINISH_REASONS: ("stop",),
         semconv.GEN_AI_USAGE_INPUT_TOKENS: PROMPT_TOKENS,
         semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 9,
-        semconv.INFERTEL_STREAM: True,
+        semconv.GEN_AI_REQUEST_STREAM: True,
         semconv.INFERTEL_STREAM_CHUNKS: STREAM_CHUNKS + 3,  # role, 5 tokens, finish, usage
         semconv.INFERTEL_STREAM_END_REASON: semconv.STREAM_END_EXHAUSTED,
     }

@@ -14,6 +14,7 @@ import pytest
 openai = pytest.importorskip("openai")
 
 import wrapt  # noqa: E402
+from log_helpers import assert_exception_event, memory_logs, records  # noqa: E402
 from openai_peer import REPLY_WORDS, RESPONSE_MODEL_SUFFIX, FakeOpenAIServer  # noqa: E402
 from opentelemetry import trace  # noqa: E402
 from opentelemetry.sdk.metrics import MeterProvider  # noqa: E402
@@ -35,8 +36,17 @@ PROMPT_TOKENS = 8  # words in MESSAGES, as the test server counts them
 
 
 @pytest.fixture
-def instrumented(tracer_provider: TracerProvider, meter_provider: MeterProvider) -> Iterator[None]:
-    OpenAIInstrumentor().instrument(tracer_provider=tracer_provider, meter_provider=meter_provider)
+def logs() -> tuple[Any, Any]:
+    """An in-memory LoggerProvider and its exporter (the GenAI exception events)."""
+    return memory_logs()
+
+
+@pytest.fixture
+def instrumented(tracer_provider: TracerProvider, meter_provider: MeterProvider, logs: Any) -> Iterator[None]:
+    logger_provider = logs[0]
+    OpenAIInstrumentor().instrument(
+        tracer_provider=tracer_provider, meter_provider=meter_provider, logger_provider=logger_provider
+    )
     try:
         yield
     finally:
@@ -185,7 +195,7 @@ def test_chat_stream(
         semconv.GEN_AI_RESPONSE_ID: "chatcmpl-stream",
         semconv.GEN_AI_RESPONSE_FINISH_REASONS: ("stop",),
         semconv.GEN_AI_USAGE_OUTPUT_TOKENS: len(REPLY_WORDS),
-        semconv.INFERTEL_STREAM: True,
+        semconv.GEN_AI_REQUEST_STREAM: True,
         semconv.INFERTEL_STREAM_CHUNKS: len(chunks),
         semconv.INFERTEL_STREAM_END_REASON: "exhausted",
     }
@@ -195,7 +205,7 @@ def test_chat_stream(
     assert attributes == expected
     assert len(chunks) == (len(REPLY_WORDS) + 3 if include_usage else len(REPLY_WORDS) + 2)
     duration_s = (span.end_time - span.start_time) / 1e9
-    assert 0 < timings[semconv.INFERTEL_TIME_TO_FIRST_TOKEN] <= duration_s
+    assert 0 < timings[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] <= duration_s
     assert set(timings) == set(TIMING_KEYS)
 
     points = metric_points(metric_reader)
@@ -208,7 +218,7 @@ def test_chat_stream(
     unit, first = points[semconv.GEN_AI_CLIENT_TIME_TO_FIRST_CHUNK]
     assert unit == "s"
     assert [(dict(p.attributes), p.count) for p in first] == [(metric_attributes(openai_server), 1)]
-    assert first[0].sum == pytest.approx(timings[semconv.INFERTEL_TIME_TO_FIRST_TOKEN])
+    assert first[0].sum == pytest.approx(timings[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK])
     unit, per_chunk = points[semconv.GEN_AI_CLIENT_TIME_PER_OUTPUT_CHUNK]
     assert unit == "s"
     assert [(dict(p.attributes), p.count) for p in per_chunk] == [(metric_attributes(openai_server), len(chunks) - 1)]
@@ -230,6 +240,8 @@ def test_stream_as_context_manager_closed_early_ends_span_once(
     assert span.attributes[semconv.INFERTEL_STREAM_END_REASON] == "closed"
     assert span.attributes[semconv.INFERTEL_STREAM_CHUNKS] == 3
     assert span.attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == 2  # the role chunk carries no output
+    # The choice's last chunk never came: "error", not an empty string (the semantic conventions' rule).
+    assert span.attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] == ("error",)
     assert span.status.status_code is StatusCode.UNSET
     _, durations = metric_points(metric_reader)[semconv.GEN_AI_CLIENT_OPERATION_DURATION]
     assert [p.count for p in durations] == [1]
@@ -314,6 +326,7 @@ def test_api_error_recorded_and_reraised(
     openai_server: FakeOpenAIServer,
     span_exporter: InMemorySpanExporter,
     metric_reader: Any,
+    logs: Any,
 ) -> None:
     with pytest.raises(getattr(openai, error)) as caught:
         client.chat.completions.create(model=model, messages=MESSAGES)
@@ -323,12 +336,12 @@ def test_api_error_recorded_and_reraised(
     assert exc.status_code == status
     span = only_span(span_exporter)
     assert span.status.status_code is StatusCode.ERROR
+    assert span.status.description == str(exc)  # the exception's message only
     error_type = f"openai.{error}"
     assert dict(span.attributes) == {**base_attributes(openai_server, model=model), semconv.ERROR_TYPE: error_type}
-    (event,) = span.events
-    assert event.name == "exception"
-    assert event.attributes["exception.type"] == error_type
-    assert event.attributes["exception.message"] == str(exc)
+    assert span.events == ()  # no span event: a gen_ai.client.operation.exception event record
+    (record,) = records(logs[1])
+    assert_exception_event(record, span, exc, error_type)
     _, durations = metric_points(metric_reader)[semconv.GEN_AI_CLIENT_OPERATION_DURATION]
     assert [(dict(p.attributes), p.count) for p in durations] == [
         ({**base_attributes(openai_server, model=model), semconv.ERROR_TYPE: error_type}, 1)
@@ -361,7 +374,7 @@ def test_async_chat_and_stream(
     assert streamed.attributes[semconv.INFERTEL_STREAM_END_REASON] == "exhausted"
     assert streamed.attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] == PROMPT_TOKENS
     assert streamed.attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == len(REPLY_WORDS)
-    assert 0 < streamed.attributes[semconv.INFERTEL_TIME_TO_FIRST_TOKEN]
+    assert 0 < streamed.attributes[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK]
     assert embedding.attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] == 2
 
 

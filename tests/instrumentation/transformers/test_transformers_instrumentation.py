@@ -13,6 +13,7 @@ transformers = pytest.importorskip("transformers")
 tokenizers = pytest.importorskip("tokenizers")
 
 import wrapt  # noqa: E402
+from log_helpers import assert_exception_event, memory_logs, records  # noqa: E402
 from opentelemetry import trace  # noqa: E402
 from opentelemetry.sdk.metrics import MeterProvider  # noqa: E402
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader  # noqa: E402
@@ -98,13 +99,13 @@ def test_generate_batch_of_one(
         semconv.INFERTEL_MODEL_DEVICE: "cpu",
         semconv.INFERTEL_MODEL_DTYPE: "float32",
         semconv.INFERTEL_REQUEST_BATCH_SIZE: 1,
-        semconv.INFERTEL_STREAM: True,
+        semconv.GEN_AI_REQUEST_STREAM: True,
         semconv.INFERTEL_STREAM_CHUNKS: 6,  # one streamer put per generated step
         semconv.INFERTEL_STREAM_END_REASON: "exhausted",
     }
     duration_s = (span.end_time - span.start_time) / 1e9
     assert set(timings) == set(TIMING_KEYS)
-    assert 0 < timings[semconv.INFERTEL_TIME_TO_FIRST_TOKEN] <= duration_s
+    assert 0 < timings[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] <= duration_s
 
     points = metric_points(metric_reader)
     assert set(points) == {
@@ -124,7 +125,7 @@ def test_generate_batch_of_one(
         assert unit == "s"
         assert [(dict(p.attributes), p.count) for p in data_points] == [(metric_attributes, 1)]
     _, first = points[semconv.GEN_AI_SERVER_TIME_TO_FIRST_TOKEN]
-    assert first[0].sum == pytest.approx(timings[semconv.INFERTEL_TIME_TO_FIRST_TOKEN])
+    assert first[0].sum == pytest.approx(timings[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK])
     _, usage = points[semconv.GEN_AI_CLIENT_TOKEN_USAGE]
     assert {p.attributes[semconv.GEN_AI_TOKEN_TYPE]: p.sum for p in usage} == {"input": 4, "output": 6}
 
@@ -208,7 +209,7 @@ def test_user_streamer_still_gets_everything(
     assert streamer.ended == 1
     span = only_span(span_exporter)
     assert span.attributes[semconv.INFERTEL_STREAM_CHUNKS] == 4
-    assert 0 < span.attributes[semconv.INFERTEL_TIME_TO_FIRST_TOKEN] <= (span.end_time - span.start_time) / 1e9
+    assert 0 < span.attributes[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] <= (span.end_time - span.start_time) / 1e9
 
 
 def test_bfloat16_model_dtype(model: Any, instrumented: None, span_exporter: InMemorySpanExporter) -> None:
@@ -218,17 +219,30 @@ def test_bfloat16_model_dtype(model: Any, instrumented: None, span_exporter: InM
 
 
 def test_generate_error_is_recorded_and_reraised(
-    model: Any, instrumented: None, span_exporter: InMemorySpanExporter, metric_reader: InMemoryMetricReader
+    model: Any,
+    tracer_provider: TracerProvider,
+    span_exporter: InMemorySpanExporter,
+    meter_provider: MeterProvider,
+    metric_reader: InMemoryMetricReader,
 ) -> None:
+    logger_provider, log_exporter = memory_logs()
+    TransformersInstrumentor().instrument(
+        tracer_provider=tracer_provider, meter_provider=meter_provider, logger_provider=logger_provider
+    )
     streamer = RecordingStreamer()
-    with pytest.raises(ValueError, match="beam search") as caught:
-        model.generate(torch.tensor([[5, 6]]), max_new_tokens=2, num_beams=2, streamer=streamer)
+    try:
+        with pytest.raises(ValueError, match="beam search") as caught:
+            model.generate(torch.tensor([[5, 6]]), max_new_tokens=2, num_beams=2, streamer=streamer)
+    finally:
+        TransformersInstrumentor().uninstrument()
 
     span = only_span(span_exporter)
     assert span.status.status_code is StatusCode.ERROR
+    assert span.status.description == str(caught.value)
     assert span.attributes[semconv.ERROR_TYPE] == "ValueError"
-    (event,) = span.events
-    assert event.attributes["exception.message"] == str(caught.value)
+    assert span.events == ()  # a gen_ai.client.operation.exception event record instead
+    (record,) = records(log_exporter)
+    assert_exception_event(record, span, caught.value, "ValueError")
     _, durations = metric_points(metric_reader)[semconv.GEN_AI_SERVER_REQUEST_DURATION]
     assert [p.attributes[semconv.ERROR_TYPE] for p in durations] == ["ValueError"]
 
@@ -239,7 +253,7 @@ def test_beam_search_works_without_a_streamer(
     output = model.generate(torch.tensor([[5, 6]]), max_new_tokens=3, min_new_tokens=3, num_beams=2, do_sample=False)
     span = only_span(span_exporter)
     assert span.attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == output.shape[1] - 2 == 3
-    assert semconv.INFERTEL_TIME_TO_FIRST_TOKEN not in span.attributes  # no streamer hook in beam search
+    assert semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK not in span.attributes  # no streamer hook in beam search
 
 
 @pytest.mark.gpu
@@ -252,7 +266,7 @@ def test_generate_on_gpu_reports_device(model: Any, instrumented: None, span_exp
     assert span.attributes[semconv.INFERTEL_MODEL_DEVICE] == "cuda:0"
     assert span.attributes[semconv.INFERTEL_MODEL_DTYPE] == "float16"
     assert span.attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == output.shape[1] - 3 == 4
-    assert 0 < span.attributes[semconv.INFERTEL_TIME_TO_FIRST_TOKEN] <= (span.end_time - span.start_time) / 1e9
+    assert 0 < span.attributes[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] <= (span.end_time - span.start_time) / 1e9
 
 
 def test_pipeline_call_is_one_span(
@@ -279,11 +293,11 @@ def test_pipeline_call_is_one_span(
         semconv.INFERTEL_MODEL_DEVICE: "cpu",
         semconv.INFERTEL_MODEL_DTYPE: "float32",
         semconv.INFERTEL_REQUEST_BATCH_SIZE: 2,
-        semconv.INFERTEL_STREAM: True,
+        semconv.GEN_AI_REQUEST_STREAM: True,
         semconv.INFERTEL_STREAM_CHUNKS: 4,  # the first generate() marks the first token
         semconv.INFERTEL_STREAM_END_REASON: "exhausted",
     }
-    assert 0 < timings[semconv.INFERTEL_TIME_TO_FIRST_TOKEN] <= (span.end_time - span.start_time) / 1e9
+    assert 0 < timings[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] <= (span.end_time - span.start_time) / 1e9
 
 
 def test_pipeline_with_returned_tensors_counts_match(

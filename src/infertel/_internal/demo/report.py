@@ -72,8 +72,8 @@ def from_spans(spans: Iterable[Any]) -> list[ModelSummary]:
     for model, members in sorted(groups.items()):
         latencies = [s.duration_s for s in members]
         errors = sum(1 for s in members if s.status_code == "ERROR")
-        ttfts = [float(s.attributes[semconv.INFERTEL_TIME_TO_FIRST_TOKEN]) for s in members
-                 if semconv.INFERTEL_TIME_TO_FIRST_TOKEN in s.attributes]  # fmt: skip
+        ttfts = [float(s.attributes[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK]) for s in members
+                 if semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK in s.attributes]  # fmt: skip
         rates = []
         for s in members:
             if s.status_code == "ERROR":

@@ -88,6 +88,7 @@ def inference(
     name: str | None = None,
     tracer_provider: Any = None,
     meter_provider: Any = None,
+    logger_provider: Any = None,
 ) -> InferenceBlock:
     """Trace a block of code as one inference call (``with`` or ``async with``).
 
@@ -116,5 +117,6 @@ def inference(
         name=name,
         tracer_provider=tracer_provider,
         meter_provider=meter_provider,
+        logger_provider=logger_provider,
     )
     return InferenceBlock(site)

@@ -9,15 +9,18 @@ public methods run on the user's thread and never raise: failures are internal e
 from __future__ import annotations
 
 import time
+import traceback
+from collections.abc import Sequence
 from typing import Any
 
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry._logs import LogRecord, SeverityNumber
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, set_span_in_context
 
 from infertel import semconv
 from infertel._internal.errors import call_user_callback, handle_internal_errors
 from infertel._internal.instrument import content, tokens
 from infertel._internal.instrument.site import Binding, Site
-from infertel._internal.instrument.tokens import valid_count
+from infertel._internal.instrument.tokens import finish_reason, valid_count
 from infertel._internal.metrics.scope import suppressed as _metrics_suppressed
 
 _perf_ns = time.perf_counter_ns
@@ -26,6 +29,27 @@ _MAX_HANDLES = 256
 _INTERNAL = SpanKind.INTERNAL
 MAX_CHUNK_GAPS = 100_000
 """Chunk gaps kept per client stream for ``gen_ai.client.operation.time_per_output_chunk`` (bounded memory)."""
+
+
+def exception_event(logger: Any, span: Span, exc: BaseException, kind: str, message: str) -> None:
+    """Emit the ``gen_ai.client.operation.exception`` event (severity WARN) in ``span``'s context."""
+    attributes = {semconv.EXCEPTION_TYPE: kind, semconv.EXCEPTION_STACKTRACE: _stacktrace(exc)}
+    if message:
+        attributes[semconv.EXCEPTION_MESSAGE] = message
+    logger.emit(
+        LogRecord(
+            timestamp=time.time_ns(),
+            context=set_span_in_context(span),
+            severity_number=SeverityNumber.WARN,
+            severity_text="WARN",
+            event_name=semconv.GEN_AI_CLIENT_OPERATION_EXCEPTION,
+            attributes=attributes,
+        )
+    )
+
+
+def _stacktrace(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
 
 
 def error_type(exc: BaseException) -> str:
@@ -69,6 +93,7 @@ class Inference:
         "_text_left",
         "_stream",
         "_fast_chunks",
+        "_output_pending",
     )
 
     def __init__(self, site: Site, binding: Binding, span: Span, stream: bool = False) -> None:
@@ -94,6 +119,7 @@ class Inference:
         self._text_left = binding.max_length
         self._stream = stream
         self._fast_chunks = 0
+        self._output_pending: Any = None
 
     # --- public API -----------------------------------------------------------------------------
     @property
@@ -150,10 +176,14 @@ class Inference:
             if isinstance(response_id, str) and response_id:
                 self._response_id = response_id
 
-    def set_finish_reasons(self, reasons: list[str]) -> None:
-        """Set ``gen_ai.response.finish_reasons``."""
+    def set_finish_reasons(self, reasons: Sequence[str | None]) -> None:
+        """Set ``gen_ai.response.finish_reasons``, one per generation (choice) in order.
+
+        A missing or empty reason (a generation cut off before its last chunk) becomes ``error``,
+        as the semantic conventions ask, so the list stays aligned with the generations.
+        """
         with handle_internal_errors:
-            self._finish_reasons = [str(r) for r in reasons]
+            self._finish_reasons = [finish_reason(r) for r in reasons]
 
     def set_input_messages(self, messages: Any) -> None:
         """Record the prompt messages (only when content capture is on; truncated)."""
@@ -162,11 +192,15 @@ class Inference:
                 self._capture(semconv.GEN_AI_INPUT_MESSAGES, messages, "user")
 
     def set_output_messages(self, messages: Any) -> None:
-        """Record the completion messages (only when content capture is on; truncated)."""
+        """Record the completion messages (only when content capture is on; truncated).
+
+        Each message carries a ``finish_reason``: its own, else the reason of the generation at its
+        position (:meth:`set_finish_reasons`), else ``stop`` (``error`` when the call failed).
+        """
         with handle_internal_errors:
             if self._binding.capture:
                 self._text = None
-                self._capture(semconv.GEN_AI_OUTPUT_MESSAGES, messages, "assistant")
+                self._output_pending = messages
 
     def set_attribute(self, key: str, value: Any) -> None:
         """Set any attribute on the span."""
@@ -177,6 +211,16 @@ class Inference:
     def _capture(self, attribute: str, messages: Any, role: str) -> None:
         serialized = content.serialize(content.to_messages(messages, role), self._binding.max_length)
         self._span.set_attribute(attribute, serialized)
+
+    def _capture_output(self, messages: Any) -> None:
+        """``gen_ai.output.messages``: every message with a ``finish_reason`` (the schema requires one)."""
+        converted = content.to_messages(messages, "assistant")
+        reasons = self._finish_reasons or []
+        fallback = semconv.GEN_AI_FINISH_REASON_ERROR if self._error_type else semconv.GEN_AI_FINISH_REASON_STOP
+        for i, message in enumerate(converted):
+            if not (isinstance(message.get("finish_reason"), str) and message["finish_reason"]):
+                message["finish_reason"] = reasons[i] if i < len(reasons) else fallback
+        self._span.set_attribute(semconv.GEN_AI_OUTPUT_MESSAGES, content.serialize(converted, self._binding.max_length))
 
     def _set_input(self, value: int | None, priority: int) -> None:
         if value is not None and priority >= self._input_priority:
@@ -308,11 +352,19 @@ class Inference:
         return True
 
     def _on_error(self, exc: BaseException) -> None:
-        """Record the user's exception on the span (status ERROR, ``error.type``)."""
-        self._error_type = error_type(exc)
+        """Record the user's exception: status ERROR, ``error.type``, a ``gen_ai.client.operation.exception`` event.
+
+        The status description is the exception's message; the event is a log record (severity
+        WARN) in the span's context. No span event (``Span.record_exception``): the semantic
+        conventions advise against it.
+        """
+        self._error_type = kind = error_type(exc)
         span = self._span
-        span.record_exception(exc)
-        span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+        message = str(exc)
+        span.set_status(Status(StatusCode.ERROR, message))
+        logger = self._binding.logger
+        if logger is not None:
+            exception_event(logger, span, exc, kind, message)
 
     def end(self, end_reason: str | None = None) -> None:
         """End the span and record the metrics now (exactly once; later calls do nothing).
@@ -367,18 +419,20 @@ class Inference:
         first = per_output = None
         if self._stream:
             if not site.stream:  # else among the start attributes
-                attributes[semconv.INFERTEL_STREAM] = True
+                attributes[semconv.GEN_AI_REQUEST_STREAM] = True
             attributes[semconv.INFERTEL_STREAM_CHUNKS] = chunks
             if end_reason is not None:
                 attributes[semconv.INFERTEL_STREAM_END_REASON] = end_reason
             if chunks:
                 first = (self._first_ns - self._start_ns) / 1e9
-                attributes[semconv.INFERTEL_TIME_TO_FIRST_TOKEN] = first
+                attributes[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = first
                 if output is not None and output > 1:
                     per_output = (end_ns - self._first_ns) / 1e9 / (output - 1)
                     attributes[semconv.INFERTEL_TIME_PER_OUTPUT_TOKEN] = per_output
-        if self._text:
-            self._capture(semconv.GEN_AI_OUTPUT_MESSAGES, "".join(self._text), "assistant")
+        if self._output_pending is not None:
+            self._capture_output(self._output_pending)
+        elif self._text:
+            self._capture_output("".join(self._text))
         span = self._span
         span.set_attributes(attributes)
         span.end(end_time)
@@ -386,7 +440,7 @@ class Inference:
         recorder = binding.recorder
         if recorder is None or (site.span_kind is _INTERNAL and _metrics_suppressed()):
             return  # no MeterProvider, or an enclosing HTTP server layer records this request
-        metrics = site.metrics
+        metrics = binding.metrics
         handle = binding.handles.get((response_model, error))
         if handle is None:
             handle = recorder.resolve(metrics, site.metric_key(response_model), error)

@@ -220,6 +220,7 @@ def observe(
     name: str | None = None,
     tracer_provider: Any = None,
     meter_provider: Any = None,
+    logger_provider: Any = None,
 ) -> Callable[[_F], _F]: ...
 
 
@@ -238,6 +239,7 @@ def observe(
     name: str | None = None,
     tracer_provider: Any = None,
     meter_provider: Any = None,
+    logger_provider: Any = None,
 ) -> Any:
     """Trace every call of a model function as a GenAI span and record the GenAI metrics.
 
@@ -266,6 +268,8 @@ def observe(
         name: Span name override.
         tracer_provider: TracerProvider to use instead of the configured or global one.
         meter_provider: MeterProvider to use instead of the configured or global one.
+        logger_provider: LoggerProvider for the ``gen_ai.client.operation.exception`` events, instead of
+            the configured or global one.
 
     Returns:
         The decorated function (same signature), or a decorator when called with options.
@@ -291,6 +295,7 @@ def observe(
         "name": name,
         "tracer_provider": tracer_provider,
         "meter_provider": meter_provider,
+        "logger_provider": logger_provider,
     }
     if func is not None:
         return _decorate(func, options)

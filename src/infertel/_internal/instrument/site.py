@@ -21,7 +21,7 @@ from infertel import semconv
 from infertel._internal import state
 from infertel._internal.errors import handle_internal_errors
 from infertel._internal.instrument.content import capture_from_env
-from infertel._internal.metrics.instruments import CLIENT, INTERNAL, KindMetrics
+from infertel._internal.metrics.instruments import CLIENT, INTERNAL, KindMetrics, kind_metrics, mode_from_env
 from infertel._internal.metrics.recorder import MetricKey, Recorder, recorder_for
 from infertel.environment_variables import INFERTEL_CAPTURE_CONTENT_MAX_LENGTH
 from infertel.version import __version__
@@ -80,14 +80,27 @@ def request_attributes(request: Mapping[str, Any] | None) -> dict[str, Any]:
 class Binding:
     """What one site records with under one runtime."""
 
-    __slots__ = ("disabled", "tracer", "recorder", "capture", "max_length", "handles")
+    __slots__ = ("disabled", "tracer", "recorder", "capture", "max_length", "handles", "metrics", "logger")
 
-    def __init__(self, disabled: bool, tracer: Any, recorder: Recorder | None, capture: bool, max_length: int) -> None:
+    def __init__(
+        self,
+        disabled: bool,
+        tracer: Any,
+        recorder: Recorder | None,
+        capture: bool,
+        max_length: int,
+        metrics: KindMetrics = INTERNAL,
+        logger: Any = None,
+    ) -> None:
         self.disabled = disabled
         self.tracer = tracer
         self.recorder = recorder
         self.capture = capture
         self.max_length = max_length
+        self.metrics = metrics
+        """The instruments of the site's kind under the runtime's naming mode (``OTEL_SEMCONV_STABILITY_OPT_IN``)."""
+        self.logger = logger
+        """OpenTelemetry Logger for the ``gen_ai.client.operation.exception`` events (None: not emitted)."""
         self.handles: dict[tuple[str | None, str | None], Any] = {}
         """Metric handles by (response model, error type), bounded (see ``Inference``)."""
 
@@ -107,16 +120,41 @@ def _env_max_length() -> int:
 
 
 _tracers: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+_loggers: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+def _scoped(cache: weakref.WeakKeyDictionary[Any, Any], provider: Any, make: Callable[[], Any]) -> Any:
+    try:
+        found = cache.get(provider)
+    except TypeError:
+        return make()
+    if found is None:
+        found = cache[provider] = make()
+    return found
 
 
 def _tracer(provider: Any) -> Any:
-    try:
-        found = _tracers.get(provider)
-    except TypeError:
-        return provider.get_tracer(semconv.INSTRUMENTATION_SCOPE, __version__)
-    if found is None:
-        found = _tracers[provider] = provider.get_tracer(semconv.INSTRUMENTATION_SCOPE, __version__)
-    return found
+    return _scoped(
+        _tracers,
+        provider,
+        lambda: provider.get_tracer(semconv.INSTRUMENTATION_SCOPE, __version__, schema_url=semconv.SCHEMA_URL),
+    )
+
+
+def _logger(provider: Any) -> Any:
+    """The infertel Logger of ``provider`` (the OTel Logs API one), for GenAI exception events."""
+    if provider is None:
+        from opentelemetry import _logs
+
+        provider = _logs.get_logger_provider()
+    get_logger = getattr(provider, "get_logger", None)
+    if get_logger is None:
+        return None
+    return _scoped(
+        _loggers,
+        provider,
+        lambda: get_logger(semconv.INSTRUMENTATION_SCOPE, __version__, schema_url=semconv.SCHEMA_URL),
+    )
 
 
 class Site:
@@ -136,6 +174,7 @@ class Site:
         "usage",
         "tracer_provider",
         "meter_provider",
+        "logger_provider",
         "signature",
         "_bound",
     )
@@ -154,6 +193,7 @@ class Site:
         name: str | None,
         tracer_provider: Any,
         meter_provider: Any,
+        logger_provider: Any = None,
         stream: bool = False,
         signature: inspect.Signature | None = None,
     ) -> None:
@@ -189,14 +229,15 @@ class Site:
             attributes[semconv.SERVER_PORT] = server_port
         attributes.update(request_attributes(request))
         if stream:
-            attributes[semconv.INFERTEL_STREAM] = True
+            attributes[semconv.GEN_AI_REQUEST_STREAM] = True
         self.start_attributes = attributes
         self.stream = stream
-        """A stream site: ``infertel.stream`` is among the start attributes already."""
+        """A stream site: ``gen_ai.request.stream`` is among the start attributes already."""
         self.metric_prefix = (operation, model, provider, server_address, server_port)
         self.usage = usage
         self.tracer_provider = tracer_provider
         self.meter_provider = meter_provider
+        self.logger_provider = logger_provider
         self.signature = signature
         self._bound: tuple[Any, Binding] = (None, _DISABLED)
 
@@ -228,6 +269,10 @@ class Site:
                 recorder = recorder_for(self.meter_provider or runtime.meter_provider)
                 capture = runtime.capture_content or (not configured and capture_from_env())
                 max_length = runtime.content_max_length if configured else _env_max_length()
-                binding = Binding(False, tracer, recorder, capture, max_length)
+                # OTEL_SEMCONV_STABILITY_OPT_IN as configure() read it, else as it is now.
+                mode = runtime.extras.get("gen_ai_semconv_mode") or mode_from_env()
+                logger = _logger(self.logger_provider or runtime.extras.get("logger_provider"))
+                metrics = kind_metrics(self.kind, mode)
+                binding = Binding(False, tracer, recorder, capture, max_length, metrics, logger)
         self._bound = (runtime, binding)
         return binding

@@ -16,6 +16,7 @@ import operator
 from collections.abc import Mapping
 from typing import Any
 
+from infertel import semconv
 from infertel._internal.errors import warn_rate_limited
 
 PRIORITY_CHUNKS = 1
@@ -41,6 +42,18 @@ def valid_count(value: Any, what: str) -> int | None:
             return int(value)
     warn_rate_limited(("bad-token-count", what), "infertel: dropped invalid %s token count %r", what, value)
     return None
+
+
+def finish_reason(reason: Any) -> str:
+    """One ``gen_ai.response.finish_reasons`` entry: the reason as a string, ``error`` when missing.
+
+    Example:
+        >>> finish_reason(None), finish_reason("length")
+        ('error', 'length')
+    """
+    if reason is None or reason == "":
+        return semconv.GEN_AI_FINISH_REASON_ERROR
+    return reason if isinstance(reason, str) else str(reason)
 
 
 def _get(obj: Any, name: str) -> Any:
@@ -117,9 +130,9 @@ def _extract_dict(result: dict[str, Any]) -> Extracted:
 def _choices(found: Extracted, choices: Any) -> None:
     if not isinstance(choices, (list, tuple)):
         return
-    reasons = [r for r in (_get(c, "finish_reason") for c in choices) if isinstance(r, str)]
-    if reasons:
-        found.finish_reasons = reasons
+    reasons = [_get(c, "finish_reason") for c in choices]
+    if any(isinstance(r, str) and r for r in reasons):  # aligned with the choices; a missing one is "error"
+        found.finish_reasons = [finish_reason(r) for r in reasons]
     if choices:
         message = _get(choices[0], "message")
         content = _get(message, "content") if message is not None else _get(choices[0], "text")

@@ -8,12 +8,12 @@ from infertel._internal import state
 from infertel._internal.errors import handle_internal_errors
 from infertel._internal.instrument.tokens import valid_count
 from infertel._internal.metrics.hook import aggregator_for, enable_preaggregation
-from infertel._internal.metrics.instruments import CLIENT, INTERNAL
+from infertel._internal.metrics.instruments import kind_metrics, mode_from_env
 from infertel._internal.metrics.recorder import Recorder, recorder_for
 
 __all__ = ["aggregator_for", "enable_preaggregation", "record_metrics"]
 
-_KINDS = {"internal": INTERNAL, "client": CLIENT}
+_KINDS = ("internal", "client")
 _global_recorder: Recorder | None = None
 
 
@@ -63,8 +63,10 @@ def record_metrics(
     ``gen_ai.server.time_per_output_token``; ``kind="client"`` records
     ``gen_ai.client.operation.duration``, ``gen_ai.client.operation.time_to_first_chunk`` and
     ``gen_ai.client.operation.time_per_output_chunk`` (one value); both record
-    ``gen_ai.client.token.usage`` per token type. ``model=None`` (a request whose model could
-    not be read) leaves ``gen_ai.request.model`` off, as the conventions allow for an attribute
+    ``gen_ai.client.token.usage`` per token type (with ``OTEL_SEMCONV_STABILITY_OPT_IN`` set to
+    ``gen_ai_latest_experimental``, the newer names: ``gen_ai.client.inference.*`` and the token
+    counters by modality). ``model=None`` (a request whose model could not be read) leaves
+    ``gen_ai.request.model`` off, as the conventions allow for an attribute
     that is required only when available. Invalid values are dropped with a rate-limited warning.
 
     Raises:
@@ -75,13 +77,14 @@ def record_metrics(
         >>> infertel.record_metrics(model="llama-3-8b", operation="chat", duration_s=0.42,
         ...                         input_tokens=12, output_tokens=64, time_to_first_token_s=0.05)
     """
-    metrics = _KINDS.get(kind)
-    if metrics is None:
+    if kind not in _KINDS:
         raise ValueError(f"kind: {kind!r} is not one of 'internal', 'client'")
     with handle_internal_errors:
         runtime = state.current()
         if runtime.disabled:
             return
+        # OTEL_SEMCONV_STABILITY_OPT_IN as configure() read it, else as it is now.
+        metrics = kind_metrics(kind, runtime.extras.get("gen_ai_semconv_mode") or mode_from_env())
         duration = _seconds(duration_s, "duration_s")
         if duration is None:
             return

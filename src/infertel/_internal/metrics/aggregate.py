@@ -1,4 +1,4 @@
-"""In-process aggregation of the GenAI histograms, published at collection time.
+"""In-process aggregation of the GenAI histograms (and counters), published at collection time.
 
 ``Histogram.record()`` of the OpenTelemetry SDK costs 12-25 µs per call; an inference call
 records up to five of them. :class:`PreAggregator` does the same explicit-bucket aggregation
@@ -26,6 +26,8 @@ from opentelemetry.sdk.metrics.export import (
     Histogram,
     HistogramDataPoint,
     Metric,
+    NumberDataPoint,
+    Sum,
 )
 
 from infertel import semconv
@@ -81,27 +83,62 @@ class _Accumulated:
 
 
 class _ReaderState:
-    __slots__ = ("temporality", "accumulated", "last_collect_ns")
+    __slots__ = ("temporality", "counter_temporality", "accumulated", "last_collect_ns")
 
-    def __init__(self, temporality: AggregationTemporality) -> None:
+    def __init__(self, temporality: AggregationTemporality, counter_temporality: AggregationTemporality) -> None:
         self.temporality = temporality
+        self.counter_temporality = counter_temporality
         self.accumulated: dict[int, _Accumulated] = {}
         self.last_collect_ns = time.time_ns()
 
 
 class SeriesGroup:
-    """The series one call updates, resolved once per attribute combination and cached."""
+    """The series one call updates, resolved once per attribute combination and cached.
 
-    __slots__ = ("duration", "input_tokens", "output_tokens", "first", "per_output")
+    The first group of a call has every series; ``more`` chains the groups of the same values
+    under other names (``OTEL_SEMCONV_STABILITY_OPT_IN``), whose series may be None.
+    """
+
+    __slots__ = ("duration", "input_tokens", "output_tokens", "first", "per_output", "more")
 
     def __init__(
-        self, duration: Series, input_tokens: Series, output_tokens: Series, first: Series, per_output: Series
+        self,
+        duration: Series | None,
+        input_tokens: Series | None,
+        output_tokens: Series | None,
+        first: Series | None,
+        per_output: Series | None,
+        more: SeriesGroup | None = None,
     ) -> None:
         self.duration = duration
         self.input_tokens = input_tokens
         self.output_tokens = output_tokens
         self.first = first
         self.per_output = per_output
+        self.more = more
+
+
+def _add_more(
+    group: SeriesGroup | None,
+    duration_s: float,
+    input_tokens: Any,
+    output_tokens: Any,
+    first_s: Any,
+    per_output_s: Any,
+) -> None:
+    """:meth:`PreAggregator.fold_pending` for the further groups of a call (caller holds the lock)."""
+    while group is not None:
+        if group.duration is not None:
+            add(group.duration, duration_s)
+        if input_tokens is not None and group.input_tokens is not None:
+            add(group.input_tokens, input_tokens)
+        if output_tokens is not None and group.output_tokens is not None:
+            add(group.output_tokens, output_tokens)
+        if first_s is not None and group.first is not None:
+            add(group.first, first_s)
+        if per_output_s is not None and group.per_output is not None:
+            add(group.per_output, per_output_s)
+        group = group.more
 
 
 class PreAggregator:
@@ -167,6 +204,8 @@ class PreAggregator:
                 add(group.first, first_s)
             if per_output_s is not None:
                 add(group.per_output, per_output_s)
+            if group.more is not None:
+                _add_more(group.more, duration_s, input_tokens, output_tokens, first_s, per_output_s)
 
     def cache_group(self, key: object, group: SeriesGroup) -> None:
         """Remember a resolved group (bounded; past the bound groups are resolved per call)."""
@@ -193,11 +232,19 @@ class PreAggregator:
             state.last_collect_ns = now
 
     # --- reader thread ------------------------------------------------------------------------
-    def register_reader(self, reader: object, temporality: AggregationTemporality) -> None:
-        """Start accumulating for ``reader`` (data recorded from now on reaches it)."""
+    def register_reader(
+        self,
+        reader: object,
+        temporality: AggregationTemporality,
+        counter_temporality: AggregationTemporality = AggregationTemporality.CUMULATIVE,
+    ) -> None:
+        """Start accumulating for ``reader`` (data recorded from now on reaches it).
+
+        ``temporality`` is the reader's for histograms, ``counter_temporality`` for counters.
+        """
         with self.lock:
             self.fold_pending()  # earlier calls are not the new reader's
-            self._readers.setdefault(id(reader), _ReaderState(temporality))
+            self._readers.setdefault(id(reader), _ReaderState(temporality, counter_temporality))
 
     def unregister_reader(self, reader: object) -> None:
         """Forget ``reader`` (removed from its MeterProvider)."""
@@ -235,7 +282,8 @@ class PreAggregator:
             for state in readers:
                 acc = state.accumulated.get(sid)
                 if acc is None:
-                    start = series.start_ns if state.temporality is AggregationTemporality.CUMULATIVE else 0
+                    temporality = state.counter_temporality if series.spec.counter else state.temporality
+                    start = series.start_ns if temporality is AggregationTemporality.CUMULATIVE else 0
                     acc = state.accumulated[sid] = _Accumulated(series.attributes, n, start)
                 s_counts, s_sum, s_min, s_max = snapshot
                 acc.counts = [a + b for a, b in zip(s_counts, acc.counts, strict=True)]
@@ -244,11 +292,26 @@ class PreAggregator:
                 acc.max = max(s_max, acc.max)
 
     def _emit(self, state: _ReaderState, now: int) -> list[Metric]:
-        by_spec: dict[str, list[HistogramDataPoint]] = {}
+        by_spec: dict[str, list[Any]] = {}
         specs = {id(s): s.spec for s in self._all}
         delta = state.temporality is AggregationTemporality.DELTA
+        counter_delta = state.counter_temporality is AggregationTemporality.DELTA
+        exported: list[int] = []
         for sid, acc in state.accumulated.items():
             spec = specs[sid]
+            if spec.counter:  # a monotonic sum: the one bucket counts the adds, ``sum`` is the value
+                by_spec.setdefault(spec.name, []).append(
+                    NumberDataPoint(
+                        attributes=acc.attributes,
+                        start_time_unix_nano=state.last_collect_ns if counter_delta else acc.start_ns,
+                        time_unix_nano=now,
+                        value=acc.sum,
+                        exemplars=[],
+                    )
+                )
+                if counter_delta:
+                    exported.append(sid)
+                continue
             by_spec.setdefault(spec.name, []).append(
                 HistogramDataPoint(
                     attributes=acc.attributes,
@@ -263,14 +326,22 @@ class PreAggregator:
                     exemplars=[],
                 )
             )
-        if delta:
-            state.accumulated = {}
+            if delta:
+                exported.append(sid)
+        for sid in exported:  # a delta reader starts over after each collection
+            del state.accumulated[sid]
         return [
             Metric(
                 name=spec.name,
                 description=spec.description,
                 unit=spec.unit,
-                data=Histogram(data_points=by_spec[spec.name], aggregation_temporality=state.temporality),
+                data=Sum(
+                    data_points=by_spec[spec.name],
+                    aggregation_temporality=state.counter_temporality,
+                    is_monotonic=True,
+                )
+                if spec.counter
+                else Histogram(data_points=by_spec[spec.name], aggregation_temporality=state.temporality),
             )
             for spec in ALL_SPECS
             if spec.name in by_spec

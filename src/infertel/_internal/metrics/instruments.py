@@ -1,11 +1,20 @@
-"""The GenAI semantic-convention histograms infertel records: names, units, descriptions, buckets.
+"""The GenAI semantic-convention instruments infertel records: names, units, descriptions, buckets.
 
-Both recording paths (in-process pre-aggregation and per-call ``Histogram.record``) read this
-one table, so what they export cannot drift apart.
+Both recording paths (in-process pre-aggregation and per-call ``Histogram.record``/``Counter.add``)
+read this one table, so what they export cannot drift apart.
+
+Which names are recorded follows ``OTEL_SEMCONV_STABILITY_OPT_IN`` (read by ``configure()``, or
+when the first call binds without one): by default the names of semantic conventions v1.41
+(``gen_ai.client.operation.duration``, ``gen_ai.client.token.usage`` ...); with
+``gen_ai_latest_experimental`` the newer names of semantic-conventions-genai only
+(``gen_ai.client.inference.duration``, the ``gen_ai.client.inference.usage.*`` counters by
+``gen_ai.token.modality`` ...); with ``gen_ai_latest_experimental/dup`` both.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from infertel import semconv
@@ -13,19 +22,21 @@ from infertel import semconv
 
 @dataclass(frozen=True)
 class HistogramSpec:
-    """One semantic-convention histogram.
+    """One semantic-convention instrument (a histogram, or a counter when ``counter`` is set).
 
     Attributes:
         name: Metric name (a ``semconv`` constant).
         unit: UCUM unit.
         description: The description the semantic conventions give.
-        boundaries: The recommended explicit bucket boundaries.
+        boundaries: The recommended explicit bucket boundaries (empty for a counter).
+        counter: A monotonic counter (a sum) instead of a histogram.
     """
 
     name: str
     unit: str
     description: str
     boundaries: tuple[float, ...]
+    counter: bool = False
 
 
 CLIENT_OPERATION_DURATION = HistogramSpec(
@@ -73,31 +84,136 @@ SERVER_TIME_PER_OUTPUT_TOKEN = HistogramSpec(
     tuple(semconv.TIME_PER_OUTPUT_TOKEN_BUCKETS),
 )
 
+# --- semantic-conventions-genai (development) ------------------------------------------------
+INFERENCE_DURATION = HistogramSpec(
+    semconv.GEN_AI_CLIENT_INFERENCE_DURATION,
+    semconv.UNIT_SECONDS,
+    "GenAI client inference operation duration.",
+    tuple(semconv.DURATION_BUCKETS),
+)
+INFERENCE_TIME_TO_FIRST_CHUNK = HistogramSpec(
+    semconv.GEN_AI_CLIENT_INFERENCE_TIME_TO_FIRST_CHUNK,
+    semconv.UNIT_SECONDS,
+    CLIENT_TIME_TO_FIRST_CHUNK.description,
+    tuple(semconv.TIME_TO_FIRST_CHUNK_BUCKETS),
+)
+INFERENCE_TIME_PER_OUTPUT_CHUNK = HistogramSpec(
+    semconv.GEN_AI_CLIENT_INFERENCE_TIME_PER_OUTPUT_CHUNK,
+    semconv.UNIT_SECONDS,
+    CLIENT_TIME_PER_OUTPUT_CHUNK.description,
+    tuple(semconv.TIME_PER_OUTPUT_CHUNK_BUCKETS),
+)
+INFERENCE_OPERATION_INPUT_TOKENS = HistogramSpec(
+    semconv.GEN_AI_CLIENT_INFERENCE_OPERATION_INPUT_TOKENS,
+    semconv.UNIT_TOKENS,
+    "The number of input (prompt) tokens used per inference operation.",
+    tuple(semconv.TOKEN_USAGE_BUCKETS),
+)
+INFERENCE_OPERATION_OUTPUT_TOKENS = HistogramSpec(
+    semconv.GEN_AI_CLIENT_INFERENCE_OPERATION_OUTPUT_TOKENS,
+    semconv.UNIT_TOKENS,
+    "The number of output (completion) tokens used per inference operation.",
+    tuple(semconv.TOKEN_USAGE_BUCKETS),
+)
+INFERENCE_USAGE_INPUT_TOKENS = HistogramSpec(
+    semconv.GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS,
+    semconv.UNIT_TOKENS,
+    "The number of input (prompt) tokens used, including cached tokens.",
+    (),
+    counter=True,
+)
+INFERENCE_USAGE_OUTPUT_TOKENS = HistogramSpec(
+    semconv.GEN_AI_CLIENT_INFERENCE_USAGE_OUTPUT_TOKENS,
+    semconv.UNIT_TOKENS,
+    "The number of output (completion) tokens used, including reasoning tokens.",
+    (),
+    counter=True,
+)
+
+
+@dataclass(frozen=True)
+class TokenSpecs:
+    """Where one call's input and output token counts go, and the attributes each adds."""
+
+    input: HistogramSpec
+    output: HistogramSpec
+    input_attributes: tuple[tuple[str, str], ...]
+    output_attributes: tuple[tuple[str, str], ...]
+
+
+_TOKEN_USAGE = TokenSpecs(
+    CLIENT_TOKEN_USAGE,
+    CLIENT_TOKEN_USAGE,
+    ((semconv.GEN_AI_TOKEN_TYPE, semconv.GEN_AI_TOKEN_TYPE_INPUT),),
+    ((semconv.GEN_AI_TOKEN_TYPE, semconv.GEN_AI_TOKEN_TYPE_OUTPUT),),
+)
+_OPERATION_TOKENS = TokenSpecs(INFERENCE_OPERATION_INPUT_TOKENS, INFERENCE_OPERATION_OUTPUT_TOKENS, (), ())
+_MODALITY = ((semconv.GEN_AI_TOKEN_MODALITY, semconv.GEN_AI_TOKEN_MODALITY_UNKNOWN),)
+_USAGE_COUNTERS = TokenSpecs(INFERENCE_USAGE_INPUT_TOKENS, INFERENCE_USAGE_OUTPUT_TOKENS, _MODALITY, _MODALITY)
+
+
+@dataclass(frozen=True)
+class SpecGroup:
+    """Instruments one call updates together; a field left None is not recorded by this group.
+
+    ``duration`` carries ``error.type``; ``first`` and ``per_output`` are recorded for streams.
+    """
+
+    duration: HistogramSpec | None
+    tokens: TokenSpecs | None
+    first: HistogramSpec | None
+    per_output: HistogramSpec | None
+
 
 @dataclass(frozen=True)
 class KindMetrics:
-    """The histograms one kind of invocation records.
+    """The instruments one kind of invocation records under one naming mode.
 
     ``kind="internal"`` (the model runs in this process) records the ``gen_ai.server.*``
-    histograms; the semantic conventions define no server-side token histogram, so token counts
-    go to ``gen_ai.client.token.usage`` for both kinds (with ``gen_ai.token.type``).
-    ``kind="client"`` (a remote model) records the ``gen_ai.client.*`` histograms.
+    histograms; the semantic conventions define no server-side token instrument, so token counts
+    go to the client token instruments for both kinds. ``kind="client"`` (a remote model)
+    records the ``gen_ai.client.*`` ones. ``groups[0]`` has every field set; further groups
+    (other names of the same values) may leave fields None.
     """
 
-    duration: HistogramSpec
-    tokens: HistogramSpec
-    first: HistogramSpec
-    per_output: HistogramSpec
+    name: str
+    groups: tuple[SpecGroup, ...]
     per_chunk: bool
     """True: ``per_output`` is recorded once per chunk gap (client); False: once per call (server)."""
 
+    @property
+    def duration(self) -> HistogramSpec:
+        """The duration histogram of the first group."""
+        return self.groups[0].duration  # type: ignore[return-value]
 
-INTERNAL = KindMetrics(
-    SERVER_REQUEST_DURATION, CLIENT_TOKEN_USAGE, SERVER_TIME_TO_FIRST_TOKEN, SERVER_TIME_PER_OUTPUT_TOKEN, False
+
+MODE_DEFAULT = "default"
+MODE_LATEST = "latest"
+MODE_DUP = "dup"
+
+_SERVER = SpecGroup(SERVER_REQUEST_DURATION, _TOKEN_USAGE, SERVER_TIME_TO_FIRST_TOKEN, SERVER_TIME_PER_OUTPUT_TOKEN)
+_SERVER_LATEST = SpecGroup(
+    SERVER_REQUEST_DURATION, _OPERATION_TOKENS, SERVER_TIME_TO_FIRST_TOKEN, SERVER_TIME_PER_OUTPUT_TOKEN
 )
-CLIENT = KindMetrics(
-    CLIENT_OPERATION_DURATION, CLIENT_TOKEN_USAGE, CLIENT_TIME_TO_FIRST_CHUNK, CLIENT_TIME_PER_OUTPUT_CHUNK, True
+_CLIENT = SpecGroup(CLIENT_OPERATION_DURATION, _TOKEN_USAGE, CLIENT_TIME_TO_FIRST_CHUNK, CLIENT_TIME_PER_OUTPUT_CHUNK)
+_CLIENT_LATEST = SpecGroup(
+    INFERENCE_DURATION, _OPERATION_TOKENS, INFERENCE_TIME_TO_FIRST_CHUNK, INFERENCE_TIME_PER_OUTPUT_CHUNK
 )
+_COUNTERS = SpecGroup(None, _USAGE_COUNTERS, None, None)
+
+INTERNAL = KindMetrics("internal", (_SERVER,), False)
+CLIENT = KindMetrics("client", (_CLIENT,), True)
+INTERNAL_LATEST = KindMetrics("internal/latest", (_SERVER_LATEST, _COUNTERS), False)
+CLIENT_LATEST = KindMetrics("client/latest", (_CLIENT_LATEST, _COUNTERS), True)
+INTERNAL_DUP = KindMetrics("internal/dup", (_SERVER, SpecGroup(None, _OPERATION_TOKENS, None, None), _COUNTERS), False)
+CLIENT_DUP = KindMetrics("client/dup", (_CLIENT, _CLIENT_LATEST, _COUNTERS), True)
+
+_BY_MODE: dict[str, dict[str, KindMetrics]] = {
+    MODE_DEFAULT: {"internal": INTERNAL, "client": CLIENT},
+    MODE_LATEST: {"internal": INTERNAL_LATEST, "client": CLIENT_LATEST},
+    MODE_DUP: {"internal": INTERNAL_DUP, "client": CLIENT_DUP},
+}
+
 ALL_SPECS: tuple[HistogramSpec, ...] = (
     CLIENT_OPERATION_DURATION,
     CLIENT_TOKEN_USAGE,
@@ -106,4 +222,36 @@ ALL_SPECS: tuple[HistogramSpec, ...] = (
     SERVER_REQUEST_DURATION,
     SERVER_TIME_TO_FIRST_TOKEN,
     SERVER_TIME_PER_OUTPUT_TOKEN,
+    INFERENCE_DURATION,
+    INFERENCE_TIME_TO_FIRST_CHUNK,
+    INFERENCE_TIME_PER_OUTPUT_CHUNK,
+    INFERENCE_OPERATION_INPUT_TOKENS,
+    INFERENCE_OPERATION_OUTPUT_TOKENS,
+    INFERENCE_USAGE_INPUT_TOKENS,
+    INFERENCE_USAGE_OUTPUT_TOKENS,
 )
+
+
+def kind_metrics(kind: str, mode: str = MODE_DEFAULT) -> KindMetrics:
+    """The instruments of ``kind`` (``internal``/``client``) under naming ``mode``."""
+    return _BY_MODE[mode][kind]
+
+
+def mode_from_env(environ: Mapping[str, str] | None = None) -> str:
+    """The GenAI naming mode ``OTEL_SEMCONV_STABILITY_OPT_IN`` asks for.
+
+    The variable is a comma-separated list (other values, such as ``http``, belong to other
+    instrumentations and are ignored); ``gen_ai_latest_experimental/dup`` wins over
+    ``gen_ai_latest_experimental``.
+
+    Example:
+        >>> mode_from_env({"OTEL_SEMCONV_STABILITY_OPT_IN": "http, gen_ai_latest_experimental"})
+        'latest'
+    """
+    env = os.environ if environ is None else environ
+    values = {v.strip().lower() for v in env.get(semconv.OTEL_SEMCONV_STABILITY_OPT_IN, "").split(",")}
+    if semconv.GEN_AI_LATEST_EXPERIMENTAL_DUP in values:
+        return MODE_DUP
+    if semconv.GEN_AI_LATEST_EXPERIMENTAL in values:
+        return MODE_LATEST
+    return MODE_DEFAULT

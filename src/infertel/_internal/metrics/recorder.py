@@ -16,7 +16,7 @@ from opentelemetry import metrics as metrics_api
 from infertel import semconv
 from infertel._internal.metrics.aggregate import FOLD_AT, PreAggregator, SeriesGroup, add
 from infertel._internal.metrics.hook import SCOPE, enable_preaggregation
-from infertel._internal.metrics.instruments import CLIENT, KindMetrics
+from infertel._internal.metrics.instruments import HistogramSpec, KindMetrics, SpecGroup
 
 MetricKey = tuple[str, "str | None", "str | None", "str | None", "str | None", "int | None"]
 """(operation, request model (None: not known), provider, response model, server address, server port)."""
@@ -42,15 +42,21 @@ def base_attributes(key: MetricKey) -> dict[str, Any]:
 
 
 class _AttributeSets:
-    __slots__ = ("duration", "input_tokens", "output_tokens", "plain")
+    __slots__ = ("duration", "plain", "_tokens")
 
     def __init__(self, key: MetricKey, error_type: str | None) -> None:
         self.plain = base_attributes(key)
         self.duration = dict(self.plain)
         if error_type:
             self.duration[semconv.ERROR_TYPE] = error_type
-        self.input_tokens = {**self.plain, semconv.GEN_AI_TOKEN_TYPE: semconv.GEN_AI_TOKEN_TYPE_INPUT}
-        self.output_tokens = {**self.plain, semconv.GEN_AI_TOKEN_TYPE: semconv.GEN_AI_TOKEN_TYPE_OUTPUT}
+        self._tokens: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}
+
+    def tokens(self, extra: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+        """The plain attributes plus ``extra`` (``gen_ai.token.type``, ``gen_ai.token.modality``)."""
+        found = self._tokens.get(extra)
+        if found is None:
+            found = self._tokens[extra] = {**self.plain, **dict(extra)}
+        return found
 
 
 class Recorder:
@@ -114,19 +120,28 @@ class PreAggregatedRecorder(Recorder):
     def resolve(self, kind: KindMetrics, key: MetricKey, error_type: str | None) -> SeriesGroup:
         """See :meth:`Recorder.resolve`."""
         agg = self._agg
-        group_key = (kind is CLIENT, key, error_type)
+        group_key = (kind.name, key, error_type)
         group = agg.groups.get(group_key)
         if group is None:
             sets = _AttributeSets(key, error_type)
-            group = SeriesGroup(
-                agg.series(kind.duration, sets.duration),
-                agg.series(kind.tokens, sets.input_tokens),
-                agg.series(kind.tokens, sets.output_tokens),
-                agg.series(kind.first, sets.plain),
-                agg.series(kind.per_output, sets.plain),
-            )
+            group = None
+            for specs in reversed(kind.groups):  # chained first to last
+                group = self._group(specs, sets, group)
+            assert group is not None
             agg.cache_group(group_key, group)
         return group
+
+    def _group(self, specs: SpecGroup, sets: _AttributeSets, more: SeriesGroup | None) -> SeriesGroup:
+        agg = self._agg
+        tokens = specs.tokens
+        return SeriesGroup(
+            agg.series(specs.duration, sets.duration) if specs.duration is not None else None,
+            agg.series(tokens.input, sets.tokens(tokens.input_attributes)) if tokens is not None else None,
+            agg.series(tokens.output, sets.tokens(tokens.output_attributes)) if tokens is not None else None,
+            agg.series(specs.first, sets.plain) if specs.first is not None else None,
+            agg.series(specs.per_output, sets.plain) if specs.per_output is not None else None,
+            more,
+        )
 
     def record_resolved(
         self,
@@ -154,34 +169,49 @@ class PreAggregatedRecorder(Recorder):
             # its per-chunk gaps follow it.
             agg.pending.append((handle, duration_s, input_tokens, output_tokens, first_s, per_output_s))
             agg.fold_pending()
-            series = group.per_output
-            for gap in gaps_s:
-                add(series, gap)
+            chained: SeriesGroup | None = group
+            while chained is not None:
+                series = chained.per_output
+                if series is not None:
+                    for gap in gaps_s:
+                        add(series, gap)
+                chained = chained.more
 
 
 class InstrumentRecorder(Recorder):
-    """``Histogram.record()`` per value, for MeterProviders infertel does not aggregate for."""
+    """``Histogram.record()`` / ``Counter.add()`` per value, for MeterProviders infertel does not aggregate for."""
 
     def __init__(self, meter_provider: Any) -> None:
-        meter = meter_provider.get_meter(SCOPE.name, SCOPE.version)
-        self._histograms: dict[str, Any] = {}
+        meter = meter_provider.get_meter(SCOPE.name, SCOPE.version, schema_url=SCOPE.schema_url)
+        self._instruments: dict[str, Any] = {}
         self._meter = meter
         self._lock = threading.Lock()
         self._attributes: dict[tuple[MetricKey, str | None], _AttributeSets] = {}
 
-    def _histogram(self, spec: Any) -> Any:
-        histogram = self._histograms.get(spec.name)
-        if histogram is None:
+    def _instrument(self, spec: HistogramSpec) -> Any:
+        instrument = self._instruments.get(spec.name)
+        if instrument is None:
             with self._lock:
-                histogram = self._histograms.get(spec.name)
-                if histogram is None:
-                    histogram = self._histograms[spec.name] = self._meter.create_histogram(
-                        spec.name,
-                        unit=spec.unit,
-                        description=spec.description,
-                        explicit_bucket_boundaries_advisory=list(spec.boundaries),
-                    )
-        return histogram
+                instrument = self._instruments.get(spec.name)
+                if instrument is None:
+                    if spec.counter:
+                        instrument = self._meter.create_counter(spec.name, unit=spec.unit, description=spec.description)
+                    else:
+                        instrument = self._meter.create_histogram(
+                            spec.name,
+                            unit=spec.unit,
+                            description=spec.description,
+                            explicit_bucket_boundaries_advisory=list(spec.boundaries),
+                        )
+                    self._instruments[spec.name] = instrument
+        return instrument
+
+    def _record(self, spec: HistogramSpec, value: float, attributes: dict[str, Any]) -> None:
+        instrument = self._instrument(spec)
+        if spec.counter:
+            instrument.add(value, attributes)
+        else:
+            instrument.record(value, attributes)
 
     def resolve(self, kind: KindMetrics, key: MetricKey, error_type: str | None) -> _AttributeSets:
         """See :meth:`Recorder.resolve`."""
@@ -205,19 +235,23 @@ class InstrumentRecorder(Recorder):
     ) -> None:
         """See :meth:`Recorder.record_resolved`."""
         sets: _AttributeSets = handle
-        self._histogram(kind.duration).record(duration_s, sets.duration)
-        if input_tokens is not None:
-            self._histogram(kind.tokens).record(input_tokens, sets.input_tokens)
-        if output_tokens is not None:
-            self._histogram(kind.tokens).record(output_tokens, sets.output_tokens)
-        if first_s is not None:
-            self._histogram(kind.first).record(first_s, sets.plain)
-        if per_output_s is not None:
-            self._histogram(kind.per_output).record(per_output_s, sets.plain)
-        if gaps_s:
-            histogram = self._histogram(kind.per_output)
-            for gap in gaps_s:
-                histogram.record(gap, sets.plain)
+        record = self._record
+        for specs in kind.groups:
+            if specs.duration is not None:
+                record(specs.duration, duration_s, sets.duration)
+            tokens = specs.tokens
+            if tokens is not None:
+                if input_tokens is not None:
+                    record(tokens.input, input_tokens, sets.tokens(tokens.input_attributes))
+                if output_tokens is not None:
+                    record(tokens.output, output_tokens, sets.tokens(tokens.output_attributes))
+            if first_s is not None and specs.first is not None:
+                record(specs.first, first_s, sets.plain)
+            if specs.per_output is not None:
+                if per_output_s is not None:
+                    record(specs.per_output, per_output_s, sets.plain)
+                for gap in gaps_s or ():
+                    record(specs.per_output, gap, sets.plain)
 
 
 class GlobalRecorder(Recorder):

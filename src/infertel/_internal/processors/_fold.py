@@ -43,7 +43,7 @@ def seconds_value(value: Any, what: str) -> float | None:
     return None
 
 
-_TTFT = semconv.INFERTEL_TIME_TO_FIRST_TOKEN
+_TTFT = semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK
 _TPOT = semconv.INFERTEL_TIME_PER_OUTPUT_TOKEN
 _INPUT = semconv.GEN_AI_USAGE_INPUT_TOKENS
 _OUTPUT = semconv.GEN_AI_USAGE_OUTPUT_TOKENS

@@ -18,7 +18,7 @@ _logger = logging.getLogger(__name__)
 _OP = semconv.GEN_AI_OPERATION_NAME
 _MODEL = semconv.GEN_AI_REQUEST_MODEL
 _ERROR_TYPE = semconv.ERROR_TYPE
-_TTFT = semconv.INFERTEL_TIME_TO_FIRST_TOKEN
+_TTFT = semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK
 _TPOT = semconv.INFERTEL_TIME_PER_OUTPUT_TOKEN
 _INPUT = semconv.GEN_AI_USAGE_INPUT_TOKENS
 _OUTPUT = semconv.GEN_AI_USAGE_OUTPUT_TOKENS
@@ -39,7 +39,7 @@ class InferenceStatsSpanProcessor(SpanProcessor):
     A span counts when it carries ``gen_ai.operation.name``; its series is
     ``(gen_ai.request.model, gen_ai.operation.name, *extra_attributes)``. ``on_start`` counts it
     in flight (when the operation name is set at start), ``on_end`` records latency
-    (end - start), ``infertel.time_to_first_token``, ``infertel.time_per_output_token``,
+    (end - start), ``gen_ai.response.time_to_first_chunk``, ``infertel.time_per_output_token``,
     ``gen_ai.usage.*`` and ``error.type`` (or ``_OTHER`` for an ERROR status without one).
     One request is counted once: a GenAI span whose child of the same series was already
     counted (an HTTP server span around the in-process model call, a wrapper function observed

@@ -300,7 +300,7 @@ def _set_span_attributes(
     if output_tokens is not None:
         attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] = output_tokens
     if exchange.streaming:
-        attributes[semconv.INFERTEL_STREAM] = True
+        attributes[semconv.GEN_AI_REQUEST_STREAM] = True
         attributes[semconv.INFERTEL_STREAM_CHUNKS] = exchange.chunks
         if exchange.disconnected:
             attributes[semconv.INFERTEL_STREAM_END_REASON] = CLIENT_DISCONNECTED
@@ -309,7 +309,7 @@ def _set_span_attributes(
         elif exchange.completed:
             attributes[semconv.INFERTEL_STREAM_END_REASON] = semconv.STREAM_END_EXHAUSTED
         if ttft is not None:
-            attributes[semconv.INFERTEL_TIME_TO_FIRST_TOKEN] = ttft
+            attributes[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = ttft
         if tpot is not None:
             attributes[semconv.INFERTEL_TIME_PER_OUTPUT_TOKEN] = tpot
     if error_type is not None:

@@ -45,8 +45,9 @@ class OpenAIInstrumentor(
 ):
     """Instruments the ``openai`` client (``openai >= 1.40``).
 
-    ``instrument()`` accepts ``tracer_provider=`` and ``meter_provider=``; without them the
-    providers of :func:`infertel.configure` (or the global ones) are used at each call. It does
+    ``instrument()`` accepts ``tracer_provider=``, ``meter_provider=`` and ``logger_provider=`` (for
+    the ``gen_ai.client.operation.exception`` events); without them the providers of
+    :func:`infertel.configure` (or the global ones) are used at each call. It does
     not import openai: the methods are wrapped when the application imports the client.
     ``uninstrument()`` puts the original methods back on the classes. A direct ``instrument()``
     call raises ``ImportError`` (with the ``pip install`` line) when openai is not installed.
@@ -64,10 +65,11 @@ class OpenAIInstrumentor(
     def _instrument(self, **kwargs: Any) -> None:
         tracer_provider = kwargs.get("tracer_provider")
         meter_provider = kwargs.get("meter_provider")
+        logger_provider = kwargs.get("logger_provider")
 
         def make(target: PatchTarget) -> Any:
             operation, is_async = target[3]
             factory = async_wrapper if is_async else sync_wrapper
-            return factory(operation, tracer_provider, meter_provider)
+            return factory(operation, tracer_provider, meter_provider, logger_provider)
 
         self._patcher.patch(make)

@@ -42,6 +42,7 @@ class _Call:
         *,
         tracer_provider: TracerProvider | None,
         meter_provider: MeterProvider | None,
+        logger_provider: Any = None,
     ) -> None:
         self.operation = operation
         model = kwargs.get("model")
@@ -60,6 +61,7 @@ class _Call:
             request=_extract.request_params(kwargs),
             tracer_provider=tracer_provider,
             meter_provider=meter_provider,
+            logger_provider=logger_provider,
         )
         self._context = contextvars.copy_context()
         self.invocation = self._context.run(self._manager.__enter__)
@@ -72,8 +74,8 @@ class _Call:
         for key, value in extra_attributes.items():
             self.invocation.set_attribute(key, value)
         if self.stream:
-            # Also when no chunk ever arrives (the core marks streams at their first chunk).
-            self.invocation.set_attribute(semconv.INFERTEL_STREAM, True)
+            # gen_ai.request.stream also when no chunk ever arrives (the core marks streams at their first chunk).
+            self.invocation.set_attribute(semconv.GEN_AI_REQUEST_STREAM, True)
         if messages is not None:
             self.invocation.set_input_messages(messages)
 
@@ -124,11 +126,11 @@ class _Call:
         if output_tokens is not None:
             inv.set_output_tokens(output_tokens)
         choices = _extract.get(response, "choices") or []
-        reasons: list[str] = []
+        reasons: list[str | None] = []
         messages: list[dict[str, Any]] = []
         for choice in choices:
             reason = _extract.get(choice, "finish_reason")
-            reasons.append(reason if isinstance(reason, str) else "")
+            reasons.append(reason if isinstance(reason, str) else None)  # None: reported as "error"
             messages.append(_extract.output_message(_extract.choice_text(choice) or "", reason))
         if choices:
             inv.set_finish_reasons(reasons)
@@ -193,7 +195,8 @@ class _Call:
         if self.stream:
             indexes = sorted(set(self._finish_reasons) | set(self._texts))
             if indexes:
-                inv.set_finish_reasons([self._finish_reasons.get(i, "") for i in indexes])
+                # A choice whose last chunk never came (closed, abandoned, failed) reports "error".
+                inv.set_finish_reasons([self._finish_reasons.get(i) for i in indexes])
                 inv.set_output_messages(
                     [
                         _extract.output_message("".join(self._texts.get(i, [])), self._finish_reasons.get(i))

@@ -26,11 +26,19 @@ def _start(
     kwargs: dict[str, Any],
     tracer_provider: TracerProvider | None,
     meter_provider: MeterProvider | None,
+    logger_provider: Any = None,
 ) -> tuple[_Call | None, dict[str, Any]]:
     call: _Call | None = None
     call_kwargs = kwargs
     with handle_internal_errors:
-        call = _Call(operation, instance, kwargs, tracer_provider=tracer_provider, meter_provider=meter_provider)
+        call = _Call(
+            operation,
+            instance,
+            kwargs,
+            tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
+            logger_provider=logger_provider,
+        )
         call_kwargs = call.request_kwargs(kwargs)
     return call, call_kwargs
 
@@ -65,12 +73,15 @@ def _fail(call: _Call, exc: BaseException) -> None:
 
 
 def sync_wrapper(
-    operation: str, tracer_provider: TracerProvider | None, meter_provider: MeterProvider | None
+    operation: str,
+    tracer_provider: TracerProvider | None,
+    meter_provider: MeterProvider | None,
+    logger_provider: Any = None,
 ) -> Wrapper:
     """A wrapt wrapper for a synchronous ``create`` of the given GenAI operation."""
 
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        call, call_kwargs = _start(operation, instance, kwargs, tracer_provider, meter_provider)
+        call, call_kwargs = _start(operation, instance, kwargs, tracer_provider, meter_provider, logger_provider)
         if call is None:
             return wrapped(*args, **kwargs)
         token = call.attach()
@@ -87,14 +98,17 @@ def sync_wrapper(
 
 
 def async_wrapper(
-    operation: str, tracer_provider: TracerProvider | None, meter_provider: MeterProvider | None
+    operation: str,
+    tracer_provider: TracerProvider | None,
+    meter_provider: MeterProvider | None,
+    logger_provider: Any = None,
 ) -> Wrapper:
     """A wrapt wrapper for an ``async def create`` of the given GenAI operation."""
 
     async def wrapper(
         wrapped: Callable[..., Awaitable[Any]], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        call, call_kwargs = _start(operation, instance, kwargs, tracer_provider, meter_provider)
+        call, call_kwargs = _start(operation, instance, kwargs, tracer_provider, meter_provider, logger_provider)
         if call is None:
             return await wrapped(*args, **kwargs)
         token = call.attach()

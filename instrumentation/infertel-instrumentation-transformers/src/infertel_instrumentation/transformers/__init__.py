@@ -41,8 +41,9 @@ class TransformersInstrumentor(
 ):
     """Instruments ``transformers`` generation (``transformers >= 4.40`` with ``torch >= 2.1``).
 
-    ``instrument()`` accepts ``tracer_provider=`` and ``meter_provider=``; without them the
-    providers of :func:`infertel.configure` (or the global ones) are used at each call. It does
+    ``instrument()`` accepts ``tracer_provider=``, ``meter_provider=`` and ``logger_provider=`` (for
+    the ``gen_ai.client.operation.exception`` events); without them the providers of
+    :func:`infertel.configure` (or the global ones) are used at each call. It does
     not import transformers: the methods are wrapped when the application imports their module.
     ``uninstrument()`` puts the original methods back on the classes. A direct ``instrument()``
     call raises ``ImportError`` (with the ``pip install`` line) when torch or transformers is not
@@ -59,4 +60,5 @@ class TransformersInstrumentor(
     def _instrument(self, **kwargs: Any) -> None:
         tracer_provider = kwargs.get("tracer_provider")
         meter_provider = kwargs.get("meter_provider")
-        self._patcher.patch(lambda target: target[3](tracer_provider, meter_provider))
+        logger_provider = kwargs.get("logger_provider")
+        self._patcher.patch(lambda target: target[3](tracer_provider, meter_provider, logger_provider))

@@ -48,6 +48,7 @@ class _Generation:
         batch_size: int | None,
         tracer_provider: TracerProvider | None,
         meter_provider: MeterProvider | None,
+        logger_provider: Any = None,
     ) -> None:
         # Everything that could fail is read before the span starts, so no span is left open.
         name = _tokens.model_name(model)
@@ -60,6 +61,7 @@ class _Generation:
             request=request,
             tracer_provider=tracer_provider,
             meter_provider=meter_provider,
+            logger_provider=logger_provider,
         )
         self.invocation = self._manager.__enter__()
         self.invocation.set_response_model(name)
@@ -157,7 +159,9 @@ def _batch_size(inputs: _tokens.Inputs) -> int | None:
     return inputs.rows or None
 
 
-def generate_wrapper(tracer_provider: TracerProvider | None, meter_provider: MeterProvider | None) -> Wrapper:
+def generate_wrapper(
+    tracer_provider: TracerProvider | None, meter_provider: MeterProvider | None, logger_provider: Any = None
+) -> Wrapper:
     """The wrapt wrapper of ``GenerationMixin.generate``."""
 
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -179,6 +183,7 @@ def generate_wrapper(tracer_provider: TracerProvider | None, meter_provider: Met
                     batch_size=_batch_size(inputs),
                     tracer_provider=tracer_provider,
                     meter_provider=meter_provider,
+                    logger_provider=logger_provider,
                 )
                 owned = True
             if not generation.hooked:
@@ -226,7 +231,9 @@ def _pipeline_batch(text_inputs: Any) -> tuple[str, int] | None:
     return None
 
 
-def pipeline_wrapper(tracer_provider: TracerProvider | None, meter_provider: MeterProvider | None) -> Wrapper:
+def pipeline_wrapper(
+    tracer_provider: TracerProvider | None, meter_provider: MeterProvider | None, logger_provider: Any = None
+) -> Wrapper:
     """The wrapt wrapper of ``TextGenerationPipeline.__call__``."""
 
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -248,6 +255,7 @@ def pipeline_wrapper(tracer_provider: TracerProvider | None, meter_provider: Met
                     batch_size=batch_size,
                     tracer_provider=tracer_provider,
                     meter_provider=meter_provider,
+                    logger_provider=logger_provider,
                 )
         if generation is None:
             return wrapped(*args, **kwargs)
