@@ -65,6 +65,14 @@ def eight_gpus() -> list[FakeGpu]:
     ]
 
 
+class _Uninstrument:
+    def __init__(self, instrumentor: Any) -> None:
+        self._instrumentor = instrumentor
+
+    def shutdown(self) -> None:
+        self._instrumentor.uninstrument()
+
+
 def setup(kind: str, provider: MeterProvider) -> Any:
     """Install one configuration on ``provider``; returns something with ``shutdown()`` or None."""
     if kind == "empty":
@@ -72,12 +80,13 @@ def setup(kind: str, provider: MeterProvider) -> Any:
         provider.get_meter("floor").create_observable_gauge("floor", [lambda options: [Observation(1)]])
         return None
     if kind == "upstream-all":
-        from opentelemetry.instrumentation.system_metrics import _DEFAULT_CONFIG, SystemMetricsInstrumentor
+        from opentelemetry.instrumentation.system_metrics import SystemMetricsInstrumentor
 
-        instrumentor = object.__new__(SystemMetricsInstrumentor)  # a private instance, as upstream's is a singleton
-        SystemMetricsInstrumentor.__init__(instrumentor, config=dict(_DEFAULT_CONFIG))
-        instrumentor._instrument(meter_provider=provider)
-        return None
+        # Public API, default config (all its metrics). The instrumentor is a process-wide singleton:
+        # each process measures this kind once.
+        instrumentor = SystemMetricsInstrumentor()
+        instrumentor.instrument(meter_provider=provider)
+        return _Uninstrument(instrumentor)
     gpu = kind in ("infertel-default+gpu", "infertel-gpu-8")
     system: Any = "default" if kind in ("infertel-default+gpu", "infertel-system-default") else False
     if kind == "infertel-system-all":

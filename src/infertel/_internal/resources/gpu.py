@@ -111,7 +111,7 @@ class GpuCollector:
         self._attributes: dict[str, dict[str, str]] = {}
         self._engines_used: set[tuple[str, str]] = set()
         self._stopped = False
-        meter = meter_provider.get_meter(semconv.INSTRUMENTATION_SCOPE, __version__)
+        meter = meter_provider.get_meter(semconv.INSTRUMENTATION_SCOPE, __version__, schema_url=semconv.SCHEMA_URL)
         gauge, updown, counter = (
             meter.create_observable_gauge,
             meter.create_observable_up_down_counter,

@@ -117,9 +117,12 @@ class PsutilSource:
 
     def read(self) -> HostReading:
         """Read everything once (a handful of psutil calls)."""
+        if os.getpid() != self._pid:
+            # A forked child: a fresh lock (the parent's may have been held by a thread that is gone).
+            self._lock, self._pid, self._last_process = threading.Lock(), os.getpid(), None
+            if not self._injected:
+                self._process = psutil.Process()
         with self._lock:
-            if not self._injected and os.getpid() != self._pid:
-                self._process, self._pid, self._last_process = psutil.Process(), os.getpid(), None
             now = self._clock()
             cpu_utilization = None
             times = self._get("system CPU time", psutil.cpu_times)

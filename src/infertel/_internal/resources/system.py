@@ -253,7 +253,7 @@ class SystemMetricsCollector:
         unknown = [name for name in self.metrics if name not in CATALOGUE]
         if unknown:
             raise ValueError(f"unknown system metrics {unknown}; accepted: {', '.join(CATALOGUE)}")
-        self._readings = SystemReadings(system, process, per_cpu=per_cpu)
+        self._readings = SystemReadings(system, process, per_cpu=per_cpu, metrics=self.metrics)
         self._readers: dict[str, Callable[[CallbackOptions], Iterable[Observation]]] = {
             name: getattr(self._readings, name.replace(".", "_")) for name in self.metrics
         }
@@ -288,7 +288,8 @@ def _binding(meter_provider: MeterProvider) -> _Binding:
     with _bindings_lock:
         binding = _bindings.get(meter_provider) if _weakref_able(meter_provider) else None
         if binding is None:
-            binding = _Binding(meter_provider.get_meter(semconv.INSTRUMENTATION_SCOPE, __version__))
+            meter = meter_provider.get_meter(semconv.INSTRUMENTATION_SCOPE, __version__, schema_url=semconv.SCHEMA_URL)
+            binding = _Binding(meter)
             if _weakref_able(meter_provider):
                 _bindings[meter_provider] = binding
         return binding

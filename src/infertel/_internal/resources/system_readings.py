@@ -15,7 +15,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import psutil
@@ -38,9 +38,19 @@ _SYSTEM_CPU_MODES: dict[str, tuple[str, ...]] = {
 }
 _PROCESS_CPU_MODES: dict[str, tuple[str, ...]] = {"user": ("user",), "system": ("system",), "wait": ("iowait",)}
 _MEMORY_STATES = ("used", "free", "cached", "buffers")
-# A reading several metrics share (virtual_memory, disk_io_counters, ...) is taken once per
-# collection: reused for this long. Not CPU times: the utilisation deltas need every reading.
+# A psutil reading several metrics share is taken once per collection: the first of them (in
+# the order given, the instruments' registration order, hence the SDK's callback order) reads
+# it, the others reuse that reading if it is this recent. Not CPU times: the deltas need each.
 _SHARED_READING_S = 0.05
+_SHARED_BY = {
+    "virtual_memory": (semconv.SYSTEM_MEMORY_USAGE, semconv.SYSTEM_MEMORY_UTILIZATION),
+    "swap_memory": (semconv.SYSTEM_PAGING_USAGE, semconv.SYSTEM_PAGING_UTILIZATION),
+    "disk_io_counters": (semconv.SYSTEM_DISK_IO, semconv.SYSTEM_DISK_OPERATIONS, semconv.SYSTEM_DISK_IO_TIME,
+                         semconv.SYSTEM_DISK_OPERATION_TIME),
+    "net_io_counters": (semconv.SYSTEM_NETWORK_IO, semconv.SYSTEM_NETWORK_PACKET_COUNT,
+                        semconv.SYSTEM_NETWORK_PACKET_DROPPED, semconv.SYSTEM_NETWORK_ERRORS),
+    "memory_info": (semconv.PROCESS_MEMORY_USAGE, semconv.PROCESS_MEMORY_VIRTUAL),
+}  # fmt: skip
 _VIRTUAL_DISKS = ("loop", "ram", "zram")  # snap mounts and RAM disks: not disks
 _DIRECTIONS = (("read", "read"), ("write", "write"))
 # psutil's net_io_counters fields per kind and network.io.direction.
@@ -84,6 +94,8 @@ class SystemReadings:
         process: A ``psutil.Process``-like object for this process; default ``psutil.Process()``,
             renewed in a forked child.
         per_cpu: ``system.cpu.*`` per logical CPU (``cpu.logical_number``) instead of host-wide.
+        metrics: The metrics being reported, in callback order: a reading two of them share is
+            then taken once per collection (empty: every callback reads afresh).
         clock: Monotonic clock in seconds, for ``process.cpu.utilization`` (tests inject one).
 
     Example:
@@ -98,6 +110,7 @@ class SystemReadings:
         process: Any = None,
         *,
         per_cpu: bool = False,
+        metrics: Sequence[str] = (),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._system = system if system is not None else psutil
@@ -113,26 +126,35 @@ class SystemReadings:
         self._last_process: tuple[float, dict[str, float]] | None = None
         self._last_process_utilization: dict[str, float] = {}
         self._shared: dict[str, tuple[float, Any]] = {}
+        self._first_reader = {
+            what: next((m for m in metrics if m in users), None) for what, users in _SHARED_BY.items()
+        }
         try:  # the first process.cpu.utilization covers the time since the collector started
             self._last_process = (clock(), _modes(self._process.cpu_times(), _PROCESS_CPU_MODES))
         except (psutil.Error, NotImplementedError, PermissionError, AttributeError):
             pass  # reported (once) by the callback, if that metric is chosen
 
+    def _forked(self) -> None:
+        # In a forked child: a fresh lock (the parent's may have been held by a thread that is
+        # gone), fresh state, and this process rather than the parent (unless injected).
+        if os.getpid() != self._pid:
+            self._lock = threading.Lock()
+            self._pid = os.getpid()
+            if not self._injected:
+                self._process = psutil.Process()
+            self._last_process, self._last_process_utilization, self._shared = None, {}, {}
+
     @property
     def process(self) -> Any:
         """This process; after ``os.fork()`` the child's, not the parent's (unless injected)."""
-        if not self._injected and os.getpid() != self._pid:
-            with self._lock:
-                if os.getpid() != self._pid:
-                    self._process, self._pid = psutil.Process(), os.getpid()
-                    self._last_process, self._last_process_utilization = None, {}
-                    self._shared = {}
+        self._forked()
         return self._process
 
-    def _shared_reading(self, what: str, read: Callable[[], Any]) -> Any:
+    def _shared_reading(self, what: str, metric: str, read: Callable[[], Any]) -> Any:
         now = time.monotonic()
         taken = self._shared.get(what)
-        if taken is not None and 0 <= now - taken[0] < _SHARED_READING_S:
+        first = self._first_reader.get(what)
+        if first is not None and first != metric and taken is not None and 0 <= now - taken[0] < _SHARED_READING_S:
             return taken[1]
         value = read()
         self._shared[what] = (now, value)
@@ -162,6 +184,7 @@ class SystemReadings:
         The first collection reports the shares since boot; a collection too close to the
         previous one for the kernel's counters to move repeats the previous figures.
         """
+        self._forked()
         with self._lock:
             now = self._cpu_times()
             shares: dict[int | None, dict[str, float]] = {}
@@ -182,14 +205,14 @@ class SystemReadings:
     # -- system.memory.*, system.paging.* -------------------------------------------------------
     def system_memory_usage(self, options: CallbackOptions) -> Iterator[Observation]:
         """``system.memory.usage`` by ``system.memory.state`` (used, free, cached, buffers)."""
-        memory = self._shared_reading("virtual_memory", self._system.virtual_memory)
+        memory = self._shared_reading("virtual_memory", semconv.SYSTEM_MEMORY_USAGE, self._system.virtual_memory)
         for state in _MEMORY_STATES:
             if hasattr(memory, state):
                 yield Observation(int(getattr(memory, state)), {semconv.SYSTEM_MEMORY_STATE: state})
 
     def system_memory_utilization(self, options: CallbackOptions) -> Iterator[Observation]:
         """``system.memory.utilization``: each state's share of the total memory."""
-        memory = self._shared_reading("virtual_memory", self._system.virtual_memory)
+        memory = self._shared_reading("virtual_memory", semconv.SYSTEM_MEMORY_UTILIZATION, self._system.virtual_memory)
         if memory.total > 0:
             for state in _MEMORY_STATES:
                 if hasattr(memory, state):
@@ -197,26 +220,26 @@ class SystemReadings:
 
     def system_paging_usage(self, options: CallbackOptions) -> Iterator[Observation]:
         """``system.paging.usage`` (swap) by ``system.paging.state`` (used, free)."""
-        swap = self._shared_reading("swap_memory", self._system.swap_memory)
+        swap = self._shared_reading("swap_memory", semconv.SYSTEM_PAGING_USAGE, self._system.swap_memory)
         for state in ("used", "free"):
             yield Observation(int(getattr(swap, state)), {semconv.SYSTEM_PAGING_STATE: state})
 
     def system_paging_utilization(self, options: CallbackOptions) -> Iterator[Observation]:
         """``system.paging.utilization``: used and free swap as fractions (none without swap)."""
-        swap = self._shared_reading("swap_memory", self._system.swap_memory)
+        swap = self._shared_reading("swap_memory", semconv.SYSTEM_PAGING_UTILIZATION, self._system.swap_memory)
         if swap.total > 0:
             for state in ("used", "free"):
                 yield Observation(getattr(swap, state) / swap.total, {semconv.SYSTEM_PAGING_STATE: state})
 
     # -- system.disk.* --------------------------------------------------------------------------
-    def _disks(self) -> Iterator[tuple[str, Any]]:
-        disks = self._shared_reading("disk_io_counters", lambda: self._system.disk_io_counters(perdisk=True))
+    def _disks(self, metric: str) -> Iterator[tuple[str, Any]]:
+        disks = self._shared_reading("disk_io_counters", metric, lambda: self._system.disk_io_counters(perdisk=True))
         for device, counters in (disks or {}).items():
             if not device.startswith(_VIRTUAL_DISKS):
                 yield device, counters
 
-    def _per_disk(self, suffix: str, scale: float) -> Iterator[Observation]:
-        for device, counters in self._disks():
+    def _per_disk(self, metric: str, suffix: str, scale: float) -> Iterator[Observation]:
+        for device, counters in self._disks(metric):
             for direction, prefix in _DIRECTIONS:
                 field = f"{prefix}_{suffix}"
                 if hasattr(counters, field):
@@ -225,25 +248,25 @@ class SystemReadings:
 
     def system_disk_io(self, options: CallbackOptions) -> Iterator[Observation]:
         """``system.disk.io`` by ``system.device`` and ``disk.io.direction`` (loop/ram/zram left out)."""
-        return self._per_disk("bytes", 1)
+        return self._per_disk(semconv.SYSTEM_DISK_IO, "bytes", 1)
 
     def system_disk_operations(self, options: CallbackOptions) -> Iterator[Observation]:
         """``system.disk.operations`` by ``system.device`` and ``disk.io.direction``."""
-        return self._per_disk("count", 1)
+        return self._per_disk(semconv.SYSTEM_DISK_OPERATIONS, "count", 1)
 
     def system_disk_operation_time(self, options: CallbackOptions) -> Iterator[Observation]:
         """``system.disk.operation_time`` in seconds (psutil reports milliseconds)."""
-        return self._per_disk("time", 0.001)
+        return self._per_disk(semconv.SYSTEM_DISK_OPERATION_TIME, "time", 0.001)
 
     def system_disk_io_time(self, options: CallbackOptions) -> Iterator[Observation]:
         """``system.disk.io_time``: seconds each device was busy (where psutil has ``busy_time``)."""
-        for device, counters in self._disks():
+        for device, counters in self._disks(semconv.SYSTEM_DISK_IO_TIME):
             if hasattr(counters, "busy_time"):
                 yield Observation(counters.busy_time * 0.001, {semconv.SYSTEM_DEVICE: device})
 
     # -- system.network.* -----------------------------------------------------------------------
-    def _per_interface(self, kind: str, key: str) -> Iterator[Observation]:
-        interfaces = self._shared_reading("net_io_counters", lambda: self._system.net_io_counters(pernic=True))
+    def _per_interface(self, metric: str, kind: str, key: str) -> Iterator[Observation]:
+        interfaces = self._shared_reading("net_io_counters", metric, lambda: self._system.net_io_counters(pernic=True))
         for interface, counters in (interfaces or {}).items():
             for direction, field in _NETWORK_FIELDS[kind]:
                 if hasattr(counters, field):
@@ -252,19 +275,19 @@ class SystemReadings:
 
     def system_network_io(self, options: CallbackOptions) -> Iterator[Observation]:
         """``system.network.io`` by ``network.interface.name`` and ``network.io.direction``."""
-        return self._per_interface("bytes", semconv.NETWORK_INTERFACE_NAME)
+        return self._per_interface(semconv.SYSTEM_NETWORK_IO, "bytes", semconv.NETWORK_INTERFACE_NAME)
 
     def system_network_packet_count(self, options: CallbackOptions) -> Iterator[Observation]:
         """``system.network.packet.count`` by ``system.device`` (as the convention names it) and direction."""
-        return self._per_interface("packets", semconv.SYSTEM_DEVICE)
+        return self._per_interface(semconv.SYSTEM_NETWORK_PACKET_COUNT, "packets", semconv.SYSTEM_DEVICE)
 
     def system_network_packet_dropped(self, options: CallbackOptions) -> Iterator[Observation]:
         """``system.network.packet.dropped`` by ``network.interface.name`` and direction."""
-        return self._per_interface("dropped", semconv.NETWORK_INTERFACE_NAME)
+        return self._per_interface(semconv.SYSTEM_NETWORK_PACKET_DROPPED, "dropped", semconv.NETWORK_INTERFACE_NAME)
 
     def system_network_errors(self, options: CallbackOptions) -> Iterator[Observation]:
         """``system.network.errors`` by ``network.interface.name`` and direction."""
-        return self._per_interface("errors", semconv.NETWORK_INTERFACE_NAME)
+        return self._per_interface(semconv.SYSTEM_NETWORK_ERRORS, "errors", semconv.NETWORK_INTERFACE_NAME)
 
     def system_network_connection_count(self, options: CallbackOptions) -> Iterator[Observation]:
         """``system.network.connection.count`` by ``network.transport`` and ``network.connection.state``.
@@ -309,11 +332,15 @@ class SystemReadings:
 
     def process_memory_usage(self, options: CallbackOptions) -> Iterator[Observation]:
         """``process.memory.usage``: resident set size."""
-        yield Observation(int(self._shared_reading("memory_info", self.process.memory_info).rss))
+        yield Observation(
+            int(self._shared_reading("memory_info", semconv.PROCESS_MEMORY_USAGE, self.process.memory_info).rss)
+        )
 
     def process_memory_virtual(self, options: CallbackOptions) -> Iterator[Observation]:
         """``process.memory.virtual``: virtual memory size."""
-        yield Observation(int(self._shared_reading("memory_info", self.process.memory_info).vms))
+        yield Observation(
+            int(self._shared_reading("memory_info", semconv.PROCESS_MEMORY_VIRTUAL, self.process.memory_info).vms)
+        )
 
     def process_thread_count(self, options: CallbackOptions) -> Iterator[Observation]:
         """``process.thread.count``."""
