@@ -223,7 +223,7 @@ def report_metrics_to(meter_provider: Any) -> None:
             return
     from infertel.version import __version__
 
-    meter = meter_provider.get_meter(semconv.INSTRUMENTATION_SCOPE, __version__)
+    meter = meter_provider.get_meter(semconv.INSTRUMENTATION_SCOPE, __version__, schema_url=semconv.SCHEMA_URL)
     meter.create_observable_counter(
         semconv.INFERTEL_EXPORT_DROPPED,
         [lambda _options: _observations("dropped", None)],

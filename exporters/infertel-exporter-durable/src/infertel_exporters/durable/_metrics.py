@@ -31,7 +31,7 @@ def register(pipeline: Any, meter_provider: MeterProvider | None) -> None:
             return
         pipelines = weakref.WeakSet([pipeline])
         _registries[provider] = pipelines
-    meter = provider.get_meter("infertel_exporters.durable", __version__)
+    meter = provider.get_meter("infertel_exporters.durable", __version__, schema_url=semconv.SCHEMA_URL)
 
     def live() -> list[Any]:
         return [p for p in list(pipelines) if not p.shut_down]

@@ -15,6 +15,9 @@ INFERTEL_SPOOL_DIR: Final = "INFERTEL_SPOOL_DIR"
 INFERTEL_SPOOL_MAX_BYTES: Final = "INFERTEL_SPOOL_MAX_BYTES"
 INFERTEL_SPOOL_MAX_AGE_S: Final = "INFERTEL_SPOOL_MAX_AGE_S"
 
+# instrumentation scope of the spool metrics (infertel.semconv.SCHEMA_URL)
+SCHEMA_URL: Final = "https://opentelemetry.io/schemas/1.41.0"
+
 # metrics, attributes and units
 INFERTEL_EXPORTER_SPOOL_DROPPED: Final = "infertel.exporter.spool.dropped"
 INFERTEL_EXPORTER_SPOOL_SIZE: Final = "infertel.exporter.spool.size"
