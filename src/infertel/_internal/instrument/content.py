@@ -5,15 +5,15 @@ a runtime that says so or, before any ``configure()``, when
 ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` is ``true`` (or ``span_only`` /
 ``span_and_event``). Captured messages go to the ``gen_ai.input.messages`` /
 ``gen_ai.output.messages`` span attributes as JSON in the semantic-convention shape
-(``[{"role": "user", "parts": [{"type": "text", "content": "..."}]}]``), with at most
-``content_max_length`` characters of text per attribute.
+(``[{"role": "user", "parts": [{"type": "text", "content": "..."}]}]``): each attribute, the
+whole JSON string, has at most ``content_max_length`` characters (:func:`serialize`).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from infertel._internal.errors import warn_rate_limited
@@ -39,17 +39,102 @@ def capture_from_env() -> bool:
     return False
 
 
-class _Budget:
-    __slots__ = ("left",)
+MAX_DEPTH = 8
+"""Nesting kept of a message's values (tool-call arguments, parts); deeper values become ``"..."``."""
+_KEY_LENGTH = 64
+_LABELS = frozenset({"role", "type", "finish_reason", "id", "name", "mime_type", "modality", "tool_call_id"})
 
-    def __init__(self, left: int) -> None:
-        self.left = left
+
+class _Budget:
+    """What one serialization may still spend: text characters, and (roughly) output characters."""
+
+    __slots__ = ("text", "room")
+
+    def __init__(self, text: int, room: int) -> None:
+        self.text = text
+        self.room = room
 
     def take(self, text: str) -> str:
-        if len(text) > self.left:
-            text = text[: max(self.left, 0)]
-        self.left -= len(text)
+        if len(text) > self.text:
+            text = text[: max(self.text, 0)]
+        self.text -= len(text)
+        self.room -= len(text) + 2
         return text
+
+
+def _reference(text: str) -> str | None:
+    """An inline ``data:`` URI (an image, audio) as a reference: its media type and size, not the payload."""
+    if text.startswith("data:"):
+        head, sep, payload = text.partition(",")
+        if sep and len(payload) > 64:
+            return f"{head},[{len(payload)} characters not captured]"
+    return None
+
+
+def _bounded(value: Any, budget: _Budget, depth: int) -> Any:
+    """``value`` as JSON-ready data: text from the budget, bytes and inline data as references, nesting cut."""
+    if isinstance(value, str):
+        reference = _reference(value)
+        return reference if reference is not None else budget.take(value)
+    if value is None or isinstance(value, (bool, int, float)):
+        budget.room -= 6
+        return value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        budget.room -= 24
+        return f"[{len(value)} bytes not captured]"
+    if depth >= MAX_DEPTH:
+        budget.room -= 5
+        return "..."
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if budget.room <= 0:
+                break
+            name = str(key)[:_KEY_LENGTH]
+            budget.room -= len(name) + 4
+            if name in _LABELS and isinstance(item, str):
+                # Role, part type, finish reason, ids: kept whole (up to a name's length), outside the text budget.
+                out[name] = item[:_KEY_LENGTH]
+                budget.room -= len(out[name]) + 2
+            else:
+                out[name] = _bounded(item, budget, depth + 1)
+        return out
+    if isinstance(value, (list, tuple)):
+        items = []
+        for item in value:
+            if budget.room <= 0:
+                break
+            items.append(_bounded(item, budget, depth + 1))
+            budget.room -= 2
+        return items
+    # Anything else (an SDK object): its str(), from the text budget.
+    try:
+        text = str(value)
+    except Exception:  # noqa: BLE001 - a hostile __str__ must not cost the span
+        text = f"<{type(value).__name__}>"
+    return budget.take(text)
+
+
+def _encode(messages: Sequence[Any], count: int, text: int, max_length: int) -> str:
+    # The room only stops the walk through huge inputs early; the real bound is checked on the JSON.
+    budget = _Budget(text, 2 * max_length + 256)
+    out = []
+    for message in messages[:count]:
+        if budget.room <= 0:
+            break
+        out.append(_bounded(message, budget, 0))
+    return json.dumps(out, ensure_ascii=False, default=str)
+
+
+def _largest(low: int, high: int, fits: Callable[[int], bool]) -> int:
+    """The largest ``n`` in ``[low, high]`` with ``fits(n)`` (``fits`` is monotone, ``fits(low)`` holds)."""
+    while low < high:
+        middle = (low + high + 1) // 2
+        if fits(middle):
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 def _text_of(content: Any) -> str:
@@ -86,18 +171,29 @@ def to_messages(value: Any, default_role: str) -> list[dict[str, Any]]:
     return messages
 
 
-def serialize(messages: list[dict[str, Any]], max_length: int) -> str:
-    """JSON of ``messages`` with at most ``max_length`` characters of text content in total."""
-    budget = _Budget(max_length)
-    out = []
-    for message in messages:
-        parts = []
-        for part in message.get("parts", []):
-            if isinstance(part, Mapping) and isinstance(part.get("content"), str):
-                part = {**part, "content": budget.take(part["content"])}
-            parts.append(part)
-        out.append({**message, "parts": parts})
-    return json.dumps(out, ensure_ascii=False, default=str)
+def serialize(messages: Sequence[Any], max_length: int) -> str:
+    """JSON of ``messages``, the whole string at most ``max_length`` characters, whatever their shape.
+
+    Text is kept from the start up to ``max_length`` characters in all; inline data (``data:``
+    URIs, bytes) is replaced by a reference giving its size; values nested deeper than
+    :data:`MAX_DEPTH` become ``"..."``. When the JSON is still too long, the text is cut further,
+    then the last messages are left out. Without room for even ``[]``: the empty string.
+
+    Example:
+        >>> serialize([{"role": "user", "parts": [{"type": "text", "content": "hello world"}]}], 60)
+        '[{"role": "user", "parts": [{"type": "text", "content": "hello"}]}]'
+    """
+    if max_length < 2:
+        return ""
+    count = len(messages)
+    encoded = _encode(messages, count, max_length, max_length)
+    if len(encoded) <= max_length:
+        return encoded
+    if len(_encode(messages, count, 0, max_length)) > max_length:
+        # Not even the structure fits: keep the most leading messages that fit without text.
+        count = _largest(0, count, lambda n: len(_encode(messages, n, 0, max_length)) <= max_length)
+    text = _largest(0, max_length, lambda t: len(_encode(messages, count, t, max_length)) <= max_length)
+    return _encode(messages, count, text, max_length)
 
 
 _PROMPT_NAMES = ("messages", "prompt", "prompts", "input", "inputs", "text", "query")

@@ -21,6 +21,7 @@ from infertel._internal.errors import call_user_callback, handle_internal_errors
 from infertel._internal.instrument import content, tokens
 from infertel._internal.instrument.site import Binding, Site
 from infertel._internal.instrument.tokens import finish_reason, valid_count
+from infertel._internal.limits import MAX_NAME_LENGTH, bound_name, bound_text, bound_value, exception_message
 from infertel._internal.metrics.scope import suppressed as _metrics_suppressed
 
 _perf_ns = time.perf_counter_ns
@@ -33,7 +34,10 @@ MAX_CHUNK_GAPS = 100_000
 
 def exception_event(logger: Any, span: Span, exc: BaseException, kind: str, message: str) -> None:
     """Emit the ``gen_ai.client.operation.exception`` event (severity WARN) in ``span``'s context."""
-    attributes = {semconv.EXCEPTION_TYPE: kind, semconv.EXCEPTION_STACKTRACE: _stacktrace(exc)}
+    attributes = {
+        semconv.EXCEPTION_TYPE: kind,
+        semconv.EXCEPTION_STACKTRACE: bound_text(_stacktrace(exc), "exception stack trace"),
+    }
     if message:
         attributes[semconv.EXCEPTION_MESSAGE] = message
     logger.emit(
@@ -205,7 +209,7 @@ class Inference:
     def set_attribute(self, key: str, value: Any) -> None:
         """Set any attribute on the span."""
         with handle_internal_errors:
-            self._span.set_attribute(key, value)
+            self._span.set_attribute(bound_name(key, "attribute name"), bound_value(value, key))
 
     # --- internals (callers hold handle_internal_errors) ----------------------------------------
     def _capture(self, attribute: str, messages: Any, role: str) -> None:
@@ -360,7 +364,7 @@ class Inference:
         """
         self._error_type = kind = error_type(exc)
         span = self._span
-        message = str(exc)
+        message = exception_message(exc)  # bounded; a placeholder when the exception's __str__ raises
         span.set_status(Status(StatusCode.ERROR, message))
         logger = self._binding.logger
         if logger is not None:
@@ -401,13 +405,15 @@ class Inference:
         if output is None and chunks:
             output = self._counted
         response_model = self._response_model or (site.model if error is None else None)
+        if response_model and len(response_model) > MAX_NAME_LENGTH:  # from a result or chunk: unchecked
+            response_model = bound_name(response_model, "response model name")
         attributes: dict[str, Any] = {}
         if response_model:
             attributes[semconv.GEN_AI_RESPONSE_MODEL] = response_model
         if self._response_id:
-            attributes[semconv.GEN_AI_RESPONSE_ID] = self._response_id
+            attributes[semconv.GEN_AI_RESPONSE_ID] = bound_name(self._response_id, "response id")
         if self._finish_reasons:
-            attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = self._finish_reasons
+            attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = bound_value(self._finish_reasons, "finish reasons")
         if self._input is not None:
             attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] = self._input
         if output is not None:

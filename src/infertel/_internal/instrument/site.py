@@ -21,6 +21,7 @@ from infertel import semconv
 from infertel._internal import state
 from infertel._internal.errors import handle_internal_errors
 from infertel._internal.instrument.content import capture_from_env
+from infertel._internal.limits import bound_name, bound_value
 from infertel._internal.metrics.instruments import CLIENT, INTERNAL, KindMetrics, kind_metrics, mode_from_env
 from infertel._internal.metrics.recorder import MetricKey, Recorder, recorder_for
 from infertel.environment_variables import INFERTEL_CAPTURE_CONTENT_MAX_LENGTH
@@ -73,7 +74,7 @@ def request_attributes(request: Mapping[str, Any] | None) -> dict[str, Any]:
             continue
         if not _valid_attribute_value(value):
             raise ValueError(f"request: {key}={value!r} is not a str, bool, int, float or a list of one of those")
-        attributes[name] = list(value) if isinstance(value, tuple) else value
+        attributes[name] = bound_value(list(value) if isinstance(value, tuple) else value, name)
     return attributes
 
 
@@ -214,6 +215,11 @@ class Site:
             raise ValueError(f"server_port: expected an int or None, got {server_port!r}")
         if usage is not None and not callable(usage):
             raise ValueError(f"usage: expected a callable (result -> usage) or None, got {usage!r}")
+        # Bounded once, here: they go into the span name and into every span's and metric point's attributes.
+        model, operation = bound_name(model, "model name"), bound_name(operation, "operation name")
+        provider = bound_name(provider, "provider name") if provider else provider
+        server_address = bound_name(server_address, "server address") if server_address else server_address
+        name = bound_name(name, "span name") if name else name
         self.model = model
         self.operation = operation
         self.provider = provider

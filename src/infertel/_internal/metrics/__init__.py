@@ -7,6 +7,7 @@ from typing import Any
 from infertel._internal import state
 from infertel._internal.errors import handle_internal_errors
 from infertel._internal.instrument.tokens import valid_count
+from infertel._internal.limits import MAX_NAME_LENGTH, bound_name
 from infertel._internal.metrics.hook import aggregator_for, enable_preaggregation
 from infertel._internal.metrics.instruments import kind_metrics, mode_from_env
 from infertel._internal.metrics.recorder import Recorder, recorder_for
@@ -89,6 +90,9 @@ def record_metrics(
         if duration is None:
             return
         key = (operation, model, provider, response_model, server_address, server_port)
+        if any(type(v) is str and len(v) > MAX_NAME_LENGTH for v in (*key, error_type)):
+            key = tuple(bound_name(v, "metric attribute") if type(v) is str else v for v in key)  # type: ignore[assignment]
+            error_type = bound_name(error_type, "error.type") if type(error_type) is str else error_type
         _recorder(meter_provider).record(
             metrics,
             key,
