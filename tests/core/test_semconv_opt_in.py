@@ -199,3 +199,35 @@ def test_configured_mode_wins_over_a_later_environment(monkeypatch, install_runt
     monkeypatch.setenv(_ENV, "")
     infertel.record_metrics(model="m", operation="chat", kind="client", provider="p", duration_s=1.0)
     assert set(collect(metric_reader)) == {semconv.GEN_AI_CLIENT_INFERENCE_DURATION}
+
+
+def test_configure_reads_the_opt_in_once(fresh_otel, monkeypatch, tracer_provider) -> None:
+    from infertel._internal import configure as configure_module
+    from infertel._internal import state
+
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader], shutdown_on_exit=False)
+    monkeypatch.setenv(_ENV, "gen_ai_latest_experimental/dup")
+    infertel.configure(service_name="opt-in", tracer_provider=tracer_provider, meter_provider=provider)
+    try:
+        assert state.current().extras["gen_ai_semconv_mode"] == MODE_DUP
+        monkeypatch.setenv(_ENV, "")  # too late: configure() has read it
+
+        @infertel.observe(model="m", kind="client", provider="p")
+        def call() -> dict[str, Any]:
+            return {"usage": {"prompt_tokens": 3, "completion_tokens": 4}}
+
+        call()
+        # configure() adds its own metrics (statistics, system) to the provider: the GenAI names only.
+        assert {name for name in collect(reader) if name.startswith("gen_ai.")} == {
+            semconv.GEN_AI_CLIENT_OPERATION_DURATION,
+            semconv.GEN_AI_CLIENT_TOKEN_USAGE,
+            semconv.GEN_AI_CLIENT_INFERENCE_DURATION,
+            semconv.GEN_AI_CLIENT_INFERENCE_OPERATION_INPUT_TOKENS,
+            semconv.GEN_AI_CLIENT_INFERENCE_OPERATION_OUTPUT_TOKENS,
+            semconv.GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS,
+            semconv.GEN_AI_CLIENT_INFERENCE_USAGE_OUTPUT_TOKENS,
+        }
+    finally:
+        configure_module.shutdown(timeout_millis=5_000)
+        provider.shutdown()
