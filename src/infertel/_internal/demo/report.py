@@ -59,7 +59,7 @@ def _summary(model: str, latencies: list[float], errors: int, ttfts: list[float]
 def from_spans(spans: Iterable[Any]) -> list[ModelSummary]:
     """Per-model summaries from spans read back from the store (``StoredSpan`` objects).
 
-    Latency is the span's duration; TTFT the ``infertel.time_to_first_token`` attribute of
+    Latency is the span's duration; TTFT the ``gen_ai.response.time_to_first_chunk`` attribute of
     streams; tokens/s the ``infertel.output_tokens_per_second`` attribute, else output tokens
     over the duration, median over successful calls.
     """
