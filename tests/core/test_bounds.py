@@ -302,3 +302,21 @@ def test_hostile_exception_ends_the_span_everywhere(
         raised.append(caught.value)
     assert all(type(exc) is Hostile for exc in raised)
     _assert_ended_with_error(span_exporter, stats_handle, 6)
+
+
+def test_statistics_gauges_bound_names_from_other_instrumentations(
+    tracer_provider: TracerProvider, meter_provider: MeterProvider, metric_reader: InMemoryMetricReader
+) -> None:
+    handle = install(tracer_provider, meter_provider, windows_s=(60,))
+    try:
+        # A span of another instrumentation, with an unbounded model name.
+        attributes = {semconv.GEN_AI_OPERATION_NAME: "chat", semconv.GEN_AI_REQUEST_MODEL: "m" * 100_000}
+        tracer_provider.get_tracer("other").start_span("chat", attributes=attributes).end()
+        gauges = {name: m for name, m in collect(metric_reader).items() if name.startswith("infertel.gen_ai.")}
+    finally:
+        handle.uninstall()
+    latency = gauges[semconv.INFERTEL_GEN_AI_LATENCY].data.data_points
+    assert len(latency) == 5  # one per quantile
+    for metric in gauges.values():
+        for point in metric.data.data_points:
+            assert point.attributes[semconv.GEN_AI_REQUEST_MODEL] == _cut("m" * 100_000)

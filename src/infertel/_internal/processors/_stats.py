@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from infertel import environment_variables, semconv
+from infertel._internal.limits import bound_name
 from infertel._internal.processors import _folder
 from infertel._internal.processors._fold import fold
 from infertel._internal.processors._snapshot import (
@@ -258,7 +259,12 @@ class InferenceStats:
             attributes: dict[str, Any] = {semconv.OTEL_METRIC_OVERFLOW: True}
         else:
             names = (semconv.GEN_AI_REQUEST_MODEL, semconv.GEN_AI_OPERATION_NAME, *self.extra_attributes)
-            attributes = {name: value for name, value in zip(names, key, strict=True) if value is not None}
+            # Spans of other instrumentations reach here too: a long name is cut before it becomes a gauge attribute.
+            attributes = {
+                name: bound_name(value, name) if type(value) is str else value
+                for name, value in zip(names, key, strict=True)
+                if value is not None
+            }
         windows = [Window(w, self.slots_per_window, self.mapping) for w in self.windows_s]
         series = self._series[key] = _Series(key, attributes, windows)
         return series
