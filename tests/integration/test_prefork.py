@@ -100,26 +100,6 @@ def _spans_by_resource(dump_dir: Path) -> tuple[dict[tuple[int, str], list[Any]]
     return by_resource, ids
 
 
-def _chat_span_counts(dump_dir: Path) -> dict[int, int]:
-    by_resource, _ = _spans_by_resource(dump_dir)
-    return {
-        pid: sum(1 for scope, span in spans if scope == semconv.INSTRUMENTATION_SCOPE and span.name == "chat m")
-        for (pid, _), spans in by_resource.items()
-    }
-
-
-def _master_pid(served: Counter[int], dump_dir: Path) -> int:
-    """The pid of the one process that sent spans without serving a request (the master's warm-up)."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        others = [pid for pid in _chat_span_counts(dump_dir) if pid not in served]
-        if others:
-            assert len(others) == 1, others
-            return others[0]
-        time.sleep(0.2)
-    pytest.fail("the master's warm-up spans never arrived")
-
-
 def _histogram_counts(store: Path) -> dict[int, int]:
     from infertel_exporters.sqlite import SQLiteStore
 
@@ -181,12 +161,11 @@ def test_gunicorn_preload_workers_report_their_own_telemetry(tmp_path: Path) -> 
             answer = _get(f"{base}/stats")
             seen[answer["pid"]] = answer["series"]
         assert seen == {pid: {"m/chat": [count, 0]} for pid, count in served.items()}
-        # Delivered while the workers run (durable export sends within a second, metrics are pushed
-        # every second): under gunicorn's UvicornWorker a worker ends by a re-raised SIGTERM with the
-        # default action, so what it had not sent by then waits in its spool lane for the next process.
-        expected = {**served, _master_pid(served, dump_dir): WARMUP_CALLS}
-        _wait_for(lambda: _chat_span_counts(dump_dir) == expected)
-        _wait_for(lambda: _histogram_counts(store) == expected)
+        # Under gunicorn's UvicornWorker a worker ends by a re-raised SIGTERM with the default action,
+        # which skips its exit flush: its spans must be spooled (within 0.5 s), and they are delivered
+        # by the master, which replays the lanes of its gone workers when it shuts down last; its
+        # metrics must have been pushed (every second) before the signal.
+        _wait_for(lambda: {pid: n for pid, n in _histogram_counts(store).items() if pid in served} == served)
     finally:
         server.send_signal(signal.SIGTERM)
         try:

@@ -102,6 +102,7 @@ class Pipeline:
         self._memory = MemoryBuffer(self._memory_max_bytes)
         self._disk_failed_at: float | None = None
         self._adopted: Spool | None = None
+        self._replay_orphans = False  # set by shutdown(): adopt and replay every orphan lane now
         self._tally = Tally(self.signal)
         self.last_error: str | None = None
         self.last_error_ns: int | None = None
@@ -358,11 +359,14 @@ class Pipeline:
                     self.drop(self.spool.expire(), "expired")
                 work = self._next()
                 if work is None:
-                    if self.spool is not None and time.monotonic() - last_adopt >= _ADOPT_INTERVAL_S:
+                    replay = self._replay_orphans
+                    if self.spool is not None and (replay or time.monotonic() - last_adopt >= _ADOPT_INTERVAL_S):
                         last_adopt = time.monotonic()
                         self._adopt()
                         if self._adopted is not None:
                             continue
+                        if replay:
+                            self._replay_orphans = False  # none left: shutdown() stops waiting
                     self._wake_sender.wait(0.5)
                     self._wake_sender.clear()
                     continue
@@ -424,6 +428,19 @@ class Pipeline:
         dropped = self._tally.take_dropped_since_flush()
         return done and dropped == 0
 
+    def _replay_orphan_lanes(self, deadline: float) -> None:
+        """Deliver, within ``deadline``, the lanes of sibling processes that are gone.
+
+        A prefork server's workers can end by a signal that skips their exit flush (gunicorn's
+        uvicorn workers re-raise SIGTERM with its default action); the master outlives them and
+        shuts down last, so what they spooled is delivered now rather than by the next start.
+        """
+        self._replay_orphans = True
+        self._wake_sender.set()
+        while self._replay_orphans and self.healthy and time.monotonic() < deadline:
+            time.sleep(0.005)
+        self._replay_orphans = False
+
     def shutdown(self, timeout_millis: int) -> bool:
         """Spool what is queued, deliver for at most ``timeout_millis`` if the collector answers, stop.
 
@@ -439,6 +456,8 @@ class Pipeline:
         self._writer.join(max(deadline - time.monotonic(), 0.05))
         if self.healthy:
             self.force_flush(int(max(deadline - time.monotonic(), 0) * 1000))
+        if self.healthy and self.spool is not None:
+            self._replay_orphan_lanes(deadline)
         self._stop_sender.set()
         self._wake_sender.set()
         self._sender_thread.join(max(deadline - time.monotonic(), 0) + self._send_timeout_s)
