@@ -56,6 +56,11 @@ def test_demo_writes_every_request_to_the_store_and_summarises_it(tmp_path: Path
     # the store: exactly one span per request, with the GenAI attributes, errors as errors
     with SQLiteStore(db) as store:
         spans = store.spans(limit=None)
+        exception_events = {
+            log.span_id: log
+            for log in store.logs(limit=None)
+            if log.event_name == semconv.GEN_AI_CLIENT_OPERATION_EXCEPTION
+        }
     assert len(spans) == requests
     assert Counter(s.model for s in spans) == per_model
     by_model = {m.name: m for m in MODELS}
@@ -70,7 +75,11 @@ def test_demo_writes_every_request_to_the_store_and_summarises_it(tmp_path: Path
         style = span.attributes[semconv.INFERTEL_DEMO_CALL_STYLE]
         if span.status_code == "ERROR":
             assert span.attributes[semconv.ERROR_TYPE].rsplit(".", 1)[-1] in ("RateLimitError", "TimeoutError")
-            assert any(e.name == "exception" for e in span.events)
+            # The exception is a gen_ai.client.operation.exception event record in the span's context.
+            event = exception_events[span.span_id]
+            assert event.attributes[semconv.EXCEPTION_TYPE] == span.attributes[semconv.ERROR_TYPE]
+            assert event.attributes[semconv.EXCEPTION_MESSAGE] == span.status_message
+            assert not any(e.name == "exception" for e in span.events)
         else:
             assert span.attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] >= 1
             assert span.attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] >= 1
