@@ -100,13 +100,14 @@ def test_demo_writes_every_request_to_the_store_and_summarises_it(tmp_path: Path
         (["demo", "--seed", "x"], "--seed"),
         (["demo", "--bogus"], "unrecognized arguments"),
         (["launch"], "invalid choice"),
-        ([], "usage"),
+        ([], "a command is required"),
     ],
 )
 def test_bad_arguments_exit_2_with_a_clear_message(args: list[str], message: str) -> None:
     result = _run(*args, timeout=60)
     assert result.returncode == 2
     assert message in result.stderr
+    assert len(result.stderr.splitlines()) == 1  # one line, no usage block
     assert "Traceback" not in result.stderr
 
 

@@ -1,5 +1,9 @@
 """The ``infertel`` command line: ``infertel demo`` and ``infertel --version``.
 
+Every error is one line on stderr, ``infertel <command>: error: <what>``, and exit status 2,
+never a traceback: bad arguments, a store that cannot be used, a rejected environment, or
+anything else that stops a command (an interrupt exits with 130).
+
 Example:
     $ infertel demo --requests 200 --concurrency 8
 """
@@ -10,6 +14,7 @@ import argparse
 import math
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from infertel.version import __version__
 
@@ -41,6 +46,17 @@ def _seed(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors on one line (no usage block) and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)\n")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``infertel`` command.
 
@@ -48,9 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
         >>> build_parser().parse_args(["demo", "--requests", "10"]).requests
         10
     """
-    parser = argparse.ArgumentParser(
-        prog="infertel", description="OpenTelemetry-native observability for ML and LLM inference."
-    )
+    parser = _Parser(prog="infertel", description="OpenTelemetry-native observability for ML and LLM inference.")
     parser.add_argument("--version", action="version", version=f"infertel {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     demo = commands.add_parser(
@@ -84,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``infertel`` console script; returns the exit status.
 
-    Bad arguments exit with status 2 and a message naming the argument.
+    Errors exit with status 2 and one line on stderr naming what was wrong; an interrupt exits with 130.
 
     Example:
         >>> main(["--version"])  # doctest: +SKIP
@@ -93,18 +107,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.print_help(sys.stderr)
-        return 2
-    from infertel._internal.demo import DemoOptions, run
-
-    options = DemoOptions(
-        requests=args.requests, concurrency=args.concurrency, seed=args.seed, store=args.store,
-        error_rate=args.error_rate,
-    )  # fmt: skip
+        parser.error("a command is required: demo")
     try:
+        from infertel._internal.demo import DemoOptions, run
+
+        options = DemoOptions(
+            requests=args.requests, concurrency=args.concurrency, seed=args.seed, store=args.store,
+            error_rate=args.error_rate,
+        )  # fmt: skip
         return run(options)
-    except ValueError as exc:  # configure() rejected the environment (OTEL_* variables)
-        parser.exit(2, f"infertel demo: error: {exc}\n")
+    except KeyboardInterrupt:
+        sys.stderr.write("infertel demo: interrupted\n")
+        return 130
+    except ValueError as exc:  # an unusable --store, or configure() rejected the environment (OTEL_* variables)
+        sys.stderr.write(f"infertel demo: error: {_one_line(str(exc))}\n")
+    except Exception as exc:  # anything else that stops the command: one line, never a traceback
+        sys.stderr.write(f"infertel demo: error: {type(exc).__name__}: {_one_line(str(exc))}\n")
+    return 2
 
 
 if __name__ == "__main__":

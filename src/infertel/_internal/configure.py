@@ -26,6 +26,7 @@ from infertel._internal import components, config, exporter_build, lifecycle, lo
 from infertel._internal.config import Settings
 from infertel._internal.metrics import instruments
 from infertel._internal.prometheus import PrometheusEndpoint, check_port_free, start_prometheus
+from infertel._internal.reconfigure import consistent_resource, resource_key
 from infertel._internal.resource import build_resource
 
 _logger = logging.getLogger(__name__)
@@ -100,7 +101,9 @@ def configure(
     an installed one is reused as it is and ``prometheus_port``/``metrics_endpoint`` cannot be added to it.
     The application's logging handlers are never removed or replaced.
     Calling ``configure()`` again with the same settings does nothing; with other settings it
-    replaces what the previous call added.
+    replaces what the previous call added. A TracerProvider's resource is fixed once it exists, so a
+    later ``service_name``, ``service_version`` or ``resource_attributes`` that differs from it is
+    applied to no signal (traces, metrics and logs keep one identity) and a warning says so.
 
     Args:
         service_name: ``service.name`` resource attribute.
@@ -178,6 +181,8 @@ def configure(
         try:
             current.extras["stats"] = components.statistics(previous_extras)
             _set_up_traces(current, previous, tracer_provider, resource)
+            # A TracerProvider's resource is fixed: what it cannot take, no signal takes (see reconfigure).
+            resource = consistent_resource(current.tracer_provider, resource, dict(settings.resource_attributes))
             _set_up_logs(current, previous, logger_provider, resource)
             _set_up_metrics(current, previous, meter_provider, resource)
             components.install_on_meter_provider(
@@ -276,7 +281,7 @@ def _set_up_logs(current: _Configured, previous: _Configured | None, explicit: A
         logs.detach()
 
 
-def _meter_key(settings: Settings) -> tuple[Any, ...]:
+def _meter_key(settings: Settings, resource: Resource) -> tuple[Any, ...]:
     store = settings.store_path if settings.metrics.endpoint is None else None
     return (
         settings.metrics,
@@ -284,15 +289,13 @@ def _meter_key(settings: Settings) -> tuple[Any, ...]:
         settings.metric_export_interval_millis,
         settings.prometheus_port,
         settings.prometheus_host,
-        settings.service_name,
-        settings.service_version,
-        settings.resource_attributes,
+        resource_key(resource),
     )
 
 
 def _set_up_metrics(current: _Configured, previous: _Configured | None, explicit: Any, resource: Resource) -> None:
     settings = current.settings
-    key = _meter_key(settings)
+    key = _meter_key(settings, resource)
     current.meter_key = key
     reusable = previous is not None and previous.owns_meter and explicit is None
     if reusable and previous is not None and previous.meter_key == key:

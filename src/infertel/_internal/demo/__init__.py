@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable
@@ -85,7 +87,8 @@ def run(options: DemoOptions, console: Any | None = None) -> int:
     """Run the demo; returns the process exit status.
 
     Raises:
-        ValueError: ``configure()`` rejected the environment (e.g. a malformed OTLP endpoint).
+        ValueError: ``configure()`` rejected the environment (e.g. a malformed OTLP endpoint), or the
+            store cannot be used (``--store`` names a corrupt, foreign or unwritable file).
 
     Example:
         >>> run(DemoOptions(requests=20, concurrency=4, store="/tmp/demo.db"))  # doctest: +SKIP
@@ -96,6 +99,8 @@ def run(options: DemoOptions, console: Any | None = None) -> int:
     settings = config.resolve(service_name=SERVICE_NAME, store_path=options.store)
     to_store = settings.traces.endpoint is None
     store_path = Path(settings.store_path) if settings.store_path is not None else config.default_store_path()
+    if to_store:
+        _check_store(store_path)
     infertel.configure(
         service_name=SERVICE_NAME,
         store_path=options.store,
@@ -135,6 +140,40 @@ def run(options: DemoOptions, console: Any | None = None) -> int:
                       f"{'' if flushed else ' [yellow](some exports did not complete)[/yellow]'}.")  # fmt: skip
         return 0
     return _report_from_store(console, store_path, run_id, since_ns, title, len(plans))
+
+
+def _check_store(path: Path) -> None:
+    """Fail before the run, with one line naming ``--store``, when the store cannot be written.
+
+    Raises:
+        ValueError: ``path`` is not a usable infertel store (garbage, a directory, a newer schema)
+            or cannot be written (a read-only file or place).
+    """
+    try:
+        from infertel_exporters.sqlite import SQLiteStore
+    except ImportError:  # reported after the run, with the install hint
+        return
+    accepted = "accepted: an infertel store file (new or existing) in a writable directory"
+    if path.is_dir():
+        raise ValueError(f"--store {path}: is a directory; {accepted}")
+    try:
+        with SQLiteStore(path) as store:
+            store.counts()  # opens it, creating or checking its schema
+        with contextlib.closing(sqlite3.connect(path, timeout=5.0)) as conn:
+            conn.execute("BEGIN IMMEDIATE")  # takes the write lock: fails where nothing can be written
+            conn.rollback()
+    except (OSError, sqlite3.Error, ValueError) as exc:
+        raise ValueError(f"--store {path}: {_reason(exc)}; {accepted}") from None
+    except Exception as exc:  # the store's own StoreError, which names the file: not a usable infertel store
+        raise ValueError(f"--store: {_reason(exc)}") from None
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, (FileExistsError, NotADirectoryError)):
+        return f"{exc.filename} is not a directory"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _report_from_store(console: Any, path: Path, run_id: str, since_ns: int, title: str, expected: int) -> int:
