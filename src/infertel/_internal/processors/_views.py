@@ -111,6 +111,6 @@ def statistics_views(
     limits[semconv.INFERTEL_GEN_AI_ERROR_RATE_BY_TYPE] = per_window * MAX_ERROR_TYPES
     limits[semconv.INFERTEL_GEN_AI_IN_FLIGHT] = max_series
     return [
-        View(instrument_name=name, aggregation_cardinality_limit=limit * CHURN_FACTOR)  # type: ignore[call-arg]
+        View(instrument_name=name, aggregation_cardinality_limit=limit * CHURN_FACTOR)  # type: ignore[call-arg,unused-ignore]
         for name, limit in limits.items()
     ]
