@@ -31,7 +31,10 @@ SUBJECTS: dict[str, list[str]] = {
         str(ROOT / "exporters/infertel-exporter-durable"),
         f"{ROOT}[all]",
     ],  # fmt: skip
-    "openlit": ["openlit"],
+    # Some of OpenLIT's contrib requirements have a 0.66b2 release and others stop at 0.66b1, so pip
+    # backtracks through OTel contrib releases for tens of minutes; naming the newest consistent set
+    # (what it ends at) takes it there directly.
+    "openlit": ["openlit", "opentelemetry-semantic-conventions==0.66b1"],
     "logfire": ["logfire"],
 }
 TOOLING = {"pip", "setuptools", "wheel"}
@@ -66,13 +69,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the virtual environments (their folder is printed)")
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="infertel-install-size-"))
-    results = {name: measure(name, SUBJECTS[name], workdir) for name in (args.only or SUBJECTS)}
     print(f"Fresh virtual environments, Python {sys.version.split()[0]}, pip/setuptools/wheel not counted")
-    print(f"{'pip install':16} {'packages':>9} {'site-packages MiB':>18} {'size vs infertel':>17}")
-    base = results.get("infertel", (0, 0))[1]
-    for name, (count, size) in results.items():
+    print(f"{'pip install':16} {'packages':>9} {'site-packages MiB':>18} {'size vs infertel':>17}", flush=True)
+    base = 0
+    for name in args.only or SUBJECTS:
+        count, size = measure(name, SUBJECTS[name], workdir)
+        base = base or (size if name == "infertel" else 0)
         ratio = f"{size / base:.2f}x" if base else ""
-        print(f"{name:16} {count:9d} {size / 2**20:18.1f} {ratio:>17}")
+        print(f"{name:16} {count:9d} {size / 2**20:18.1f} {ratio:>17}", flush=True)
     if args.keep:
         print(f"environments kept in {workdir}")
     else:

@@ -25,7 +25,8 @@ if TYPE_CHECKING:  # what the names resolve to, for type checkers and IDEs
     from infertel import environment_variables, instrumentation, processors, resources, semconv  # noqa: F401
     from infertel._internal.configure import configure, shutdown
     from infertel._internal.errors import handle_internal_errors
-    from infertel._internal.instrument import Inference, current_inference, inference, observe
+    from infertel._internal.instrument import Inference, current_inference, inference
+    from infertel._internal.instrument.observe import observe
     from infertel._internal.metrics import record_metrics
     from infertel._internal.metrics.scope import suppress_inference_metrics
     from infertel._internal.processors import Distribution, SeriesStats, Snapshot, stats
