@@ -1,7 +1,9 @@
 """Every ``INFERTEL_*`` environment variable, one documented constant each.
 
-infertel also honours the standard ``OTEL_*`` variables (``OTEL_SERVICE_NAME``,
-``OTEL_EXPORTER_OTLP_*``, ``OTEL_TRACES_SAMPLER``, ``OTEL_SDK_DISABLED``,
+infertel also honours the standard ``OTEL_*`` variables as the OpenTelemetry SDK defines them
+(``OTEL_SERVICE_NAME``, ``OTEL_{TRACES,METRICS,LOGS}_EXPORTER``, ``OTEL_EXPORTER_OTLP_*``,
+``OTEL_BSP_*``, ``OTEL_BLRP_*``, ``OTEL_METRIC_EXPORT_INTERVAL/TIMEOUT``, ``OTEL_TRACES_SAMPLER``,
+``OTEL_SDK_DISABLED``, ``OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED``,
 ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`` ...); keyword arguments to
 :func:`infertel.configure` override both.
 
@@ -16,7 +18,9 @@ from __future__ import annotations
 from typing import Final
 
 INFERTEL_STORE_PATH: Final = "INFERTEL_STORE_PATH"
-"""Path of the embedded SQLite store used when no OTLP endpoint is configured.
+"""Path of the embedded SQLite store (exporter ``infertel_store``).
+
+The store is the default exporter when no ``OTEL_*_EXPORTER`` variable and no OTLP endpoint is set.
 
 Default: ``$XDG_DATA_HOME/infertel/infertel.db`` (``~/.local/share/infertel/infertel.db``).
 """
