@@ -165,8 +165,12 @@ class SQLiteStore:
     def _ensure_housekeeper(self) -> None:
         with self._housekeeper_lock:
             if self._retention is not None and self._housekeeper is None and not self._closed:
-                self._housekeeper = Housekeeper(self, self._retention, self._report_housekeeping_error)
-                self._housekeeper.start()
+                housekeeper = Housekeeper(self, self._retention, self._report_housekeeping_error)
+                try:
+                    housekeeper.start()
+                except RuntimeError:  # no new thread at interpreter exit (Python 3.12): write now, prune later
+                    return
+                self._housekeeper = housekeeper
 
     def _log_housekeeping_error(self, exc: BaseException) -> None:
         _logger.warning("infertel SQLite store %s: retention pass failed: %r", self._path, exc)
