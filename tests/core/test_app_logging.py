@@ -109,3 +109,26 @@ def _json_objects(text: str) -> list[str]:
             objects.append("\n".join(current))
             current = []
     return objects
+
+
+def test_stderr_lines_are_exactly_those_python_would_print(capsys: pytest.CaptureFixture[str]) -> None:
+    quiet = logging.StreamHandler(io.StringIO())
+    quiet.setLevel(logging.ERROR)  # on the path of "app.quiet": Python's last resort stays silent for it
+    logging.getLogger("app.quiet").addHandler(quiet)
+    isolated = logging.getLogger("lib.isolated")
+    isolated.propagate = False  # no handler on its path: the last resort prints, infertel's handler never sees it
+    root_handlers = list(logging.getLogger().handlers)
+    logging.getLogger().handlers = []  # pytest's capture handlers would count as the application's
+    try:
+        configure(export_logs=True)
+        capsys.readouterr()
+        logging.getLogger("app.loud").warning("loud")
+        logging.getLogger("app.quiet").warning("quiet")
+        isolated.warning("isolated")
+        logging.getLogger("app.loud").info("below the last resort's level")
+        assert capsys.readouterr().err.splitlines() == ["loud", "isolated"]
+    finally:
+        shutdown(timeout_millis=5_000)
+        logging.getLogger().handlers = root_handlers
+        logging.getLogger("app.quiet").removeHandler(quiet)
+        isolated.propagate = True
