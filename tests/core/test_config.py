@@ -83,7 +83,9 @@ def test_per_signal_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "x-common=1")
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_LOGS_HEADERS", "x-logs=2")
     settings = resolve()
-    assert settings.traces == SignalExport("http://traces:4318/custom/path", "http/protobuf", (("x-common", "1"),), False, ("otlp",))
+    assert settings.traces == SignalExport(
+        "http://traces:4318/custom/path", "http/protobuf", (("x-common", "1"),), False, ("otlp",)
+    )
     assert settings.metrics == SignalExport("http://base:4317", "grpc", (("x-common", "1"),), False, ("otlp",))
     assert settings.logs == SignalExport("http://base:4317", "grpc", (("x-logs", "2"),), False, ("otlp",))
 

@@ -61,6 +61,8 @@ def _configured_by_infertel() -> bool:
     from infertel._internal import configure
 
     return configure.active_settings() is not None
+
+
 _LOG_AUTO_INSTRUMENTATION = "OTEL_PYTHON_LOG_AUTO_INSTRUMENTATION"  # opentelemetry-instrumentation-logging's
 
 
