@@ -40,6 +40,7 @@ import threading
 import uuid
 from typing import Any
 
+import opentelemetry.sdk.resources as sdk_resources
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.resources import PROCESS_PARENT_PID, PROCESS_PID, SERVICE_INSTANCE_ID, Resource
 from opentelemetry.util.types import Attributes
@@ -64,13 +65,11 @@ def service_instance_id() -> str:
     if known is not None:
         return known
     instance_id: Any = None
-    try:
-        from opentelemetry.sdk.resources import ServiceInstanceIdResourceDetector  # type: ignore[attr-defined]
-    except ImportError:  # SDK 1.37-1.3x: no such detector; infertel generates the id
-        pass
-    else:
+    # Public where it exists; SDK 1.37 and the releases after it have no such detector (None here).
+    detector_class: Any = getattr(sdk_resources, "ServiceInstanceIdResourceDetector", None)
+    if detector_class is not None:
         try:
-            instance_id = ServiceInstanceIdResourceDetector().detect().attributes.get(SERVICE_INSTANCE_ID)
+            instance_id = detector_class().detect().attributes.get(SERVICE_INSTANCE_ID)
         except Exception as exc:  # a detector failure must never stop a fork or a configure()
             _logger.debug("infertel: the SDK's service.instance.id detector failed: %r", exc)
     if not isinstance(instance_id, str) or not instance_id:
@@ -103,7 +102,7 @@ class ProcessResource(Resource):
     """
 
     def __init__(self, attributes: Attributes, schema_url: str | None = None) -> None:
-        super().__init__(attributes, schema_url)
+        super().__init__(dict(attributes or {}), schema_url)
         self._infertel_origin_pid = os.getpid()
         self._infertel_pid = -1
         self._infertel_current: BoundedAttributes = BoundedAttributes(attributes={}, immutable=True)
@@ -200,9 +199,9 @@ def _reset_status() -> None:
 def _reset_streams_and_exit_flush() -> None:
     # The parent's open streams are not the child's to end; the SIGTERM helper thread did not survive.
     for name in ("instrument.reaper", "lifecycle"):
-        module = _module(name)
-        if module is not None:
-            module.reset_after_fork()
+        reset = getattr(_module(name), "reset_after_fork", None)
+        if reset is not None:
+            reset()
 
 
 _STEPS = (_renew_locks, _reset_statistics, _reset_aggregators, _reset_status, _reset_streams_and_exit_flush)
