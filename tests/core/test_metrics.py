@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import logging
 import random
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,7 +18,7 @@ from opentelemetry.sdk.metrics.view import ExponentialBucketHistogramAggregation
 
 import infertel
 from infertel import semconv
-from infertel._internal.instrument import invocation
+from infertel._internal.instrument import invocation, reaper
 from infertel._internal.metrics import aggregate, enable_preaggregation
 from infertel._internal.metrics.recorder import InstrumentRecorder, PreAggregatedRecorder, recorder_for
 
@@ -174,6 +175,8 @@ def _fake_clock(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
         return monotonic[0]
 
     monkeypatch.setattr(invocation, "_perf_ns", monotonic_clock)
+    # A stream released unfinished is ended by the reaper thread, at the time it was released.
+    monkeypatch.setattr(reaper, "_perf_ns", monotonic_clock)
 
 
 def _workload(provider: MeterProvider, seed: int) -> None:
@@ -206,6 +209,8 @@ def _workload(provider: MeterProvider, seed: int) -> None:
                     if i >= taken:
                         break
                 del result
+                # Ended by the reaper thread: wait, so the fake clock is read in the same order in both runs.
+                assert reaper.wait_reaped(time.monotonic() + 10)
         except TimeoutError:
             pass
     for i in range(50):

@@ -92,12 +92,8 @@ class _ReaderState:
         self.last_collect_ns = time.time_ns()
 
 
-class SeriesGroup:
-    """The series one call updates, resolved once per attribute combination and cached.
-
-    The first group of a call has every series; ``more`` chains the groups of the same values
-    under other names (``OTEL_SEMCONV_STABILITY_OPT_IN``), whose series may be None.
-    """
+class MoreSeries:
+    """Series of the same values under other names (``OTEL_SEMCONV_STABILITY_OPT_IN``); None: not recorded."""
 
     __slots__ = ("duration", "input_tokens", "output_tokens", "first", "per_output", "more")
 
@@ -108,7 +104,32 @@ class SeriesGroup:
         output_tokens: Series | None,
         first: Series | None,
         per_output: Series | None,
-        more: SeriesGroup | None = None,
+        more: MoreSeries | None = None,
+    ) -> None:
+        self.duration = duration
+        self.input_tokens = input_tokens
+        self.output_tokens = output_tokens
+        self.first = first
+        self.per_output = per_output
+        self.more = more
+
+
+class SeriesGroup:
+    """The series one call updates, resolved once per attribute combination and cached.
+
+    ``more`` chains the series of the same values under other names, if any.
+    """
+
+    __slots__ = ("duration", "input_tokens", "output_tokens", "first", "per_output", "more")
+
+    def __init__(
+        self,
+        duration: Series,
+        input_tokens: Series,
+        output_tokens: Series,
+        first: Series,
+        per_output: Series,
+        more: MoreSeries | None = None,
     ) -> None:
         self.duration = duration
         self.input_tokens = input_tokens
@@ -119,7 +140,7 @@ class SeriesGroup:
 
 
 def _add_more(
-    group: SeriesGroup | None,
+    group: MoreSeries | None,
     duration_s: float,
     input_tokens: Any,
     output_tokens: Any,

@@ -14,7 +14,7 @@ from typing import Any
 from opentelemetry import metrics as metrics_api
 
 from infertel import semconv
-from infertel._internal.metrics.aggregate import FOLD_AT, PreAggregator, SeriesGroup, add
+from infertel._internal.metrics.aggregate import FOLD_AT, MoreSeries, PreAggregator, Series, SeriesGroup, add
 from infertel._internal.metrics.hook import SCOPE, enable_preaggregation
 from infertel._internal.metrics.instruments import HistogramSpec, KindMetrics, SpecGroup
 
@@ -22,6 +22,8 @@ MetricKey = tuple[str, "str | None", "str | None", "str | None", "str | None", "
 """(operation, request model (None: not known), provider, response model, server address, server port)."""
 
 _MAX_CACHED_ATTRIBUTES = 4096
+_FiveSeries = tuple["Series | None", "Series | None", "Series | None", "Series | None", "Series | None"]
+"""(duration, input tokens, output tokens, first, per output) of one SpecGroup; None where it names none."""
 
 
 def base_attributes(key: MetricKey) -> dict[str, Any]:
@@ -124,23 +126,25 @@ class PreAggregatedRecorder(Recorder):
         group = agg.groups.get(group_key)
         if group is None:
             sets = _AttributeSets(key, error_type)
-            group = None
-            for specs in reversed(kind.groups):  # chained first to last
-                group = self._group(specs, sets, group)
-            assert group is not None
+            more = None
+            for specs in reversed(kind.groups[1:]):  # chained in order
+                more = MoreSeries(*self._series(specs, sets), more=more)
+            duration, input_tokens, output_tokens, first, per_output = self._series(kind.groups[0], sets)
+            # The first group of a kind names every instrument.
+            assert duration and input_tokens and output_tokens and first and per_output
+            group = SeriesGroup(duration, input_tokens, output_tokens, first, per_output, more)
             agg.cache_group(group_key, group)
         return group
 
-    def _group(self, specs: SpecGroup, sets: _AttributeSets, more: SeriesGroup | None) -> SeriesGroup:
+    def _series(self, specs: SpecGroup, sets: _AttributeSets) -> _FiveSeries:
         agg = self._agg
         tokens = specs.tokens
-        return SeriesGroup(
+        return (
             agg.series(specs.duration, sets.duration) if specs.duration is not None else None,
             agg.series(tokens.input, sets.tokens(tokens.input_attributes)) if tokens is not None else None,
             agg.series(tokens.output, sets.tokens(tokens.output_attributes)) if tokens is not None else None,
             agg.series(specs.first, sets.plain) if specs.first is not None else None,
             agg.series(specs.per_output, sets.plain) if specs.per_output is not None else None,
-            more,
         )
 
     def record_resolved(
@@ -169,13 +173,14 @@ class PreAggregatedRecorder(Recorder):
             # its per-chunk gaps follow it.
             agg.pending.append((handle, duration_s, input_tokens, output_tokens, first_s, per_output_s))
             agg.fold_pending()
-            chained: SeriesGroup | None = group
-            while chained is not None:
-                series = chained.per_output
-                if series is not None:
+            for gap in gaps_s:
+                add(group.per_output, gap)
+            more = group.more
+            while more is not None:
+                if more.per_output is not None:
                     for gap in gaps_s:
-                        add(series, gap)
-                chained = chained.more
+                        add(more.per_output, gap)
+                more = more.more
 
 
 class InstrumentRecorder(Recorder):
