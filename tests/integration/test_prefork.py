@@ -147,13 +147,16 @@ def test_gunicorn_preload_workers_report_their_own_telemetry(tmp_path: Path) -> 
     try:
         _wait_ready(base, server, log)
         served: Counter[int] = Counter()
+        sent = 0
         with concurrent.futures.ThreadPoolExecutor(4) as pool:
             while len(served) < 2 or min(served.values()) < MIN_PER_WORKER:
-                assert sum(served.values()) < 400, f"one worker served everything: {served}"
+                assert sent < 400, f"one worker served everything: {served}"
+                sent += 8
                 for answer in pool.map(lambda _: _get(f"{base}/chat"), range(8)):
                     assert answer["text"] == "HELLO"
                     served[answer["pid"]] += 1
         assert len(served) == 2
+        assert sum(served.values()) == sent
         # Each worker's own statistics: its requests only (not the master's warm-up), nothing in flight.
         seen: dict[int, Any] = {}
         deadline = time.monotonic() + 30
