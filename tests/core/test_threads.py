@@ -13,9 +13,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from core_helpers import collect
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import set_span_in_context
 
+import infertel
 from infertel import semconv
 from infertel._internal import freethreading
 from infertel._internal.processors import _processor, install
@@ -171,3 +173,42 @@ def test_free_threaded_builds_are_refused_with_the_gil_disabled() -> None:
     with pytest.raises(ImportError):
         freethreading.require_gil(is_gil_enabled=None, gil_disabled_build=True)
     freethreading.require_gil()  # this interpreter
+
+
+def test_observed_calls_and_streams_from_8_threads_are_each_recorded_once(
+    tracer_provider: TracerProvider,
+    span_exporter: Any,
+    meter_provider: Any,
+    metric_reader: Any,
+) -> None:
+    handle = install(tracer_provider, windows_s=(60,))
+    observe = infertel.observe(model="m", tracer_provider=tracer_provider, meter_provider=meter_provider)
+
+    @observe
+    def call(n: int) -> dict[str, Any]:
+        return {"usage": {"prompt_tokens": n, "completion_tokens": 2}}
+
+    @observe
+    def stream(n: int) -> Iterator[str]:
+        yield from ("a", "b", "c")
+
+    per_thread = 250
+
+    def work(index: int) -> None:
+        for i in range(per_thread):
+            call(i)
+            assert list(stream(i)) == ["a", "b", "c"]
+
+    try:
+        assert _hammer(work) == []
+        total = THREADS * per_thread * 2
+        spans = span_exporter.get_finished_spans()
+        assert len(spans) == total
+        assert len({span.context.span_id for span in spans}) == total
+        series = handle.snapshot(60)["m", "chat"]
+        assert (series.requests, series.in_flight, series.errors) == (total, 0, 0)
+        assert series.output_tokens == THREADS * per_thread * (2 + 3)
+        durations = collect(metric_reader)[semconv.GEN_AI_SERVER_REQUEST_DURATION]
+        assert sum(point.count for point in durations.data.data_points) == total
+    finally:
+        handle.uninstall()
