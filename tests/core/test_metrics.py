@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from core_helpers import collect, point_summary, points
 from opentelemetry.metrics import NoOpMeterProvider
-from opentelemetry.sdk.metrics import Histogram, MeterProvider
+from opentelemetry.sdk.metrics import Counter, Histogram, MeterProvider
 from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader
 from opentelemetry.sdk.metrics.view import ExponentialBucketHistogramAggregation, View
 
@@ -228,21 +228,31 @@ def _workload(provider: MeterProvider, seed: int) -> None:
         )
 
 
+def _summary(point: Any) -> tuple[Any, ...]:
+    if hasattr(point, "bucket_counts"):
+        return point_summary(point)
+    return (dict(point.attributes), point.value)  # a counter (OTEL_SEMCONV_STABILITY_OPT_IN names)
+
+
 def _snapshot(reader: InMemoryMetricReader) -> dict[str, Any]:
     return {
         name: (
             metric.unit,
             metric.description,
             metric.data.aggregation_temporality,
-            sorted(map(point_summary, metric.data.data_points), key=repr),
+            sorted(map(_summary, metric.data.data_points), key=repr),
         )
         for name, metric in collect(reader).items()
     }
 
 
+@pytest.mark.parametrize(
+    ("opt_in", "metric_count"), [("", 7), ("gen_ai_latest_experimental/dup", 14)], ids=["default", "dup"]
+)
 @pytest.mark.parametrize("temporality", [AggregationTemporality.CUMULATIVE, AggregationTemporality.DELTA])
-def test_preaggregated_equals_per_call_record(monkeypatch, temporality) -> None:
-    preferred = {Histogram: temporality}
+def test_preaggregated_equals_per_call_record(monkeypatch, temporality, opt_in: str, metric_count: int) -> None:
+    monkeypatch.setenv(semconv.OTEL_SEMCONV_STABILITY_OPT_IN, opt_in)
+    preferred = {Histogram: temporality, Counter: temporality}
     fast_reader = InMemoryMetricReader(preferred_temporality=preferred)
     slow_reader = InMemoryMetricReader(preferred_temporality=preferred)
     fast = MeterProvider(metric_readers=[fast_reader], shutdown_on_exit=False)
@@ -259,7 +269,7 @@ def test_preaggregated_equals_per_call_record(monkeypatch, temporality) -> None:
             rounds.append((_snapshot(fast_reader), _snapshot(slow_reader)))
         for fast_snapshot, slow_snapshot in rounds:
             assert set(fast_snapshot) == {spec for spec in slow_snapshot}
-            assert len(fast_snapshot) == 7  # every GenAI histogram took part
+            assert len(fast_snapshot) == metric_count  # every GenAI instrument of the naming mode took part
             for name in fast_snapshot:
                 assert fast_snapshot[name] == slow_snapshot[name], name
         # Something was actually aggregated in every round.
