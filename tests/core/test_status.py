@@ -4,7 +4,8 @@ in the ``infertel.export.dropped`` / ``infertel.store.errors`` counters, in one 
 
 Each case runs ``configure()`` in a fresh interpreter (it sets process globals) against a real
 failure, one that stops root too: the store path is an existing directory, the store file holds
-random bytes, the collector's port is closed. Metrics go to an in-memory reader the script passes as
+random bytes, the disk is full (a file size limit: writes fail with EFBIG), the collector's port is
+closed and the spool bound is tiny. Metrics go to an in-memory reader the script passes as
 ``meter_provider=`` so the counters can be read back while the store itself is broken.
 """
 
@@ -21,15 +22,21 @@ from typing import Any
 from infertel import semconv
 
 _SCRIPT = r"""
-import json, sys, time
+import json, resource, signal, sys, time
+
+t0 = time.monotonic()
+options = json.loads(sys.argv[1])
+limit = options.pop("file_size_limit", None)
+if limit:  # a full disk, for root too: writes past the limit fail (EFBIG) instead of killing us
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 import infertel
 from opentelemetry import trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-t0 = time.monotonic()
-options = json.loads(sys.argv[1])
 calls = options.pop("calls")
+flush_every = options.pop("flush_every", 0)
 settle = options.pop("settle_state", None)
 reader = InMemoryMetricReader()
 infertel.configure(service_name="status-test", resource_metrics=False,
@@ -41,6 +48,8 @@ def call(n):
 
 for i in range(calls):
     call(i)
+    if flush_every and (i + 1) % flush_every == 0:
+        trace.get_tracer_provider().force_flush()
 
 def settled():
     traces = infertel.status()["exporter.traces"]
@@ -175,3 +184,27 @@ def test_an_unreachable_collector_with_a_full_spool_is_reported(tmp_path: Path) 
     assert len([line for line in lines if line.startswith("durable traces export: ") and "not answer" in line]) == 1
     assert len([line for line in lines if line.startswith("durable traces export lost") and "spool_bound" in line]) == 1
     assert len([line for line in lines if "telemetry was lost" in line and "exporter.traces lost" in line]) == 1
+
+
+def test_a_full_store_is_reported(tmp_path: Path) -> None:
+    store = tmp_path / "store.db"
+    options = {"calls": 1000, "flush_every": 100, "store_path": str(store), "file_size_limit": 200_000}
+    result, stderr = _run(tmp_path, options)
+    traces = result["status"]["exporter.traces"]
+    counts = traces["counts"]
+    assert _timeless(traces) == {
+        "name": "exporter.traces",
+        "kind": "sqlite-store",
+        "target": str(store),
+        "state": "failing",
+        "last_error": "OperationalError: disk I/O error",
+        "counts": counts,
+    }
+    # The first batches fit, the later ones did not: every span either written or counted as lost.
+    assert counts["written"] > 0 and counts["dropped"] > 0
+    assert counts["written"] + counts["dropped"] == 1000
+    assert counts["errors"] == counts["dropped"] // 100
+    assert result["counters"][f"{semconv.INFERTEL_EXPORT_DROPPED}|traces|sqlite-store"] == counts["dropped"]
+    assert result["counters"][f"{semconv.INFERTEL_STORE_ERRORS}|traces|sqlite-store"] == counts["errors"]
+    assert result["shutdown"] is False
+    assert len([line for line in stderr.splitlines() if "could not write 100 spans" in line]) == 1, stderr
