@@ -174,6 +174,15 @@ CASES: dict[str, tuple[dict[str, str], dict[str, Any]]] = {
         {"OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED": "true"},
         {**ALL_STORE, "root_handlers": ["infertel._internal.logs._exporting_handler_class.<locals>.ExportingHandler"]},
     ),
+    "an exporter registered under the entry point (a pull reader)": (
+        {
+            "OTEL_TRACES_EXPORTER": "none",
+            "OTEL_METRICS_EXPORTER": "prometheus",  # opentelemetry-exporter-prometheus's entry point
+            "OTEL_LOGS_EXPORTER": "none",
+            "OTEL_EXPORTER_PROMETHEUS_PORT": "0",
+        },
+        _pipeline([], [], [{"reader": "opentelemetry.exporter.prometheus._AutoPrometheusMetricReader"}]),
+    ),
     "an endpoint alone means otlp": (
         {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"},
         _pipeline(
