@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from opentelemetry.sdk.metrics import MeterProvider as SDKMeterProvider
-from opentelemetry.sdk.metrics._internal.instrument import _Histogram
+from opentelemetry.sdk.metrics._internal.instrument import _Counter, _Histogram
 from opentelemetry.sdk.metrics.export import (
     AggregationTemporality,
     Metric,
@@ -27,7 +27,7 @@ from opentelemetry.sdk.metrics.export import (
     ResourceMetrics,
     ScopeMetrics,
 )
-from opentelemetry.sdk.metrics.view import DefaultAggregation, ExplicitBucketHistogramAggregation
+from opentelemetry.sdk.metrics.view import DefaultAggregation, ExplicitBucketHistogramAggregation, SumAggregation
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from infertel import semconv
@@ -39,7 +39,7 @@ from infertel.version import __version__
 
 _logger = logging.getLogger(__name__)
 
-SCOPE = InstrumentationScope(semconv.INSTRUMENTATION_SCOPE, __version__)
+SCOPE = InstrumentationScope(semconv.INSTRUMENTATION_SCOPE, __version__, schema_url=semconv.SCHEMA_URL)
 """The instrumentation scope of infertel's GenAI metrics (same for both recording paths)."""
 
 _lock = threading.Lock()
@@ -101,13 +101,18 @@ def _eligible(provider: SDKMeterProvider) -> bool:
     if provider._disabled or provider._shutdown:
         return False
     probes = [
-        _Histogram(spec.name, SCOPE, provider._measurement_consumer, spec.unit, spec.description) for spec in ALL_SPECS
+        (_Counter if spec.counter else _Histogram)(
+            spec.name, SCOPE, provider._measurement_consumer, spec.unit, spec.description
+        )
+        for spec in ALL_SPECS
     ]
     for view in provider._sdk_config.views:
         if any(view._match(probe) for probe in probes):
             return False
     return all(
-        _default_histograms(reader._instrument_class_aggregation.get(_Histogram)) for reader in _readers(provider)
+        _default_histograms(reader._instrument_class_aggregation.get(_Histogram))
+        and isinstance(reader._instrument_class_aggregation.get(_Counter), (DefaultAggregation, SumAggregation))
+        for reader in _readers(provider)
     )
 
 
@@ -150,7 +155,8 @@ def _hook_reader(provider: SDKMeterProvider, aggregator: PreAggregator, reader: 
     if original is None or isinstance(original, _CollectHook):
         return
     temporality = reader._instrument_class_temporality.get(_Histogram, AggregationTemporality.CUMULATIVE)
-    aggregator.register_reader(reader, temporality)
+    counter_temporality = reader._instrument_class_temporality.get(_Counter, AggregationTemporality.CUMULATIVE)
+    aggregator.register_reader(reader, temporality, counter_temporality)
     reader._collect = _CollectHook(original, aggregator, provider)
 
 
