@@ -73,14 +73,9 @@ SERVER_PORT: Final = "server.port"
 OTEL_METRIC_OVERFLOW: Final = "otel.metric.overflow"
 
 # --- infertel attributes (no semantic convention exists) -------------------------------------
-INFERTEL_STREAM: Final = "infertel.stream"
-"""Deprecated, no longer emitted: replaced by ``gen_ai.request.stream`` (:data:`GEN_AI_REQUEST_STREAM`)."""
 INFERTEL_STREAM_END_REASON: Final = "infertel.stream.end_reason"
 """How a stream ended: one of the ``STREAM_END_*`` values below."""
 INFERTEL_STREAM_CHUNKS: Final = "infertel.stream.chunks"
-INFERTEL_TIME_TO_FIRST_TOKEN: Final = "infertel.time_to_first_token"
-"""Deprecated, no longer emitted: replaced by ``gen_ai.response.time_to_first_chunk``
-(:data:`GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK`)."""
 INFERTEL_TIME_PER_OUTPUT_TOKEN: Final = "infertel.time_per_output_token"
 INFERTEL_OUTPUT_TOKENS_PER_SECOND: Final = "infertel.output_tokens_per_second"
 INFERTEL_VERSION: Final = "infertel.version"
@@ -405,3 +400,36 @@ STATS_WINDOW: Final = "window"
 """Gauge attribute: the window length, e.g. ``"60s"``."""
 UNIT_TOKENS_PER_SECOND: Final = "{token}/s"
 UNIT_REQUESTS_PER_SECOND: Final = "{request}/s"
+
+# --- Deprecated names (no longer emitted; removed in the next minor release) -----------------
+_DEPRECATED: Final = {
+    "INFERTEL_STREAM": ("infertel.stream", "GEN_AI_REQUEST_STREAM"),
+    "INFERTEL_TIME_TO_FIRST_TOKEN": ("infertel.time_to_first_token", "GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK"),
+}
+"""Old constant -> (its value, the constant of the semantic-convention name that replaced it)."""
+
+
+def __getattr__(name: str) -> str:
+    """The deprecated constants, with a ``DeprecationWarning`` naming the replacement.
+
+    Example:
+        >>> import warnings
+        >>> from infertel import semconv
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore")
+        ...     semconv.INFERTEL_STREAM
+        'infertel.stream'
+    """
+    found = _DEPRECATED.get(name)
+    if found is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value, replacement = found
+    import warnings
+
+    warnings.warn(
+        f"infertel.semconv.{name} ({value!r}) is deprecated and no longer emitted; "
+        f"use infertel.semconv.{replacement} ({globals()[replacement]!r})",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return value

@@ -231,3 +231,17 @@ def test_configure_reads_the_opt_in_once(fresh_otel, monkeypatch, tracer_provide
     finally:
         configure_module.shutdown(timeout_millis=5_000)
         provider.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("old", "value", "new"),
+    [
+        ("INFERTEL_STREAM", "infertel.stream", "GEN_AI_REQUEST_STREAM"),
+        ("INFERTEL_TIME_TO_FIRST_TOKEN", "infertel.time_to_first_token", "GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK"),
+    ],
+)
+def test_replaced_infertel_names_are_deprecated_constants(old: str, value: str, new: str) -> None:
+    with pytest.warns(DeprecationWarning, match=f"semconv.{old} .* use infertel.semconv.{new}"):
+        assert getattr(semconv, old) == value
+    with pytest.raises(AttributeError, match="NOT_A_NAME"):
+        semconv.NOT_A_NAME  # noqa: B018
