@@ -40,6 +40,9 @@ _DEGRADED_FOR_S = 60.0
 _ADOPT_INTERVAL_S = 30.0
 
 
+_pipelines: weakref.WeakSet[Pipeline] = weakref.WeakSet()
+
+
 class Pipeline:
     """Queue -> writer -> spool -> sender for one signal (see the module docstring)."""
 
@@ -83,9 +86,7 @@ class Pipeline:
 
         self._reopen = reopen
         self._start_runtime()
-        if hasattr(os, "register_at_fork"):
-            ref = weakref.WeakMethod(self._after_fork_in_child)
-            os.register_at_fork(after_in_child=lambda: (method := ref()) is not None and method())
+        _pipelines.add(self)  # the module's one at-fork hook gives a forked child its own lane and threads
 
     def _start_runtime(self) -> None:
         """Fresh queues, locks, counters and threads (at construction, and in a forked child)."""
@@ -486,3 +487,12 @@ class Pipeline:
         if self._adopted is not None:
             self._adopted.close()
         return True
+
+
+def _after_fork_in_child() -> None:
+    for pipeline in list(_pipelines):
+        pipeline._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):  # one hook for every pipeline of the process
+    os.register_at_fork(after_in_child=_after_fork_in_child)

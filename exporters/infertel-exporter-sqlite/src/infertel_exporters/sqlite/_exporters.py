@@ -28,7 +28,7 @@ from infertel_exporters.sqlite._encode import (
     span_rows,
 )
 from infertel_exporters.sqlite._retention import Retention
-from infertel_exporters.sqlite._store import SQLiteStore
+from infertel_exporters.sqlite._store import SQLiteStore, reinit_after_fork
 
 _logger = logging.getLogger(__name__)
 
@@ -317,6 +317,8 @@ class SQLiteLogExporter(_StoreExporter, LogRecordExporter):
 
 
 def _reinit_after_fork() -> None:
+    """The distribution's one at-fork hook: the child's own connections, then its own counts and caches."""
+    reinit_after_fork()
     for writer in list(_writers):
         writer._after_fork_in_child()
 

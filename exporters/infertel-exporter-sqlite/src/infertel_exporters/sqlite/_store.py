@@ -321,10 +321,7 @@ class SQLiteStore:
         return self._read(_queries.counts)
 
 
-def _reinit_after_fork() -> None:
+def reinit_after_fork() -> None:
+    """In a forked child: every store opens its own connection (called by the distribution's one at-fork hook)."""
     for store in list(_stores):
         store._after_fork_in_child()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reinit_after_fork)
