@@ -32,7 +32,9 @@ _handler: logging.Handler | None = None
 
 def _handled_elsewhere(record: logging.LogRecord, own: logging.Handler) -> bool:
     """Whether a handler other than ``own`` is on the record's path (``Logger.callHandlers``'s walk)."""
-    logger: logging.Logger | None = logging.getLogger(record.name) if record.name else logging.getLogger()
+    # Look the logger up without creating one (a record may come from elsewhere, e.g. a socket listener).
+    found = logging.Logger.manager.loggerDict.get(record.name)
+    logger: logging.Logger | None = found if isinstance(found, logging.Logger) else logging.getLogger()
     while logger is not None:
         if any(h is not own for h in logger.handlers):
             return True
