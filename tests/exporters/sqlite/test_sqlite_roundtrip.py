@@ -19,6 +19,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
 from infertel import semconv
+from infertel._internal.compat import new_log_record
 from infertel_exporters.sqlite import (
     SCHEMA_VERSION,
     SQLiteLogExporter,
@@ -191,9 +192,9 @@ def test_logs_with_trace_ids(db: str, store: SQLiteStore) -> None:
     tracer = tracer_provider.get_tracer("t")
     otel_logger = logger_provider.get_logger("app.logger")
     with tracer.start_as_current_span("work") as span:
-        otel_logger.emit(body="inside", severity_number=SeverityNumber.WARN, severity_text="WARN",
-                         attributes={"k": "v", "n": (1, 2)})  # fmt: skip
-    otel_logger.emit(body={"structured": [1, "a"]}, severity_number=SeverityNumber.INFO)
+        otel_logger.emit(new_log_record(otel_logger, body="inside", severity_number=SeverityNumber.WARN,
+                                        severity_text="WARN", attributes={"k": "v", "n": (1, 2)}))  # fmt: skip
+    otel_logger.emit(new_log_record(otel_logger, body={"structured": [1, "a"]}, severity_number=SeverityNumber.INFO))
     logger_provider.shutdown()
     tracer_provider.shutdown()
 

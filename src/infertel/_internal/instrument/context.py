@@ -7,14 +7,13 @@ child spans started there.
 
 from __future__ import annotations
 
-import contextvars
 from collections.abc import Callable
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
 
+from infertel._internal import compat
 from infertel._internal.instrument.invocation import Inference
 
 _INVOCATION_KEY = otel_context.create_key("infertel.inference")
@@ -42,28 +41,10 @@ def context_of(inv: Inference) -> otel_context.Context:
     return otel_context.Context({**get_current(), _SPAN_KEY: inv._span, _INVOCATION_KEY: inv})
 
 
-def _span_key() -> str | None:
-    try:
-        from opentelemetry.trace.propagation import _SPAN_KEY as key
-    except ImportError:  # an API version without it: the public (slower) path
-        return None
-    probe = trace.set_span_in_context(trace.INVALID_SPAN, otel_context.Context())
-    return key if probe.get(key) is trace.INVALID_SPAN else None
-
-
-_SPAN_KEY = _span_key()
-
-
-def _runtime_var() -> contextvars.ContextVar[Any] | None:
-    """The ContextVar behind OpenTelemetry's default runtime context, or None for another runtime."""
-    runtime = getattr(otel_context, "_RUNTIME_CONTEXT", None)
-    if type(runtime) is not ContextVarsRuntimeContext:
-        return None
-    var = getattr(runtime, "_current_context", None)
-    return var if isinstance(var, contextvars.ContextVar) else None
-
-
-_RUNTIME_VAR = _runtime_var()
+# Both probed in compat (private members of the API: the span's Context key, the runtime's
+# ContextVar); None means the public functions serve.
+_SPAN_KEY = compat.span_context_key()
+_RUNTIME_VAR = compat.runtime_context_var()
 
 
 def _detach_var(token: Any) -> None:
@@ -80,7 +61,7 @@ reset: Callable[[Any], Any]
 """``detach`` that raises instead of logging; callers fall back to ``otel_context.detach`` (which logs)."""
 get_current: Callable[[], otel_context.Context]
 if _RUNTIME_VAR is not None:
-    # With the default contextvars runtime (every OTel API release so far), OTel's
+    # With the default contextvars runtime (every supported OTel API release), OTel's
     # attach/detach/get_current are two Python calls around these; per call they cost more
     # than the rest of infertel's work on the hot path.
     attach, detach, reset, get_current = _RUNTIME_VAR.set, _detach_var, _RUNTIME_VAR.reset, _RUNTIME_VAR.get

@@ -13,10 +13,11 @@ import traceback
 from collections.abc import Sequence
 from typing import Any
 
-from opentelemetry._logs import LogRecord, SeverityNumber
+from opentelemetry._logs import SeverityNumber
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, set_span_in_context
 
 from infertel import semconv
+from infertel._internal.compat import new_log_record
 from infertel._internal.errors import call_user_callback, handle_internal_errors
 from infertel._internal.instrument import content, tokens
 from infertel._internal.instrument.site import Binding, Site
@@ -41,7 +42,8 @@ def exception_event(logger: Any, span: Span, exc: BaseException, kind: str, mess
     if message:
         attributes[semconv.EXCEPTION_MESSAGE] = message
     logger.emit(
-        LogRecord(
+        new_log_record(
+            logger,
             timestamp=time.time_ns(),
             context=set_span_in_context(span),
             severity_number=SeverityNumber.WARN,

@@ -1,13 +1,15 @@
 """Publish :class:`~infertel._internal.metrics.aggregate.PreAggregator` data through SDK readers.
 
 :func:`enable_preaggregation` wraps the collect callback the SDK ``MeterProvider`` installs on
-each of its readers (``reader._collect``): the wrapper calls the SDK's own collection first,
+each of its readers: the wrapper calls the SDK's own collection first,
 then adds the pre-aggregated GenAI histograms to the returned ``MetricsData`` under the
 ``infertel`` instrumentation scope and the provider's resource. Every reader kind works the
 same way (periodic exporting, in-memory, Prometheus), each in its own temporality.
 
 The wrapper never breaks a collection: its own failures go through ``handle_internal_errors``
-and the SDK's data is returned unchanged.
+and the SDK's data is returned unchanged. The SDK members this needs are not public: they are read
+through :mod:`infertel._internal.compat` (:func:`~infertel._internal.compat.metrics_sdk_internals`),
+and where that probe fails infertel records with ``Histogram.record`` instead (the same data).
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from collections.abc import Callable
 from typing import Any
 
 from opentelemetry.sdk.metrics import MeterProvider as SDKMeterProvider
-from opentelemetry.sdk.metrics._internal.instrument import _Counter, _Histogram
 from opentelemetry.sdk.metrics.export import (
     AggregationTemporality,
     Metric,
@@ -32,6 +33,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from infertel import semconv
 from infertel._internal import forking  # noqa: F401  (its at-fork hook resets every aggregator)
+from infertel._internal.compat import MetricsSDKInternals, default_explicit_histogram, metrics_sdk_internals
 from infertel._internal.errors import handle_internal_errors
 from infertel._internal.metrics.aggregate import PreAggregator
 from infertel._internal.metrics.instruments import ALL_SPECS
@@ -70,12 +72,13 @@ def enable_preaggregation(meter_provider: object) -> bool:
         if meter_provider in _refused:
             return False
         try:
-            eligible = _eligible(meter_provider)
-            if eligible:
+            internals = metrics_sdk_internals(meter_provider)
+            eligible = internals is not None and _eligible(internals)
+            if internals is not None and eligible:
                 aggregator = PreAggregator()
-                for reader in _readers(meter_provider):
-                    _hook_reader(meter_provider, aggregator, reader)
-                _wrap_reader_management(meter_provider, aggregator)
+                for reader in internals.readers():
+                    _hook_reader(internals, aggregator, reader)
+                _wrap_reader_management(meter_provider, internals, aggregator)
                 _aggregators[meter_provider] = aggregator
         except Exception:  # a future SDK without the internals we rely on: per-call record() still works
             _logger.debug("infertel: pre-aggregation unavailable for %r", meter_provider, exc_info=True)
@@ -93,26 +96,16 @@ def aggregator_for(meter_provider: object) -> PreAggregator | None:
         return None
 
 
-def _readers(provider: SDKMeterProvider) -> list[Any]:
-    return list(provider._measurement_consumer._reader_storages.keys())
-
-
-def _eligible(provider: SDKMeterProvider) -> bool:
-    if provider._disabled or provider._shutdown:
+def _eligible(internals: MetricsSDKInternals) -> bool:
+    if not internals.active():
         return False
-    probes = [
-        (_Counter if spec.counter else _Histogram)(
-            spec.name, SCOPE, provider._measurement_consumer, spec.unit, spec.description
-        )
-        for spec in ALL_SPECS
-    ]
-    for view in provider._sdk_config.views:
-        if any(view._match(probe) for probe in probes):
+    for spec in ALL_SPECS:
+        if internals.view_matches(SCOPE, spec.name, spec.unit, spec.description, counter=spec.counter):
             return False
     return all(
-        _default_histograms(reader._instrument_class_aggregation.get(_Histogram))
-        and isinstance(reader._instrument_class_aggregation.get(_Counter), (DefaultAggregation, SumAggregation))
-        for reader in _readers(provider)
+        _default_histograms(internals.aggregation(reader))
+        and isinstance(internals.aggregation(reader, counter=True), (DefaultAggregation, SumAggregation))
+        for reader in internals.readers()
     )
 
 
@@ -124,53 +117,48 @@ def _default_histograms(aggregation: Any) -> bool:
     """
     if isinstance(aggregation, DefaultAggregation):
         return True
-    return (
-        isinstance(aggregation, ExplicitBucketHistogramAggregation)
-        and aggregation._boundaries is None
-        and aggregation._record_min_max
-    )
+    return isinstance(aggregation, ExplicitBucketHistogramAggregation) and default_explicit_histogram(aggregation)
 
 
 class _CollectHook:
-    """Replaces ``reader._collect``: the SDK's collection plus the pre-aggregated histograms."""
+    """Replaces a reader's collect callback: the SDK's collection plus the pre-aggregated histograms."""
 
-    def __init__(self, original: Callable[..., Any], aggregator: PreAggregator, provider: SDKMeterProvider) -> None:
+    def __init__(self, original: Callable[..., Any], aggregator: PreAggregator, internals: MetricsSDKInternals) -> None:
         self.original = original
         self.aggregator = aggregator
-        self._provider = weakref.ref(provider)
+        self._internals = internals
 
     def __call__(self, reader: Any, *args: Any, **kwargs: Any) -> MetricsData | None:
         data: MetricsData | None = self.original(reader, *args, **kwargs)
         with handle_internal_errors:
             metrics = self.aggregator.collect(reader)
             if metrics:
-                provider = self._provider()
-                if provider is not None:
-                    data = _merge(data, metrics, provider)
+                data = _merge(data, metrics, self._internals)
         return data
 
 
-def _hook_reader(provider: SDKMeterProvider, aggregator: PreAggregator, reader: Any) -> None:
-    original = reader._collect
+def _hook_reader(internals: MetricsSDKInternals, aggregator: PreAggregator, reader: Any) -> None:
+    original = internals.collect_callback(reader)
     if original is None or isinstance(original, _CollectHook):
         return
-    temporality = reader._instrument_class_temporality.get(_Histogram, AggregationTemporality.CUMULATIVE)
-    counter_temporality = reader._instrument_class_temporality.get(_Counter, AggregationTemporality.CUMULATIVE)
+    temporality = internals.temporality(reader, AggregationTemporality.CUMULATIVE)
+    counter_temporality = internals.temporality(reader, AggregationTemporality.CUMULATIVE, counter=True)
     aggregator.register_reader(reader, temporality, counter_temporality)
-    reader._collect = _CollectHook(original, aggregator, provider)
+    internals.set_collect_callback(reader, _CollectHook(original, aggregator, internals))
 
 
-def _wrap_reader_management(provider: SDKMeterProvider, aggregator: PreAggregator) -> None:
-    add_original = provider.add_metric_reader
-    remove_original = provider.remove_metric_reader
-    provider_ref = weakref.ref(provider)
+def _wrap_reader_management(
+    provider: SDKMeterProvider, internals: MetricsSDKInternals, aggregator: PreAggregator
+) -> None:
+    add_original = getattr(provider, "add_metric_reader", None)
+    remove_original = getattr(provider, "remove_metric_reader", None)
+    if add_original is None or remove_original is None:
+        return  # SDK 1.37-1.38: readers are fixed when the provider is built
 
     def add_metric_reader(metric_reader: Any) -> None:
         add_original(metric_reader)
-        owner = provider_ref()
-        if owner is not None:
-            with handle_internal_errors:
-                _hook_reader(owner, aggregator, metric_reader)
+        with handle_internal_errors:
+            _hook_reader(internals, aggregator, metric_reader)
 
     def remove_metric_reader(metric_reader: Any) -> None:
         remove_original(metric_reader)
@@ -181,9 +169,9 @@ def _wrap_reader_management(provider: SDKMeterProvider, aggregator: PreAggregato
     provider.remove_metric_reader = remove_metric_reader  # type: ignore[method-assign]
 
 
-def _merge(data: MetricsData | None, metrics: list[Metric], provider: SDKMeterProvider) -> MetricsData:
+def _merge(data: MetricsData | None, metrics: list[Metric], internals: MetricsSDKInternals) -> MetricsData:
     if data is None or not data.resource_metrics:
-        resource = provider._sdk_config.resource
+        resource = internals.resource()
         return MetricsData(
             resource_metrics=[
                 ResourceMetrics(

@@ -10,6 +10,8 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import StatusCode
 
 from infertel import semconv
+from infertel._internal import compat
+from infertel._internal.compat import public_ended_span_fields, public_span_attributes, public_span_id
 from infertel._internal.errors import log_internal_error, reraise_enabled
 from infertel._internal.processors._stats import FOLD_BATCH, MAX_TRACKED_IN_FLIGHT, InferenceStats
 
@@ -28,9 +30,11 @@ MAX_PENDING_PARENTS = 4096
 """Parents of counted GenAI spans remembered until they end (oldest forgotten first)."""
 
 
-# The SDK keeps attributes in ``BoundedAttributes._dict``; reading the plain dict skips a
-# MappingProxy allocation and a Python-level ``__getitem__`` per lookup (most of the cost).
-# Spans of other shapes fall back to the public ``attributes`` mapping.
+# The span reads of the hot path (see compat: the SDK span's plain attribute dict and fields when
+# the probe found them, else the public properties; spans of other shapes take the public ones).
+_attributes_of = compat.span_attributes
+_span_id_of = compat.span_id
+_ended_fields_of = compat.ended_span_fields
 
 
 class InferenceStatsSpanProcessor(SpanProcessor):
@@ -88,9 +92,9 @@ class InferenceStatsSpanProcessor(SpanProcessor):
         """Count a GenAI span in flight (see the class docstring for the contract)."""
         try:
             try:
-                attrs = span._attributes._dict  # type: ignore[union-attr]
-            except AttributeError:
-                attrs = span.attributes or {}
+                attrs = _attributes_of(span)
+            except AttributeError:  # not an SDK span (see compat)
+                attrs = public_span_attributes(span)
             operation = attrs.get(_OP)
             if operation is None or not self._active:
                 return
@@ -98,8 +102,12 @@ class InferenceStatsSpanProcessor(SpanProcessor):
             if len(started) >= MAX_TRACKED_IN_FLIGHT:
                 return
             # The live attribute dict, not a key: the series key is derived when in-flight counts
-            # are read. SpanContext is a tuple and [1] its span_id: indexing skips a property call.
-            started[span._context[1]] = attrs  # type: ignore[index]
+            # are read.
+            try:
+                span_id = _span_id_of(span)
+            except AttributeError:
+                span_id = public_span_id(span)
+            started[span_id] = attrs
         except Exception as exc:
             if reraise_enabled():
                 raise
@@ -109,20 +117,22 @@ class InferenceStatsSpanProcessor(SpanProcessor):
         """Record an ended GenAI span (see the class docstring for the contract)."""
         try:
             try:
-                attrs = span._attributes._dict  # type: ignore[union-attr]
-            except AttributeError:
-                attrs = span.attributes or {}
+                attrs = _attributes_of(span)
+            except AttributeError:  # not an SDK span (see compat)
+                attrs = public_span_attributes(span)
             operation = attrs.get(_OP)
             if operation is None or not self._active:
                 return
-            span_id = span._context[1]  # type: ignore[index]  # span_id (see on_start)
+            try:
+                span_id, start, end, status_code, parent_id = _ended_fields_of(span)
+            except AttributeError:
+                span_id, start, end, status_code, parent_id = public_ended_span_fields(span)
             started = self._started
             if started:
                 started.pop(span_id, None)
-            start, end = span._start_time, span._end_time
             latency = (end - start) / 1e9 if start is not None and end is not None and end > start else 0.0
             error_type = attrs.get(_ERROR_TYPE)
-            if error_type is None and span._status._status_code is _ERROR:
+            if error_type is None and status_code is _ERROR:
                 error_type = "_OTHER"
             extras = self._extras
             if extras:
@@ -132,8 +142,7 @@ class InferenceStatsSpanProcessor(SpanProcessor):
             counted = self._counted_children
             if counted and counted.pop(span_id, None) == key:
                 return  # a child of the same series already counted this request
-            parent = span._parent
-            if parent is not None:
+            if parent_id is not None:
                 while len(counted) >= MAX_PENDING_PARENTS:
                     # Spans end on many threads: another one may evict the same oldest entry, or
                     # change the dict between iter() and next(); either way one entry is gone.
@@ -141,7 +150,7 @@ class InferenceStatsSpanProcessor(SpanProcessor):
                         counted.pop(next(iter(counted)), None)
                     except (RuntimeError, StopIteration):
                         break
-                counted[parent[1]] = key  # span_id (see on_start)
+                counted[parent_id] = key
             buffer = self._buffer
             buffer.append(
                 (

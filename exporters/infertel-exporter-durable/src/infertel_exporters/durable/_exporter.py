@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any, ClassVar, Generic, NamedTuple, TypeVar
 
 from opentelemetry.metrics import MeterProvider
-from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from infertel_exporters.durable import _metrics
 from infertel_exporters.durable import _names as env
+from infertel_exporters.durable._compat import LogRecordExporter, LogRecordExportResult, send_timeout_s
 from infertel_exporters.durable._lanes import open_lane
 from infertel_exporters.durable._pipeline import Pipeline
 from infertel_exporters.durable._transport import (
@@ -80,9 +80,8 @@ def _positive_int(name: str, value: int) -> int:
 
 
 def _send_timeout_s(inner: Any) -> float:
-    client = getattr(inner, "_client", None)
-    timeout = getattr(client, "_timeout", None) or getattr(inner, "_timeout", None)
-    return float(timeout) if isinstance(timeout, (int, float)) and timeout > 0 else 10.0
+    timeout = send_timeout_s(inner)
+    return 10.0 if timeout is None else timeout
 
 
 class _Signal(NamedTuple):

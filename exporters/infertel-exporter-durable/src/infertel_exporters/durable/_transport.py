@@ -4,10 +4,11 @@ Choice (documented in the package docstring): the spool holds the serialized OTL
 (``ExportTraceServiceRequest`` / ``ExportMetricsServiceRequest`` / ``ExportLogsServiceRequest``)
 of each batch, encoded once with ``opentelemetry-exporter-otlp-proto-common``. For the upstream
 OTLP exporters (HTTP/protobuf and gRPC) those bytes are sent through the inner exporter's own
-client: its endpoint, headers, TLS, compression and timeout. That touches private attributes of
-``opentelemetry-exporter-otlp`` (``_client``, ``_headers``, ``_timeout``), which is why that
-distribution is pinned to the SDK's exact version. Any other span exporter gets the batch decoded
-back into ``ReadableSpan`` objects (:mod:`._decode`) and passed to its ``export()``.
+client: its endpoint, headers, TLS, compression and timeout. That client is private to
+``opentelemetry-exporter-otlp``: :mod:`._compat` probes it (both shapes of the supported releases).
+Any other span exporter, or an OTLP span exporter whose client the probe does not recognise, gets
+the batch decoded back into ``ReadableSpan`` objects (:mod:`._decode`) and passed to its public
+``export()``.
 """
 
 from __future__ import annotations
@@ -19,21 +20,30 @@ import urllib.parse
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
 from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter as HttpLogExporter
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as HttpMetricExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpanExporter
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.sdk.trace.export import SpanExportResult
 
+from infertel_exporters.durable._compat import (
+    GrpcTransport,
+    HttpLogExporter,
+    HttpTransport,
+    encode_logs,
+    endpoint_of,
+    grpc_transport,
+    http_transport,
+)
 from infertel_exporters.durable._encoder import encode_spans_fast
 
 try:  # gRPC is optional (infertel-exporter-durable[grpc]): without it no inner exporter can be a gRPC one.
     import grpc
-    from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as GrpcLogExporter
+    from opentelemetry.exporter.otlp.proto.grpc._log_exporter import (  # the only path upstream (see _compat)
+        OTLPLogExporter as GrpcLogExporter,
+    )
     from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as GrpcMetricExporter
     from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpanExporter
 except ImportError:
@@ -110,22 +120,20 @@ class Sender:
             return Outcome.RETRY
 
 
-def _http_sender(inner: Any) -> Sender:
-    client = inner._client
-
+def _http_sender(transport: HttpTransport) -> Sender:
     def send(payload: bytes, timeout_s: float) -> Outcome:
-        # _submit is one attempt (plus one immediate reconnect); backoff is ours, not the client's.
-        body = client._compress(payload)
-        result = client._submit(body, max(timeout_s, 0.001))
-        status = result.status_code
+        # One attempt (plus the client's one immediate reconnect); backoff is ours, not the client's.
+        status = transport.post(payload, max(timeout_s, 0.001))
         if status is not None and 200 <= status < 400:
             return Outcome.DELIVERED
         if status is not None and status not in _RETRYABLE_HTTP:
-            _logger.warning("collector %s rejected a spooled batch with HTTP %d; dropping it", client._endpoint, status)
+            _logger.warning(
+                "collector %s rejected a spooled batch with HTTP %d; dropping it", transport.endpoint, status
+            )
             return Outcome.REJECTED
         return Outcome.RETRY
 
-    return Sender(send, f"OTLP/HTTP {inner._endpoint}")
+    return Sender(send, f"OTLP/HTTP {transport.endpoint}")
 
 
 _GRPC_METHODS = {
@@ -135,7 +143,7 @@ _GRPC_METHODS = {
 }
 
 
-def _grpc_sender(inner: Any, signal: str) -> Sender:
+def _grpc_sender(transport: GrpcTransport, signal: str) -> Sender:
     calls: dict[int, Any] = {}
 
     def call_for(channel: Any) -> Any:
@@ -147,25 +155,19 @@ def _grpc_sender(inner: Any, signal: str) -> Sender:
         return call
 
     def send(payload: bytes, timeout_s: float) -> Outcome:
-        if inner._client is None:
-            inner._initialize_channel_and_stub()
         try:
-            call_for(inner._channel)(payload, metadata=inner._headers, timeout=max(timeout_s, 0.001))
+            call_for(transport.channel())(payload, metadata=transport.metadata, timeout=max(timeout_s, 0.001))
         except grpc.RpcError as error:
             code = error.code()
             if code == grpc.StatusCode.UNAVAILABLE:
-                # The channel's own reconnect backoff can reach minutes: start a fresh channel.
-                try:
-                    inner._channel.close()
-                finally:
-                    inner._initialize_channel_and_stub()
+                transport.reconnect()
             if code in _RETRYABLE_GRPC:
                 return Outcome.RETRY
-            _logger.warning("collector %s rejected a spooled batch with %s; dropping it", inner._endpoint, code)
+            _logger.warning("collector %s rejected a spooled batch with %s; dropping it", transport.endpoint, code)
             return Outcome.REJECTED
         return Outcome.DELIVERED
 
-    return Sender(send, f"OTLP/gRPC {inner._endpoint}")
+    return Sender(send, f"OTLP/gRPC {transport.endpoint}")
 
 
 def _generic_span_sender(inner: Any) -> Sender:
@@ -199,15 +201,23 @@ def sender_for(inner: Any, signal: str) -> Sender:
 
     Raises:
         ValueError: The inner OTLP exporter's endpoint is malformed, or ``inner`` is a metric or log
-            exporter other than the OTLP ones (only spans can be decoded back for any exporter).
+            exporter other than the OTLP ones whose client :mod:`._compat` recognises (only spans can be
+            decoded back for any exporter).
     """
     if isinstance(inner, (HttpSpanExporter, HttpMetricExporter, HttpLogExporter)):
-        check_endpoint(inner._endpoint, grpc_style=False)
-        return _http_sender(inner)
-    if isinstance(inner, _GRPC_EXPORTERS):
-        check_endpoint(inner._endpoint, grpc_style=True)
-        return _grpc_sender(inner, signal)
+        http = http_transport(inner)
+        if http is not None:
+            check_endpoint(http.endpoint, grpc_style=False)
+            return _http_sender(http)
+    elif isinstance(inner, _GRPC_EXPORTERS):
+        channel = grpc_transport(inner)
+        if channel is not None:
+            check_endpoint(channel.endpoint, grpc_style=True)
+            return _grpc_sender(channel, signal)
     if signal == "traces":
+        endpoint = endpoint_of(inner)
+        if endpoint is not None:
+            check_endpoint(endpoint, grpc_style=isinstance(inner, _GRPC_EXPORTERS))
         return _generic_span_sender(inner)
     raise ValueError(
         f"durable {signal} export needs an OTLP exporter (opentelemetry-exporter-otlp, gRPC or HTTP) as inner; "

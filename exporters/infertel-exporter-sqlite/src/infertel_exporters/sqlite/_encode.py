@@ -25,6 +25,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
+from infertel_exporters.sqlite._compat import log_record_resource
 from infertel_exporters.sqlite._names import GEN_AI_OPERATION_NAME, GEN_AI_REQUEST_MODEL, GEN_AI_RESPONSE_MODEL
 
 
@@ -303,7 +304,7 @@ def log_rows(records: Sequence[Any], cache: ResourceCache) -> tuple[list[tuple[A
     rows: list[tuple[Any, ...]] = []
     used: dict[int, tuple[str, str]] = {}
     for record in records:
-        rid, resource_json, schema_url = cache.get(record.resource)
+        rid, resource_json, schema_url = cache.get(log_record_resource(record))
         used[rid] = (resource_json, schema_url)
         log = record.log_record
         scope = record.instrumentation_scope

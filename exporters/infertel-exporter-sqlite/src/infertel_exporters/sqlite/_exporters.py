@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
-from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 from opentelemetry.sdk.metrics.export import AggregationTemporality, MetricExporter, MetricExportResult, MetricsData
 from opentelemetry.sdk.metrics.view import Aggregation
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from infertel_exporters.sqlite._compat import LogRecordExporter, LogRecordExportResult
 from infertel_exporters.sqlite._encode import (
     LOG_INSERT,
     METRIC_INSERT,

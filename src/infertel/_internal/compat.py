@@ -1,0 +1,532 @@
+"""Every use of a private OpenTelemetry member, each behind a feature probe with a public-API fallback.
+
+infertel supports opentelemetry-api/sdk ``>=1.37.0,<2`` (contrib ``>=0.58b0``). Public APIs are used
+everywhere else; the few private members read here are kept because the public equivalent costs
+more on a hot path or does not exist. Each entry says why, which OTel releases have it (checked
+on 1.37.0 and 1.45.2, the oldest and newest in CI), how it is probed, and what runs when the
+probe fails. ``tests/core/test_compat.py`` forces every fallback and asserts identical results.
+
+Entries:
+
+* Logs SDK names (``opentelemetry.sdk._logs``): the logs SDK is underscore-named upstream in every
+  supported release, so that module *is* the public path; the names changed in 1.39
+  (``LogData`` -> ``ReadWriteLogRecord``/``ReadableLogRecord``, ``LogExporter`` ->
+  ``LogRecordExporter``), both spellings resolved here.
+* :class:`BaseConfigurator`: the ``opentelemetry_configurator`` entry point's base class.
+* :data:`span_attributes` / :data:`span_end_fields`: the statistics processor's span reads.
+* :func:`runtime_context_var` / :func:`span_context_key`: the context runtime's ContextVar and the
+  key of the current span in a Context.
+* :class:`MetricsSDKInternals`: what pre-aggregating GenAI histograms needs from an SDK
+  ``MeterProvider`` (its readers, views, resource, a reader's collect callback).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import importlib.util
+import logging
+import weakref
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+
+# ``opentelemetry.sdk._logs`` is the only home of the logs SDK in every supported release (the
+# upstream docs import it from there); some names inside changed in 1.39, resolved below.
+from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, SimpleLogRecordProcessor
+
+__all__ = [
+    "BaseConfigurator",
+    "BatchLogRecordProcessor",
+    "ConsoleLogRecordExporter",
+    "InMemoryLogRecordExporter",
+    "LogRecordExportResult",
+    "LogRecordExporter",
+    "LogRecordProcessor",
+    "LoggerProvider",
+    "MetricsSDKInternals",
+    "ReadWriteLogRecord",
+    "SimpleLogRecordProcessor",
+    "default_explicit_histogram",
+    "ended_span_fields",
+    "log_record_resource",
+    "logging_handler_class",
+    "metrics_sdk_internals",
+    "new_log_record",
+    "prometheus_reader",
+    "public_ended_span_fields",
+    "public_span_attributes",
+    "public_span_id",
+    "runtime_context_var",
+    "span_attributes",
+    "span_context_key",
+    "span_id",
+]
+
+_logger = logging.getLogger(__name__)
+
+# --- Logs SDK ---------------------------------------------------------------------------------
+# 1.39 replaced ``LogData`` by ``ReadWriteLogRecord``/``ReadableLogRecord`` and renamed
+# ``LogExporter``/``LogExportResult``/``InMemoryLogExporter``/``ConsoleLogExporter`` to
+# ``LogRecord*`` (the old names stay as deprecated aliases there, which warn). Probe: the import.
+
+try:  # 1.39+: the record a processor/exporter receives carries the resource itself
+    from opentelemetry.sdk._logs import ReadWriteLogRecord
+except ImportError:  # 1.37-1.38: LogData(log_record, instrumentation_scope), resource on log_record
+    from opentelemetry.sdk._logs import LogData as ReadWriteLogRecord  # type: ignore[attr-defined,no-redef]
+
+try:  # 1.39+
+    from opentelemetry.sdk._logs.export import (
+        ConsoleLogRecordExporter,
+        InMemoryLogRecordExporter,
+        LogRecordExporter,
+        LogRecordExportResult,
+    )
+except ImportError:  # 1.37-1.38
+    from opentelemetry.sdk._logs.export import (  # type: ignore[attr-defined,no-redef]
+        ConsoleLogExporter as ConsoleLogRecordExporter,
+    )
+    from opentelemetry.sdk._logs.export import (  # type: ignore[attr-defined,no-redef]
+        InMemoryLogExporter as InMemoryLogRecordExporter,
+    )
+    from opentelemetry.sdk._logs.export import (  # type: ignore[attr-defined,no-redef]
+        LogExporter as LogRecordExporter,
+    )
+    from opentelemetry.sdk._logs.export import (  # type: ignore[attr-defined,no-redef]
+        LogExportResult as LogRecordExportResult,
+    )
+
+
+def logging_handler_class() -> type | None:
+    """The OpenTelemetry ``logging.Handler`` that emits records to a LoggerProvider, or None.
+
+    Newer contrib releases ship it in ``opentelemetry-instrumentation-logging`` (and deprecate the
+    SDK's); with contrib 0.58-era releases the SDK's own ``opentelemetry.sdk._logs.LoggingHandler``
+    is the one. Probe: the import.
+
+    Example:
+        >>> logging_handler_class().__name__
+        'LoggingHandler'
+    """
+    try:
+        from opentelemetry.instrumentation.logging.handler import LoggingHandler
+    except ImportError:
+        if importlib.util.find_spec("opentelemetry.instrumentation.logging") is None:
+            return None  # opentelemetry-instrumentation-logging is not installed
+        from opentelemetry.sdk._logs import LoggingHandler  # type: ignore[attr-defined,no-redef]
+    return LoggingHandler  # type: ignore[no-any-return]
+
+
+def log_record_resource(record: Any) -> Any:
+    """The resource of an SDK log record as an exporter receives it (every supported release).
+
+    Example:
+        >>> from opentelemetry.sdk._logs import LoggerProvider
+        >>> log_record_resource  # doctest: +ELLIPSIS
+        <function log_record_resource at ...>
+    """
+    resource = getattr(record, "resource", None)  # 1.39+: ReadableLogRecord.resource
+    if resource is None:  # 1.37-1.38: LogData.log_record.resource
+        resource = getattr(record.log_record, "resource", None)
+    return resource
+
+
+def new_log_record(logger: Any, **fields: Any) -> Any:
+    """A log record for ``logger.emit(...)``, built from keyword ``fields`` (``context=``, ``attributes=``...).
+
+    The API's ``opentelemetry._logs.LogRecord`` everywhere, except on an SDK logger of 1.37-1.38:
+    its ``emit`` converts an API record by passing ``trace_id``/``span_id`` to the SDK record, whose
+    constructor then warns that this is deprecated (an upstream bug); the SDK's own ``LogRecord``
+    (public there, with the logger's public ``resource``) is what it expects. Probe: the SDK module
+    still exports ``LogRecord`` with a ``resource`` parameter (gone in 1.39).
+
+    Example:
+        >>> from opentelemetry._logs import SeverityNumber
+        >>> new_log_record(None, severity_number=SeverityNumber.WARN).severity_number
+        <SeverityNumber.WARN: 13>
+    """
+    resource = getattr(logger, "resource", None)
+    if _SDK_LOG_RECORD is not None and resource is not None:
+        return _SDK_LOG_RECORD(resource=resource, **fields)
+    from opentelemetry._logs import LogRecord
+
+    return LogRecord(**fields)
+
+
+def _sdk_log_record() -> Any:
+    import inspect
+
+    from opentelemetry.sdk import _logs
+
+    cls = getattr(_logs, "LogRecord", None)
+    if cls is None:
+        return None
+    try:
+        return cls if "resource" in inspect.signature(cls.__init__).parameters else None
+    except (TypeError, ValueError):
+        return None
+
+
+_SDK_LOG_RECORD = _sdk_log_record()
+
+
+# --- Prometheus reader ---------------------------------------------------------------------------
+# Serving /metrics from a registry of its own (not prometheus_client's global one, which other code
+# of the application may fill or serve) needs the reader's ``registry=`` argument (contrib 0.6x).
+# The 0.58-era reader registers its collector (``reader._collector``) in the global REGISTRY only:
+# the same collector is registered in our registry too (a collector may be in several). Fallback
+# when that member is missing: serve the global REGISTRY.
+
+
+def prometheus_reader() -> tuple[Any, Any]:
+    """``(PrometheusMetricReader, registry to serve)``; raises ``ImportError`` without the exporter.
+
+    Example:
+        >>> reader, registry = prometheus_reader()  # doctest: +SKIP
+    """
+    import inspect
+
+    from opentelemetry.exporter.prometheus import PrometheusMetricReader
+    from prometheus_client import REGISTRY, CollectorRegistry
+
+    registry = CollectorRegistry(auto_describe=True)
+    if "registry" in inspect.signature(PrometheusMetricReader.__init__).parameters:
+        return PrometheusMetricReader(registry=registry), registry
+    reader = PrometheusMetricReader()
+    collector = getattr(reader, "_collector", None)
+    if collector is None or not callable(getattr(collector, "collect", None)):
+        return reader, REGISTRY
+    registry.register(collector)
+    return reader, registry
+
+
+# --- Configurator ------------------------------------------------------------------------------
+# The ``opentelemetry_configurator`` entry point loads a subclass of ``_BaseConfigurator`` (as
+# opentelemetry-distro's own configurator is); it has no public name. 1.37-1.45 have it. Fallback:
+# the same contract spelled out (a singleton whose ``configure(**kwargs)`` calls ``_configure``),
+# which is all ``opentelemetry-instrument`` calls.
+
+
+class _PublicBaseConfigurator(ABC):
+    """``_BaseConfigurator``'s contract: one instance, ``configure(**kwargs)`` -> ``_configure``."""
+
+    _instance: Any = None
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    @abstractmethod
+    def _configure(self, **kwargs: Any) -> None:
+        """Configure the SDK."""
+
+    def configure(self, **kwargs: Any) -> None:
+        """Configure the SDK (called by ``opentelemetry-instrument``)."""
+        self._configure(**kwargs)
+
+
+def _base_configurator() -> type:
+    try:
+        from opentelemetry.sdk._configuration import _BaseConfigurator
+    except ImportError:
+        return _PublicBaseConfigurator
+    return _BaseConfigurator if callable(getattr(_BaseConfigurator, "configure", None)) else _PublicBaseConfigurator
+
+
+BaseConfigurator: Any  # declared here, bound by __getattr__ below on first use
+"""Base class of infertel's ``opentelemetry_configurator`` entry point."""
+
+
+def __getattr__(name: str) -> Any:
+    # ``BaseConfigurator`` (the base class of infertel's ``opentelemetry_configurator`` entry point) is
+    # resolved on first use: importing the SDK's configurator costs about 40 ms (importlib.metadata),
+    # which only zero-code start-up needs.
+    if name == "BaseConfigurator":
+        value = globals()[name] = _base_configurator()
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# --- Span reads of the statistics processor ------------------------------------------------------
+# Hot path: the processor's own work must stay within 1.5 µs per GenAI span. The public
+# ``span.attributes`` wraps the SDK's ``BoundedAttributes`` in a MappingProxyType, so each of the
+# ~8 lookups goes through ``BoundedAttributes.__getitem__`` in Python (about 0.15 µs each); the
+# public ``context.span_id``/``start_time``/``end_time``/``status.status_code``/``parent.span_id``
+# are one or two Python property calls each (0.3 µs together against 0.09 µs). The SDK span
+# (``Span`` and ``ReadableSpan``, 1.37-1.45) keeps them in ``_attributes`` (a ``BoundedAttributes``
+# whose ``_dict`` is a plain dict), ``_context``, ``_start_time``, ``_end_time``,
+# ``_status._status_code`` and ``_parent``; a ``SpanContext`` is a tuple whose item 1 is the span
+# id. Plain functions, not ``operator.attrgetter``: the specialising interpreter makes their
+# attribute reads cheaper than attrgetter's. Probe: the private readers must agree with the public
+# ones on a real SDK span, live and ended; otherwise the public readers serve. A span of another
+# shape raises ``AttributeError`` in the private readers: callers then use the public ones.
+
+
+def public_span_attributes(span: Any) -> Any:
+    """The span's attributes through the public property (a read-only mapping)."""
+    return span.attributes or {}
+
+
+def public_span_id(span: Any) -> int:
+    """The span's id through the public properties."""
+    return span.context.span_id  # type: ignore[no-any-return]
+
+
+def public_ended_span_fields(span: Any) -> tuple[int, int | None, int | None, Any, int | None]:
+    """``(span_id, start_time, end_time, status_code, parent span id or None)`` through the public properties."""
+    parent = span.parent
+    return (
+        span.context.span_id,
+        span.start_time,
+        span.end_time,
+        span.status.status_code,
+        None if parent is None else parent.span_id,
+    )
+
+
+def _private_span_attributes(span: Any) -> Any:
+    return span._attributes._dict
+
+
+def _private_span_id(span: Any) -> int:
+    return span._context[1]  # type: ignore[no-any-return]
+
+
+def _private_ended_span_fields(span: Any) -> tuple[int, int | None, int | None, Any, int | None]:
+    parent = span._parent
+    return (
+        span._context[1],
+        span._start_time,
+        span._end_time,
+        span._status._status_code,
+        None if parent is None else parent[1],
+    )
+
+
+def _span_reads_agree() -> bool:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    tracer = TracerProvider(shutdown_on_exit=False).get_tracer("infertel.compat.probe")
+    parent = tracer.start_span("parent")
+    child = tracer.start_span("probe", context=trace.set_span_in_context(parent), attributes={"k": 1})
+    live_ok = type(_private_span_attributes(child)) is dict and _private_span_id(child) == public_span_id(child)
+    child.set_status(trace.StatusCode.ERROR)
+    child.end()
+    parent.end()
+    ended = child._readable_span()
+    private = _private_span_attributes(ended)
+    return (
+        live_ok
+        and type(private) is dict
+        and private == dict(public_span_attributes(ended))
+        and _private_ended_span_fields(ended) == public_ended_span_fields(ended)
+        and _private_ended_span_fields(parent._readable_span()) == public_ended_span_fields(parent._readable_span())
+    )
+
+
+def _probe_span_reads() -> bool:
+    try:
+        return _span_reads_agree()
+    except Exception:  # noqa: BLE001 - any surprise means: use the public readers
+        _logger.debug("infertel: SDK span internals differ; using the public span properties", exc_info=True)
+        return False
+
+
+SPAN_INTERNALS = _probe_span_reads()
+"""Whether :data:`span_attributes`, :data:`span_id` and :data:`ended_span_fields` read private fields."""
+
+span_attributes: Callable[[Any], Any] = _private_span_attributes if SPAN_INTERNALS else public_span_attributes
+"""``span -> attribute mapping`` (a plain dict on the fast path). ``AttributeError``: use
+:func:`public_span_attributes`."""
+
+span_id: Callable[[Any], int] = _private_span_id if SPAN_INTERNALS else public_span_id
+"""``span -> span id``. ``AttributeError``: use :func:`public_span_id`."""
+
+ended_span_fields: Callable[[Any], tuple[int, int | None, int | None, Any, int | None]] = (
+    _private_ended_span_fields if SPAN_INTERNALS else public_ended_span_fields
+)
+"""``span -> (span_id, start_time, end_time, status_code, parent span id)``. ``AttributeError``: use
+:func:`public_ended_span_fields`."""
+
+
+# --- Context runtime ---------------------------------------------------------------------------
+# ``opentelemetry.context.attach/detach/get_current`` are two Python calls around one ContextVar
+# (``_RUNTIME_CONTEXT._current_context`` of the default ``ContextVarsRuntimeContext``, 1.37-1.45);
+# on the decorator's hot path they cost more than the rest of infertel's work. Probe: the default
+# runtime class and a ContextVar; fallback (another runtime via OTEL_PYTHON_CONTEXT, or the
+# attribute gone): the public functions.
+
+
+def runtime_context_var() -> contextvars.ContextVar[Any] | None:
+    """The ContextVar behind OpenTelemetry's default runtime context, or None (use the public functions).
+
+    Example:
+        >>> var = runtime_context_var()
+        >>> var is None or var.get() is not None
+        True
+    """
+    from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
+
+    runtime = getattr(otel_context, "_RUNTIME_CONTEXT", None)
+    if type(runtime) is not ContextVarsRuntimeContext:
+        return None
+    var = getattr(runtime, "_current_context", None)
+    if not isinstance(var, contextvars.ContextVar):
+        return None
+    # The probe: attach through the public API must be visible through the variable.
+    probe = otel_context.set_value("infertel.compat.probe", True, otel_context.Context())
+    token = otel_context.attach(probe)
+    try:
+        return var if var.get() is probe else None
+    finally:
+        otel_context.detach(token)
+
+
+# ``trace.set_span_in_context`` copies the context once; building the context of a call with the
+# span and infertel's own key in one copy needs the key the API stores the span under
+# (``opentelemetry.trace.propagation._SPAN_KEY``, 1.37-1.45). Probe: the key holds what
+# ``set_span_in_context`` stored; fallback: ``set_span_in_context`` + ``set_value``.
+
+
+def span_context_key() -> str | None:
+    """The Context key under which the API keeps the current span, or None (use ``set_span_in_context``).
+
+    Example:
+        >>> key = span_context_key()
+        >>> key is None or isinstance(key, str)
+        True
+    """
+    try:
+        from opentelemetry.trace.propagation import _SPAN_KEY as key
+    except ImportError:
+        return None
+    probe = trace.set_span_in_context(trace.INVALID_SPAN, otel_context.Context())
+    return key if probe.get(key) is trace.INVALID_SPAN else None
+
+
+# --- Metrics SDK ----------------------------------------------------------------------------------
+# Pre-aggregating GenAI histograms in process (one lock per call instead of five
+# ``Histogram.record`` calls) and publishing them through every reader of an SDK MeterProvider
+# needs: the provider's readers, Views, resource and state; each reader's histogram and counter
+# temporality and aggregation; and the reader's collect callback (``reader._collect``, set by the
+# provider) to wrap. (``MeterProvider.add_metric_reader``, public, exists from 1.39 only: hook.py
+# wraps it where present.)
+# None of it is public; 1.37-1.45 all have it in this shape. Probe: :func:`metrics_sdk_internals`
+# checks every member on the given provider; fallback (None): infertel records each value with the
+# public ``Histogram.record`` (``InstrumentRecorder``), which exports identical data.
+
+
+class MetricsSDKInternals:
+    """The private members of one SDK ``MeterProvider`` (and its readers) that pre-aggregation reads.
+
+    ``counter`` selects the instrument class asked about: ``Counter`` when true, else ``Histogram``.
+    Build it with :func:`metrics_sdk_internals`, which probes them first.
+    """
+
+    def __init__(self, provider: Any, histogram_cls: type, counter_cls: type) -> None:
+        # Weak: the readers' collect hooks hold this object, and the provider holds its readers.
+        self._provider_ref = weakref.ref(provider)
+        self._classes = {False: histogram_cls, True: counter_cls}
+
+    @property
+    def _provider(self) -> Any:
+        provider = self._provider_ref()
+        if provider is None:
+            raise ReferenceError("the MeterProvider was garbage-collected")
+        return provider
+
+    def readers(self) -> list[Any]:
+        """The provider's metric readers."""
+        return list(self._provider._measurement_consumer._reader_storages.keys())
+
+    def active(self) -> bool:
+        """Neither disabled (``OTEL_SDK_DISABLED``) nor shut down."""
+        return not (self._provider._disabled or self._provider._shutdown)
+
+    def resource(self) -> Any:
+        """The provider's resource."""
+        return self._provider._sdk_config.resource
+
+    def view_matches(self, scope: Any, name: str, unit: str, description: str, *, counter: bool = False) -> bool:
+        """Whether a View of the provider would select an instrument of that name and kind in ``scope``."""
+        probe = self._classes[counter](name, scope, self._provider._measurement_consumer, unit, description)
+        return any(view._match(probe) for view in self._provider._sdk_config.views)
+
+    def aggregation(self, reader: Any, *, counter: bool = False) -> Any:
+        """The aggregation ``reader`` prefers for histograms (counters)."""
+        return reader._instrument_class_aggregation.get(self._classes[counter])
+
+    def temporality(self, reader: Any, default: Any, *, counter: bool = False) -> Any:
+        """The temporality ``reader`` prefers for histograms (counters)."""
+        return reader._instrument_class_temporality.get(self._classes[counter], default)
+
+    @staticmethod
+    def collect_callback(reader: Any) -> Any:
+        """The callback the provider gave ``reader`` to collect (None before it was registered)."""
+        return reader._collect
+
+    @staticmethod
+    def set_collect_callback(reader: Any, callback: Any) -> None:
+        """Replace ``reader``'s collect callback (it is called as ``callback(reader, timeout_millis=...)``)."""
+        reader._collect = callback
+
+
+def _default_explicit_histogram(aggregation: Any) -> bool:
+    # ExplicitBucketHistogramAggregation() without boundaries, with min/max, is the default's
+    # advisory-boundary behaviour (the OTLP exporters ask for it that way). 1.37-1.45.
+    return aggregation._boundaries is None and aggregation._record_min_max is True
+
+
+def default_explicit_histogram(aggregation: Any) -> bool:
+    """Whether an ``ExplicitBucketHistogramAggregation`` has no boundaries of its own and records min/max.
+
+    False (pre-aggregation declined) when its fields cannot be read.
+
+    Example:
+        >>> from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation
+        >>> default_explicit_histogram(ExplicitBucketHistogramAggregation())
+        True
+    """
+    try:
+        return _default_explicit_histogram(aggregation)
+    except AttributeError:
+        return False
+
+
+def metrics_sdk_internals(provider: Any) -> MetricsSDKInternals | None:
+    """The private members pre-aggregation needs, after probing them on ``provider``; None when absent.
+
+    Example:
+        >>> from opentelemetry.sdk.metrics import MeterProvider
+        >>> metrics_sdk_internals(MeterProvider()) is not None
+        True
+    """
+    if not METRICS_INTERNALS:
+        return None
+    try:
+        from opentelemetry.sdk.metrics._internal.instrument import _Counter, _Histogram
+        from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+
+        internals = MetricsSDKInternals(provider, _Histogram, _Counter)
+        internals.active()
+        internals.resource()
+        for reader in internals.readers():
+            for counter in (False, True):
+                internals.aggregation(reader, counter=counter)
+                internals.temporality(reader, None, counter=counter)
+            if not callable(internals.collect_callback(reader)):
+                return None
+        scope = InstrumentationScope("infertel.compat.probe")
+        internals.view_matches(scope, "infertel.compat.probe", "s", "")
+    except Exception:  # noqa: BLE001 - an SDK without these members: per-call Histogram.record()
+        _logger.debug("infertel: metrics SDK internals unavailable; recording per call", exc_info=True)
+        return None
+    return internals
+
+
+METRICS_INTERNALS = True
+"""Switch for :func:`metrics_sdk_internals` (tests set it False to force the public path)."""

@@ -1,0 +1,347 @@
+"""Every private-member path of ``infertel._internal.compat`` against its public-API fallback.
+
+Each test forces the fallback (the state a future OpenTelemetry release without the member would
+leave) and asserts the result is identical to the fast path's. The matrix legs of ``.ci/run`` run
+this module on the oldest and the newest supported OpenTelemetry releases.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry._logs import SeverityNumber
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanContext, Status, StatusCode, TraceFlags
+
+import infertel
+from infertel import semconv
+from infertel._internal import compat
+from infertel._internal.compat import (
+    InMemoryLogRecordExporter,
+    LoggerProvider,
+    SimpleLogRecordProcessor,
+    log_record_resource,
+    new_log_record,
+)
+from infertel._internal.instrument import block, context, observe, streams
+from infertel._internal.metrics import recorder
+from infertel._internal.metrics.recorder import InstrumentRecorder, PreAggregatedRecorder, recorder_for
+from infertel._internal.processors import InferenceStatsSpanProcessor
+from infertel._internal.processors import _processor as processor_module
+
+# --- span reads of the statistics processor -----------------------------------------------------
+
+
+def _genai_spans(provider: TracerProvider) -> None:
+    tracer = provider.get_tracer("t")
+    genai = {semconv.GEN_AI_OPERATION_NAME: "chat", semconv.GEN_AI_REQUEST_MODEL: "m"}
+    with tracer.start_as_current_span("server", attributes=genai):  # the parent of the same series
+        with tracer.start_as_current_span("chat m", attributes=genai) as child:
+            child.set_attributes({semconv.GEN_AI_USAGE_INPUT_TOKENS: 3, semconv.GEN_AI_USAGE_OUTPUT_TOKENS: 5})
+    for i in range(20):
+        span = tracer.start_span("chat m2", attributes={**genai, semconv.GEN_AI_REQUEST_MODEL: "m2"})
+        span.set_attribute(semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, 0.01 * i)
+        if i % 4 == 0:
+            span.set_status(Status(StatusCode.ERROR, "boom"))
+        span.end()
+    tracer.start_span("plain").end()
+
+
+def _snapshot_of(processor: InferenceStatsSpanProcessor) -> dict[Any, Any]:
+    snapshot = processor.stats.snapshot(60)
+    return {key: (s.requests, s.errors, s.input_tokens, s.output_tokens) for key, s in snapshot.items()}
+
+
+def test_the_fast_span_reads_are_active_on_this_sdk() -> None:
+    # Every supported release (1.37-1.45, the matrix legs) has the private fields the probe checks.
+    assert compat.SPAN_INTERNALS is True
+    assert compat.span_attributes is not compat.public_span_attributes
+
+
+def test_private_and_public_span_reads_agree() -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    _genai_spans(provider)
+    spans = exporter.get_finished_spans()
+    assert len(spans) == 23
+    for span in spans:
+        assert dict(compat.span_attributes(span)) == dict(compat.public_span_attributes(span))
+        assert compat.span_id(span) == compat.public_span_id(span) == span.context.span_id
+        fields = compat.ended_span_fields(span)
+        assert fields == compat.public_ended_span_fields(span)
+        parent = span.parent
+        assert fields == (
+            span.context.span_id,
+            span.start_time,
+            span.end_time,
+            span.status.status_code,
+            None if parent is None else parent.span_id,
+        )
+
+
+def test_processor_public_fallback_gives_identical_statistics(monkeypatch: pytest.MonkeyPatch) -> None:
+    fast = InferenceStatsSpanProcessor(windows_s=(60,))
+    provider = TracerProvider()
+    provider.add_span_processor(fast)
+    _genai_spans(provider)
+
+    monkeypatch.setattr(processor_module, "_attributes_of", compat.public_span_attributes)
+    monkeypatch.setattr(processor_module, "_span_id_of", compat.public_span_id)
+    monkeypatch.setattr(processor_module, "_ended_fields_of", compat.public_ended_span_fields)
+    public = InferenceStatsSpanProcessor(windows_s=(60,))
+    provider = TracerProvider()
+    provider.add_span_processor(public)
+    _genai_spans(provider)
+
+    expected = {("m", "chat"): (1, 0, 3, 5), ("m2", "chat"): (20, 5, 0, 0)}
+    assert _snapshot_of(fast) == _snapshot_of(public) == expected
+
+
+def test_processor_reads_spans_of_another_shape_through_the_public_properties() -> None:
+    # A ReadableSpan built by hand keeps a plain dict: the private reader raises AttributeError.
+    processor = InferenceStatsSpanProcessor(windows_s=(60,))
+    context = SpanContext(trace_id=1, span_id=2, is_remote=False, trace_flags=TraceFlags(1))
+    span = ReadableSpan(
+        name="chat m",
+        context=context,
+        attributes={semconv.GEN_AI_OPERATION_NAME: "chat", semconv.GEN_AI_REQUEST_MODEL: "m"},
+        start_time=1_000,
+        end_time=2_000_001_000,
+        status=Status(StatusCode.ERROR),
+    )
+    with pytest.raises(AttributeError):
+        compat.span_attributes(span)
+    processor.on_start(span)  # type: ignore[arg-type]
+    processor.on_end(span)
+    snapshot = processor.stats.snapshot(60)[("m", "chat")]
+    assert (snapshot.requests, snapshot.errors, snapshot.latency.count) == (1, 1, 1)
+    assert snapshot.latency.quantile(0.5) == pytest.approx(2.0, rel=0.02)
+
+
+# --- context runtime ----------------------------------------------------------------------------
+
+
+def test_the_fast_context_paths_are_active_on_this_api() -> None:
+    assert context._RUNTIME_VAR is compat.runtime_context_var() is not None
+    assert context._SPAN_KEY is compat.span_context_key() is not None
+
+
+def _public_context(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What context.py binds when the probes fail (another runtime context, an API without the key)."""
+    monkeypatch.setattr(context, "_SPAN_KEY", None)
+    monkeypatch.setattr(context, "_RUNTIME_VAR", None)
+    public = {
+        "attach": otel_context.attach,
+        "detach": otel_context.detach,
+        "reset": otel_context.detach,
+        "get_current": otel_context.get_current,
+    }
+    for module in (context, observe, streams, block):
+        for name, function in public.items():
+            if hasattr(module, name):
+                monkeypatch.setattr(module, name, function)
+
+
+def _observed_calls(tracer_provider: TracerProvider) -> list[Any]:
+    seen: list[Any] = []
+
+    @infertel.observe(model="m", tracer_provider=tracer_provider, meter_provider=MeterProvider())
+    def call(n: int) -> int:
+        seen.append(("call", infertel.current_inference() is not None, trace.get_current_span().is_recording()))
+        with tracer_provider.get_tracer("t").start_as_current_span("child"):
+            pass
+        return n
+
+    @infertel.observe(model="m", tracer_provider=tracer_provider, meter_provider=MeterProvider())
+    def stream(n: int) -> Iterator[int]:
+        yield from range(n)
+        seen.append(("stream", infertel.current_inference() is not None))
+
+    @infertel.observe(model="m", tracer_provider=tracer_provider, meter_provider=MeterProvider())
+    async def acall() -> bool:
+        return infertel.current_inference() is not None
+
+    before = otel_context.get_current()
+    seen.append(call(3))
+    seen.append(list(stream(3)))
+    seen.append(asyncio.run(acall()))
+    with infertel.inference(model="m", tracer_provider=tracer_provider, meter_provider=MeterProvider()):
+        seen.append(("block", infertel.current_inference() is not None))
+    seen.append(("restored", otel_context.get_current() is before, infertel.current_inference() is None))
+    return seen
+
+
+def _tree(spans: Any) -> list[tuple[str, str | None]]:
+    names = {span.context.span_id: span.name for span in spans}
+    return sorted((span.name, names.get(span.parent.span_id) if span.parent else None) for span in spans)
+
+
+def test_context_public_fallback_gives_identical_spans_and_contexts(monkeypatch: pytest.MonkeyPatch) -> None:
+    results = []
+    for force_public in (False, True):
+        if force_public:
+            _public_context(monkeypatch)
+        exporter = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        seen = _observed_calls(provider)
+        results.append((seen, _tree(exporter.get_finished_spans())))
+    assert results[0] == results[1]
+    seen, tree = results[1]
+    assert seen == [
+        ("call", True, True),
+        3,
+        ("stream", True),
+        [0, 1, 2],
+        True,
+        ("block", True),
+        ("restored", True, True),
+    ]
+    # Four calls (sync, stream, async, block), each a root span; the child nests in the sync call.
+    assert tree == [("chat m", None)] * 4 + [("child", "chat m")]
+
+
+# --- metrics SDK internals ------------------------------------------------------------------------
+
+
+def _metric_workload(provider: MeterProvider) -> None:
+    for i in range(40):
+        infertel.record_metrics(
+            model="m" if i % 3 else "n",
+            operation="chat",
+            kind="client" if i % 2 else "internal",
+            provider="p",
+            duration_s=0.25 * (i % 7 + 1),
+            input_tokens=8 * i,
+            output_tokens=4 * i + 1,
+            time_to_first_token_s=0.125 * (i % 3),
+            time_per_output_token_s=0.0625,
+            error_type="TimeoutError" if i % 5 == 0 else None,
+            meter_provider=provider,
+        )
+
+
+def _metrics(reader: InMemoryMetricReader) -> dict[str, Any]:
+    data = reader.get_metrics_data()
+    found: dict[str, Any] = {}
+    for resource_metrics in data.resource_metrics:
+        for scope_metrics in resource_metrics.scope_metrics:
+            for metric in scope_metrics.metrics:
+                points = []
+                for point in metric.data.data_points:
+                    summary = {
+                        f.name: getattr(point, f.name) for f in dataclasses.fields(point) if "time" not in f.name
+                    }
+                    summary["attributes"] = dict(point.attributes or {})
+                    points.append(summary)
+                found[metric.name] = (
+                    scope_metrics.scope.name,
+                    metric.unit,
+                    metric.description,
+                    sorted(points, key=repr),
+                )
+    return found
+
+
+def test_metrics_public_fallback_records_identical_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    fast_reader = InMemoryMetricReader()
+    fast = MeterProvider(metric_readers=[fast_reader], shutdown_on_exit=False)
+    assert isinstance(recorder_for(fast), PreAggregatedRecorder)
+    _metric_workload(fast)
+
+    monkeypatch.setattr(compat, "METRICS_INTERNALS", False)
+    slow_reader = InMemoryMetricReader()
+    slow = MeterProvider(metric_readers=[slow_reader], shutdown_on_exit=False)
+    assert compat.metrics_sdk_internals(slow) is None
+    assert isinstance(recorder_for(slow), InstrumentRecorder)
+    _metric_workload(slow)
+
+    fast_metrics, slow_metrics = _metrics(fast_reader), _metrics(slow_reader)
+    assert set(fast_metrics) == set(slow_metrics)
+    assert semconv.GEN_AI_CLIENT_OPERATION_DURATION in fast_metrics
+    assert fast_metrics == slow_metrics
+    for provider in (fast, slow):
+        provider.shutdown()
+    assert recorder._recorders  # both providers' recorders were cached (and are released with them)
+
+
+def test_metrics_probe_reads_every_member() -> None:
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader], resource=Resource({"service.name": "s"}))
+    internals = compat.metrics_sdk_internals(provider)
+    assert internals is not None
+    assert internals.readers() == [reader]
+    assert internals.active() is True
+    assert internals.resource().attributes["service.name"] == "s"
+    assert callable(internals.collect_callback(reader))
+    provider.shutdown()
+    assert internals.active() is False
+
+
+# --- logs, configurator, Prometheus -----------------------------------------------------------
+
+
+def test_log_records_carry_the_span_and_resource_without_warnings() -> None:
+    exporter = InMemoryLogRecordExporter()
+    resource = Resource({"service.name": "logs"})
+    provider = LoggerProvider(resource=resource)
+    provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
+    logger = provider.get_logger("t")
+    tracer = TracerProvider().get_tracer("t")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # 1.37's SDK warns about the API record's trace_id init
+        with tracer.start_as_current_span("s") as span:
+            logger.emit(new_log_record(logger, severity_number=SeverityNumber.WARN, body="b", attributes={"k": 1}))
+    [record] = exporter.get_finished_logs()
+    assert log_record_resource(record) is not None
+    assert dict(log_record_resource(record).attributes)["service.name"] == "logs"
+    log = record.log_record
+    assert (log.body, log.severity_number, dict(log.attributes or {})) == ("b", SeverityNumber.WARN, {"k": 1})
+    assert (log.trace_id, log.span_id) == (span.get_span_context().trace_id, span.get_span_context().span_id)
+
+
+def test_configurator_fallback_keeps_the_entry_point_contract() -> None:
+    calls: list[dict[str, Any]] = []
+
+    class Configurator(compat._PublicBaseConfigurator):
+        def _configure(self, **kwargs: Any) -> None:
+            calls.append(kwargs)
+
+    first, second = Configurator(), Configurator()
+    assert first is second  # one instance, as _BaseConfigurator
+    first.configure(auto_instrumentation_version="x")
+    assert calls == [{"auto_instrumentation_version": "x"}]
+    assert callable(compat.BaseConfigurator.configure)
+
+
+def test_prometheus_reader_serves_its_own_registry() -> None:
+    pytest.importorskip("opentelemetry.exporter.prometheus")
+    from prometheus_client import REGISTRY, generate_latest
+
+    reader, registry = compat.prometheus_reader()
+    assert registry is not REGISTRY
+    provider = MeterProvider(metric_readers=[reader], shutdown_on_exit=False)
+    provider.get_meter("t").create_counter("compat.probe.count").add(3)
+    text = generate_latest(registry).decode()
+    [sample] = [line for line in text.splitlines() if line.startswith("compat_probe_count_total")]
+    assert sample.endswith(" 3.0")
+    provider.shutdown()
+
+
+def test_logging_handler_class_is_an_otel_handler() -> None:
+    cls = compat.logging_handler_class()
+    assert cls is not None and issubclass(cls, logging.Handler) and cls.__name__ == "LoggingHandler"
