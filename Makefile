@@ -12,7 +12,7 @@ RUNTIME_DISTS := -e '.[demo]' $(EXPORTER_DISTS)
 # The tests exercise every extra (gRPC, GPU with canned NVML, Prometheus, the demo UI).
 ALL_DISTS := -e '.[all]' $(EXPORTER_DISTS) $(foreach d,$(filter-out exporters/infertel-exporter-sqlite/ exporters/infertel-exporter-durable/,$(sort $(dir $(wildcard exporters/*/pyproject.toml instrumentation/*/pyproject.toml)))),-e $(d))
 
-.PHONY: demo test install install-dev peers lint bench clean
+.PHONY: demo test test-matrix install install-dev peers lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ peers:
 
 test: install-dev peers
 	$(BIN)/python -m pytest
+
+# The unit suite on the oldest and newest supported OpenTelemetry releases (Python 3.10 / 3.13 venvs in .cache/).
+test-matrix:
+	bash .ci/matrix.sh
 
 lint: install-dev
 	$(BIN)/ruff check .
