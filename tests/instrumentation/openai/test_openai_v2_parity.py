@@ -32,8 +32,12 @@ from infertel_instrumentation.openai import OpenAIInstrumentor  # noqa: E402
 MODEL = "gpt-test"
 MESSAGES = [{"role": "user", "content": "Say hello to the tests"}]
 
-RENAMED = {"gen_ai.system": semconv.GEN_AI_PROVIDER_NAME}
-"""Upstream's default mode still writes ``gen_ai.system``, deprecated for ``gen_ai.provider.name``."""
+RENAMED = {
+    "gen_ai.system": semconv.GEN_AI_PROVIDER_NAME,
+    "gen_ai.openai.request.response_format": semconv.GEN_AI_OUTPUT_TYPE,
+    "gen_ai.openai.request.service_tier": semconv.OPENAI_REQUEST_SERVICE_TIER,
+}
+"""Upstream's default mode still writes these deprecated names (semantic conventions 1.37 renamed them)."""
 
 OURS_ONLY = {
     semconv.SERVER_ADDRESS,  # recommended; upstream leaves it off for a base URL on 127.0.0.1
@@ -101,7 +105,20 @@ def _run(instrumentor: Any, server: FakeOpenAIServer) -> Run:
     points = []
     try:
         with openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0) as client:
-            client.chat.completions.create(model=MODEL, messages=MESSAGES, temperature=0.5, max_tokens=20, seed=3)
+            client.chat.completions.create(
+                model=MODEL,
+                messages=MESSAGES,
+                temperature=0.5,
+                top_p=0.9,
+                max_tokens=20,
+                seed=3,
+                n=2,
+                stop=["\n\n", "END"],
+                frequency_penalty=0.25,
+                presence_penalty=0.5,
+                response_format={"type": "json_object"},
+                service_tier="default",
+            )
             points.append(_collect(reader))
             stream = client.chat.completions.create(
                 model=MODEL, messages=MESSAGES, stream=True, stream_options={"include_usage": True}
@@ -120,6 +137,8 @@ def _run(instrumentor: Any, server: FakeOpenAIServer) -> Run:
 def _same_meaning(key: str, upstream: Any, ours: Any) -> bool:
     if key == semconv.ERROR_TYPE:  # ours is the fully qualified class name, as exception.type is
         return ours == f"openai.{upstream}"
+    if key == semconv.GEN_AI_OUTPUT_TYPE and upstream == "json_object":  # the deprecated attribute held the
+        return ours == "json"  # response_format type; gen_ai.output.type is the modality
     if key in (semconv.GEN_AI_INPUT_MESSAGES, semconv.GEN_AI_OUTPUT_MESSAGES):  # same JSON, spacing apart
         return json.loads(ours) == json.loads(upstream)
     if isinstance(upstream, (list, tuple)):
@@ -198,11 +217,11 @@ def test_ours_records_everything_upstream_does(
             if unit == semconv.UNIT_TOKENS:
                 assert our_total == total, (call, name)
     if latest:  # the token counters by modality come only with the newer names
-        for call in (0, 1):
+        for call, output_tokens in ((0, 5 * 2), (1, 5)):  # two choices in the plain call, one streamed
             counters = {p[0]: p[4] for p in ours.points[call] if semconv.GEN_AI_TOKEN_MODALITY in p[2]}
             assert counters == {
                 semconv.GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS: 5,  # words in MESSAGES, as the server counts
-                semconv.GEN_AI_CLIENT_INFERENCE_USAGE_OUTPUT_TOKENS: 5,
+                semconv.GEN_AI_CLIENT_INFERENCE_USAGE_OUTPUT_TOKENS: output_tokens,
             }
 
     # Events: ours records the failure as gen_ai.client.operation.exception; upstream has no exception event.

@@ -57,7 +57,7 @@ def request_params(kwargs: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def extra_request_attributes(kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    """Request attributes outside ``gen_ai.request.*`` (embeddings format and size, service tier)."""
+    """Request attributes outside ``gen_ai.request.*`` (embeddings format and size, service tier, output type)."""
     attributes: dict[str, Any] = {}
     encoding_format = kwargs.get("encoding_format")
     if isinstance(encoding_format, str):
@@ -66,9 +66,21 @@ def extra_request_attributes(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     if _is_number(dimensions):
         attributes[semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] = dimensions
     service_tier = kwargs.get("service_tier")
+    extra_body = kwargs.get("extra_body")
+    if service_tier is None and isinstance(extra_body, Mapping):  # older clients pass it in the body
+        service_tier = extra_body.get("service_tier")
     if isinstance(service_tier, str) and service_tier != "auto":
         attributes[semconv.OPENAI_REQUEST_SERVICE_TIER] = service_tier
+    response_format = kwargs.get("response_format")
+    if isinstance(response_format, Mapping):
+        response_format = response_format.get("type")
+    if isinstance(response_format, str) and response_format:
+        # gen_ai.output.type is the modality: a JSON object, with or without a schema, is "json".
+        attributes[semconv.GEN_AI_OUTPUT_TYPE] = _OUTPUT_TYPES.get(response_format, response_format)
     return attributes
+
+
+_OUTPUT_TYPES = {"json_object": "json", "json_schema": "json"}
 
 
 def server_address(instance: Any) -> tuple[str | None, int | None]:
