@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 from core_helpers import collect
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
@@ -26,6 +28,7 @@ from opentelemetry.trace import StatusCode
 
 import infertel
 from infertel import semconv
+from infertel._internal.instrument.content import serialize
 from infertel._internal.limits import MARKER, MAX_NAME_LENGTH, MAX_TEXT_LENGTH
 from infertel._internal.processors import install
 
@@ -320,3 +323,33 @@ def test_statistics_gauges_bound_names_from_other_instrumentations(
     for metric in gauges.values():
         for point in metric.data.data_points:
             assert point.attributes[semconv.GEN_AI_REQUEST_MODEL] == _cut("m" * 100_000)
+
+
+_JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=300) | st.binary(max_size=50),
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=10), inner, max_size=5),
+    max_leaves=15,
+)
+_MESSAGES = st.lists(
+    st.fixed_dictionaries(
+        {"role": st.sampled_from(["user", "assistant", "tool"]), "parts": st.lists(_JSONISH, max_size=4)}
+    ),
+    max_size=20,
+)
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(_MESSAGES, st.integers(min_value=0, max_value=3000))
+def test_serialize_is_bounded_valid_and_keeps_the_leading_messages(messages: list[Any], max_length: int) -> None:
+    value = serialize(messages, max_length)
+    assert len(value) <= max_length
+    if max_length < 2:
+        assert value == ""
+        return
+    decoded = json.loads(value)
+    assert [m["role"] for m in decoded] == [m["role"] for m in messages[: len(decoded)]]
+    whole = serialize(messages, 10**9)
+    if len(whole) <= max_length:  # everything fits: nothing is cut
+        assert value == whole
+    else:
+        assert len(decoded) <= len(messages)

@@ -519,3 +519,22 @@ def test_async_stream_cancelled_mid_way(async_client: Any, span_exporter: InMemo
     assert span.attributes[semconv.INFERTEL_STREAM_END_REASON] == "cancelled"
     assert span.attributes[semconv.ERROR_TYPE] == "asyncio.exceptions.CancelledError"
     assert span.attributes[semconv.INFERTEL_STREAM_CHUNKS] >= 1
+
+
+def test_captured_history_is_bounded_as_a_whole(
+    client: Any, span_exporter: InMemorySpanExporter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A long conversation (about 1 MB of JSON) and content-part lists: the attribute stays within
+    # content_max_length (4,096 by default), as valid JSON that starts with the first messages.
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")
+    history = [
+        {"role": "user" if i % 2 else "assistant", "content": [{"type": "text", "text": f"turn {i} " + "w " * 250}]}
+        for i in range(2000)
+    ]
+    client.chat.completions.create(model=MODEL, messages=history)
+    span = only_span(span_exporter)
+    value = span.attributes[semconv.GEN_AI_INPUT_MESSAGES]
+    assert len(value) <= 4096
+    messages = json.loads(value)
+    assert messages[0] == {"role": "assistant", "parts": [{"type": "text", "content": "turn 0 " + "w " * 250}]}
+    assert 1 < len(messages) < 2000

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from infertel._internal.errors import warn_rate_limited
@@ -115,26 +115,27 @@ def _bounded(value: Any, budget: _Budget, depth: int) -> Any:
     return budget.take(text)
 
 
-def _encode(messages: Sequence[Any], count: int, text: int, max_length: int) -> str:
-    # The room only stops the walk through huge inputs early; the real bound is checked on the JSON.
-    budget = _Budget(text, 2 * max_length + 256)
-    out = []
-    for message in messages[:count]:
-        if budget.room <= 0:
-            break
-        out.append(_bounded(message, budget, 0))
-    return json.dumps(out, ensure_ascii=False, default=str)
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
-def _largest(low: int, high: int, fits: Callable[[int], bool]) -> int:
-    """The largest ``n`` in ``[low, high]`` with ``fits(n)`` (``fits`` is monotone, ``fits(low)`` holds)."""
+def _cut_to_fit(message: Any, text: int, left: int) -> str | None:
+    """``message`` with the most text (at most ``text`` characters) whose JSON has at most ``left`` characters."""
+
+    def encoded(t: int) -> str:
+        # The room only stops the walk through a huge message early; the bound is checked on the JSON.
+        return _dumps(_bounded(message, _Budget(t, 2 * left + 256), 0))
+
+    if len(encoded(0)) > left:
+        return None
+    low, high = 0, text
     while low < high:
         middle = (low + high + 1) // 2
-        if fits(middle):
+        if len(encoded(middle)) <= left:
             low = middle
         else:
             high = middle - 1
-    return low
+    return encoded(low)
 
 
 def _text_of(content: Any) -> str:
@@ -174,26 +175,33 @@ def to_messages(value: Any, default_role: str) -> list[dict[str, Any]]:
 def serialize(messages: Sequence[Any], max_length: int) -> str:
     """JSON of ``messages``, the whole string at most ``max_length`` characters, whatever their shape.
 
-    Text is kept from the start up to ``max_length`` characters in all; inline data (``data:``
-    URIs, bytes) is replaced by a reference giving its size; values nested deeper than
-    :data:`MAX_DEPTH` become ``"..."``. When the JSON is still too long, the text is cut further,
-    then the last messages are left out. Without room for even ``[]``: the empty string.
+    The conversation is kept from its start: the leading messages that fit whole, then as much of
+    the next message's text as fits; the rest is left out. Inline data (``data:`` URIs, bytes) is
+    replaced by a reference giving its size; values nested deeper than :data:`MAX_DEPTH` become
+    ``"..."``. Without room for even ``[]``: the empty string.
 
     Example:
-        >>> serialize([{"role": "user", "parts": [{"type": "text", "content": "hello world"}]}], 60)
-        '[{"role": "user", "parts": [{"type": "text", "content": "hello"}]}]'
+        >>> serialize([{"role": "user", "parts": [{"type": "text", "content": "hello world"}]}], 66)
+        '[{"role": "user", "parts": [{"type": "text", "content": "hell"}]}]'
     """
     if max_length < 2:
         return ""
-    count = len(messages)
-    encoded = _encode(messages, count, max_length, max_length)
-    if len(encoded) <= max_length:
-        return encoded
-    if len(_encode(messages, count, 0, max_length)) > max_length:
-        # Not even the structure fits: keep the most leading messages that fit without text.
-        count = _largest(0, count, lambda n: len(_encode(messages, n, 0, max_length)) <= max_length)
-    text = _largest(0, max_length, lambda t: len(_encode(messages, count, t, max_length)) <= max_length)
-    return _encode(messages, count, text, max_length)
+    budget = _Budget(max_length, 2 * max_length + 256)
+    pieces: list[str] = []
+    size = 2  # "[]"
+    for message in messages:
+        separator = 2 if pieces else 0  # ", "
+        text_before = budget.text
+        piece = _dumps(_bounded(message, budget, 0))
+        if size + separator + len(piece) > max_length:
+            cut = _cut_to_fit(message, text_before, max_length - size - separator)
+            if cut is not None:
+                pieces.append(cut)
+            break
+        pieces.append(piece)
+        size += separator + len(piece)
+    # json.dumps of the list, assembled from its items' encodings (same separators).
+    return "[" + ", ".join(pieces) + "]"
 
 
 _PROMPT_NAMES = ("messages", "prompt", "prompts", "input", "inputs", "text", "query")
