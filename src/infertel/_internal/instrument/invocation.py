@@ -413,9 +413,15 @@ class Inference:
         if response_model:
             attributes[semconv.GEN_AI_RESPONSE_MODEL] = response_model
         if self._response_id:
-            attributes[semconv.GEN_AI_RESPONSE_ID] = bound_name(self._response_id, "response id")
+            rid = self._response_id
+            if len(rid) > MAX_NAME_LENGTH:
+                rid = bound_name(rid, "response id")
+            attributes[semconv.GEN_AI_RESPONSE_ID] = rid
         if self._finish_reasons:
-            attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = bound_value(self._finish_reasons, "finish reasons")
+            reasons = self._finish_reasons
+            if len(reasons) > 1 or len(reasons[0]) > MAX_NAME_LENGTH:  # one short reason: the common case
+                reasons = bound_value(reasons, "finish reasons")
+            attributes[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = reasons
         if self._input is not None:
             attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] = self._input
         if output is not None:
