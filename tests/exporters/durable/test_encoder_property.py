@@ -102,7 +102,7 @@ def _span(attributes: dict[str, Any]) -> ReadableSpan:
     )
 
 
-@settings(max_examples=400, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(_spans(), min_size=1, max_size=6))
 @example([_span({"temperature": 0.0}), _span({"temperature": -0.0})])
 @example([_span({"temperature": -0.0}), _span({"temperature": 0.0, "n": math.nan, "i": -math.inf})])
