@@ -34,7 +34,12 @@ SUBJECTS = {
 BASELINE = "OTel SDK trace+metrics+logs"
 TARGET_MS = 20.0
 
-_TIMER = "import time; t = time.perf_counter(); {stmt}; print((time.perf_counter() - t) * 1e3)"
+# Wall time, and the process's CPU time: imports are CPU-bound once the files are cached, and CPU time
+# is what other processes on a busy machine do not inflate.
+_TIMER = (
+    "import time; w, c = time.perf_counter(), time.process_time(); {stmt}; "
+    "print((time.perf_counter() - w) * 1e3, (time.process_time() - c) * 1e3)"
+)
 
 
 # Both sides import cached bytecode, as an installed application does: the .pyc files go to a private
@@ -42,11 +47,12 @@ _TIMER = "import time; t = time.perf_counter(); {stmt}; print((time.perf_counter
 _ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def sample(stmt: str) -> float:
-    """Milliseconds one fresh interpreter spends on ``stmt``."""
+def sample(stmt: str) -> tuple[float, float]:
+    """Milliseconds (wall, CPU) one fresh interpreter spends on ``stmt``."""
     command = [sys.executable, "-c", _TIMER.format(stmt=stmt)]
     out = subprocess.run(command, capture_output=True, text=True, check=True, env=_ENV)
-    return float(out.stdout.strip())
+    wall, cpu = out.stdout.split()
+    return float(wall), float(cpu)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,23 +65,28 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(repeat: int) -> int:
-    for stmt in SUBJECTS.values():  # warm the file-system cache and the .pyc files once
+    for stmt in SUBJECTS.values():  # warm the file-system cache and write the .pyc files once
         sample(stmt)
-    times: dict[str, list[float]] = {name: [] for name in SUBJECTS}
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in SUBJECTS}
     for _ in range(repeat):
         for name, stmt in SUBJECTS.items():
             times[name].append(sample(stmt))
-    base = statistics.median(times[BASELINE])
     print(f"Import time, median of {repeat} fresh interpreters each (Python {sys.version.split()[0]})")
-    print(f"{'subject':42} {'median ms':>10} {'p25':>8} {'p75':>8} {'vs baseline':>12}")
+    print(f"{'subject':42} {'wall ms':>8} {'p25':>7} {'p75':>7} {'vs base':>9} {'CPU ms':>8} {'vs base':>9}")
+    over = {}
+    for kind, column in (("wall", 0), ("cpu", 1)):
+        base = statistics.median(t[column] for t in times[BASELINE])
+        over[kind] = {name: statistics.median(t[column] for t in values) - base for name, values in times.items()}
     for name, values in times.items():
-        q1, median, q3 = statistics.quantiles(values, n=4)
-        median = statistics.median(values)
-        delta = "" if name == BASELINE else f"{median - base:+.1f} ms"
-        print(f"{name:42} {median:10.1f} {q1:8.1f} {q3:8.1f} {delta:>12}")
-    over = statistics.median(times["import infertel"]) - base
-    verdict = "holds" if over <= TARGET_MS else "MISSED"
-    print(f"target: `import infertel` at most {TARGET_MS:.0f} ms over the baseline: {verdict} ({over:+.1f} ms)")
+        wall = [t[0] for t in values]
+        q1, _, q3 = statistics.quantiles(wall, n=4)
+        cpu = statistics.median(t[1] for t in values)
+        delta_wall = "" if name == BASELINE else f"{over['wall'][name]:+.1f}"
+        delta_cpu = "" if name == BASELINE else f"{over['cpu'][name]:+.1f}"
+        print(f"{name:42} {statistics.median(wall):8.1f} {q1:7.1f} {q3:7.1f} {delta_wall:>9} {cpu:8.1f} {delta_cpu:>9}")
+    worst = max(over["wall"]["import infertel"], over["cpu"]["import infertel"])
+    verdict = "holds" if worst <= TARGET_MS else "MISSED"
+    print(f"target: `import infertel` at most {TARGET_MS:.0f} ms over the baseline (wall and CPU): {verdict}")
     return 0
 
 
