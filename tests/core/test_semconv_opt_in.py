@@ -245,3 +245,61 @@ def test_replaced_infertel_names_are_deprecated_constants(old: str, value: str, 
         assert getattr(semconv, old) == value
     with pytest.raises(AttributeError, match="NOT_A_NAME"):
         semconv.NOT_A_NAME  # noqa: B018
+
+
+_EMB = {
+    semconv.GEN_AI_OPERATION_NAME: "embeddings",
+    semconv.GEN_AI_REQUEST_MODEL: "e",
+    semconv.GEN_AI_PROVIDER_NAME: "p",
+}
+_EMB_OLD = {
+    semconv.GEN_AI_CLIENT_OPERATION_DURATION: ("s", "histogram", {_key(_EMB): (1, 0.5)}),
+    semconv.GEN_AI_CLIENT_TOKEN_USAGE: (
+        "{token}",
+        "histogram",
+        {_key({**_EMB, semconv.GEN_AI_TOKEN_TYPE: "input"}): (1, 7)},
+    ),
+}
+_EMB_NEW = {  # client-embeddings: a duration and an input-token histogram, no counters, no output tokens
+    semconv.GEN_AI_CLIENT_EMBEDDINGS_DURATION: ("s", "histogram", {_key(_EMB): (1, 0.5)}),
+    semconv.GEN_AI_CLIENT_EMBEDDINGS_OPERATION_INPUT_TOKENS: ("{token}", "histogram", {_key(_EMB): (1, 7)}),
+}
+
+
+@pytest.mark.parametrize(
+    ("opt_in", "expected"),
+    [
+        ("", _EMB_OLD),
+        ("gen_ai_latest_experimental", _EMB_NEW),
+        ("gen_ai_latest_experimental/dup", {**_EMB_OLD, **_EMB_NEW}),
+    ],
+    ids=["default", "latest", "dup"],
+)
+def test_embeddings_have_their_own_newer_names(monkeypatch, opt_in: str, expected: dict[str, Any]) -> None:
+    monkeypatch.setenv(_ENV, opt_in)
+    readers = [InMemoryMetricReader(), InMemoryMetricReader()]
+    providers = [
+        MeterProvider(metric_readers=[readers[0]], shutdown_on_exit=False),
+        MeterProvider(metric_readers=[readers[1]], views=[View(instrument_name="gen_ai.*")], shutdown_on_exit=False),
+    ]
+    try:
+        for provider in providers:
+            infertel.record_metrics(
+                model="e",
+                operation="embeddings",
+                kind="client",
+                provider="p",
+                duration_s=0.5,
+                input_tokens=7,
+                output_tokens=3,  # an embeddings model reports none; the newer names have nowhere to put it
+                meter_provider=provider,
+            )
+        expected_with_output = dict(expected)
+        if semconv.GEN_AI_CLIENT_TOKEN_USAGE in expected:
+            unit, kind, values = expected[semconv.GEN_AI_CLIENT_TOKEN_USAGE]
+            values = {**values, _key({**_EMB, semconv.GEN_AI_TOKEN_TYPE: "output"}): (1, 3)}
+            expected_with_output[semconv.GEN_AI_CLIENT_TOKEN_USAGE] = (unit, kind, values)
+        assert _summary(readers[0]) == _summary(readers[1]) == expected_with_output
+    finally:
+        for provider in providers:
+            provider.shutdown()

@@ -1,10 +1,11 @@
 """Parity with the OpenTelemetry contrib ``opentelemetry-instrumentation-openai-v2`` on the same calls.
 
 Both instrumentations, one after the other (instrumented, called, uninstrumented), drive the same
-real openai client against the same OpenAI-compatible server on 127.0.0.1: a plain chat call, a
-streamed one and a failing one, with content capture on. Every span attribute and metric data
-point the upstream instrumentation records must be on ours with the same meaning; the deliberate
-differences are the tables below (``RENAMED``, ``_same_meaning``, ``OURS_ONLY``, ``UPSTREAM_ONLY_EVENTS``).
+real openai client against the same OpenAI-compatible server on 127.0.0.1: a plain chat call with
+every request parameter upstream records, a streamed one, a failing one and an embeddings call,
+with content capture on. Every span attribute and metric data point the upstream instrumentation
+records must be on ours with the same meaning; the deliberate differences are the tables below
+(``RENAMED``, ``_same_meaning``, ``OURS_ONLY``, ``NOT_ON_METRICS``, ``UPSTREAM_ONLY_EVENTS``).
 """
 
 from __future__ import annotations
@@ -128,6 +129,8 @@ def _run(instrumentor: Any, server: FakeOpenAIServer) -> Run:
             with pytest.raises(openai.InternalServerError) as caught:
                 client.chat.completions.create(model="broken", messages=MESSAGES)
             points.append(_collect(reader))
+            client.embeddings.create(model="embed-test", input=["a b c", "d e"], encoding_format="float", dimensions=4)
+            points.append(_collect(reader))
     finally:
         instrumentor.uninstrument()
         meter_provider.shutdown()
@@ -146,8 +149,12 @@ def _same_meaning(key: str, upstream: Any, ours: Any) -> bool:
     return bool(ours == upstream)
 
 
+NOT_ON_METRICS = {semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT}
+"""Upstream puts these on its metric points; the conventions list them for spans only (ours: spans only)."""
+
+
 def _mapped_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
-    mapped = {RENAMED.get(k, k): v for k, v in attributes.items()}
+    mapped = {RENAMED.get(k, k): v for k, v in attributes.items() if k not in NOT_ON_METRICS}
     if semconv.ERROR_TYPE in mapped:
         mapped[semconv.ERROR_TYPE] = f"openai.{mapped[semconv.ERROR_TYPE]}"
     return mapped
@@ -158,6 +165,11 @@ def _our_metric(name: str, attributes: dict[str, Any], latest: bool) -> tuple[st
     attributes = _mapped_attributes(attributes)
     if not latest:
         return name, attributes
+    if attributes[semconv.GEN_AI_OPERATION_NAME] == semconv.GEN_AI_OPERATION_EMBEDDINGS:  # client-embeddings names
+        if name == semconv.GEN_AI_CLIENT_TOKEN_USAGE:
+            attributes.pop(semconv.GEN_AI_TOKEN_TYPE)
+            return semconv.GEN_AI_CLIENT_EMBEDDINGS_OPERATION_INPUT_TOKENS, attributes
+        return semconv.GEN_AI_CLIENT_EMBEDDINGS_DURATION, attributes
     if name == semconv.GEN_AI_CLIENT_TOKEN_USAGE:
         token_type = attributes.pop(semconv.GEN_AI_TOKEN_TYPE)
         if token_type == semconv.GEN_AI_TOKEN_TYPE_INPUT:
@@ -182,7 +194,7 @@ def test_ours_records_everything_upstream_does(
     ours = _run(OpenAIInstrumentor(), openai_server)
 
     # Spans: same name, kind and status (description: the exception's message), attributes a superset.
-    assert len(upstream.spans) == len(ours.spans) == 3
+    assert len(upstream.spans) == len(ours.spans) == 4
     for u, o in zip(upstream.spans, ours.spans, strict=True):
         assert (o.name, o.kind, o.status.status_code) == (u.name, u.kind, u.status.status_code)
         assert o.status.description == u.status.description
@@ -223,6 +235,11 @@ def test_ours_records_everything_upstream_does(
                 semconv.GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS: 5,  # words in MESSAGES, as the server counts
                 semconv.GEN_AI_CLIENT_INFERENCE_USAGE_OUTPUT_TOKENS: output_tokens,
             }
+        # Embeddings: the client-embeddings names only (no inference counters).
+        assert {p[0] for p in ours.points[3]} == {
+            semconv.GEN_AI_CLIENT_EMBEDDINGS_DURATION,
+            semconv.GEN_AI_CLIENT_EMBEDDINGS_OPERATION_INPUT_TOKENS,
+        }
 
     # Events: ours records the failure as gen_ai.client.operation.exception; upstream has no exception event.
     assert {r.event_name for r in upstream.events} <= UPSTREAM_ONLY_EVENTS

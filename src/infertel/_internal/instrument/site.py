@@ -278,7 +278,7 @@ class Site:
                 # OTEL_SEMCONV_STABILITY_OPT_IN as configure() read it, else as it is now.
                 mode = runtime.extras.get("gen_ai_semconv_mode") or mode_from_env()
                 logger = _logger(self.logger_provider or runtime.extras.get("logger_provider"))
-                metrics = kind_metrics(self.kind, mode)
+                metrics = kind_metrics(self.kind, mode, self.operation)
                 binding = Binding(False, tracer, recorder, capture, max_length, metrics, logger)
         self._bound = (runtime, binding)
         return binding

@@ -85,7 +85,7 @@ def record_metrics(
         if runtime.disabled:
             return
         # OTEL_SEMCONV_STABILITY_OPT_IN as configure() read it, else as it is now.
-        metrics = kind_metrics(kind, runtime.extras.get("gen_ai_semconv_mode") or mode_from_env())
+        metrics = kind_metrics(kind, runtime.extras.get("gen_ai_semconv_mode") or mode_from_env(), operation)
         duration = _seconds(duration_s, "duration_s")
         if duration is None:
             return

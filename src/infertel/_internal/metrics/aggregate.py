@@ -40,6 +40,7 @@ _MAX_CACHED_GROUPS = 4096
 FOLD_AT = 256
 """Calls recorded but not yet aggregated before the recording thread aggregates them (bounded memory)."""
 _OVERFLOW_ATTRIBUTES: dict[str, Any] = {semconv.OTEL_METRIC_OVERFLOW: True}
+_SINK = HistogramSpec("infertel.unrecorded", "1", "values no instrument of the naming mode records", ())
 
 
 class Series:
@@ -179,6 +180,8 @@ class PreAggregator:
         self._series: dict[str, dict[tuple[tuple[str, Any], ...], Series]] = {s.name: {} for s in ALL_SPECS}
         self._overflow: dict[str, Series] = {}
         self._all: list[Series] = []
+        self.sink = Series(_SINK, {})
+        """Takes the values of instruments a naming mode does not record; never published (not in ``_all``)."""
         self._readers: dict[int, _ReaderState] = {}
         self.groups: dict[object, SeriesGroup] = {}
         self.pending: collections.deque[tuple[SeriesGroup, float, Any, Any, Any, Any]] = collections.deque()

@@ -8,7 +8,8 @@ when the first call binds without one): by default the names of semantic convent
 (``gen_ai.client.operation.duration``, ``gen_ai.client.token.usage`` ...); with
 ``gen_ai_latest_experimental`` the newer names of semantic-conventions-genai only
 (``gen_ai.client.inference.duration``, the ``gen_ai.client.inference.usage.*`` counters by
-``gen_ai.token.modality`` ...); with ``gen_ai_latest_experimental/dup`` both.
+``gen_ai.token.modality`` ...; for ``embeddings``: ``gen_ai.client.embeddings.duration`` and
+``gen_ai.client.embeddings.operation.input_tokens``); with ``gen_ai_latest_experimental/dup`` both.
 """
 
 from __future__ import annotations
@@ -115,6 +116,18 @@ INFERENCE_OPERATION_OUTPUT_TOKENS = HistogramSpec(
     "The number of output (completion) tokens used per inference operation.",
     tuple(semconv.TOKEN_USAGE_BUCKETS),
 )
+EMBEDDINGS_DURATION = HistogramSpec(
+    semconv.GEN_AI_CLIENT_EMBEDDINGS_DURATION,
+    semconv.UNIT_SECONDS,
+    "GenAI client embeddings operation duration.",
+    tuple(semconv.DURATION_BUCKETS),
+)
+EMBEDDINGS_OPERATION_INPUT_TOKENS = HistogramSpec(
+    semconv.GEN_AI_CLIENT_EMBEDDINGS_OPERATION_INPUT_TOKENS,
+    semconv.UNIT_TOKENS,
+    "The number of input tokens used per embeddings operation.",
+    tuple(semconv.TOKEN_USAGE_BUCKETS),
+)
 INFERENCE_USAGE_INPUT_TOKENS = HistogramSpec(
     semconv.GEN_AI_CLIENT_INFERENCE_USAGE_INPUT_TOKENS,
     semconv.UNIT_TOKENS,
@@ -133,10 +146,10 @@ INFERENCE_USAGE_OUTPUT_TOKENS = HistogramSpec(
 
 @dataclass(frozen=True)
 class TokenSpecs:
-    """Where one call's input and output token counts go, and the attributes each adds."""
+    """Where one call's input and output token counts go (None: not recorded), and the attributes each adds."""
 
-    input: HistogramSpec
-    output: HistogramSpec
+    input: HistogramSpec | None
+    output: HistogramSpec | None
     input_attributes: tuple[tuple[str, str], ...]
     output_attributes: tuple[tuple[str, str], ...]
 
@@ -172,8 +185,9 @@ class KindMetrics:
     ``kind="internal"`` (the model runs in this process) records the ``gen_ai.server.*``
     histograms; the semantic conventions define no server-side token instrument, so token counts
     go to the client token instruments for both kinds. ``kind="client"`` (a remote model)
-    records the ``gen_ai.client.*`` ones. ``groups[0]`` has every field set; further groups
-    (other names of the same values) may leave fields None.
+    records the ``gen_ai.client.*`` ones. Groups after the first hold other names of the same
+    values; a None field is not recorded (in the first group too: embeddings have no output
+    token or chunk instruments under the newer names).
     """
 
     name: str
@@ -200,6 +214,9 @@ _CLIENT_LATEST = SpecGroup(
     INFERENCE_DURATION, _OPERATION_TOKENS, INFERENCE_TIME_TO_FIRST_CHUNK, INFERENCE_TIME_PER_OUTPUT_CHUNK
 )
 _COUNTERS = SpecGroup(None, _USAGE_COUNTERS, None, None)
+# Embeddings have their own newer names (client-embeddings): a duration and an input-token histogram only.
+_EMBEDDINGS_TOKENS = TokenSpecs(EMBEDDINGS_OPERATION_INPUT_TOKENS, None, (), ())
+_EMBEDDINGS = SpecGroup(EMBEDDINGS_DURATION, _EMBEDDINGS_TOKENS, None, None)
 
 INTERNAL = KindMetrics("internal", (_SERVER,), False)
 CLIENT = KindMetrics("client", (_CLIENT,), True)
@@ -207,11 +224,24 @@ INTERNAL_LATEST = KindMetrics("internal/latest", (_SERVER_LATEST, _COUNTERS), Fa
 CLIENT_LATEST = KindMetrics("client/latest", (_CLIENT_LATEST, _COUNTERS), True)
 INTERNAL_DUP = KindMetrics("internal/dup", (_SERVER, SpecGroup(None, _OPERATION_TOKENS, None, None), _COUNTERS), False)
 CLIENT_DUP = KindMetrics("client/dup", (_CLIENT, _CLIENT_LATEST, _COUNTERS), True)
+CLIENT_EMBEDDINGS_LATEST = KindMetrics("client/embeddings/latest", (_EMBEDDINGS,), True)
+CLIENT_EMBEDDINGS_DUP = KindMetrics("client/embeddings/dup", (_CLIENT, _EMBEDDINGS), True)
+_SERVER_EMBEDDINGS = SpecGroup(None, _EMBEDDINGS_TOKENS, None, None)
+INTERNAL_EMBEDDINGS_LATEST = KindMetrics(
+    "internal/embeddings/latest",
+    (SpecGroup(SERVER_REQUEST_DURATION, _EMBEDDINGS_TOKENS, SERVER_TIME_TO_FIRST_TOKEN, SERVER_TIME_PER_OUTPUT_TOKEN),),
+    False,
+)
+INTERNAL_EMBEDDINGS_DUP = KindMetrics("internal/embeddings/dup", (_SERVER, _SERVER_EMBEDDINGS), False)
 
 _BY_MODE: dict[str, dict[str, KindMetrics]] = {
     MODE_DEFAULT: {"internal": INTERNAL, "client": CLIENT},
     MODE_LATEST: {"internal": INTERNAL_LATEST, "client": CLIENT_LATEST},
     MODE_DUP: {"internal": INTERNAL_DUP, "client": CLIENT_DUP},
+}
+_EMBEDDINGS_BY_MODE: dict[str, dict[str, KindMetrics]] = {
+    MODE_LATEST: {"internal": INTERNAL_EMBEDDINGS_LATEST, "client": CLIENT_EMBEDDINGS_LATEST},
+    MODE_DUP: {"internal": INTERNAL_EMBEDDINGS_DUP, "client": CLIENT_EMBEDDINGS_DUP},
 }
 
 ALL_SPECS: tuple[HistogramSpec, ...] = (
@@ -229,11 +259,18 @@ ALL_SPECS: tuple[HistogramSpec, ...] = (
     INFERENCE_OPERATION_OUTPUT_TOKENS,
     INFERENCE_USAGE_INPUT_TOKENS,
     INFERENCE_USAGE_OUTPUT_TOKENS,
+    EMBEDDINGS_DURATION,
+    EMBEDDINGS_OPERATION_INPUT_TOKENS,
 )
 
 
-def kind_metrics(kind: str, mode: str = MODE_DEFAULT) -> KindMetrics:
-    """The instruments of ``kind`` (``internal``/``client``) under naming ``mode``."""
+def kind_metrics(kind: str, mode: str = MODE_DEFAULT, operation: str | None = None) -> KindMetrics:
+    """The instruments of ``kind`` (``internal``/``client``) under naming ``mode``.
+
+    Under the newer names an ``embeddings`` operation has its own (``gen_ai.client.embeddings.*``).
+    """
+    if operation == semconv.GEN_AI_OPERATION_EMBEDDINGS and mode != MODE_DEFAULT:
+        return _EMBEDDINGS_BY_MODE[mode][kind]
     return _BY_MODE[mode][kind]
 
 

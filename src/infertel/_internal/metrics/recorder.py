@@ -129,10 +129,12 @@ class PreAggregatedRecorder(Recorder):
             more = None
             for specs in reversed(kind.groups[1:]):  # chained in order
                 more = MoreSeries(*self._series(specs, sets), more=more)
+            # What the first group does not record goes to the aggregator's sink (never published).
+            sink = agg.sink
             duration, input_tokens, output_tokens, first, per_output = self._series(kind.groups[0], sets)
-            # The first group of a kind names every instrument.
-            assert duration and input_tokens and output_tokens and first and per_output
-            group = SeriesGroup(duration, input_tokens, output_tokens, first, per_output, more)
+            group = SeriesGroup(
+                duration or sink, input_tokens or sink, output_tokens or sink, first or sink, per_output or sink, more
+            )
             agg.cache_group(group_key, group)
         return group
 
@@ -141,8 +143,12 @@ class PreAggregatedRecorder(Recorder):
         tokens = specs.tokens
         return (
             agg.series(specs.duration, sets.duration) if specs.duration is not None else None,
-            agg.series(tokens.input, sets.tokens(tokens.input_attributes)) if tokens is not None else None,
-            agg.series(tokens.output, sets.tokens(tokens.output_attributes)) if tokens is not None else None,
+            agg.series(tokens.input, sets.tokens(tokens.input_attributes))
+            if tokens is not None and tokens.input is not None
+            else None,
+            agg.series(tokens.output, sets.tokens(tokens.output_attributes))
+            if tokens is not None and tokens.output is not None
+            else None,
             agg.series(specs.first, sets.plain) if specs.first is not None else None,
             agg.series(specs.per_output, sets.plain) if specs.per_output is not None else None,
         )
@@ -246,9 +252,9 @@ class InstrumentRecorder(Recorder):
                 record(specs.duration, duration_s, sets.duration)
             tokens = specs.tokens
             if tokens is not None:
-                if input_tokens is not None:
+                if input_tokens is not None and tokens.input is not None:
                     record(tokens.input, input_tokens, sets.tokens(tokens.input_attributes))
-                if output_tokens is not None:
+                if output_tokens is not None and tokens.output is not None:
                     record(tokens.output, output_tokens, sets.tokens(tokens.output_attributes))
             if first_s is not None and specs.first is not None:
                 record(specs.first, first_s, sets.plain)
