@@ -46,8 +46,43 @@ __all__ = [
     "endpoint_of",
     "grpc_transport",
     "http_transport",
+    "plain_attributes",
+    "preferred_metric_settings",
     "send_timeout_s",
+    "span_attributes",
 ]
+
+
+def plain_attributes(attributes: Any) -> Any:
+    """The plain dict inside the SDK's ``BoundedAttributes`` (``_dict``, 1.37-1.45), else ``attributes`` itself.
+
+    Iterating it directly skips a lock and two Python-level mapping layers per attribute; any
+    other mapping (or a release without that member) is iterated through its public interface.
+
+    Example:
+        >>> plain_attributes({"k": 1})
+        {'k': 1}
+    """
+    inner = getattr(attributes, "_dict", None)
+    return inner if isinstance(inner, dict) else attributes
+
+
+def span_attributes(span: Any) -> Any:
+    """A span's attribute mapping without the public property's read-only wrapper.
+
+    The SDK's ``ReadableSpan`` keeps it in ``_attributes`` (1.37-1.45); otherwise ``span.attributes``.
+    """
+    attributes = getattr(span, "_attributes", None)
+    return attributes if attributes is not None else span.attributes
+
+
+def preferred_metric_settings(inner: Any) -> tuple[Any, Any]:
+    """The temporality and aggregation preferences an SDK ``MetricExporter`` was built with.
+
+    ``MetricExporter`` keeps them in ``_preferred_temporality``/``_preferred_aggregation`` (1.37-1.45)
+    and has no public getter; ``(None, None)`` (the SDK defaults) when they cannot be read.
+    """
+    return getattr(inner, "_preferred_temporality", None), getattr(inner, "_preferred_aggregation", None)
 
 
 def endpoint_of(inner: Any) -> str | None:

@@ -15,6 +15,8 @@ import struct
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from infertel_exporters.durable._compat import plain_attributes, span_attributes
+
 _SMALL = [bytes([i]) for i in range(128)]
 _DOUBLE = struct.Struct("<d").pack
 _FIXED64 = struct.Struct("<Q").pack
@@ -75,7 +77,7 @@ def _attributes(tag: bytes, attributes: Mapping[str, Any] | None) -> bytes:
         return b""
     # BoundedAttributes keeps a plain dict: iterating it directly skips a lock and two Python-level
     # mapping layers per attribute.
-    plain = getattr(attributes, "_dict", attributes)
+    plain = plain_attributes(attributes)  # see _compat
     parts = []
     for key, value in plain.items():
         kind = type(value)
@@ -126,7 +128,7 @@ def _span(span: Any) -> bytes:
         parts.append(b"\x39" + _FIXED64(span.start_time))
     if span.end_time:
         parts.append(b"\x41" + _FIXED64(span.end_time))
-    parts.append(_attributes(b"\x4a", getattr(span, "_attributes", None) or span.attributes))
+    parts.append(_attributes(b"\x4a", span_attributes(span)))
     if span.dropped_attributes:
         parts.append(b"\x50" + _varint(span.dropped_attributes))
     for event in span.events:

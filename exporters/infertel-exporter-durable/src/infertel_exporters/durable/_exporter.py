@@ -15,7 +15,12 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from infertel_exporters.durable import _metrics
 from infertel_exporters.durable import _names as env
-from infertel_exporters.durable._compat import LogRecordExporter, LogRecordExportResult, send_timeout_s
+from infertel_exporters.durable._compat import (
+    LogRecordExporter,
+    LogRecordExportResult,
+    preferred_metric_settings,
+    send_timeout_s,
+)
 from infertel_exporters.durable._lanes import open_lane
 from infertel_exporters.durable._pipeline import Pipeline
 from infertel_exporters.durable._transport import (
@@ -354,11 +359,8 @@ class DurableMetricExporter(_DurableBase[MetricExporter], MetricExporter):
     _spec = _Signal("metrics", encode_metric_batch, _count_points, 64, 1, 100, True)
 
     def _bind(self, inner: MetricExporter) -> None:
-        MetricExporter.__init__(
-            self,
-            preferred_temporality=getattr(inner, "_preferred_temporality", None),
-            preferred_aggregation=getattr(inner, "_preferred_aggregation", None),
-        )
+        temporality, aggregation = preferred_metric_settings(inner)
+        MetricExporter.__init__(self, preferred_temporality=temporality, preferred_aggregation=aggregation)
 
     def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
         """Queue one collection (a queue item is a whole ``MetricsData``)."""

@@ -25,7 +25,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
-from infertel_exporters.sqlite._compat import log_record_resource
+from infertel_exporters.sqlite._compat import log_record_resource, plain_attributes, span_collections
 from infertel_exporters.sqlite._names import GEN_AI_OPERATION_NAME, GEN_AI_REQUEST_MODEL, GEN_AI_RESPONSE_MODEL
 
 
@@ -82,8 +82,8 @@ _STATUS = {code: code.name for code in StatusCode}
 
 def _plain(attributes: Any) -> Any:
     """A JSON-encodable dict for an attributes mapping, without copying when possible."""
-    inner = getattr(attributes, "_dict", None)  # BoundedAttributes keeps a plain dict
-    if isinstance(inner, dict):
+    inner = plain_attributes(attributes)  # BoundedAttributes keeps a plain dict (see _compat)
+    if inner is not None:
         return inner
     if isinstance(attributes, dict):
         return attributes
@@ -171,16 +171,10 @@ def span_rows(
             continue
         parent = span.parent
         # SDK spans: read the BoundedAttributes / event and link lists behind the copying properties.
-        raw = getattr(span, "_attributes", None)
-        attributes = _plain(raw) if raw is not None else _plain(span.attributes or {})
+        raw, events, links = span_collections(span)
+        attributes = _plain(raw)
         model = attributes.get(GEN_AI_REQUEST_MODEL) or attributes.get(GEN_AI_RESPONSE_MODEL)
         operation = attributes.get(GEN_AI_OPERATION_NAME)
-        events = getattr(span, "_events", None)
-        if events is None:
-            events = span.events
-        links = getattr(span, "_links", None)
-        if links is None:
-            links = span.links
         status = span.status
         scope = span.instrumentation_scope
         start = span.start_time or 0

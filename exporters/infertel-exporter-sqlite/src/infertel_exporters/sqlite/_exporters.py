@@ -11,13 +11,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
+from opentelemetry.context import attach, detach, set_value
 from opentelemetry.sdk.metrics.export import AggregationTemporality, MetricExporter, MetricExportResult, MetricsData
 from opentelemetry.sdk.metrics.view import Aggregation
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from infertel_exporters.sqlite._compat import LogRecordExporter, LogRecordExportResult
+from infertel_exporters.sqlite._compat import SUPPRESS_INSTRUMENTATION_KEY, LogRecordExporter, LogRecordExportResult
 from infertel_exporters.sqlite._encode import (
     LOG_INSERT,
     METRIC_INSERT,
@@ -163,7 +163,7 @@ class _Writer:
         """
         if self.shut_down:
             return False
-        token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
+        token = attach(set_value(SUPPRESS_INSTRUMENTATION_KEY, True))
         rows: list[Any] = []
         try:
             rows, resources = encode(data, self.cache)
