@@ -64,8 +64,9 @@ def test_collected_stream_ends_on_the_reaper_while_the_collecting_thread_holds_t
     holder.append(holder)  # a cycle: only the garbage collector frees it
     del stream, holder
     with locking.lock:
-        collected_ns = time.time_ns()
+        before_ns = time.time_ns()
         gc.collect()  # finalizes the stream on this thread, which holds the processor's lock
+        after_ns = time.time_ns()
         assert locking.ended == []  # not ended inside the finalizer
         time.sleep(0.2)
     _reaped()
@@ -74,7 +75,7 @@ def test_collected_stream_ends_on_the_reaper_while_the_collecting_thread_holds_t
     assert span.attributes[semconv.INFERTEL_STREAM_END_REASON] == semconv.STREAM_END_ABANDONED
     assert span.attributes[semconv.INFERTEL_STREAM_CHUNKS] == 1
     # The span ends when the stream was released, not when the reaper got the lock 0.2 s later.
-    assert span.end_time is not None and span.end_time - collected_ns < 150_000_000
+    assert span.end_time is not None and before_ns - 1_000_000 <= span.end_time <= after_ns + 1_000_000
 
 
 def test_released_stream_after_break_is_closed_with_the_release_time(
