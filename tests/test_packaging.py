@@ -144,7 +144,10 @@ def _python(code: str, *, timeout: float = 60) -> subprocess.CompletedProcess[st
                           timeout=timeout, cwd=ROOT)  # fmt: skip
 
 
-HEAVY = ["grpc", "rich", "pynvml", "prometheus_client", "requests", "google.protobuf", "infertel_exporters"]
+# Optional weight, and what the import path was cleared of (asyncio, importlib.metadata, the SDK configurator:
+# about 60 ms together), which only configure() at run time or zero-code start-up may load.
+HEAVY = ["grpc", "rich", "pynvml", "prometheus_client", "requests", "google.protobuf", "infertel_exporters",
+         "asyncio", "importlib.metadata", "opentelemetry.sdk._configuration"]  # fmt: skip
 
 
 def test_import_infertel_loads_no_optional_weight_and_public_submodules_are_attributes() -> None:
