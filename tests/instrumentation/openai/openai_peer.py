@@ -6,7 +6,8 @@ Its answers are deterministic so tests can assert exact token counts:
   ``prompt_tokens`` is the number of whitespace-separated words in all messages;
   ``completion_tokens`` is ``len(REPLY_WORDS)`` per choice. Streams honour
   ``stream_options.include_usage``. Model ``"rate-limited"`` answers 429 and ``"broken"`` 500;
-  model ``"endless"`` streams ``ENDLESS_CHUNKS`` chunks slowly (for early-close tests).
+  model ``"endless"`` streams ``ENDLESS_CHUNKS`` chunks slowly (for early-close tests); model
+  ``CACHED_MODEL`` adds usage details (cached prompt tokens, reasoning tokens).
 * ``/v1/completions``: the same for a ``prompt`` string.
 * ``/v1/embeddings``: one 4-dimensional vector per input; ``prompt_tokens`` counts words.
 
@@ -66,8 +67,20 @@ def _sse(payload: dict[str, Any]) -> str:
     return f"data: {json.dumps(payload)}\n\n"
 
 
-def _usage(prompt: int, completion: int) -> dict[str, int]:
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+CACHED_MODEL = "cached"
+"""Chat model whose usage carries details: half the prompt (rounded down) cached, 2 reasoning tokens."""
+
+
+def _usage(prompt: int, completion: int, details: bool = False) -> dict[str, Any]:
+    usage: dict[str, Any] = {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+    if details:
+        usage["prompt_tokens_details"] = {"cached_tokens": prompt // 2}
+        usage["completion_tokens_details"] = {"reasoning_tokens": 2}
+    return usage
 
 
 def _build_app() -> FastAPI:
@@ -100,7 +113,7 @@ def _build_app() -> FastAPI:
                 "created": created,
                 "model": response_model,
                 "choices": choices,
-                "usage": _usage(prompt, len(REPLY_WORDS) * n),
+                "usage": _usage(prompt, len(REPLY_WORDS) * n, model == CACHED_MODEL),
             }
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         endless = model == "endless"
@@ -129,7 +142,7 @@ def _build_app() -> FastAPI:
             for i in range(n):
                 yield chunk([{"index": i, "delta": {}, "finish_reason": "stop"}])
             if include_usage:
-                yield chunk([], _usage(prompt, len(words) * n))
+                yield chunk([], _usage(prompt, len(words) * n, model == CACHED_MODEL))
             yield "data: [DONE]\n\n"
 
         return StreamingResponse(events(), media_type="text/event-stream")

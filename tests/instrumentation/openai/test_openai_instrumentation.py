@@ -15,7 +15,7 @@ openai = pytest.importorskip("openai")
 
 import wrapt  # noqa: E402
 from log_helpers import assert_exception_event, memory_logs, records  # noqa: E402
-from openai_peer import REPLY_WORDS, RESPONSE_MODEL_SUFFIX, FakeOpenAIServer  # noqa: E402
+from openai_peer import CACHED_MODEL, REPLY_WORDS, RESPONSE_MODEL_SUFFIX, FakeOpenAIServer  # noqa: E402
 from opentelemetry import trace  # noqa: E402
 from opentelemetry.sdk.metrics import MeterProvider  # noqa: E402
 from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
@@ -538,3 +538,18 @@ def test_captured_history_is_bounded_as_a_whole(
     messages = json.loads(value)
     assert messages[0] == {"role": "assistant", "parts": [{"type": "text", "content": "turn 0 " + "w " * 250}]}
     assert 1 < len(messages) < 2000
+
+
+def test_usage_details_cached_and_reasoning_tokens(client: Any, span_exporter: InMemorySpanExporter) -> None:
+    client.chat.completions.create(model=CACHED_MODEL, messages=MESSAGES)
+    stream = client.chat.completions.create(
+        model=CACHED_MODEL, messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+    )
+    assert len(list(stream)) == len(REPLY_WORDS) + 3  # role chunk, words, finish chunk, usage chunk
+    plain, streamed = span_exporter.get_finished_spans()
+    for span in (plain, streamed):
+        # Subsets of gen_ai.usage.input_tokens / output_tokens, as the provider reported them.
+        assert span.attributes[semconv.GEN_AI_USAGE_INPUT_TOKENS] == PROMPT_TOKENS
+        assert span.attributes[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == PROMPT_TOKENS // 2
+        assert span.attributes[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == len(REPLY_WORDS)
+        assert span.attributes[semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] == 2

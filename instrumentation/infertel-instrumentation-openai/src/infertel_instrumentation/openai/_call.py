@@ -121,6 +121,8 @@ class _Call:
         input_tokens, output_tokens = _extract.usage_tokens(usage)
         if input_tokens is not None:
             inv.set_input_tokens(input_tokens)
+        for key, value in _extract.usage_details(usage).items():
+            inv.set_attribute(key, value)
         if self.operation == semconv.GEN_AI_OPERATION_EMBEDDINGS:
             return
         if output_tokens is not None:
@@ -170,11 +172,16 @@ class _Call:
             if isinstance(reason, str) and reason:
                 self._finish_reasons[index] = reason
         inv.record_chunk(tokens=tokens)
-        input_tokens, output_tokens = _extract.usage_tokens(_extract.get(chunk, "usage"))
+        usage = _extract.get(chunk, "usage")
+        if usage is None:
+            return
+        input_tokens, output_tokens = _extract.usage_tokens(usage)
         if input_tokens is not None:
             inv.set_input_tokens(input_tokens)
         if output_tokens is not None:
             inv.set_output_tokens(output_tokens)
+        for key, value in _extract.usage_details(usage).items():
+            inv.set_attribute(key, value)
 
     def _keep_text(self, index: int, text: str) -> None:
         length = self._text_lengths.get(index, 0)

@@ -161,6 +161,20 @@ def delta_has_output(choice: Any) -> bool:
     )
 
 
+def usage_details(usage: Any) -> dict[str, int]:
+    """``gen_ai.usage.*`` detail attributes of a ``usage`` object: cached input and reasoning output tokens."""
+    found: dict[str, int] = {}
+    if usage is None:
+        return found
+    cached = get(get(usage, "prompt_tokens_details"), "cached_tokens")
+    if _is_number(cached) and not isinstance(cached, float):
+        found[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = cached
+    reasoning = get(get(usage, "completion_tokens_details"), "reasoning_tokens")
+    if _is_number(reasoning) and not isinstance(reasoning, float):
+        found[semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = reasoning
+    return found
+
+
 def usage_tokens(usage: Any) -> tuple[int | None, int | None]:
     """(input, output) token counts of an openai ``usage`` object; ``None`` where absent."""
     if usage is None:
