@@ -113,11 +113,9 @@ def default_store_path() -> Path:
         >>> default_store_path().name
         'infertel.db'
     """
-    explicit = os.environ.get(ev.INFERTEL_STORE_PATH, "").strip()
-    if explicit:
-        return Path(explicit).expanduser()
-    data_home = os.environ.get("XDG_DATA_HOME", "").strip() or str(Path.home() / ".local" / "share")
-    return Path(data_home).expanduser() / "infertel" / "infertel.db"
+    from infertel_exporters.sqlite import default_path  # the store's own rule, so both always agree
+
+    return default_path()
 
 
 def _env(name: str) -> str | None:

@@ -50,6 +50,7 @@ thread, then returns the freed pages to the file system.
 from __future__ import annotations
 
 from infertel_exporters.sqlite._exporters import SQLiteLogExporter, SQLiteMetricExporter, SQLiteSpanExporter
+from infertel_exporters.sqlite._paths import default_path
 from infertel_exporters.sqlite._queries import MetricPoint, StoredEvent, StoredLink, StoredLog, StoredSpan, TraceSummary
 from infertel_exporters.sqlite._retention import Retention, RetentionResult
 from infertel_exporters.sqlite._schema import SCHEMA_VERSION, StoreError
@@ -70,4 +71,5 @@ __all__ = [
     "StoredLog",
     "StoredSpan",
     "TraceSummary",
+    "default_path",
 ]

@@ -27,6 +27,7 @@ from infertel_exporters.sqlite._encode import (
     metric_rows,
     span_rows,
 )
+from infertel_exporters.sqlite._paths import default_path
 from infertel_exporters.sqlite._retention import Retention
 from infertel_exporters.sqlite._store import SQLiteStore, reinit_after_fork
 
@@ -42,7 +43,10 @@ _DEGRADED_FOR_S = 60.0
 """A writer whose last failure is more recent than this reports ``degraded`` (``failing`` while failing)."""
 
 
-def _acquire(path: str | os.PathLike[str], retention: Retention | None, timeout_millis: int) -> SQLiteStore:
+def _acquire(path: str | os.PathLike[str] | None, retention: Retention | None, timeout_millis: int) -> SQLiteStore:
+    if path is None:
+        path = default_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
     raw = os.fspath(path)
     key = (os.getpid(), raw if raw == ":memory:" else str(Path(raw).expanduser().resolve()))
     with _registry_lock:
@@ -68,7 +72,7 @@ def _release(store: SQLiteStore) -> None:
 class _Writer:
     """What the three exporters share: the store, the deadline, failure reporting."""
 
-    def __init__(self, what: str, path: str | os.PathLike[str], retention: Any, timeout_millis: int) -> None:
+    def __init__(self, what: str, path: str | os.PathLike[str] | None, retention: Any, timeout_millis: int) -> None:
         if timeout_millis <= 0:
             raise ValueError(f"timeout_millis must be a positive number of milliseconds, got {timeout_millis!r}")
         policy = Retention.from_environment() if retention is _FROM_ENVIRONMENT else retention
@@ -183,7 +187,7 @@ class _StoreExporter:
 
     _what: ClassVar[str]
 
-    def __init__(self, path: str | os.PathLike[str], *, retention: Retention | None = _FROM_ENVIRONMENT,
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, retention: Retention | None = _FROM_ENVIRONMENT,
                  timeout_millis: int = 5000) -> None:  # fmt: skip
         self._writer = _Writer(self._what, path, retention, timeout_millis)
 
@@ -228,7 +232,7 @@ class SQLiteSpanExporter(_StoreExporter, SpanExporter):
     the first one created).
 
     Args:
-        path: The database file (created when missing).
+        path: The database file (created when missing); ``None``: :func:`default_path`.
         retention: Background retention bounds; default from ``INFERTEL_STORE_MAX_AGE_SECONDS``
             and ``INFERTEL_STORE_MAX_BYTES`` (7 days, 256 MiB); ``None``: no background retention.
         timeout_millis: Longest one export waits for the file's lock.
@@ -255,7 +259,7 @@ class SQLiteMetricExporter(_StoreExporter, MetricExporter):
     ``min(timeout_millis, its own timeout_millis)``. One row per data point.
 
     Args:
-        path: The database file (created when missing).
+        path: The database file (created when missing); ``None``: :func:`default_path`.
         retention: As for :class:`SQLiteSpanExporter`.
         timeout_millis: Longest one export waits for the file's lock.
         preferred_temporality: Passed to the SDK's ``MetricExporter``.
@@ -272,7 +276,7 @@ class SQLiteMetricExporter(_StoreExporter, MetricExporter):
 
     def __init__(
         self,
-        path: str | os.PathLike[str],
+        path: str | os.PathLike[str] | None = None,
         *,
         retention: Retention | None = _FROM_ENVIRONMENT,
         timeout_millis: int = 5000,
@@ -297,7 +301,7 @@ class SQLiteLogExporter(_StoreExporter, LogRecordExporter):
     Same threading and error contract as :class:`SQLiteSpanExporter`.
 
     Args:
-        path: The database file (created when missing).
+        path: The database file (created when missing); ``None``: :func:`default_path`.
         retention: As for :class:`SQLiteSpanExporter`.
         timeout_millis: Longest one export waits for the file's lock.
 
