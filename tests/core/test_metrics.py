@@ -294,6 +294,9 @@ def test_preaggregation_refused_where_it_cannot_be_exact() -> None:
         p.shutdown()
 
 
+@pytest.mark.skipif(
+    not hasattr(MeterProvider, "add_metric_reader"), reason="MeterProvider.add_metric_reader came after SDK 1.37"
+)
 def test_readers_added_later_and_several_temporalities() -> None:
     cumulative = InMemoryMetricReader()
     provider = MeterProvider(metric_readers=[cumulative], shutdown_on_exit=False)
