@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import logging
 from typing import Any
 
 import numpy as np
@@ -286,3 +287,31 @@ def test_configure_meter_provider_has_room_for_the_configured_series(
         provider.shutdown()
     assert len(latency) == 300 * 3 * 5
     assert frozenset({semconv.OTEL_METRIC_OVERFLOW: True}.items()) not in latency
+
+
+@pytest.mark.parametrize(
+    ("views", "max_series", "warned"),
+    [
+        (False, 1000, _SDK_LIMITS),  # 15,000 points per gauge, 2,000 kept: said once
+        (True, 1000, False),  # statistics_views() on the provider: room for all
+        (False, 133, False),  # 133 x 3 x 5 = 1,995 points: within the default
+    ],
+)
+def test_a_provider_without_room_is_reported(
+    sdk_tracer_provider: TracerProvider, caplog: pytest.LogCaptureFixture, views: bool, max_series: int, warned: bool
+) -> None:
+    provider = MeterProvider(
+        metric_readers=[InMemoryMetricReader()], views=statistics_views(max_series=max_series) if views else ()
+    )
+    with caplog.at_level(logging.WARNING, logger="infertel"):
+        handle = install(sdk_tracer_provider, provider, max_series=max_series)
+    handle.uninstall()
+    provider.shutdown()
+    messages = [r.getMessage() for r in caplog.records if "otel.metric.overflow" in r.getMessage()]
+    expected = (
+        "infertel: the statistics gauges publish up to 15000 points each (1000 series x 3 windows x 5 quantiles), "
+        "but this MeterProvider keeps 2000 per instrument (the SDK's default); the rest fold into "
+        "otel.metric.overflow. Create it with views=infertel.processors.statistics_views(...) (same options as the "
+        "statistics)"
+    )
+    assert messages == ([expected] if warned else [])

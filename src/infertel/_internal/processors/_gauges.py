@@ -10,19 +10,33 @@ statistics lock while folding and never raise (``handle_internal_errors``).
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
+from opentelemetry.sdk.metrics.view import View
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from infertel import semconv
+from infertel._internal.compat import metrics_sdk_internals
 from infertel._internal.errors import handle_internal_errors
 from infertel._internal.processors._snapshot import Distribution, SeriesStats, Snapshot
 from infertel._internal.processors._stats import InferenceStats
 from infertel.version import __version__
 
 _logger = logging.getLogger(__name__)
+
+
+SDK_DEFAULT_CARDINALITY_LIMIT = 2000
+"""Attribute sets per instrument that opentelemetry-sdk >= 1.45 keeps unless a View or reader says otherwise."""
+
+
+def sdk_limits_cardinality() -> bool:
+    """Whether this opentelemetry-sdk limits attribute sets per instrument (1.45 and later; 1.37-1.44 do not)."""
+    # View(aggregation_cardinality_limit=) arrived with the limit itself.
+    return "aggregation_cardinality_limit" in inspect.signature(View.__init__).parameters
 
 
 MAX_ERROR_TYPES = 10
@@ -151,6 +165,8 @@ class StatsGauges:
             unit=semconv.UNIT_REQUESTS,
             description="Requests started and not yet ended",
         )
+        with handle_internal_errors:
+            _warn_if_limited(meter_provider, stats)
 
     def _current(self, refresh: bool) -> list[Snapshot]:
         if refresh or self._snapshots is None:
@@ -217,6 +233,33 @@ class StatsGauges:
             if snaps:
                 out.extend(Observation(s.in_flight, dict(s.attributes)) for s in snaps[0].values())
         return out
+
+
+def _warn_if_limited(meter_provider: MeterProvider, stats: InferenceStats) -> None:
+    """Say so once when the SDK would fold gauge points into ``otel.metric.overflow`` on this provider.
+
+    infertel's own MeterProvider carries ``statistics_views()``; one created elsewhere (reused by
+    ``configure()``, or given to ``install()``) keeps the SDK's default unless a View names the gauges.
+    """
+    points = stats.max_series * len(stats.windows_s) * len(stats.quantiles)
+    if points <= SDK_DEFAULT_CARDINALITY_LIMIT or not sdk_limits_cardinality():
+        return
+    internals = metrics_sdk_internals(meter_provider)
+    if internals is None:  # not an SDK provider, or its views cannot be read: nothing to say for sure
+        return
+    scope = InstrumentationScope(semconv.INSTRUMENTATION_SCOPE, __version__, schema_url=semconv.SCHEMA_URL)
+    if internals.view_matches(scope, semconv.INFERTEL_GEN_AI_LATENCY, semconv.UNIT_SECONDS, ""):
+        return
+    _logger.warning(
+        "infertel: the statistics gauges publish up to %d points each (%d series x %d windows x %d quantiles), but "
+        "this MeterProvider keeps %d per instrument (the SDK's default); the rest fold into otel.metric.overflow. "
+        "Create it with views=infertel.processors.statistics_views(...) (same options as the statistics)",
+        points,
+        stats.max_series,
+        len(stats.windows_s),
+        len(stats.quantiles),
+        SDK_DEFAULT_CARDINALITY_LIMIT,
+    )
 
 
 def _attrs(series: SeriesStats, key: str, value: Any) -> dict[str, Any]:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterable
 
 from opentelemetry.sdk.metrics.view import ExponentialBucketHistogramAggregation, View
 
 from infertel import semconv
-from infertel._internal.processors._gauges import DISTRIBUTION_GAUGES, MAX_ERROR_TYPES, RATE_GAUGES
+from infertel._internal.processors._gauges import (
+    DISTRIBUTION_GAUGES,
+    MAX_ERROR_TYPES,
+    RATE_GAUGES,
+    sdk_limits_cardinality,
+)
 from infertel._internal.processors._stats import (
     DEFAULT_MAX_SERIES,
     DEFAULT_QUANTILES,
@@ -24,12 +28,6 @@ CHURN_FACTOR = 2
 The SDK keeps every attribute set an asynchronous instrument has reported (on cumulative
 readers), also after the series left every window; the spare room keeps series that come and go
 apart before the SDK folds new ones into its ``otel.metric.overflow`` point."""
-
-
-def _view_takes_cardinality_limit() -> bool:
-    # View(aggregation_cardinality_limit=) and the SDK's 2,000-point default limit both arrived in
-    # opentelemetry-sdk 1.45; 1.37-1.44 have neither (no limit: nothing to raise).
-    return "aggregation_cardinality_limit" in inspect.signature(View.__init__).parameters
 
 
 GEN_AI_HISTOGRAMS = (
@@ -105,7 +103,7 @@ def statistics_views(
     windows, qs, _ = validate_config(
         windows_s, quantiles, max_series, (), DEFAULT_SLOTS_PER_WINDOW, DEFAULT_RELATIVE_ACCURACY
     )
-    if not _view_takes_cardinality_limit():
+    if not sdk_limits_cardinality():
         return []
     per_window = max_series * len(windows)
     limits = {name: per_window * len(qs) for name in DISTRIBUTION_GAUGES}
