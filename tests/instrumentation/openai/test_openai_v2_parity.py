@@ -182,6 +182,8 @@ def _without_server(attributes: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in attributes.items() if k not in (semconv.SERVER_ADDRESS, semconv.SERVER_PORT)}
 
 
+# openai-v2 2.3b0 (the release for the oldest supported SDK) builds its event records with trace_id/span_id.
+@pytest.mark.filterwarnings("ignore:LogRecord init with `trace_id`:Warning")
 @pytest.mark.parametrize("opt_in", ["", "gen_ai_latest_experimental"])
 def test_ours_records_everything_upstream_does(
     opt_in: str, openai_server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch
