@@ -71,9 +71,11 @@ class Steps:
         for _what, fn in steps:
             outcome: list[Any] = []
             outcomes.append(outcome)
-            thread = threading.Thread(target=_capture, args=(fn, outcome), name="infertel-shutdown", daemon=True)
+            thread: threading.Thread | None = threading.Thread(
+                target=_capture, args=(fn, outcome), name="infertel-shutdown", daemon=True
+            )
             try:
-                thread.start()
+                thread.start()  # type: ignore[union-attr]
             except RuntimeError:  # no new threads (interpreter finalizing): run it here, unbounded
                 _capture(fn, outcome)
                 thread = None
@@ -172,10 +174,7 @@ def teardown(cfg: Any, deadline: float, steps: Steps | None = None) -> bool:
     flush_deadline = start + max(0.0, deadline - start) * _FLUSH_SHARE
     logs.detach()
     flushes: list[tuple[str, Callable[[], Any]]] = [
-        (
-            f"{signal} flush ({_where(cfg, signal)})",
-            lambda provider=provider: provider.force_flush(left_millis(flush_deadline)),
-        )
+        (f"{signal} flush ({_where(cfg, signal)})", _flusher(provider, flush_deadline))
         for signal, provider, _owned, _hub_of in _pairs(cfg)
     ]
     # The meter's last collection, with the statistics gauges and resource metrics still reporting.
@@ -187,6 +186,10 @@ def teardown(cfg: Any, deadline: float, steps: Steps | None = None) -> bool:
         stops.append((f"{signal} shutdown ({_where(cfg, signal)})", _stopper(provider, owned, hub_of, deadline)))
     ok = steps.run(stops, deadline) and ok
     return _stop_prometheus(cfg, steps, deadline) and ok
+
+
+def _flusher(provider: Any, deadline: float) -> Callable[[], Any]:
+    return lambda: provider.force_flush(left_millis(deadline))
 
 
 def _stopper(provider: Any, owned: bool, hub_of: Any, deadline: float) -> Callable[[], None]:
