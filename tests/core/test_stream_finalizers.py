@@ -218,3 +218,22 @@ def test_a_stream_ends_once_when_shutdown_and_its_consumer_race(tracer_provider,
     assert reasons <= {semconv.STREAM_END_SHUTDOWN, semconv.STREAM_END_EXHAUSTED}
     shut = sum(s.attributes[semconv.INFERTEL_STREAM_END_REASON] == semconv.STREAM_END_SHUTDOWN for s in spans)
     assert (ended, left) == (shut, 0)
+
+
+def test_a_stream_ended_by_hand_then_dropped_leaves_the_registry(
+    tracer_provider, meter_provider, span_exporter
+) -> None:
+    @infertel.observe(model="m", tracer_provider=tracer_provider, meter_provider=meter_provider)
+    def tokens() -> Iterator[int]:
+        infertel.current_inference().end("stopped early")  # type: ignore[union-attr]
+        yield from range(3)
+
+    before = reaper.pending()
+    stream = tokens()
+    next(stream)
+    assert reaper.pending() == before + 1
+    del stream
+    _reaped()
+    assert reaper.pending() == before  # no leak in a long-running process
+    (span,) = span_exporter.get_finished_spans()
+    assert span.attributes[semconv.INFERTEL_STREAM_END_REASON] == "stopped early"

@@ -143,7 +143,7 @@ def _proxy(gen: Generator[Any, Any, Any], inv: Inference, run: Any, me: list[Any
                 raise
             if not released:
                 _end(inv, semconv.STREAM_END_CLOSED)
-            elif not inv._ended:
+            else:  # also when ended by hand: the reaper then only takes it off the registry
                 reaper.release(inv, _release_reason(inv))
             raise
         except BaseException as exc:
@@ -284,5 +284,5 @@ class AsyncStream(AsyncGenerator[Any, Any]):
     def __del__(self) -> None:
         # A finalizer: no lock may be taken here, so the reaper thread ends the span.
         inv = getattr(self, "_inv", None)
-        if inv is not None and not inv._ended:
+        if inv is not None:  # also when ended by hand: the reaper then only takes it off the registry
             reaper.release(inv, _release_reason(inv))
