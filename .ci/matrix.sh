@@ -46,18 +46,19 @@ UNIT_SELECTION=(
 run_leg() {  # $1: leg name, $2: python version
   local leg=$1 version=$2 venv=.cache/venv-$1 python stamp inputs
   local override_var="PYTHON_${leg^^}"
-  python=${!override_var:-$(find_python "$version")}
+  python=${!override_var:-$(find_python "$version")} || return
   inputs=$(cat ".ci/constraints-$leg.txt" .ci/requirements-matrix.txt pyproject.toml */*/pyproject.toml \
     | sha256sum | cut -c1-16)
   stamp="$venv/.matrix-inputs"
   if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$inputs" ]; then
     echo "matrix[$leg]: building $venv with $("$python" --version)"
+    # (set -e does not apply inside a function called from `||`: each step returns on failure)
     rm -rf "$venv"
-    "$python" -m venv "$venv"
+    "$python" -m venv "$venv" || return
     # (grep drops the notes some pip configurations print about unused local indexes)
-    "$venv/bin/python" -m pip install -q --upgrade pip 2> >(grep -v "^WARNING: Location" >&2)
+    "$venv/bin/python" -m pip install -q --upgrade pip 2> >(grep -v "^WARNING: Location" >&2) || return
     "$venv/bin/python" -m pip install -q -c ".ci/constraints-$leg.txt" "${DISTS[@]}" -r .ci/requirements-matrix.txt \
-      2> >(grep -v "^WARNING: Location" >&2)
+      2> >(grep -v "^WARNING: Location" >&2) || return
     echo "$inputs" > "$stamp"
   fi
   echo "matrix[$leg]: $("$venv/bin/python" --version); $("$venv/bin/python" -m pip list 2>/dev/null \
@@ -67,10 +68,19 @@ run_leg() {  # $1: leg name, $2: python version
 
 legs=("$@")
 [ ${#legs[@]} -eq 0 ] && legs=(oldest newest)
+failed=()
 for leg in "${legs[@]}"; do
   case $leg in
-    oldest) start=$SECONDS; run_leg oldest 3.10; echo "matrix[oldest]: $((SECONDS - start)) s" ;;
-    newest) start=$SECONDS; run_leg newest 3.13; echo "matrix[newest]: $((SECONDS - start)) s" ;;
+    oldest) version=3.10 ;;
+    newest) version=3.13 ;;
     *) echo "matrix: unknown leg '$leg' (accepted: oldest, newest)" >&2; exit 2 ;;
   esac
+  start=$SECONDS
+  status=passed
+  run_leg "$leg" "$version" || { status=FAILED; failed+=("$leg"); }
+  echo "matrix[$leg]: $status in $((SECONDS - start)) s"
 done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "matrix: failed legs: ${failed[*]}" >&2
+  exit 1
+fi

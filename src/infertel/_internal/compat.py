@@ -11,7 +11,11 @@ Entries:
 * Logs SDK names (``opentelemetry.sdk._logs``): the logs SDK is underscore-named upstream in every
   supported release, so that module *is* the public path; the names changed in 1.39
   (``LogData`` -> ``ReadWriteLogRecord``/``ReadableLogRecord``, ``LogExporter`` ->
-  ``LogRecordExporter``), both spellings resolved here.
+  ``LogRecordExporter``), both spellings resolved here, with :func:`log_record_resource`,
+  :func:`new_log_record` and :func:`logging_handler_class`. Likewise the OTLP log exporters live
+  only in ``opentelemetry.exporter.otlp.proto.{grpc,http}._log_exporter`` upstream: importing them
+  from there (exporter_build.py) is the documented path, not a private member.
+* :func:`prometheus_reader`: a Prometheus reader serving its own registry on contrib 0.58 too.
 * :class:`BaseConfigurator`: the ``opentelemetry_configurator`` entry point's base class.
 * :data:`span_attributes` / :data:`span_end_fields`: the statistics processor's span reads.
 * :func:`runtime_context_var` / :func:`span_context_key`: the context runtime's ContextVar and the
