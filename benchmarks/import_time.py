@@ -7,9 +7,12 @@ to the baseline.
 
 - baseline: ``import opentelemetry.sdk.trace, opentelemetry.sdk.metrics, opentelemetry.sdk._logs``
   (what any OTel SDK application imports);
-- ``import infertel``: the facade alone (target: at most 20 ms over the baseline);
-- ``from infertel import configure, observe``: what an application that instruments itself imports,
-  everything needed to configure and to decorate (reported, for the whole picture).
+- ``import infertel``: the facade alone;
+- ``from infertel import configure, observe, inference``: infertel's working API, what an application
+  that instruments itself imports: everything needed to configure, to decorate and to time a block.
+  Target (issue 11): at most 20 ms over the baseline, in CPU time (the figure a busy machine does not
+  inflate; wall time is printed next to it). ``configure()`` itself imports what only it needs
+  (processors, resource metrics, exporters) when it is called.
 
 Both sides load cached bytecode (compiled once by a warm-up run into a private pycache folder).
 
@@ -29,7 +32,7 @@ import tempfile
 SUBJECTS = {
     "OTel SDK trace+metrics+logs": "import opentelemetry.sdk.trace, opentelemetry.sdk.metrics, opentelemetry.sdk._logs",
     "import infertel": "import infertel",
-    "from infertel import configure, observe": "from infertel import configure, observe",
+    "from infertel import configure, observe, inference": "from infertel import configure, observe, inference",
 }
 BASELINE = "OTel SDK trace+metrics+logs"
 TARGET_MS = 20.0
@@ -72,7 +75,7 @@ def _run(repeat: int) -> int:
         for name, stmt in SUBJECTS.items():
             times[name].append(sample(stmt))
     print(f"Import time, median of {repeat} fresh interpreters each (Python {sys.version.split()[0]})")
-    print(f"{'subject':42} {'wall ms':>8} {'p25':>7} {'p75':>7} {'vs base':>9} {'CPU ms':>8} {'vs base':>9}")
+    print(f"{'subject':52} {'wall ms':>8} {'p25':>7} {'p75':>7} {'vs base':>9} {'CPU ms':>8} {'vs base':>9}")
     over = {}
     for kind, column in (("wall", 0), ("cpu", 1)):
         base = statistics.median(t[column] for t in times[BASELINE])
@@ -83,10 +86,13 @@ def _run(repeat: int) -> int:
         cpu = statistics.median(t[1] for t in values)
         delta_wall = "" if name == BASELINE else f"{over['wall'][name]:+.1f}"
         delta_cpu = "" if name == BASELINE else f"{over['cpu'][name]:+.1f}"
-        print(f"{name:42} {statistics.median(wall):8.1f} {q1:7.1f} {q3:7.1f} {delta_wall:>9} {cpu:8.1f} {delta_cpu:>9}")
-    worst = max(over["wall"]["import infertel"], over["cpu"]["import infertel"])
-    verdict = "holds" if worst <= TARGET_MS else "MISSED"
-    print(f"target: `import infertel` at most {TARGET_MS:.0f} ms over the baseline (wall and CPU): {verdict}")
+        print(f"{name:52} {statistics.median(wall):8.1f} {q1:7.1f} {q3:7.1f} {delta_wall:>9} {cpu:8.1f} {delta_cpu:>9}")
+    for name in (n for n in SUBJECTS if n != BASELINE):
+        verdict = "PASS" if over["cpu"][name] <= TARGET_MS else "FAIL"
+        print(
+            f"{verdict}: `{name}` costs {over['cpu'][name]:+.1f} ms CPU ({over['wall'][name]:+.1f} ms wall) over "
+            f"the baseline; target at most +{TARGET_MS:.0f} ms CPU"
+        )
     return 0
 
 

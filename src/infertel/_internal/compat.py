@@ -27,12 +27,11 @@ Entries:
 from __future__ import annotations
 
 import contextvars
-import importlib.util
 import logging
 import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -40,7 +39,16 @@ from opentelemetry import trace
 # ``opentelemetry.sdk._logs`` is the only home of the logs SDK in every supported release (the
 # upstream docs import it from there); some names inside changed in 1.39, resolved below.
 from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor
-from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, SimpleLogRecordProcessor
+
+if TYPE_CHECKING:  # bound by __getattr__ below on first use (the 1.39+ names; 1.37-1.38 spell them differently)
+    from opentelemetry.sdk._logs.export import (
+        BatchLogRecordProcessor,
+        ConsoleLogRecordExporter,
+        InMemoryLogRecordExporter,
+        LogRecordExporter,
+        LogRecordExportResult,
+        SimpleLogRecordProcessor,
+    )
 
 __all__ = [
     "BaseConfigurator",
@@ -82,26 +90,52 @@ try:  # 1.39+: the record a processor/exporter receives carries the resource its
 except ImportError:  # 1.37-1.38: LogData(log_record, instrumentation_scope), resource on log_record
     from opentelemetry.sdk._logs import LogData as ReadWriteLogRecord  # type: ignore[attr-defined,no-redef]
 
-try:  # 1.39+
-    from opentelemetry.sdk._logs.export import (
-        ConsoleLogRecordExporter,
-        InMemoryLogRecordExporter,
-        LogRecordExporter,
-        LogRecordExportResult,
-    )
-except ImportError:  # 1.37-1.38
-    from opentelemetry.sdk._logs.export import (  # type: ignore[attr-defined,no-redef]
-        ConsoleLogExporter as ConsoleLogRecordExporter,
-    )
-    from opentelemetry.sdk._logs.export import (  # type: ignore[attr-defined,no-redef]
-        InMemoryLogExporter as InMemoryLogRecordExporter,
-    )
-    from opentelemetry.sdk._logs.export import (  # type: ignore[attr-defined,no-redef]
-        LogExporter as LogRecordExporter,
-    )
-    from opentelemetry.sdk._logs.export import (  # type: ignore[attr-defined,no-redef]
-        LogExportResult as LogRecordExportResult,
-    )
+# The log processors and exporters (``opentelemetry.sdk._logs.export``, about 1.5 ms to import) are
+# resolved on first use by ``__getattr__`` below: only configure() builds log pipelines, and
+# ``from infertel import observe`` does not pay for them.
+_LOGS_EXPORT_NAMES = frozenset(
+    {
+        "BatchLogRecordProcessor",
+        "ConsoleLogRecordExporter",
+        "InMemoryLogRecordExporter",
+        "LogRecordExportResult",
+        "LogRecordExporter",
+        "SimpleLogRecordProcessor",
+    }
+)
+
+
+def _logs_export_names() -> dict[str, Any]:
+    from opentelemetry.sdk._logs import export
+
+    try:  # 1.39+
+        from opentelemetry.sdk._logs.export import (
+            ConsoleLogRecordExporter,
+            InMemoryLogRecordExporter,
+            LogRecordExporter,
+            LogRecordExportResult,
+        )
+    except ImportError:  # 1.37-1.38
+        from opentelemetry.sdk._logs.export import (  # type: ignore[attr-defined,no-redef]
+            ConsoleLogExporter as ConsoleLogRecordExporter,
+        )
+        from opentelemetry.sdk._logs.export import (  # type: ignore[attr-defined,no-redef]
+            InMemoryLogExporter as InMemoryLogRecordExporter,
+        )
+        from opentelemetry.sdk._logs.export import (  # type: ignore[attr-defined,no-redef]
+            LogExporter as LogRecordExporter,
+        )
+        from opentelemetry.sdk._logs.export import (  # type: ignore[attr-defined,no-redef]
+            LogExportResult as LogRecordExportResult,
+        )
+    return {
+        "BatchLogRecordProcessor": export.BatchLogRecordProcessor,
+        "SimpleLogRecordProcessor": export.SimpleLogRecordProcessor,
+        "ConsoleLogRecordExporter": ConsoleLogRecordExporter,
+        "InMemoryLogRecordExporter": InMemoryLogRecordExporter,
+        "LogRecordExporter": LogRecordExporter,
+        "LogRecordExportResult": LogRecordExportResult,
+    }
 
 
 def logging_handler_class() -> type | None:
@@ -118,6 +152,8 @@ def logging_handler_class() -> type | None:
     try:
         from opentelemetry.instrumentation.logging.handler import LoggingHandler
     except ImportError:
+        import importlib.util
+
         if importlib.util.find_spec("opentelemetry.instrumentation.logging") is None:
             return None  # opentelemetry-instrumentation-logging is not installed
         from opentelemetry.sdk._logs import LoggingHandler  # type: ignore[attr-defined,no-redef]
@@ -248,10 +284,17 @@ BaseConfigurator: Any  # declared here, bound by __getattr__ below on first use
 def __getattr__(name: str) -> Any:
     # ``BaseConfigurator`` (the base class of infertel's ``opentelemetry_configurator`` entry point) is
     # resolved on first use: importing the SDK's configurator costs about 40 ms (importlib.metadata),
-    # which only zero-code start-up needs.
+    # which only zero-code start-up needs. So are the logs SDK's processors and exporters and the
+    # statistics processor's span readers (their probe builds a TracerProvider): configure() uses them.
     if name == "BaseConfigurator":
         value = globals()[name] = _base_configurator()
         return value
+    if name in _LOGS_EXPORT_NAMES:
+        globals().update(_logs_export_names())
+        return globals()[name]
+    if name in _SPAN_READS:
+        globals().update(_span_reads())
+        return globals()[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -340,21 +383,34 @@ def _probe_span_reads() -> bool:
         return False
 
 
-SPAN_INTERNALS = _probe_span_reads()
+# The four names below are bound by ``__getattr__`` on first use (the statistics processor's
+# import, at configure() time): the probe builds a TracerProvider, about 2 ms and a thread pool
+# that an import should not cost.
+_SPAN_READS = frozenset({"SPAN_INTERNALS", "span_attributes", "span_id", "ended_span_fields"})
+
+SPAN_INTERNALS: bool
 """Whether :data:`span_attributes`, :data:`span_id` and :data:`ended_span_fields` read private fields."""
 
-span_attributes: Callable[[Any], Any] = _private_span_attributes if SPAN_INTERNALS else public_span_attributes
+span_attributes: Callable[[Any], Any]
 """``span -> attribute mapping`` (a plain dict on the fast path). ``AttributeError``: use
 :func:`public_span_attributes`."""
 
-span_id: Callable[[Any], int] = _private_span_id if SPAN_INTERNALS else public_span_id
+span_id: Callable[[Any], int]
 """``span -> span id``. ``AttributeError``: use :func:`public_span_id`."""
 
-ended_span_fields: Callable[[Any], tuple[int, int | None, int | None, Any, int | None]] = (
-    _private_ended_span_fields if SPAN_INTERNALS else public_ended_span_fields
-)
+ended_span_fields: Callable[[Any], tuple[int, int | None, int | None, Any, int | None]]
 """``span -> (span_id, start_time, end_time, status_code, parent span id)``. ``AttributeError``: use
 :func:`public_ended_span_fields`."""
+
+
+def _span_reads() -> dict[str, Any]:
+    private = _probe_span_reads()
+    return {
+        "SPAN_INTERNALS": private,
+        "span_attributes": _private_span_attributes if private else public_span_attributes,
+        "span_id": _private_span_id if private else public_span_id,
+        "ended_span_fields": _private_ended_span_fields if private else public_ended_span_fields,
+    }
 
 
 # --- Context runtime ---------------------------------------------------------------------------

@@ -13,21 +13,25 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import _logs as otel_logs
 from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import MeterProvider as SDKMeterProvider
-from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider as SDKTracerProvider
 
-from infertel._internal import components, config, exporter_build, lifecycle, logs, providers, state, teardown
+from infertel._internal import state
 from infertel._internal.compat import LoggerProvider as SDKLoggerProvider
-from infertel._internal.config import Settings
-from infertel._internal.metrics import instruments
-from infertel._internal.prometheus import PrometheusEndpoint, check_port_free, start_prometheus
-from infertel._internal.reconfigure import consistent_resource, resource_key
-from infertel._internal.resource import build_resource
+
+# What only configure() and shutdown() use (settings, exporters, processors, resource metrics,
+# Prometheus, teardown) is imported when they run, not with ``from infertel import configure``:
+# an application pays for the pipeline it configures, not for importing the name
+# (benchmarks/import_time.py).
+if TYPE_CHECKING:
+    from opentelemetry.sdk.resources import Resource
+
+    from infertel._internal.config import Settings
+    from infertel._internal.prometheus import PrometheusEndpoint
 
 _logger = logging.getLogger(__name__)
 
@@ -144,6 +148,16 @@ def configure(
         >>> infertel.configure(service_name="chat-api", endpoint="http://127.0.0.1:4317")  # doctest: +SKIP
     """
     global _active
+    from infertel._internal import (
+        components,
+        config,
+        lifecycle,
+        teardown,  # noqa: F401  (loaded here, so that shutdown() imports nothing)
+    )
+    from infertel._internal.metrics import instruments
+    from infertel._internal.reconfigure import consistent_resource
+    from infertel._internal.resource import build_resource
+
     settings = config.resolve(
         service_name=service_name, service_version=service_version, resource_attributes=resource_attributes,
         endpoint=endpoint, traces_endpoint=traces_endpoint, metrics_endpoint=metrics_endpoint,
@@ -214,6 +228,8 @@ def configure(
 
 def _check_prometheus_port(settings: Settings, previous: _Configured | None) -> None:
     """Fail before changing anything when the Prometheus port is taken (by someone other than us)."""
+    from infertel._internal.prometheus import check_port_free
+
     held = previous.prometheus if previous is not None else None
     port, host = settings.prometheus_port, settings.prometheus_host
     if port and (held is None or (held.host, held.port) != (host, port)):
@@ -226,6 +242,8 @@ def _exporters(current: _Configured, signal: str, owned: bool) -> list[Any]:
     # (opentelemetry-instrument reads the same variables): add only what configure() was given.
     if not (owned or current.settings.export(signal).explicit):
         return []
+    from infertel._internal import exporter_build
+
     exporters = exporter_build.exporters_for(signal, current.settings)
     if exporters:
         current.extras.setdefault("exporters", {})[signal] = exporters[0]
@@ -234,6 +252,8 @@ def _exporters(current: _Configured, signal: str, owned: bool) -> list[Any]:
 
 
 def _set_up_traces(current: _Configured, previous: _Configured | None, explicit: Any, resource: Resource) -> None:
+    from infertel._internal import providers
+
     settings = current.settings
     if explicit is not None:
         provider, owned = explicit, providers.is_owned(explicit)
@@ -258,6 +278,8 @@ def _set_up_traces(current: _Configured, previous: _Configured | None, explicit:
 
 
 def _set_up_logs(current: _Configured, previous: _Configured | None, explicit: Any, resource: Resource) -> None:
+    from infertel._internal import logs, providers
+
     if explicit is not None:
         provider, owned = explicit, providers.is_owned(explicit)
     else:
@@ -282,6 +304,8 @@ def _set_up_logs(current: _Configured, previous: _Configured | None, explicit: A
 
 
 def _meter_key(settings: Settings, resource: Resource) -> tuple[Any, ...]:
+    from infertel._internal.reconfigure import resource_key
+
     store = settings.store_path if settings.metrics.endpoint is None else None
     return (
         settings.metrics,
@@ -294,6 +318,9 @@ def _meter_key(settings: Settings, resource: Resource) -> tuple[Any, ...]:
 
 
 def _set_up_metrics(current: _Configured, previous: _Configured | None, explicit: Any, resource: Resource) -> None:
+    from infertel._internal import providers
+    from infertel._internal.prometheus import start_prometheus
+
     settings = current.settings
     key = _meter_key(settings, resource)
     current.meter_key = key
@@ -359,11 +386,15 @@ def _drop_hub_delegates(provider: Any, hub_of: Any) -> None:
 
 
 def _shutdown_meter(cfg: _Configured, deadline: float) -> bool:
+    from infertel._internal import teardown
+
     return teardown.shutdown_meter(cfg, deadline)
 
 
 def _teardown(cfg: _Configured, deadline: float) -> bool:
     """Flush, stop and judge what ``cfg`` set up (a ``configure()`` being replaced); bounded by ``deadline``."""
+    from infertel._internal import teardown
+
     steps = teardown.Steps()
     ok = teardown.teardown(cfg, deadline, steps)
     return teardown.verdict(cfg, steps, deadline) and ok
@@ -403,6 +434,8 @@ def shutdown(*, timeout_millis: int = 30_000) -> bool:
         cfg, _active = _active, None
         if cfg is None:
             return True
+        from infertel._internal import teardown  # loaded by the configure() that set ``cfg``
+
         steps = teardown.Steps()
         ok = teardown.end_streams(steps, start + (deadline - start) * 0.25)
         ok = teardown.teardown(cfg, start + (deadline - start) * 0.95, steps) and ok

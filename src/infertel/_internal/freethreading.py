@@ -10,7 +10,6 @@ re-enabled (``PYTHON_GIL=1`` or ``python -X gil=1``), which free-threaded builds
 from __future__ import annotations
 
 import sys
-import sysconfig
 from collections.abc import Callable
 
 MESSAGE = (
@@ -45,9 +44,16 @@ def require_gil(
     if callable(probe):
         enabled = bool(probe())
     else:
-        # No probe (before 3.13): only a free-threaded build can run without the GIL.
+        # No probe (before 3.13): only a free-threaded build can run without the GIL. Those exist from
+        # 3.13 on; reading the build variable imports sysconfig (about 1 ms), so only there.
         if gil_disabled_build is None:
-            gil_disabled_build = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+            gil_disabled_build = sys.version_info >= (3, 13) and _gil_disabled_build()
         enabled = not gil_disabled_build
     if not enabled:
         raise ImportError(MESSAGE)
+
+
+def _gil_disabled_build() -> bool:
+    import sysconfig
+
+    return bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
