@@ -217,6 +217,7 @@ class Housekeeper:
             try:
                 apply(self._store, self._policy)
             except Exception as exc:
-                self._on_error(exc)
+                if not (self._stop.is_set() or self._store._closed):  # closing under a pass is not a failure
+                    self._on_error(exc)
             if self._stop.wait(self._policy.interval_s):
                 return
