@@ -185,6 +185,72 @@ def test_import_infertel_loads_no_optional_weight_and_public_submodules_are_attr
     }
 
 
+# What only configure() needs (settings, exporters, log/span processors, statistics, resource metrics, Prometheus,
+# teardown), the probe of the statistics processor's span reads (it builds a TracerProvider) and sysconfig: taken
+# off the import of the working API (from infertel import configure, observe, inference; benchmarks/import_time.py).
+CONFIGURE_ONLY = ["infertel._internal.components", "infertel._internal.config", "infertel._internal.exporter_build",
+                  "infertel._internal.lifecycle", "infertel._internal.logs", "infertel._internal.processors",
+                  "infertel._internal.prometheus", "infertel._internal.providers", "infertel._internal.reconfigure",
+                  "infertel._internal.resource", "infertel._internal.resources", "infertel._internal.status",
+                  "infertel._internal.teardown", "opentelemetry.sdk._logs.export", "opentelemetry.sdk.trace.export",
+                  "importlib.util", "pathlib", "sysconfig"]  # fmt: skip
+
+
+def test_the_working_api_imports_what_its_first_calls_need_and_configure_the_rest(tmp_path: Path) -> None:
+    result = _python(f"""
+        import json, os, sys
+        os.environ["INFERTEL_STORE_PATH"] = {str(tmp_path / "store.db")!r}
+        os.environ["INFERTEL_SPOOL_DIR"] = {str(tmp_path / "spool")!r}
+        os.environ["INFERTEL_RESOURCE_METRICS"] = "false"
+        from infertel import configure, inference, observe, shutdown
+        from infertel._internal import compat
+
+        def loaded():
+            return sorted(m for m in {CONFIGURE_ONLY!r} if m in sys.modules)
+
+        report = {{"on_import": loaded(), "fork_hook": "infertel._internal.forking" in sys.modules,
+                   "span_probe": "SPAN_INTERNALS" in vars(compat)}}
+        @observe(model="m", operation="chat", provider="p")
+        def generate(prompt):
+            return prompt
+        before = set(sys.modules)
+        generate("hi")
+        with inference(model="m", operation="chat"):
+            pass
+        report["first_calls"] = sorted(set(sys.modules) - before)  # no import on the hot path, before configure()
+        configure(service_name="import-set")
+        report["configure"] = loaded()
+        report["span_probe_after_configure"] = compat.SPAN_INTERNALS
+        before = set(sys.modules)
+        generate("hi")
+        with inference(model="m", operation="chat"):
+            pass
+        report["configured_calls"] = sorted(set(sys.modules) - before)  # nor after it
+        report["shutdown"] = shutdown(timeout_millis=10_000)
+        print(json.dumps(report))
+    """)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    # What the OTel SDK itself loads (e.g. pathlib on some releases) is the baseline.
+    sdk = _python(f"""
+        import sys
+        import opentelemetry.sdk.trace, opentelemetry.sdk.metrics, opentelemetry.sdk._logs
+        print(" ".join(sorted(m for m in {CONFIGURE_ONLY!r} if m in sys.modules)))
+    """)
+    assert sdk.returncode == 0, sdk.stderr
+    by_sdk = sdk.stdout.split()
+
+    assert json.loads(result.stdout) == {
+        "on_import": by_sdk,
+        "fork_hook": True,  # the at-fork hook is registered before any call records anything
+        "span_probe": False,
+        "first_calls": [],
+        "configure": sorted(set(CONFIGURE_ONLY) - {"sysconfig"} | set(by_sdk)),  # sysconfig: not even then
+        "span_probe_after_configure": True,
+        "configured_calls": [],
+        "shutdown": True,
+    }
+
+
 def test_the_facade_lists_every_public_name_and_unknown_names_raise_attribute_error() -> None:
     for name in infertel.__all__:
         assert getattr(infertel, name) is not None, name
