@@ -1,4 +1,4 @@
-"""What `import infertel` costs next to importing the OpenTelemetry SDK it builds on.
+"""What importing infertel and its working API costs next to importing the OpenTelemetry SDK it builds on.
 
 Each sample is a fresh interpreter that times one import statement with ``time.perf_counter``
 around it (interpreter start-up excluded); the subjects are interleaved so that load on the
@@ -10,9 +10,10 @@ to the baseline.
 - ``import infertel``: the facade alone;
 - ``from infertel import configure, observe, inference``: infertel's working API, what an application
   that instruments itself imports: everything needed to configure, to decorate and to time a block.
-  Target (issue 11): at most 20 ms over the baseline, in CPU time (the figure a busy machine does not
-  inflate; wall time is printed next to it). ``configure()`` itself imports what only it needs
-  (processors, resource metrics, exporters) when it is called.
+  Target (issue 11): at most 20 ms over the baseline, in CPU time (the figure a busy machine inflates
+  least; wall time is printed next to it). A PASS/FAIL line is printed for each subject.
+  ``configure()`` itself imports what only it needs (processors, resource metrics, exporters) when it
+  is called.
 
 Both sides load cached bytecode (compiled once by a warm-up run into a private pycache folder).
 
