@@ -110,7 +110,7 @@ def _store_failure_visible(tmp_path: Path, store: Path, error: str) -> None:
         "target": str(store),
         "state": "failing",
         "last_error": error,
-        "counts": {"written": 0, "dropped": 5, "errors": 1},
+        "counts": {"received": 5, "written": 0, "dropped": 5, "errors": 1},
     }
     assert result["counters"][f"{semconv.INFERTEL_EXPORT_DROPPED}|traces|sqlite-store"] == 5
     assert result["counters"][f"{semconv.INFERTEL_STORE_ERRORS}|traces|sqlite-store"] == 1
@@ -202,7 +202,7 @@ def test_a_full_store_is_reported(tmp_path: Path) -> None:
     }
     # The first batches fit, the later ones did not: every span either written or counted as lost.
     assert counts["written"] > 0 and counts["dropped"] > 0
-    assert counts["written"] + counts["dropped"] == 1000
+    assert counts["written"] + counts["dropped"] == counts["received"] == 1000
     assert counts["errors"] == counts["dropped"] // 100
     assert result["counters"][f"{semconv.INFERTEL_EXPORT_DROPPED}|traces|sqlite-store"] == counts["dropped"]
     assert result["counters"][f"{semconv.INFERTEL_STORE_ERRORS}|traces|sqlite-store"] == counts["errors"]

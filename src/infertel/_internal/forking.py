@@ -204,7 +204,21 @@ def _reset_streams_and_exit_flush() -> None:
             reset()
 
 
-_STEPS = (_renew_locks, _reset_statistics, _reset_aggregators, _reset_status, _reset_streams_and_exit_flush)
+def _reset_hub_counts() -> None:
+    # The batch processors' queues start empty in the child: so do the counts compared with them.
+    providers = _module("providers")
+    if providers is not None:
+        providers.reset_hubs_after_fork()
+
+
+_STEPS = (
+    _renew_locks,
+    _reset_statistics,
+    _reset_aggregators,
+    _reset_status,
+    _reset_streams_and_exit_flush,
+    _reset_hub_counts,
+)
 
 
 def _after_fork_in_child() -> None:

@@ -13,11 +13,12 @@ functions: each returns the list ``configure()`` installs. The exporters themsel
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from opentelemetry.context import Context
@@ -50,22 +51,40 @@ def _deadline_left(deadline: float) -> int:
 class _Hub:
     """Forwarding to a swappable tuple of delegates (what both hubs share).
 
-    Threading: the delegates are an immutable tuple swapped atomically by :meth:`replace`, so the
-    application's threads forwarding to them need no lock.
+    Each set of delegates comes with a counter of the items forwarded to it (spans the SDK's batch
+    processor would queue: sampled ones; every log record), so ``shutdown()`` can tell what an SDK
+    batch processor dropped when its queue was full: it forwarded more than its exporter received.
+
+    Threading: the delegates and their counter are one immutable pair swapped atomically by
+    :meth:`replace`, so the application's threads forwarding to them need no lock
+    (``next()`` on an ``itertools.count`` is atomic).
     """
 
     def __init__(self) -> None:
-        self._delegates: tuple[Any, ...] = ()
+        self._generation: tuple[tuple[Any, ...], Iterator[int]] = ((), itertools.count())
+        self.retired_forwarded = 0
+        """Items forwarded to the last non-empty set of delegates that :meth:`replace` retired."""
 
     @property
     def delegates(self) -> tuple[Any, ...]:
         """The processors telemetry is forwarded to now."""
-        return self._delegates
+        return self._generation[0]
+
+    @property
+    def _delegates(self) -> tuple[Any, ...]:
+        return self._generation[0]
 
     def replace(self, delegates: Sequence[Any]) -> tuple[Any, ...]:
         """Forward to ``delegates`` from now on; return the previous ones (the caller shuts them down)."""
-        previous, self._delegates = self._delegates, tuple(delegates)
+        (previous, forwarded), self._generation = self._generation, (tuple(delegates), itertools.count())
+        if previous:  # retiring an empty set keeps the count of the last real one
+            self.retired_forwarded = _count_of(forwarded)
         return previous
+
+    def reset_after_fork(self) -> None:
+        """A forked child counts from zero (its batch processors start with empty queues)."""
+        self._generation = (self._generation[0], itertools.count())
+        self.retired_forwarded = 0
 
     def shutdown(self) -> None:
         """Shut the delegates down and forget them (the hub stays attached, empty)."""
@@ -75,6 +94,11 @@ class _Hub:
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         deadline = time.monotonic() + timeout_millis / 1000
         return all([d.force_flush(_deadline_left(deadline)) for d in self._delegates])
+
+
+def _count_of(counter: Iterator[int]) -> int:
+    """How many times ``next()`` was called on a retired ``itertools.count`` (read once: this advances it)."""
+    return next(counter)
 
 
 class SpanProcessorHub(_Hub, SpanProcessor):
@@ -96,7 +120,10 @@ class SpanProcessorHub(_Hub, SpanProcessor):
                 delegate._on_ending(span)
 
     def on_end(self, span: ReadableSpan) -> None:
-        for delegate in self._delegates:
+        delegates, forwarded = self._generation
+        if delegates and span.context.trace_flags.sampled:  # what BatchSpanProcessor queues
+            next(forwarded)
+        for delegate in delegates:
             with handle_internal_errors:
                 delegate.on_end(span)
 
@@ -105,7 +132,10 @@ class LogRecordProcessorHub(_Hub, LogRecordProcessor):
     """The one log record processor infertel adds to a LoggerProvider (same contract as the span hub)."""
 
     def on_emit(self, log_record: ReadWriteLogRecord) -> None:
-        for delegate in self._delegates:
+        delegates, forwarded = self._generation
+        if delegates:
+            next(forwarded)
+        for delegate in delegates:
             with handle_internal_errors:
                 delegate.on_emit(log_record)
 
@@ -128,6 +158,12 @@ def log_hub(provider: LoggerProvider) -> LogRecordProcessorHub:
             hub = _log_hubs[provider] = LogRecordProcessorHub()
             provider.add_log_record_processor(hub)
         return hub
+
+
+def reset_hubs_after_fork() -> None:
+    """Every hub of this process counts from zero (the core's at-fork hook calls it in the child)."""
+    for hub in [*_span_hubs.values(), *_log_hubs.values()]:
+        hub.reset_after_fork()
 
 
 def is_owned(provider: Any) -> bool:

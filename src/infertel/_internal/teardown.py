@@ -11,7 +11,8 @@ In this order, within one time budget:
 3. only then are components stopped: infertel's processors, the providers ``configure()`` created,
    the Prometheus endpoint, the statistics and resource collectors;
 4. the exporters' own counts are read (:func:`infertel._internal.status.flush_verdict`): anything
-   they lost makes the verdict ``False``.
+   they lost makes the verdict ``False``, and so does what an SDK batch processor dropped from a
+   full queue before an exporter that counts what it received (:func:`queue_losses`).
 
 The SDK's flush and shutdown calls do not all honour a timeout (``BatchSpanProcessor.force_flush``
 exports until its queue is empty, an exporter may block forever), so each step runs on a daemon
@@ -108,12 +109,7 @@ def _where(cfg: Any, signal: str) -> str:
     exporter = (cfg.extras.get("exporters") or {}).get(signal)
     if exporter is None:
         return "the provider's own exporters"
-    try:
-        target = exporter.status.get("target")
-    except Exception:  # an exporter without a status (plain OTLP, the user's)
-        target = None
-    name = type(exporter).__name__
-    return f"{name} to {target}" if target else name
+    return _where_exporter(exporter)
 
 
 def end_streams(steps: Steps, deadline: float) -> bool:
@@ -202,11 +198,53 @@ def _stopper(provider: Any, owned: bool, hub_of: Any, deadline: float) -> Callab
     return stop
 
 
+def queue_losses(cfg: Any) -> list[str]:
+    """What the SDK's batch processors dropped because their queue was full, per exporter.
+
+    A ``BatchSpanProcessor`` / ``BatchLogRecordProcessor`` drops silently when its queue is full.
+    After the stop phase every item the hub forwarded to it has been exported, so an exporter that
+    counts what it received (the store: ``counts["received"]``) shows the difference. Exporters that
+    count nothing (console, plain OTLP, the user's) cannot be judged this way; the durable span
+    processor never drops silently (its exporter counts its own losses).
+    """
+    losses: list[str] = []
+    every = cfg.extras.get("exporters_all") or {}
+    for signal, provider, _owned, hub_of in _pairs(cfg):
+        forwarded = hub_of(provider).retired_forwarded
+        for exporter in every.get(signal, ()):
+            if signal == "traces" and hasattr(exporter, "report_metrics_to"):
+                continue
+            try:
+                received = int(exporter.status["counts"]["received"])
+            except Exception:  # nothing to compare with
+                continue
+            if forwarded > received:
+                variable = "OTEL_BSP_MAX_QUEUE_SIZE" if signal == "traces" else "OTEL_BLRP_MAX_QUEUE_SIZE"
+                losses.append(
+                    f"the {signal} batch processor dropped {forwarded - received} items before "
+                    f"{_where_exporter(exporter)} (its queue was full: raise {variable})"
+                )
+    return losses
+
+
+def _where_exporter(exporter: Any) -> str:
+    try:
+        target = exporter.status.get("target")
+    except Exception:
+        target = None
+    name = type(exporter).__name__
+    return f"{name} to {target}" if target else name
+
+
 def verdict(cfg: Any, steps: Steps, deadline: float) -> bool:
     """What the exporters lost (one line, by :mod:`~infertel._internal.status`), then the steps' problems."""
     from infertel._internal import status
 
     lost = steps.run([("checking for lost telemetry", lambda: status.flush_verdict(cfg.extras))], deadline)
+    dropped = queue_losses(cfg)
+    if dropped:
+        _logger.warning("infertel: telemetry was lost: %s", "; ".join(dropped))
+        lost = False
     problems = [p for p in steps.problems if not p.startswith("checking for lost telemetry did not complete")]
     if problems:
         _logger.warning("infertel: shutdown incomplete: %s", "; ".join(problems))

@@ -23,7 +23,7 @@ def test_status_follows_failures_and_recovery(tmp_path: Path, span_factory) -> N
         "state": "ok",
         "last_error": None,
         "last_error_time_unix_nano": None,
-        "counts": {"written": 0, "dropped": 0, "errors": 0},
+        "counts": {"received": 0, "written": 0, "dropped": 0, "errors": 0},
     }
     assert exporter.force_flush() is True
 
@@ -35,7 +35,7 @@ def test_status_follows_failures_and_recovery(tmp_path: Path, span_factory) -> N
         "target": str(db),
         "state": "failing",
         "last_error": "OperationalError: unable to open database file",
-        "counts": {"written": 0, "dropped": 3, "errors": 1},
+        "counts": {"received": 3, "written": 0, "dropped": 3, "errors": 1},
     }
     assert before <= failing["last_error_time_unix_nano"] <= time.time_ns()
     assert exporter.force_flush() is False  # 3 spans were lost since the last flush
@@ -49,7 +49,7 @@ def test_status_follows_failures_and_recovery(tmp_path: Path, span_factory) -> N
         "target": str(db),
         "state": "degraded",
         "last_error": "OperationalError: unable to open database file",
-        "counts": {"written": 2, "dropped": 3, "errors": 1},
+        "counts": {"received": 5, "written": 2, "dropped": 3, "errors": 1},
     }
     assert exporter.force_flush() is True
     exporter.shutdown()

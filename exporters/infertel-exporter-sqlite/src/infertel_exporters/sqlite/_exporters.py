@@ -88,6 +88,7 @@ class _Writer:
 
     def _reset_counts(self) -> None:
         """Zero what :attr:`status` reports (at construction, and in a forked child)."""
+        self.received = 0
         self.written = 0
         self.dropped = 0
         self.errors = 0
@@ -117,7 +118,12 @@ class _Writer:
             "state": state,
             "last_error": self.last_error,
             "last_error_time_unix_nano": self.last_error_ns,
-            "counts": {"written": self.written, "dropped": self.dropped, "errors": self.errors},
+            "counts": {
+                "received": self.received,
+                "written": self.written,
+                "dropped": self.dropped,
+                "errors": self.errors,
+            },
         }
 
     def dropped_since_flush(self) -> int:
@@ -165,7 +171,11 @@ class _Writer:
 
         A failure is reported as ``items`` lost, or as the encoded rows when ``items`` is ``None``.
         """
+        if items is not None:
+            self.received += items
         if self.shut_down:
+            if items:
+                self.failed(RuntimeError("the exporter was shut down"), items)
             return False
         token = attach(set_value(SUPPRESS_INSTRUMENTATION_KEY, True))
         rows: list[Any] = []
@@ -203,8 +213,9 @@ class _StoreExporter:
         A plain dict: ``kind`` (``"sqlite-store"``), ``target`` (the store's file), ``state``
         (``"failing"`` while the last write failed, ``"degraded"`` for a minute after a failure,
         else ``"ok"``), ``last_error`` (``"<ExceptionType>: <message>"`` or ``None``),
-        ``last_error_time_unix_nano`` and ``counts`` (``written`` and ``dropped`` items, failed
-        write transactions as ``errors``; a forked child starts from zero).
+        ``last_error_time_unix_nano`` and ``counts`` (``received``: spans or log records given to
+        ``export()``; ``written`` and ``dropped`` items, failed write transactions as ``errors``; a
+        forked child starts from zero).
 
         Example:
             >>> SQLiteSpanExporter(":memory:").status["state"]
