@@ -45,7 +45,8 @@ RESOURCE_METRICS = {"process.cpu.time", "process.memory.usage", "system.memory.u
 
 
 def _stored_spans(store: Path) -> list[Any]:
-    return SQLiteStore(str(store)).spans(0, 2**63 - 1)
+    with SQLiteStore(str(store)) as opened:  # closed: Python 3.13 warns about an unclosed connection
+        return opened.spans(0, 2**63 - 1)
 
 
 def test_streams_still_referenced_are_stored_with_end_reason_shutdown(fresh_otel: Path) -> None:
@@ -85,12 +86,11 @@ def test_last_collection_stores_statistics_gauges_and_resource_metrics(fresh_ote
     infertel.configure(store_path=str(fresh_otel), metric_export_interval_millis=60_000)
     infertel.observe(model="m", operation="chat")(lambda: {"usage": {"prompt_tokens": 3, "completion_tokens": 5}})()
     assert infertel.shutdown(timeout_millis=10_000) is True
-    names = set(SQLiteStore(str(fresh_otel)).metric_names())
+    with SQLiteStore(str(fresh_otel)) as opened:
+        names = set(opened.metric_names())
+        latency = opened.metric_series(semconv.INFERTEL_GEN_AI_LATENCY, attributes={semconv.GEN_AI_REQUEST_MODEL: "m"})
     assert STATISTICS_GAUGES <= names
     assert RESOURCE_METRICS <= names
-    latency = SQLiteStore(str(fresh_otel)).metric_series(
-        semconv.INFERTEL_GEN_AI_LATENCY, attributes={semconv.GEN_AI_REQUEST_MODEL: "m"}
-    )
     assert latency and all(p.value > 0 for p in latency)
 
 
@@ -108,7 +108,8 @@ def test_a_process_that_lives_one_second_stores_everything_at_exit(tmp_path: Pat
     proc = subprocess.run([sys.executable, "-c", script], timeout=60, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "infertel" not in proc.stderr  # a clean exit: no warning
-    names = set(SQLiteStore(str(store)).metric_names())
+    with SQLiteStore(str(store)) as opened:
+        names = set(opened.metric_names())
     assert STATISTICS_GAUGES | RESOURCE_METRICS <= names
     reasons = sorted(str(s.attributes.get(semconv.INFERTEL_STREAM_END_REASON)) for s in _stored_spans(store))
     assert reasons == ["None", semconv.STREAM_END_SHUTDOWN]

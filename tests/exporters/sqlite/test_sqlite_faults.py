@@ -41,8 +41,8 @@ def test_garbage_file_fails_without_raising(tmp_path: Path, span_factory, caplog
     assert len(messages) == 1  # rate-limited: one line for the same kind of failure
     assert str(db) in messages[0] and "could not write 1 spans" in messages[0] and "StoreError" in messages[0]
     assert db.read_bytes().startswith(b"this is not a database")  # never overwritten
-    with pytest.raises(StoreError):
-        SQLiteStore(db).counts()  # the read API does raise
+    with pytest.raises(StoreError), SQLiteStore(db) as broken:
+        broken.counts()  # the read API does raise
 
 
 def test_pages_corrupted_under_a_running_exporter(tmp_path: Path, span_factory, caplog) -> None:
