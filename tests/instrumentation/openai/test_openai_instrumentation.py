@@ -6,6 +6,7 @@ import asyncio
 import gc
 import json
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,6 +25,7 @@ from opentelemetry.trace import SpanKind, StatusCode  # noqa: E402
 from span_helpers import TIMING_KEYS, metric_points, only_span, split_timings  # noqa: E402
 
 from infertel import semconv  # noqa: E402
+from infertel._internal.instrument import reaper  # noqa: E402
 from infertel_instrumentation.openai import OpenAIInstrumentor  # noqa: E402
 
 PROXY_TYPES = (wrapt.ObjectProxy, getattr(wrapt, "BaseObjectProxy", wrapt.ObjectProxy), wrapt.FunctionWrapper)
@@ -253,6 +255,7 @@ def test_abandoned_stream_ends_span(client: Any, span_exporter: InMemorySpanExpo
     stream.response.close()
     del stream
     gc.collect()
+    assert reaper.wait_reaped(time.monotonic() + 10.0)  # ended on infertel's reaper thread, not in the finalizer
     span = only_span(span_exporter)
     assert span.attributes[semconv.INFERTEL_STREAM_END_REASON] == "abandoned"
     assert span.attributes[semconv.INFERTEL_STREAM_CHUNKS] == 1

@@ -27,6 +27,7 @@ import logging
 import sys
 import threading
 import time
+from collections.abc import Callable
 from queue import Empty, SimpleQueue
 from typing import Any
 
@@ -41,14 +42,22 @@ _perf_ns = time.perf_counter_ns
 # id(inv) -> inv for every stream whose span has not ended. Strong references to the Inference
 # only (it does not reference the stream proxy, so the proxy can still be freed).
 _open: dict[int, Inference] = {}
+# id(inv) -> what an instrumentation runs right before the reaper or shutdown ends that span
+# (its last attributes); only for streams registered through ``infertel.instrumentation.track_stream``.
+_finishers: dict[int, Callable[[str], None]] = {}
 # (inv, end reason, exception or None, perf_counter_ns at release); or a threading.Event marker.
 _queue: SimpleQueue[Any] = SimpleQueue()
 _thread: threading.Thread | None = None
 _start_lock = threading.Lock()
 
 
-def track(inv: Inference) -> None:
-    """Register the stream of ``inv`` (its span started) and make sure the reaper runs."""
+def track(inv: Inference, finish: Callable[[str], None] | None = None) -> None:
+    """Register the stream of ``inv`` (its span started) and make sure the reaper runs.
+
+    ``finish(reason)`` runs before the reaper or shutdown ends the span (not when its owner does).
+    """
+    if finish is not None:
+        _finishers[id(inv)] = finish
     _open[id(inv)] = inv
     if _thread is None:
         _start()
@@ -56,7 +65,11 @@ def track(inv: Inference) -> None:
 
 def claim(inv: Inference) -> bool:
     """Take the right to end the span of ``inv``; ``False`` if someone else took it already."""
-    return _open.pop(id(inv), None) is inv
+    if _open.pop(id(inv), None) is not inv:
+        return False
+    if _finishers:
+        _finishers.pop(id(inv), None)
+    return True
 
 
 def release(inv: Inference, reason: str, exc: BaseException | None = None) -> None:
@@ -100,11 +113,17 @@ def _handle(item: Any) -> None:
 
 
 def _finish(inv: Inference, reason: str, exc: BaseException | None, released_ns: int | None) -> None:
+    finish = _finishers.get(id(inv)) if _finishers else None
     if not claim(inv) or inv._ended:
         return
     if exc is not None and not isinstance(exc, GeneratorExit):
         inv._on_error(exc)
         reason = semconv.STREAM_END_ERROR
+    if finish is not None:
+        try:
+            finish(reason)
+        except Exception as error:  # the span still ends, without the instrumentation's last attributes
+            _report(error)
     inv._end_unguarded(reason, released_ns)
 
 
@@ -174,6 +193,7 @@ def reset_after_fork() -> None:
     """
     global _queue, _thread, _start_lock
     _open.clear()
+    _finishers.clear()
     _queue = SimpleQueue()
     _thread = None
     _start_lock = threading.Lock()

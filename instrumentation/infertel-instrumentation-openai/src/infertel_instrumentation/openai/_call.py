@@ -7,8 +7,11 @@ context". While the HTTP request itself runs, the span is made current in the ca
 (attached and detached by the same frame), and its W3C trace context is sent in the request
 headers, so the server's spans join the trace.
 
-Threading: a ``_Call`` is used by one thread at a time (the one iterating the stream), except
-that the garbage-collection finalizer may end it from another; ``end`` is idempotent and locked.
+Threading: a ``_Call`` is used by one thread at a time (the one iterating the stream); ``end`` is
+idempotent and locked. A stream's invocation is registered with infertel (:meth:`_Call.track`):
+one let go unfinished is ended on infertel's background thread and one still open at
+``infertel.shutdown()`` there, both with :meth:`_Call._finish_stream` adding the last attributes;
+whoever claims the invocation first ends it, exactly once.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from opentelemetry.trace import TracerProvider
 
 import infertel
 from infertel import semconv
+from infertel.instrumentation import claim_stream, track_stream
 from infertel_instrumentation.openai import _extract
 
 _OUTPUT_TEXT_LIMIT = 65536
@@ -67,6 +71,7 @@ class _Call:
         self.invocation = self._context.run(self._manager.__enter__)
         self._lock = threading.Lock()
         self._ended = False
+        self._tracked = False
         self._response_seen = False
         self._finish_reasons: dict[int, str] = {}
         self._texts: dict[int, list[str]] = {}
@@ -192,26 +197,35 @@ class _Call:
 
     # --- end ---------------------------------------------------------------------------------
 
+    def track(self) -> None:
+        """Register the stream with infertel: shutdown ends it, the proxy's finalizer may release it."""
+        track_stream(self.invocation, finish=self._finish_stream)
+        self._tracked = True
+
+    def _finish_stream(self, stream_end_reason: str | None) -> None:
+        """A stream's last attributes: finish reasons and output of every choice seen, the end reason."""
+        inv = self.invocation
+        indexes = sorted(set(self._finish_reasons) | set(self._texts))
+        if indexes:
+            # A choice whose last chunk never came (closed, abandoned, failed) reports "error".
+            inv.set_finish_reasons([self._finish_reasons.get(i) for i in indexes])
+            inv.set_output_messages(
+                [_extract.output_message("".join(self._texts.get(i, [])), self._finish_reasons.get(i)) for i in indexes]
+            )
+        if stream_end_reason is not None:
+            inv.set_attribute(semconv.INFERTEL_STREAM_END_REASON, stream_end_reason)
+
     def end(self, exc: BaseException | None = None, *, stream_end_reason: str | None = None) -> bool:
-        """End the invocation once; returns False when it had already ended."""
+        """End the invocation once; returns False when it had already ended (or infertel ends it)."""
         with self._lock:
             if self._ended:
                 return False
             self._ended = True
+        if self._tracked and not claim_stream(self.invocation):
+            return False  # released to infertel's background thread, or ended by shutdown()
         inv = self.invocation
         if self.stream:
-            indexes = sorted(set(self._finish_reasons) | set(self._texts))
-            if indexes:
-                # A choice whose last chunk never came (closed, abandoned, failed) reports "error".
-                inv.set_finish_reasons([self._finish_reasons.get(i) for i in indexes])
-                inv.set_output_messages(
-                    [
-                        _extract.output_message("".join(self._texts.get(i, [])), self._finish_reasons.get(i))
-                        for i in indexes
-                    ]
-                )
-            if stream_end_reason is not None:
-                inv.set_attribute(semconv.INFERTEL_STREAM_END_REASON, stream_end_reason)
+            self._finish_stream(stream_end_reason)
         if exc is None:
             # End with our reason first (closed, abandoned ...): the block's own exit would say "exhausted".
             inv.end(stream_end_reason if self.stream else None)

@@ -3,6 +3,12 @@
 The proxies keep the stream's whole protocol (iteration, context manager, ``close()``,
 ``response`` and every other attribute, ``isinstance`` checks) and end the invocation when the
 stream is exhausted, closed, fails, is cancelled, or is garbage-collected unfinished.
+
+A proxy freed unfinished is finalized wherever CPython frees it, possibly in a garbage collection
+on a thread that holds a lock the span's end needs; its finalizer therefore only hands the
+invocation to infertel (``release_stream``: no lock, the release time kept), whose background
+thread ends the span. A stream still open at ``infertel.shutdown()`` (also at exit and on
+SIGTERM) is ended there with ``infertel.stream.end_reason="shutdown"``.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from typing import Any
 import wrapt
 
 from infertel import handle_internal_errors, semconv
+from infertel.instrumentation import release_stream
 from infertel_instrumentation.openai._call import _Call
 
 
@@ -32,8 +39,11 @@ class _BaseStreamProxy(wrapt.ObjectProxy):
     def __init__(self, wrapped: Any, call: _Call) -> None:
         super().__init__(wrapped)
         self._self_call = call
-        # Ends the span if the user drops the stream unfinished; holds no reference to the proxy.
-        self._self_finalizer = weakref.finalize(self, _end, call, None, semconv.STREAM_END_ABANDONED)
+        call.track()
+        # The user drops the stream unfinished: a lock-free hand-over (holds no reference to the proxy).
+        finalizer = weakref.finalize(self, release_stream, call.invocation, semconv.STREAM_END_ABANDONED)
+        finalizer.atexit = False  # still open at exit: shutdown() ends it, with end reason "shutdown"
+        self._self_finalizer = finalizer
 
     def _self_end(self, exc: BaseException | None, reason: str) -> None:
         self._self_finalizer.detach()
