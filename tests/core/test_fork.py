@@ -93,7 +93,12 @@ def test_a_forked_child_has_its_own_state_and_resource(tmp_path: Path) -> None:
     assert (parent["shutdown"], child["shutdown"]) == (True, True)
     # Before the fork the parent had 5 requests and 1 in flight, 5 spans written.
     assert parent["before_fork"]["stats"] == {"m/chat": [5, 1]}
-    assert parent["before_fork"]["counts"]["exporter.traces"] == {"received": 5, "written": 5, "dropped": 0, "errors": 0}
+    assert parent["before_fork"]["counts"]["exporter.traces"] == {
+        "received": 5,
+        "written": 5,
+        "dropped": 0,
+        "errors": 0,
+    }
     # The child starts empty: no statistics, nothing in flight, nothing written or lost.
     assert child["at_fork"] == {
         "stats": {},
