@@ -25,8 +25,10 @@ if TYPE_CHECKING:  # what the names resolve to, for type checkers and IDEs
     from infertel import environment_variables, instrumentation, processors, resources, semconv  # noqa: F401
     from infertel._internal.configure import configure, shutdown
     from infertel._internal.errors import handle_internal_errors
+    from infertel._internal.flush import force_flush
     from infertel._internal.instrument import Inference, current_inference, inference
     from infertel._internal.instrument.observe import observe
+    from infertel._internal.lifecycle import flush_on_sigterm
     from infertel._internal.metrics import record_metrics
     from infertel._internal.metrics.scope import suppress_inference_metrics
     from infertel._internal.processors import Distribution, SeriesStats, Snapshot, stats
@@ -37,6 +39,8 @@ _NAMES: dict[str, str] = {
     "configure": "infertel._internal.configure",
     "shutdown": "infertel._internal.configure",
     "handle_internal_errors": "infertel._internal.errors",
+    "force_flush": "infertel._internal.flush",
+    "flush_on_sigterm": "infertel._internal.lifecycle",
     "Inference": "infertel._internal.instrument",
     "current_inference": "infertel._internal.instrument",
     "inference": "infertel._internal.instrument",
@@ -65,6 +69,8 @@ __all__ = [
     "__version__",
     "configure",
     "current_inference",
+    "flush_on_sigterm",
+    "force_flush",
     "handle_internal_errors",
     "inference",
     "observe",

@@ -3,6 +3,9 @@
 Imported once, in gunicorn's master, before it forks the workers: ``configure()`` and four calls of
 the observed function happen in the master, as in an application that warms its model up at import.
 Spans go to an OTLP receiver (durable export), metrics and logs to the embedded store.
+With ``PREFORK_FASTAPI_INSTRUMENTATION=1`` the app is instrumented by infertel's FastAPI
+instrumentation (which flushes at the ASGI lifespan shutdown); ``PREFORK_METRIC_INTERVAL_MILLIS``
+sets the metric push interval.
 """
 
 from __future__ import annotations
@@ -22,8 +25,13 @@ infertel.configure(
     protocol="http/protobuf",
     store_path=os.environ["PREFORK_STORE"],
     resource_metrics=False,
-    metric_export_interval_millis=1_000,
+    metric_export_interval_millis=int(os.environ.get("PREFORK_METRIC_INTERVAL_MILLIS", "1000")),
 )
+
+if os.environ.get("PREFORK_FASTAPI_INSTRUMENTATION") == "1":
+    from infertel_instrumentation.fastapi import InfertelFastAPIInstrumentor
+
+    InfertelFastAPIInstrumentor().instrument()
 
 
 @infertel.observe(model="m", operation="chat", provider="p")

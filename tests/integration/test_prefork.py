@@ -2,8 +2,14 @@
 
 The application (``prefork_app.py``) calls ``configure()`` and four warm-up calls in gunicorn's
 master, which then forks the workers. Requests go to the workers until each has served some;
-every response names the worker's pid. Then the server is stopped with SIGTERM (workers first,
-then the master, each flushing at exit) and the test reads back what arrived:
+every response names the worker's pid. Right after a last burst of requests the server is stopped
+with SIGTERM (workers first, then the master) and the test reads back what arrived.
+
+Under ``UvicornWorker`` a worker ends by a re-raised SIGTERM with the default action, which skips
+``atexit``; its last data is flushed either at the ASGI lifespan shutdown (infertel's FastAPI
+instrumentation, no user action) or by infertel's SIGTERM flush installed in gunicorn's
+``post_worker_init`` hook (``infertel.flush_on_sigterm()``, for applications without it). The metric
+push interval is 60 s, so every worker's metrics come from its final flush:
 
 * the receiver got each worker's spans under its own Resource (its ``process.pid``, its own
   ``service.instance.id``), the master's warm-up spans under the master's, nothing twice, and
@@ -113,15 +119,14 @@ def _histogram_counts(store: Path) -> dict[int, int]:
     return {pid: point.histogram["count"] for pid, point in last.items()}
 
 
-def _wait_for(condition: Any, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"{condition.__code__.co_filename}:{condition.__code__.co_firstlineno} never held")
-        time.sleep(0.2)
+def _chat_burst(base: str, pool: concurrent.futures.ThreadPoolExecutor, served: Counter[int], n: int = 8) -> None:
+    for answer in pool.map(lambda _: _get(f"{base}/chat"), range(n)):
+        assert answer["text"] == "HELLO"
+        served[answer["pid"]] += 1
 
 
-def test_gunicorn_preload_workers_report_their_own_telemetry(tmp_path: Path) -> None:
+@pytest.mark.parametrize("flush", ["lifespan", "post_worker_init"])
+def test_gunicorn_preload_workers_report_their_own_telemetry(tmp_path: Path, flush: str) -> None:
     from infertel_exporters.sqlite import SQLiteStore
 
     dump_dir = tmp_path / "received"
@@ -135,12 +140,16 @@ def test_gunicorn_preload_workers_report_their_own_telemetry(tmp_path: Path) -> 
         PREFORK_TRACES_ENDPOINT=f"{receiver.http_base}/v1/traces",
         PREFORK_STORE=str(store),
         INFERTEL_SPOOL_DIR=str(tmp_path / "spool"),
+        PREFORK_METRIC_INTERVAL_MILLIS="60000",  # no push during the test: the workers' final flush must do it
+        PREFORK_FASTAPI_INSTRUMENTATION="1" if flush == "lifespan" else "0",
     )
     log = tmp_path / "gunicorn.log"
     command = [
         sys.executable, "-m", "gunicorn", "--preload", "--workers", "2", "--worker-class",
         "uvicorn.workers.UvicornWorker", "--bind", f"127.0.0.1:{port}", "--chdir", str(HERE),
-        "--graceful-timeout", "20", "prefork_app:app",
+        "--graceful-timeout", "20",
+        *(["--config", str(HERE / "prefork_gunicorn_conf.py")] if flush == "post_worker_init" else []),
+        "prefork_app:app",
     ]  # fmt: skip
     with log.open("wb") as out:
         server = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path)
@@ -152,23 +161,22 @@ def test_gunicorn_preload_workers_report_their_own_telemetry(tmp_path: Path) -> 
             while len(served) < 2 or min(served.values()) < MIN_PER_WORKER:
                 assert sent < 400, f"one worker served everything: {served}"
                 sent += 8
-                for answer in pool.map(lambda _: _get(f"{base}/chat"), range(8)):
-                    assert answer["text"] == "HELLO"
-                    served[answer["pid"]] += 1
-        assert len(served) == 2
-        assert sum(served.values()) == sent
-        # Each worker's own statistics: its requests only (not the master's warm-up), nothing in flight.
-        seen: dict[int, Any] = {}
-        deadline = time.monotonic() + 30
-        while len(seen) < 2 and time.monotonic() < deadline:
-            answer = _get(f"{base}/stats")
-            seen[answer["pid"]] = answer["series"]
-        assert seen == {pid: {"m/chat": [count, 0]} for pid, count in served.items()}
-        # Under gunicorn's UvicornWorker a worker ends by a re-raised SIGTERM with the default action,
-        # which skips its exit flush: its spans must be spooled (within 0.5 s), and they are delivered
-        # by the master, which replays the lanes of its gone workers when it shuts down last; its
-        # metrics must have been pushed (every second) before the signal.
-        _wait_for(lambda: {pid: n for pid, n in _histogram_counts(store).items() if pid in served} == served)
+                _chat_burst(base, pool, served)
+            assert len(served) == 2
+            assert sum(served.values()) == sent
+            # Each worker's own statistics: its requests only (not the master's warm-up), nothing in flight.
+            seen: dict[int, Any] = {}
+            deadline = time.monotonic() + 30
+            while len(seen) < 2 and time.monotonic() < deadline:
+                answer = _get(f"{base}/stats")
+                seen[answer["pid"]] = answer["series"]
+            assert seen == {pid: {"m/chat": [count, 0]} for pid, count in served.items()}
+            # No metric push so far (60 s interval): what the store will hold comes from the final flushes.
+            assert _histogram_counts(store) == {}
+            # The last requests: the signal follows at once, before any periodic export of their spans.
+            sent += 8
+            _chat_burst(base, pool, served)
+        assert set(served) == set(seen) and sum(served.values()) == sent
     finally:
         server.send_signal(signal.SIGTERM)
         try:

@@ -13,6 +13,11 @@ SIGTERM again; the handler, seeing the flush done, restores the previous disposi
 default action: the process ends with SIGTERM, as it would have without infertel). Should the
 main thread never get back to the interpreter to run it, the helper ends the process itself
 with exit status 143 (128 + SIGTERM) after a grace period.
+
+A server that resets SIGTERM to its default action after ``configure()`` ran (gunicorn's
+``UvicornWorker`` in a ``--preload`` worker) takes the handler away; :func:`flush_on_sigterm`
+installs it again (gunicorn's ``post_worker_init`` hook), and the FastAPI instrumentation
+flushes at the ASGI lifespan shutdown, which such a worker runs just before it ends.
 """
 
 from __future__ import annotations
@@ -70,9 +75,42 @@ def flush_at_exit(shutdown: Callable[..., Any]) -> None:
         return
 
 
+def flush_on_sigterm() -> bool:
+    """Install the SIGTERM flush again in a process that reset SIGTERM to its default action.
+
+    Gunicorn's ``UvicornWorker`` resets every signal to its default action after the fork; uvicorn
+    then saves that disposition, handles SIGTERM itself (graceful shutdown), restores the saved
+    disposition and raises the signal again, so the worker ends by SIGTERM's default action with
+    neither ``atexit`` nor this module's flush. Called where SIGTERM has its default action again
+    (gunicorn's ``post_worker_init`` hook runs after the reset and before uvicorn saves the
+    disposition), it installs the flush: uvicorn saves it, restores it and the re-raised signal
+    runs it. Never replaces another handler (returns ``False`` then, as it does off the main
+    thread or before ``configure()``).
+
+    Example:
+        >>> flush_on_sigterm()  # doctest: +SKIP
+        True
+    """
+    if _shutdown is None or threading.current_thread() is not threading.main_thread():
+        return False
+    try:
+        current = signal.getsignal(signal.SIGTERM)
+        if current is _on_sigterm:
+            if _helper is None or not _helper.is_alive():
+                _start_helper()
+            return True
+        if current is not signal.SIG_DFL:
+            return False
+        _install()
+    except (ValueError, OSError, AttributeError):  # no signals here (embedded interpreters, Windows)
+        return False
+    return True
+
+
 def _install() -> None:
     global _handler_installed, _previous
-    _start_helper()
+    if _helper is None or not _helper.is_alive():
+        _start_helper()
     _previous = signal.signal(signal.SIGTERM, _on_sigterm)
     _handler_installed = True
 

@@ -6,6 +6,10 @@ as it passes (the model), each response body message is timed right after the se
 it (time to first token, time per output token), and the response's ``usage`` or its SSE chunks
 give the token counts. Nothing is buffered on the application's behalf and no message is
 changed, delayed or replayed.
+
+At the ASGI lifespan shutdown it calls ``infertel.force_flush()`` before passing the
+application's ``lifespan.shutdown.complete`` on: a uvicorn worker under gunicorn ends right after
+by a re-raised SIGTERM with the default action, which no exit flush survives.
 """
 
 from __future__ import annotations
@@ -37,6 +41,11 @@ DEFAULT_ROUTES: Mapping[str, str] = {
 
 CLIENT_DISCONNECTED = semconv.STREAM_END_CLIENT_DISCONNECTED
 """``error.type`` and ``infertel.stream.end_reason`` of a request the client abandoned."""
+
+LIFESPAN_FLUSH_MILLIS = 5_000
+"""Time budget of the flush at the ASGI ``lifespan.shutdown`` (as infertel's flush on SIGTERM)."""
+
+_LIFESPAN_SHUTDOWN_DONE = frozenset({"lifespan.shutdown.complete", "lifespan.shutdown.failed"})
 
 _REQUEST_ATTRIBUTES = {
     "max_tokens": semconv.GEN_AI_REQUEST_MAX_TOKENS,
@@ -135,6 +144,9 @@ class GenAIServerMiddleware:
         self.is_enabled = is_enabled
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope.get("type") == "lifespan":
+            await self.app(scope, receive, self._lifespan_send(send))
+            return
         exchange: Exchange | None = None
         with handle_internal_errors:
             exchange = self._start(scope)
@@ -202,6 +214,25 @@ class GenAIServerMiddleware:
         finally:
             with handle_internal_errors:
                 self._finish(exchange, span)
+
+    def _lifespan_send(self, send: Send) -> Send:
+        """``send`` of the lifespan scope: flush infertel once the application's shutdown has run.
+
+        uvicorn ends its workers under gunicorn by a re-raised SIGTERM whose action is the default
+        one, right after the lifespan shutdown: neither ``atexit`` nor infertel's SIGTERM flush runs
+        then, so what the worker recorded since the last export (the spans of its last requests,
+        the metrics of the last interval) is exported here, before the server hears the shutdown
+        is complete. Bounded by :data:`LIFESPAN_FLUSH_MILLIS`; blocks the event loop meanwhile
+        (every connection is closed by then).
+        """
+
+        async def lifespan_send(message: Message) -> None:
+            if message.get("type") in _LIFESPAN_SHUTDOWN_DONE and (self.is_enabled is None or self.is_enabled()):
+                with handle_internal_errors:
+                    infertel.force_flush(timeout_millis=LIFESPAN_FLUSH_MILLIS)
+            await send(message)
+
+        return lifespan_send
 
     def _start(self, scope: Scope) -> Exchange | None:
         if scope.get("type") != "http" or (self.is_enabled is not None and not self.is_enabled()):

@@ -1,0 +1,62 @@
+"""``infertel.force_flush()``: export everything recorded so far, stopping nothing.
+
+For the moments a process is about to end without running ``shutdown()``: a server's ASGI
+``lifespan.shutdown`` (uvicorn workers under gunicorn end by a re-raised SIGTERM whose action is
+the default one, so neither ``atexit`` nor infertel's SIGTERM flush runs afterwards), or an
+application that ends with ``os._exit()``. Spans and log records are flushed through their
+providers and the MeterProvider collects once (statistics gauges and resource metrics included)
+and exports, all at the same time, each step bounded by the same deadline as in ``shutdown()``
+(:class:`~infertel._internal.teardown.Steps`). Streams still open are left open: they are still
+in use (``shutdown()`` ends them).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+_logger = logging.getLogger(__name__)
+
+
+def force_flush(*, timeout_millis: int = 30_000) -> bool:
+    """Export the spans, log records and metrics recorded so far; components keep running.
+
+    Does nothing (and returns ``True``) when :func:`infertel.configure` has not run. Call it
+    where a process may end without :func:`infertel.shutdown`; the FastAPI instrumentation calls
+    it at the ASGI ``lifespan.shutdown``.
+
+    Args:
+        timeout_millis: Time budget for the whole flush; it returns by then whatever the
+            exporters do.
+
+    Returns:
+        ``True`` if every signal was flushed in time; ``False`` otherwise, with one warning line
+        naming each step that failed or did not finish and where its data was going.
+
+    Example:
+        >>> import infertel
+        >>> infertel.force_flush(timeout_millis=5_000)
+        True
+    """
+    from infertel._internal import configure
+
+    cfg = configure._active
+    if cfg is None:
+        return True
+    from infertel._internal import teardown  # loaded by the configure() that set ``cfg``
+
+    deadline = time.monotonic() + max(0, timeout_millis) / 1000
+    flushes: list[tuple[str, Callable[[], Any]]] = [
+        (f"{signal} flush ({teardown._where(cfg, signal)})", teardown._flusher(provider, deadline))
+        for signal, provider, _owned, _hub_of in teardown._pairs(cfg)
+    ]
+    meter = cfg.meter_provider
+    if meter is not None and hasattr(meter, "force_flush"):
+        flushes.append((f"metrics flush ({teardown._where(cfg, 'metrics')})", teardown._flusher(meter, deadline)))
+    steps = teardown.Steps()
+    if steps.run(flushes, deadline):
+        return True
+    _logger.warning("infertel: flush incomplete: %s", "; ".join(steps.problems))
+    return False
