@@ -50,8 +50,25 @@ def test_force_flush_exports_everything_and_keeps_running(fresh_otel: Path) -> N
     assert _latency_models(fresh_otel) == ["a", "b", "c"]
 
 
-def test_force_flush_before_configure_does_nothing() -> None:
-    assert infertel.force_flush(timeout_millis=1_000) is True
+def test_without_configure_force_flush_flushes_the_global_sdk_providers() -> None:
+    from opentelemetry import metrics, trace
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    assert infertel.force_flush(timeout_millis=1_000) is True  # API no-op providers: nothing to flush
+    exporter = InMemorySpanExporter()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=60_000))
+    trace.set_tracer_provider(tracer_provider)
+    metrics.set_meter_provider(MeterProvider(metric_readers=[InMemoryMetricReader()]))
+    infertel.observe(model="m", operation="chat")(lambda: "x")()
+    assert exporter.get_finished_spans() == ()  # waiting in the batch (60 s delay)
+    assert infertel.force_flush(timeout_millis=10_000) is True
+    assert [s.name for s in exporter.get_finished_spans()] == ["chat m"]
+    tracer_provider.shutdown()
 
 
 def test_flush_on_sigterm_never_replaces_the_applications_handler(fresh_otel: Path) -> None:

@@ -23,7 +23,8 @@ _logger = logging.getLogger(__name__)
 def force_flush(*, timeout_millis: int = 30_000) -> bool:
     """Export the spans, log records and metrics recorded so far; components keep running.
 
-    Does nothing (and returns ``True``) when :func:`infertel.configure` has not run. Call it
+    Without :func:`infertel.configure` (the OpenTelemetry SDK configured by other means), the
+    global OpenTelemetry providers that can flush are flushed. Call it
     where a process may end without :func:`infertel.shutdown`; the FastAPI instrumentation calls
     it at the ASGI ``lifespan.shutdown``.
 
@@ -40,23 +41,41 @@ def force_flush(*, timeout_millis: int = 30_000) -> bool:
         >>> infertel.force_flush(timeout_millis=5_000)
         True
     """
-    from infertel._internal import configure
+    from infertel._internal import configure, teardown
 
     cfg = configure._active
-    if cfg is None:
-        return True
-    from infertel._internal import teardown  # loaded by the configure() that set ``cfg``
-
     deadline = time.monotonic() + max(0, timeout_millis) / 1000
-    flushes: list[tuple[str, Callable[[], Any]]] = [
-        (f"{signal} flush ({teardown._where(cfg, signal)})", teardown._flusher(provider, deadline))
-        for signal, provider, _owned, _hub_of in teardown._pairs(cfg)
-    ]
-    meter = cfg.meter_provider
-    if meter is not None and hasattr(meter, "force_flush"):
-        flushes.append((f"metrics flush ({teardown._where(cfg, 'metrics')})", teardown._flusher(meter, deadline)))
+    if cfg is None:
+        flushes = _global_flushes(deadline)
+    else:
+        flushes = [
+            (f"{signal} flush ({teardown._where(cfg, signal)})", teardown._flusher(provider, deadline))
+            for signal, provider, _owned, _hub_of in teardown._pairs(cfg)
+        ]
+        meter = cfg.meter_provider
+        if meter is not None and hasattr(meter, "force_flush"):
+            flushes.append((f"metrics flush ({teardown._where(cfg, 'metrics')})", teardown._flusher(meter, deadline)))
+    if not flushes:
+        return True
     steps = teardown.Steps()
     if steps.run(flushes, deadline):
         return True
     _logger.warning("infertel: flush incomplete: %s", "; ".join(steps.problems))
     return False
+
+
+def _global_flushes(deadline: float) -> list[tuple[str, Callable[[], Any]]]:
+    """Flush steps for the global OpenTelemetry providers that have ``force_flush`` (SDK providers)."""
+    from opentelemetry import _logs, metrics, trace
+
+    from infertel._internal import teardown
+
+    found: list[tuple[str, Callable[[], Any]]] = []
+    for signal, provider in (
+        ("traces", trace.get_tracer_provider()),
+        ("metrics", metrics.get_meter_provider()),
+        ("logs", _logs.get_logger_provider()),
+    ):
+        if callable(getattr(provider, "force_flush", None)):
+            found.append((f"{signal} flush ({type(provider).__name__})", teardown._flusher(provider, deadline)))
+    return found
