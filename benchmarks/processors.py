@@ -520,19 +520,34 @@ class _OTelExpAggregation:
 ALTERNATIVES = (_Ours, _DDSketch, _DDSketchSameWidth, _Deque, _Hdr, _OTelExp, _OTelExpAggregation)
 
 
-def _record_cost(cls: Any, values: list[float], rounds: int) -> float:
-    costs = []
-    for _ in range(rounds):
-        impl = cls()
-        prepare = getattr(impl, "prepare", None)
-        record, items = (impl.record, values) if prepare is None else (impl.record_prepared, prepare(values))
-        t0 = time.perf_counter()
-        for v in items:
-            record(v)
-        costs.append((time.perf_counter() - t0) / len(values) * 1e6)
-        if isinstance(impl, _OTelExp):
-            impl.close()
-    return statistics.median(costs)
+def _record_cost(cls: Any, values: list[float]) -> float:
+    """CPU µs per record of a fresh ``cls`` fed ``values`` (this thread's CPU time: all the work is here)."""
+    impl = cls()
+    prepare = getattr(impl, "prepare", None)
+    record, items = (impl.record, values) if prepare is None else (impl.record_prepared, prepare(values))
+    t0 = time.thread_time()
+    for v in items:
+        record(v)
+    cost = (time.thread_time() - t0) / len(values) * 1e6
+    if isinstance(impl, _OTelExp):
+        impl.close()
+    return cost
+
+
+def _record_costs(values: list[float], rounds: int) -> tuple[dict[Any, float], dict[Any, float]]:
+    """Median cost per record of every structure, and median of its per-round ratio to ours.
+
+    Interleaved round by round (every other round in reverse order), so that a shared machine's
+    load drifts over all structures alike.
+    """
+    samples: dict[Any, list[float]] = {cls: [] for cls in ALTERNATIVES}
+    for r in range(rounds):
+        for cls in ALTERNATIVES if r % 2 == 0 else reversed(ALTERNATIVES):
+            samples[cls].append(_record_cost(cls, values))
+    ours = samples[_Ours]
+    costs = {cls: statistics.median(v) for cls, v in samples.items()}
+    ratios = {cls: statistics.median(c / o for c, o in zip(v, ours, strict=True)) for cls, v in samples.items()}
+    return costs, ratios
 
 
 def _memory(cls: Any, values: list[float]) -> float:
@@ -550,7 +565,7 @@ def _memory(cls: Any, values: list[float]) -> float:
     return used / 1024
 
 
-def bench_alternatives(n: int, quick: bool) -> list[tuple[str, str, float, list[float], float]]:
+def bench_alternatives(n: int, quick: bool) -> list[tuple[str, str, float, float, list[float], float]]:
     rng = np.random.default_rng(20261122)
     datasets = {
         "log-normal": rng.lognormal(math.log(0.8), 1.0, size=n),
@@ -562,14 +577,14 @@ def bench_alternatives(n: int, quick: bool) -> list[tuple[str, str, float, list[
         exact = np.quantile(arr, QS)
         chunk = values[: 20_000 if quick else 100_000]
         memory_sample = values[:200_000]
+        costs, ratios = _record_costs(chunk, 3 if quick else 7)
         for cls in ALTERNATIVES:
             impl = cls()
             record = impl.record
             for v in values:
                 record(v)
             errors = _rel_errors(impl.quantiles(), exact)
-            cost = _record_cost(cls, chunk, 3)
-            rows.append((dname, cls.name, cost, errors, _memory(cls, memory_sample)))
+            rows.append((dname, cls.name, costs[cls], ratios[cls], errors, _memory(cls, memory_sample)))
     return rows
 
 
@@ -629,12 +644,12 @@ def main() -> None:
     header = f"   {'distribution':<14}{'structure':<40}{'µs/record':>10}{'x ours':>8}"
     header += "".join(f"{'p' + format(q * 100, 'g'):>9}" for q in QS) + f"{'KiB':>9}"
     print(header)
-    ours_cost = {d: c for d, name, c, _, _ in rows if name == _Ours.name}
-    for dname, name, cost, errors, kib in rows:
-        line = f"   {dname:<14}{name:<40}{cost:>10.3f}{cost / ours_cost[dname]:>8.1f}"
+    for dname, name, cost, ratio, errors, kib in rows:
+        line = f"   {dname:<14}{name:<40}{cost:>10.3f}{ratio:>8.2f}"
         line += "".join(f"{e * 100:>8.3f}%" for e in errors) + f"{kib:>9.1f}"
         print(line)
-    print("   (KiB: tracemalloc after 200,000 records. The deque's µs/record is an append only: each query")
+    print("   (µs/record: CPU time of the recording thread; x ours: median of per-round ratios, rounds interleaved.")
+    print("   KiB: tracemalloc after 200,000 records. The deque's µs/record is an append only: each query")
     print("   then sorts 10,000 samples, and it only sees the last 10,000 records, hence its tail errors.")
     print(f"   a: relative accuracy parameter; ours and the first ddsketch guarantee {ACCURACY:.0%} on every quantile.")
     print("   The OTel exponential histogram keeps at most 160 buckets, so its scale (and error) follows the")
