@@ -132,5 +132,6 @@ def test_sigterm_flushes_before_the_process_ends(tmp_path: Path) -> None:
     )
     proc = subprocess.run([sys.executable, "-c", script], timeout=60, capture_output=True, text=True)
     assert proc.returncode == -signal.SIGTERM, proc.stderr
-    spans = SQLiteStore(str(store)).spans(0, 2**63 - 1)
+    with SQLiteStore(str(store)) as opened:  # closed: Python 3.13 warns about an unclosed connection
+        spans = opened.spans(0, 2**63 - 1)
     assert [s.name for s in spans] == ["chat m-term"]

@@ -218,7 +218,8 @@ def test_many_abandoned_streams_while_a_reader_collects_in_a_tight_loop(
 
 
 def _stored(store: Path) -> list[Any]:
-    return SQLiteStore(str(store)).spans(0, 2**63 - 1)
+    with SQLiteStore(str(store)) as opened:  # closed: Python 3.13 warns about an unclosed connection
+        return opened.spans(0, 2**63 - 1)
 
 
 def test_streams_still_open_at_shutdown_are_stored_with_end_reason_shutdown(
