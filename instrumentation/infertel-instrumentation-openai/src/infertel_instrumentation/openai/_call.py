@@ -27,8 +27,7 @@ from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import TracerProvider
 
 import infertel
-from infertel import semconv
-from infertel.instrumentation import claim_stream, track_stream
+from infertel import instrumentation, semconv
 from infertel_instrumentation.openai import _extract
 
 _OUTPUT_TEXT_LIMIT = 65536
@@ -199,7 +198,7 @@ class _Call:
 
     def track(self) -> None:
         """Register the stream with infertel: shutdown ends it, the proxy's finalizer may release it."""
-        track_stream(self.invocation, finish=self._finish_stream)
+        instrumentation.track_stream(self.invocation, finish=self._finish_stream)
         self._tracked = True
 
     def _finish_stream(self, stream_end_reason: str | None) -> None:
@@ -221,7 +220,7 @@ class _Call:
             if self._ended:
                 return False
             self._ended = True
-        if self._tracked and not claim_stream(self.invocation):
+        if self._tracked and not instrumentation.claim_stream(self.invocation):
             return False  # released to infertel's background thread, or ended by shutdown()
         inv = self.invocation
         if self.stream:

@@ -20,8 +20,7 @@ from typing import Any
 
 import wrapt
 
-from infertel import handle_internal_errors, semconv
-from infertel.instrumentation import release_stream
+from infertel import handle_internal_errors, instrumentation, semconv
 from infertel_instrumentation.openai._call import _Call
 
 
@@ -41,7 +40,9 @@ class _BaseStreamProxy(wrapt.ObjectProxy):
         self._self_call = call
         call.track()
         # The user drops the stream unfinished: a lock-free hand-over (holds no reference to the proxy).
-        finalizer = weakref.finalize(self, release_stream, call.invocation, semconv.STREAM_END_ABANDONED)
+        finalizer = weakref.finalize(
+            self, instrumentation.release_stream, call.invocation, semconv.STREAM_END_ABANDONED
+        )
         finalizer.atexit = False  # still open at exit: shutdown() ends it, with end reason "shutdown"
         self._self_finalizer = finalizer
 
