@@ -345,3 +345,15 @@ def test_prometheus_reader_serves_its_own_registry() -> None:
 def test_logging_handler_class_is_an_otel_handler() -> None:
     cls = compat.logging_handler_class()
     assert cls is not None and issubclass(cls, logging.Handler) and cls.__name__ == "LoggingHandler"
+
+
+def test_on_ending_is_forwarded_only_where_a_processor_has_it() -> None:
+    seen: list[Any] = []
+
+    class Ending:
+        def _on_ending(self, span: Any) -> None:
+            seen.append(span)
+
+    compat.forward_on_ending(Ending(), "span")
+    compat.forward_on_ending(object(), "span")  # a processor without the hook: nothing to forward
+    assert seen == ["span"]

@@ -17,7 +17,8 @@ Entries:
   from there (exporter_build.py) is the documented path, not a private member.
 * :func:`prometheus_reader`: a Prometheus reader serving its own registry on contrib 0.58 too.
 * :class:`BaseConfigurator`: the ``opentelemetry_configurator`` entry point's base class.
-* :data:`span_attributes` / :data:`span_end_fields`: the statistics processor's span reads.
+* :data:`span_attributes` / :data:`span_id` / :data:`ended_span_fields`: the statistics processor's span reads.
+* :func:`forward_on_ending`: the SDK's private ``SpanProcessor._on_ending`` hook, forwarded by the hub.
 * :func:`runtime_context_var` / :func:`span_context_key`: the context runtime's ContextVar and the
   key of the current span in a Context.
 * :class:`MetricsSDKInternals`: what pre-aggregating GenAI histograms needs from an SDK
@@ -64,6 +65,7 @@ __all__ = [
     "SimpleLogRecordProcessor",
     "default_explicit_histogram",
     "ended_span_fields",
+    "forward_on_ending",
     "log_record_resource",
     "logging_handler_class",
     "metrics_sdk_internals",
@@ -411,6 +413,24 @@ def _span_reads() -> dict[str, Any]:
         "span_id": _private_span_id if private else public_span_id,
         "ended_span_fields": _private_ended_span_fields if private else public_ended_span_fields,
     }
+
+
+# --- Span processor "on ending" hook ------------------------------------------------------------------
+# SDK 1.39+ calls ``SpanProcessor._on_ending(span)`` on every processor just before a span ends
+# (the spec's experimental OnEnding, still private upstream); 1.37-1.38 never call it. infertel's
+# processor hub implements it to forward the call to its delegates. Probe: the delegate has it;
+# fallback: nothing to forward (the SDK's own base class has a no-op).
+
+
+def forward_on_ending(processor: Any, span: Any) -> None:
+    """Forward the SDK's private ``_on_ending`` hook to ``processor`` when it has one.
+
+    Example:
+        >>> forward_on_ending(object(), None)
+    """
+    on_ending = getattr(processor, "_on_ending", None)
+    if on_ending is not None:
+        on_ending(span)
 
 
 # --- Context runtime ---------------------------------------------------------------------------

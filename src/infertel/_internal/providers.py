@@ -29,7 +29,13 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerPro
 from opentelemetry.sdk.trace import sampling as _sampling
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-from infertel._internal.compat import BatchLogRecordProcessor, LoggerProvider, LogRecordProcessor, ReadWriteLogRecord
+from infertel._internal.compat import (
+    BatchLogRecordProcessor,
+    LoggerProvider,
+    LogRecordProcessor,
+    ReadWriteLogRecord,
+    forward_on_ending,
+)
 from infertel._internal.config import Settings
 from infertel._internal.errors import handle_internal_errors
 
@@ -117,7 +123,7 @@ class SpanProcessorHub(_Hub, SpanProcessor):
     def _on_ending(self, span: Span) -> None:
         for delegate in self._delegates:
             with handle_internal_errors:
-                delegate._on_ending(span)
+                forward_on_ending(delegate, span)
 
     def on_end(self, span: ReadableSpan) -> None:
         delegates, forwarded = self._generation
