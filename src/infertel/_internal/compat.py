@@ -13,8 +13,9 @@ Entries:
   (``LogData`` -> ``ReadWriteLogRecord``/``ReadableLogRecord``, ``LogExporter`` ->
   ``LogRecordExporter``), both spellings resolved here, with :func:`log_record_resource`,
   :func:`new_log_record` and :func:`logging_handler_class`. Likewise the OTLP log exporters live
-  only in ``opentelemetry.exporter.otlp.proto.{grpc,http}._log_exporter`` upstream: importing them
-  from there (exporter_build.py) is the documented path, not a private member.
+  only in ``opentelemetry.exporter.otlp.proto.{grpc,http}._log_exporter`` upstream, and the logs
+  API (``LogRecord``, ``SeverityNumber``, ``get_logger_provider``) only in ``opentelemetry._logs``:
+  importing them from there is the documented path, not a private member.
 * :func:`prometheus_reader`: a Prometheus reader serving its own registry on contrib 0.58 too.
 * :class:`BaseConfigurator`: the ``opentelemetry_configurator`` entry point's base class.
 * :data:`span_attributes` / :data:`span_id` / :data:`ended_span_fields`: the statistics processor's span reads.
