@@ -42,11 +42,12 @@ def track_stream(inference: Inference, *, finish: Callable[[str], None] | None =
     Example:
         >>> import infertel
         >>> from infertel.instrumentation import claim_stream, track_stream
-        >>> inv = infertel.inference(model="m", kind="client").__enter__()
-        >>> track_stream(inv, finish=lambda reason: inv.set_attribute("app.done", reason))
-        >>> if claim_stream(inv):  # the stream was exhausted: the caller ends its span
-        ...     inv.end("exhausted")
+        >>> with infertel.inference(model="m", kind="client") as inv:
+        ...     track_stream(inv, finish=lambda reason: inv.set_attribute("app.done", reason))
+        ...     if claim_stream(inv):  # the stream was exhausted: the caller ends its span
+        ...         inv.end("exhausted")
     """
+    inference._stream = True  # a stream even before its first chunk (chunk count and end reason on its span)
     reaper.track(inference, finish)
 
 
