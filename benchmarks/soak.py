@@ -116,9 +116,32 @@ def service(args: argparse.Namespace) -> None:
     ]
     for thread in threads:
         thread.start()
+    _drain_then_chain(stop, threads)
     sys.stderr.write(f"soak {role} {os.getpid()} running\n")
     while True:  # SIGTERM ends the process through infertel's handler (flush, then the default action)
         time.sleep(1)
+
+
+def _drain_then_chain(stop: threading.Event, threads: list[threading.Thread]) -> None:
+    """On SIGTERM, stop taking work and let calls in progress finish, then run infertel's handler.
+
+    What a server does (uvicorn, gunicorn): stop accepting, drain the requests in flight, then exit.
+    A span that ended after infertel's shutdown stopped the exporters could not be delivered by
+    anyone; draining first makes every written-down span deliverable, so "lost" means lost.
+    """
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        stop.set()
+        for thread in threads:
+            thread.join(2.0)
+        if callable(previous):
+            previous(signum, frame)
+        else:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
 
 
 # --- the driver ---------------------------------------------------------------------------------
