@@ -88,10 +88,16 @@ _logger = logging.getLogger(__name__)
 # ``LogExporter``/``LogExportResult``/``InMemoryLogExporter``/``ConsoleLogExporter`` to
 # ``LogRecord*`` (the old names stay as deprecated aliases there, which warn). Probe: the import.
 
-try:  # 1.39+: the record a processor/exporter receives carries the resource itself
+# (The names are read with getattr, newest first, so that the old, deprecated ones are never touched
+# where the new ones exist, and the type checker sees the 1.39+ classes.)
+if TYPE_CHECKING:
     from opentelemetry.sdk._logs import ReadWriteLogRecord
-except ImportError:  # 1.37-1.38: LogData(log_record, instrumentation_scope), resource on log_record
-    from opentelemetry.sdk._logs import LogData as ReadWriteLogRecord  # type: ignore[attr-defined,no-redef]
+else:
+    from opentelemetry.sdk import _logs as _sdk_logs
+
+    # 1.39+: the record a processor/exporter receives carries the resource itself;
+    # 1.37-1.38: LogData(log_record, instrumentation_scope), the resource on log_record.
+    ReadWriteLogRecord = getattr(_sdk_logs, "ReadWriteLogRecord", None) or _sdk_logs.LogData
 
 # The log processors and exporters (``opentelemetry.sdk._logs.export``, about 1.5 ms to import) are
 # resolved on first use by ``__getattr__`` below: only configure() builds log pipelines, and
@@ -111,33 +117,17 @@ _LOGS_EXPORT_NAMES = frozenset(
 def _logs_export_names() -> dict[str, Any]:
     from opentelemetry.sdk._logs import export
 
-    try:  # 1.39+
-        from opentelemetry.sdk._logs.export import (
-            ConsoleLogRecordExporter,
-            InMemoryLogRecordExporter,
-            LogRecordExporter,
-            LogRecordExportResult,
-        )
-    except ImportError:  # 1.37-1.38
-        from opentelemetry.sdk._logs.export import (  # type: ignore[attr-defined,no-redef]
-            ConsoleLogExporter as ConsoleLogRecordExporter,
-        )
-        from opentelemetry.sdk._logs.export import (  # type: ignore[attr-defined,no-redef]
-            InMemoryLogExporter as InMemoryLogRecordExporter,
-        )
-        from opentelemetry.sdk._logs.export import (  # type: ignore[attr-defined,no-redef]
-            LogExporter as LogRecordExporter,
-        )
-        from opentelemetry.sdk._logs.export import (  # type: ignore[attr-defined,no-redef]
-            LogExportResult as LogRecordExportResult,
-        )
+    def newest(name: str, old_name: str) -> Any:  # the 1.39+ name, else the 1.37-1.38 one
+        found = getattr(export, name, None)
+        return found if found is not None else getattr(export, old_name)
+
     return {
         "BatchLogRecordProcessor": export.BatchLogRecordProcessor,
         "SimpleLogRecordProcessor": export.SimpleLogRecordProcessor,
-        "ConsoleLogRecordExporter": ConsoleLogRecordExporter,
-        "InMemoryLogRecordExporter": InMemoryLogRecordExporter,
-        "LogRecordExporter": LogRecordExporter,
-        "LogRecordExportResult": LogRecordExportResult,
+        "ConsoleLogRecordExporter": newest("ConsoleLogRecordExporter", "ConsoleLogExporter"),
+        "InMemoryLogRecordExporter": newest("InMemoryLogRecordExporter", "InMemoryLogExporter"),
+        "LogRecordExporter": newest("LogRecordExporter", "LogExporter"),
+        "LogRecordExportResult": newest("LogRecordExportResult", "LogExportResult"),
     }
 
 
@@ -159,8 +149,10 @@ def logging_handler_class() -> type | None:
 
         if importlib.util.find_spec("opentelemetry.instrumentation.logging") is None:
             return None  # opentelemetry-instrumentation-logging is not installed
-        from opentelemetry.sdk._logs import LoggingHandler  # type: ignore[attr-defined,no-redef]
-    return LoggingHandler  # type: ignore[no-any-return]
+        from opentelemetry.sdk import _logs as sdk_logs
+
+        return getattr(sdk_logs, "LoggingHandler")  # noqa: B009  (absent from the type stubs of 1.39+)
+    return LoggingHandler
 
 
 def log_record_resource(record: Any) -> Any:
@@ -323,7 +315,7 @@ def public_span_attributes(span: Any) -> Any:
 
 def public_span_id(span: Any) -> int:
     """The span's id through the public properties."""
-    return span.context.span_id  # type: ignore[no-any-return]
+    return span.context.span_id
 
 
 def public_ended_span_fields(span: Any) -> tuple[int, int | None, int | None, Any, int | None]:
@@ -343,7 +335,7 @@ def _private_span_attributes(span: Any) -> Any:
 
 
 def _private_span_id(span: Any) -> int:
-    return span._context[1]  # type: ignore[no-any-return]
+    return span._context[1]
 
 
 def _private_ended_span_fields(span: Any) -> tuple[int, int | None, int | None, Any, int | None]:
@@ -367,14 +359,15 @@ def _span_reads_agree() -> bool:
     child.set_status(trace.StatusCode.ERROR)
     child.end()
     parent.end()
-    ended = child._readable_span()
+    ended = child._readable_span()  # type: ignore[attr-defined]
     private = _private_span_attributes(ended)
     return (
         live_ok
         and type(private) is dict
         and private == dict(public_span_attributes(ended))
         and _private_ended_span_fields(ended) == public_ended_span_fields(ended)
-        and _private_ended_span_fields(parent._readable_span()) == public_ended_span_fields(parent._readable_span())
+        and _private_ended_span_fields(parent._readable_span())  # type: ignore[attr-defined]
+        == public_ended_span_fields(parent._readable_span())  # type: ignore[attr-defined]
     )
 
 

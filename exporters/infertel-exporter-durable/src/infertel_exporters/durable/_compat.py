@@ -21,20 +21,18 @@ opentelemetry-exporter-otlp ``>=1.37.0,<2``, checked on 1.37.0 and 1.45.2 in CI.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter as HttpLogExporter
 
-try:  # 1.39+
+if TYPE_CHECKING:  # the 1.39+ names
     from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
-except ImportError:  # 1.37-1.38
-    from opentelemetry.sdk._logs.export import (  # type: ignore[attr-defined,no-redef]
-        LogExporter as LogRecordExporter,
-    )
-    from opentelemetry.sdk._logs.export import (  # type: ignore[attr-defined,no-redef]
-        LogExportResult as LogRecordExportResult,
-    )
+else:  # read newest first, so the deprecated 1.37-1.38 names are never touched where the new ones exist
+    from opentelemetry.sdk._logs import export as _logs_export
+
+    LogRecordExporter = getattr(_logs_export, "LogRecordExporter", None) or _logs_export.LogExporter
+    LogRecordExportResult = getattr(_logs_export, "LogRecordExportResult", None) or _logs_export.LogExportResult
 
 __all__ = [
     "HttpLogExporter",

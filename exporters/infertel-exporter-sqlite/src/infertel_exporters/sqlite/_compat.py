@@ -9,17 +9,15 @@ warn) and replaced ``LogData`` by ``ReadableLogRecord``, which carries the resou
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-try:  # 1.39+
+if TYPE_CHECKING:  # the 1.39+ names
     from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
-except ImportError:  # 1.37-1.38
-    from opentelemetry.sdk._logs.export import (  # type: ignore[attr-defined,no-redef]
-        LogExporter as LogRecordExporter,
-    )
-    from opentelemetry.sdk._logs.export import (  # type: ignore[attr-defined,no-redef]
-        LogExportResult as LogRecordExportResult,
-    )
+else:  # read newest first, so the deprecated 1.37-1.38 names are never touched where the new ones exist
+    from opentelemetry.sdk._logs import export as _logs_export
+
+    LogRecordExporter = getattr(_logs_export, "LogRecordExporter", None) or _logs_export.LogExporter
+    LogRecordExportResult = getattr(_logs_export, "LogRecordExportResult", None) or _logs_export.LogExportResult
 
 try:  # the key the SDK's own exporters set (and every instrumentation checks); 1.37-1.45
     from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY as SUPPRESS_INSTRUMENTATION_KEY
