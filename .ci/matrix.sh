@@ -63,7 +63,9 @@ run_leg() {  # $1: leg name, $2: python version
   fi
   echo "matrix[$leg]: $("$venv/bin/python" --version); $("$venv/bin/python" -m pip list 2>/dev/null \
     | awk '$1=="opentelemetry-sdk"||$1=="opentelemetry-instrumentation"{printf "%s %s  ", $1, $2}')"
-  "$venv/bin/python" -m pytest "${UNIT_SELECTION[@]}"
+  # A leg runs a chosen subset: a test skipped there for a feature its releases lack (or a peer the
+  # full suite has) is not the CI failure tests/ci_skips.py makes of a skip in the full suite.
+  INFERTEL_TEST_ALLOW_SKIPS=true "$venv/bin/python" -m pytest "${UNIT_SELECTION[@]}"
 }
 
 legs=("$@")

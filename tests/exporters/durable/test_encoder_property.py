@@ -5,10 +5,15 @@ key (the encoder caches encodings by value, and ``0.0 == -0.0``), NaN, infinitie
 empty strings, bytes, arrays, nested key/value lists, events and links. The upstream encoder
 (``opentelemetry-exporter-otlp-proto-common``) is the reference; the comparison is on the
 serialized bytes, so a wrong sign or payload of a double is a failure.
+
+The fast encoder encodes ``None`` inside arrays and key/value lists as the newest upstream does
+(an empty value). Upstream releases before that (1.37 among them) log an error and drop such an
+attribute instead; on those, the random values hold no ``None`` (:data:`UPSTREAM_ENCODES_NULL`).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import struct
 from typing import Any
@@ -34,8 +39,29 @@ _SCALARS = (
     | st.integers(min_value=-(1 << 63), max_value=(1 << 63) - 1)
     | _FLOATS
     | st.binary(max_size=8)
-    | st.none()
 )
+
+
+def _upstream_encodes_null() -> bool:
+    """Whether the installed upstream encoder keeps ``None`` inside arrays and key/value lists."""
+    span = ReadableSpan(
+        name="probe",
+        context=SpanContext(1, 2, is_remote=False, trace_flags=TraceFlags(1)),
+        attributes={"array": ["a", None], "map": {"k": None}},
+    )
+    upstream_logger = logging.getLogger("opentelemetry.exporter.otlp.proto.common._internal")
+    level, upstream_logger.level = upstream_logger.level, logging.CRITICAL  # its "Failed to encode" error
+    try:
+        request = encode_spans([span])
+    finally:
+        upstream_logger.level = level
+    return len(request.resource_spans[0].scope_spans[0].spans[0].attributes) == 2
+
+
+UPSTREAM_ENCODES_NULL = _upstream_encodes_null()
+if UPSTREAM_ENCODES_NULL:
+    _SCALARS = _SCALARS | st.none()
+
 _VALUES = st.recursive(
     _SCALARS,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_KEYS, inner, max_size=3),
