@@ -1,11 +1,14 @@
-"""Helpers shared by the instrumentation tests: the one finished span, its timings, metric points."""
+"""Helpers shared by the instrumentation tests: the one finished span, its timings, metric points, the reaper."""
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
+from opentelemetry.context import Context
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from infertel import semconv
@@ -44,3 +47,31 @@ def metric_points(reader: InMemoryMetricReader) -> dict[str, tuple[str, list[Any
             for metric in scope_metrics.metrics:
                 found[metric.name] = (metric.unit, list(metric.data.data_points))
     return found
+
+
+class LockingProcessor(SpanProcessor):
+    """Takes ``lock`` in ``on_end``, as a processor or metric aggregator does; notes the thread and result.
+
+    A span ended inside a finalizer on a thread that holds ``lock`` would wait for it: the 2 s
+    timeout turns that hang into ``acquired=False`` in :attr:`ended`.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.ended: list[tuple[str, bool]] = []
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        return None
+
+    def on_end(self, span: ReadableSpan) -> None:
+        acquired = self.lock.acquire(timeout=2.0)
+        if acquired:
+            self.lock.release()
+        self.ended.append((threading.current_thread().name, acquired))
+
+
+def wait_reaped(seconds: float) -> None:
+    """Wait until the stream reaper has ended every span handed to it (at most ``seconds``)."""
+    from infertel._internal.instrument import reaper
+
+    assert reaper.wait_reaped(time.monotonic() + seconds)

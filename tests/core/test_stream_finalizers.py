@@ -15,33 +15,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from opentelemetry.context import Context
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from span_helpers import LockingProcessor, wait_reaped
 
 import infertel
 from infertel import semconv
 from infertel._internal.instrument import reaper
-
-
-class _LockingProcessor(SpanProcessor):
-    """Takes ``lock`` in ``on_end``, as a processor or metric aggregator does; notes the thread and result."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.ended: list[tuple[str, bool]] = []
-
-    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        return None
-
-    def on_end(self, span: ReadableSpan) -> None:
-        acquired = self.lock.acquire(timeout=2.0)  # the same thread holding it: without the reaper, a hang
-        if acquired:
-            self.lock.release()
-        self.ended.append((threading.current_thread().name, acquired))
-
-
-def _reaped() -> None:
-    assert reaper.wait_reaped(time.monotonic() + 10.0)
 
 
 def _observed(tracer_provider: Any, meter_provider: Any) -> Any:
@@ -55,7 +33,7 @@ def _observed(tracer_provider: Any, meter_provider: Any) -> Any:
 def test_collected_stream_ends_on_the_reaper_while_the_collecting_thread_holds_the_lock(
     tracer_provider, meter_provider, span_exporter
 ) -> None:
-    locking = _LockingProcessor()
+    locking = LockingProcessor()
     tracer_provider.add_span_processor(locking)
     tokens = _observed(tracer_provider, meter_provider)
     stream = tokens()
@@ -69,7 +47,7 @@ def test_collected_stream_ends_on_the_reaper_while_the_collecting_thread_holds_t
         after_ns = time.time_ns()
         assert locking.ended == []  # not ended inside the finalizer
         time.sleep(0.2)
-    _reaped()
+    wait_reaped(10.0)
     assert locking.ended == [("infertel-stream-reaper", True)]
     (span,) = span_exporter.get_finished_spans()
     assert span.attributes[semconv.INFERTEL_STREAM_END_REASON] == semconv.STREAM_END_ABANDONED
@@ -81,7 +59,7 @@ def test_collected_stream_ends_on_the_reaper_while_the_collecting_thread_holds_t
 def test_released_stream_after_break_is_closed_with_the_release_time(
     tracer_provider, meter_provider, span_exporter
 ) -> None:
-    locking = _LockingProcessor()
+    locking = LockingProcessor()
     tracer_provider.add_span_processor(locking)
     tokens = _observed(tracer_provider, meter_provider)
     with locking.lock:
@@ -90,7 +68,7 @@ def test_released_stream_after_break_is_closed_with_the_release_time(
                 break
         released_ns = time.time_ns()
         time.sleep(0.3)
-    _reaped()
+    wait_reaped(10.0)
     (span,) = span_exporter.get_finished_spans()
     assert span.attributes[semconv.INFERTEL_STREAM_END_REASON] == semconv.STREAM_END_CLOSED
     assert span.attributes[semconv.INFERTEL_STREAM_CHUNKS] == 3
@@ -103,7 +81,7 @@ def test_released_stream_after_break_is_closed_with_the_release_time(
 def test_async_stream_released_unread_is_abandoned_on_the_reaper(
     tracer_provider, meter_provider, span_exporter
 ) -> None:
-    locking = _LockingProcessor()
+    locking = LockingProcessor()
     tracer_provider.add_span_processor(locking)
 
     @infertel.observe(model="m", tracer_provider=tracer_provider, meter_provider=meter_provider)
@@ -114,7 +92,7 @@ def test_async_stream_released_unread_is_abandoned_on_the_reaper(
         stream = tokens()
         del stream
         assert locking.ended == []
-    _reaped()
+    wait_reaped(10.0)
     (span,) = span_exporter.get_finished_spans()
     assert span.attributes[semconv.INFERTEL_STREAM_END_REASON] == semconv.STREAM_END_ABANDONED
     assert span.attributes[semconv.INFERTEL_STREAM_CHUNKS] == 0
@@ -137,7 +115,7 @@ def test_close_raising_in_a_finalizer_is_an_error_span(
     stream = tokens()
     next(stream)
     del stream
-    _reaped()
+    wait_reaped(10.0)
     # CPython reports the KeyError raised in a finalizer as unraisable, unchanged.
     assert [(type(u.exc_value), u.exc_value.args) for u in unraisable] == [(KeyError, ("cleanup failed",))]
     (span,) = span_exporter.get_finished_spans()
@@ -191,7 +169,7 @@ def test_thousands_of_abandoned_streams_while_a_reader_collects_in_a_tight_loop(
         reader.join(30)
     assert not reader.is_alive(), "the reader thread deadlocked"
     gc.collect()
-    _reaped()
+    wait_reaped(10.0)
     assert collections[0] > 0
     spans = span_exporter.get_finished_spans()
     streams = batches * per_batch
@@ -233,7 +211,7 @@ def test_a_stream_ended_by_hand_then_dropped_leaves_the_registry(
     next(stream)
     assert reaper.pending() == before + 1
     del stream
-    _reaped()
+    wait_reaped(10.0)
     assert reaper.pending() == before  # no leak in a long-running process
     (span,) = span_exporter.get_finished_spans()
     assert span.attributes[semconv.INFERTEL_STREAM_END_REASON] == "stopped early"

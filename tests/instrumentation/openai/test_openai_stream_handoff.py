@@ -22,12 +22,11 @@ import pytest
 openai = pytest.importorskip("openai")
 
 from openai_peer import REPLY_WORDS, RESPONSE_MODEL_SUFFIX, FakeOpenAIServer  # noqa: E402
-from opentelemetry.context import Context  # noqa: E402
 from opentelemetry.sdk.metrics import MeterProvider  # noqa: E402
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider  # noqa: E402
+from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
 from opentelemetry.trace import SpanKind, StatusCode  # noqa: E402
-from span_helpers import split_timings  # noqa: E402
+from span_helpers import LockingProcessor, split_timings, wait_reaped  # noqa: E402
 
 import infertel  # noqa: E402
 from infertel import semconv  # noqa: E402
@@ -38,27 +37,6 @@ from infertel_instrumentation.openai import OpenAIInstrumentor  # noqa: E402
 MODEL = "gpt-test"
 MESSAGES = [{"role": "user", "content": "Say hello"}]
 REAPER = "infertel-stream-reaper"
-
-
-class _LockingProcessor(SpanProcessor):
-    """Takes ``lock`` in ``on_end`` as a processor or metric aggregator does; notes the thread and result."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.ended: list[tuple[str, bool]] = []
-
-    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        return None
-
-    def on_end(self, span: ReadableSpan) -> None:
-        acquired = self.lock.acquire(timeout=2.0)  # the same thread holding it: in a finalizer, a hang
-        if acquired:
-            self.lock.release()
-        self.ended.append((threading.current_thread().name, acquired))
-
-
-def _reaped() -> None:
-    assert reaper.wait_reaped(time.monotonic() + 20.0)
 
 
 @pytest.fixture
@@ -99,7 +77,7 @@ def _abandoned_attributes(server: FakeOpenAIServer, chunks: int) -> dict[str, An
 def test_abandoned_stream_ends_on_the_reaper_while_the_collecting_thread_holds_the_lock(
     client: Any, openai_server: FakeOpenAIServer, tracer_provider: TracerProvider, span_exporter: InMemorySpanExporter
 ) -> None:
-    locking = _LockingProcessor()
+    locking = LockingProcessor()
     tracer_provider.add_span_processor(locking)
     stream = client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
     next(stream)  # the role chunk
@@ -113,7 +91,7 @@ def test_abandoned_stream_ends_on_the_reaper_while_the_collecting_thread_holds_t
         after_ns = time.time_ns()
         assert locking.ended == []  # not ended inside the finalizer
         time.sleep(0.2)
-    _reaped()
+    wait_reaped(20.0)
     assert locking.ended == [(REAPER, True)]
     (span,) = span_exporter.get_finished_spans()
     assert (span.name, span.kind, span.status.status_code) == (f"chat {MODEL}", SpanKind.CLIENT, StatusCode.UNSET)
@@ -129,7 +107,7 @@ def test_abandoned_async_stream_ends_on_the_reaper(
     tracer_provider: TracerProvider,
     span_exporter: InMemorySpanExporter,
 ) -> None:
-    locking = _LockingProcessor()
+    locking = LockingProcessor()
     tracer_provider.add_span_processor(locking)
 
     async def main() -> None:
@@ -142,7 +120,7 @@ def test_abandoned_async_stream_ends_on_the_reaper(
                 assert locking.ended == []
 
     asyncio.run(main())
-    _reaped()
+    wait_reaped(20.0)
     assert locking.ended == [(REAPER, True)]
     (span,) = span_exporter.get_finished_spans()
     attributes, _ = split_timings(span)
@@ -189,7 +167,7 @@ def test_many_abandoned_streams_while_a_reader_collects_in_a_tight_loop(
         reader.join(30)
     assert not reader.is_alive(), "the reader thread deadlocked"
     gc.collect()
-    _reaped()
+    wait_reaped(20.0)
     assert collections[0] > 0
     spans = span_exporter.get_finished_spans()
     streams = batches * per_batch
