@@ -48,6 +48,22 @@ def _batch(processor: Any) -> dict[str, Any]:
     return described
 
 
+def describe_batch_processor(signal: str) -> dict[str, Any]:
+    """A default SDK batch processor of ``signal`` (``traces``/``logs``), given only an exporter, described."""
+    from infertel._internal import compat
+
+    if signal == "traces":
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+
+        processor: Any = BatchSpanProcessor(ConsoleSpanExporter())
+    else:
+        processor = compat.BatchLogRecordProcessor(compat.ConsoleLogRecordExporter())
+    try:
+        return _batch(processor)
+    finally:
+        processor.shutdown()
+
+
 def _expand(processors: Any) -> list[Any]:
     expanded = []
     for processor in processors:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from core.pipeline_description import MARKER
+from core.pipeline_description import MARKER, describe_batch_processor
 
 from infertel._internal import exporter_names
 from infertel._internal.config import resolve
@@ -40,7 +40,8 @@ STORE = {
 CONSOLE = {
     "traces": "opentelemetry.sdk.trace.export.ConsoleSpanExporter",
     "metrics": "opentelemetry.sdk.metrics._internal.export.ConsoleMetricExporter",
-    "logs": "opentelemetry.sdk._logs._internal.export.ConsoleLogRecordExporter",
+    # ConsoleLogExporter before SDK 1.39: the release's own class, found through infertel's compat names.
+    "logs": describe_batch_processor("logs")["exporter"]["class"],
 }
 OTLP_HTTP = {
     "traces": "opentelemetry.exporter.otlp.proto.http.trace_exporter.OTLPSpanExporter",
@@ -53,6 +54,8 @@ DURABLE = {
     "logs": "infertel_exporters.durable._exporter.DurableLogExporter",
 }
 SDK_BATCH = {"max_queue_size": 2048, "max_export_batch_size": 512, "export_timeout_millis": 30000}
+# The log processor's default delay is the SDK release's own (5000 ms on 1.37, the spec's 1000 ms later).
+BLRP_DELAY = describe_batch_processor("logs")["schedule_delay_millis"]
 
 
 def _run(tmp_path: Path, env: dict[str, str], *, instrument: bool) -> dict[str, Any]:
@@ -87,7 +90,7 @@ def _span(exporter: dict[str, str], **batch: int) -> dict[str, Any]:
 
 
 def _log(exporter: dict[str, str], **batch: int) -> dict[str, Any]:
-    return {"processor": BLRP, "exporter": exporter, **SDK_BATCH, "schedule_delay_millis": 1000, **batch}
+    return {"processor": BLRP, "exporter": exporter, **SDK_BATCH, "schedule_delay_millis": BLRP_DELAY, **batch}
 
 
 def _reader(exporter: dict[str, str], interval: int, timeout: float = 30000.0) -> dict[str, Any]:
