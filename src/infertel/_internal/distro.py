@@ -73,7 +73,7 @@ def _named(variable: str) -> str | None:
 
 def _other_entry_point(group: str) -> Any | None:
     """The first entry point of ``group`` that is not infertel's (another distro or configurator)."""
-    from opentelemetry.util._importlib_metadata import entry_points
+    from importlib.metadata import entry_points  # what opentelemetry-instrument's loader reads, in its order
 
     return next((ep for ep in entry_points(group=group) if ep.name != ENTRY_POINT_NAME), None)
 
