@@ -152,11 +152,12 @@ def test_pipeline_offer_never_exceeds_its_bound_under_8_threads() -> None:
         assert _hammer(work) == []
         assert watched.over == 0  # never past the bound
         assert watched.full > 0  # and filled up to it: the race for the last slots happened
+        # Every item was queued or counted as dropped (whether producers waited long enough for
+        # room depends on the writer's pace: drops may or may not happen).
         dropped = pipeline.dropped.get("queue_full", 0)
-        assert dropped > 0
         assert sum(accepted) + dropped == sum(offered) == THREADS * 3000
         release.set()
-        assert pipeline.force_flush(10_000) is False  # items were dropped since the last flush
+        assert pipeline.force_flush(10_000) is (dropped == 0)  # False after any drop since the last flush
         assert sum(delivered) == sum(accepted)
     finally:
         release.set()

@@ -73,7 +73,6 @@ class Pipeline:
         self.spool = spool
         self._max_queue_items = max_queue_items
         self._max_batch_items = max_batch_items
-        self._lock_free_below = max_queue_items // 2
         self._schedule_delay_s = schedule_delay_millis / 1000
         self._enqueue_timeout_s = enqueue_timeout_millis / 1000
         self._send_timeout_s = send_timeout_s
@@ -228,24 +227,19 @@ class Pipeline:
     def offer_one(self, item: Any) -> bool:
         """:meth:`offer` for one item, with a fast path for the span processor's ``on_end``.
 
-        Bound: past half of ``max_queue_items`` the check and the append are one locked step, as in
-        :meth:`offer`; below it the append is lock-free, which could overshoot only if more than
-        ``max_queue_items / 2`` threads appended at the same instant.
+        Bound: the check and the append are one step under the queue's lock, as in :meth:`offer`
+        (an unlocked append checked beforehand could pass the bound: a thread paused between its
+        check and its append while others fill the queue). Only a full queue takes the slow path.
         """
-        pending = self._pending
         if self._write_through or self.shut_down:
             return self.offer((item,))
-        if len(pending) < self._lock_free_below:
-            # Far from the bound: only more than max_queue_items / 2 threads appending at the same
-            # instant could take the queue past it; a plain append (the lock costs ~3x this path).
-            pending.append(item)
-        else:
-            with self._offer_lock:  # near the bound: check and append as one step
-                room = len(pending) < self._max_queue_items
-                if room:
-                    pending.append(item)
-            if not room:
-                return self.offer((item,))
+        pending = self._pending
+        with self._offer_lock:
+            room = len(pending) < self._max_queue_items
+            if room:
+                pending.append(item)
+        if not room:
+            return self.offer((item,))
         if len(pending) >= self._max_batch_items:
             self._wake_writer.set()
         return True
