@@ -76,10 +76,6 @@ class _Hub:
         """The processors telemetry is forwarded to now."""
         return self._generation[0]
 
-    @property
-    def _delegates(self) -> tuple[Any, ...]:
-        return self._generation[0]
-
     def replace(self, delegates: Sequence[Any]) -> tuple[Any, ...]:
         """Forward to ``delegates`` from now on; return the previous ones (the caller shuts them down)."""
         (previous, forwarded), self._generation = self._generation, (tuple(delegates), itertools.count())
@@ -99,7 +95,7 @@ class _Hub:
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         deadline = time.monotonic() + timeout_millis / 1000
-        return all([d.force_flush(_deadline_left(deadline)) for d in self._delegates])
+        return all([d.force_flush(_deadline_left(deadline)) for d in self._generation[0]])
 
 
 def _count_of(counter: Iterator[int]) -> int:
@@ -116,12 +112,12 @@ class SpanProcessorHub(_Hub, SpanProcessor):
     """
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        for delegate in self._delegates:
+        for delegate in self._generation[0]:
             with handle_internal_errors:
                 delegate.on_start(span, parent_context=parent_context)
 
     def _on_ending(self, span: Span) -> None:
-        for delegate in self._delegates:
+        for delegate in self._generation[0]:
             with handle_internal_errors:
                 forward_on_ending(delegate, span)
 
