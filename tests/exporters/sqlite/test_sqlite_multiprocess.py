@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from infertel_exporters.sqlite import SQLiteSpanExporter, SQLiteStore
+from infertel_exporters.sqlite import SQLiteMetricExporter, SQLiteSpanExporter, SQLiteStore
 
 WRITER = r"""
 import sys, time, os
@@ -88,3 +88,26 @@ def test_exporter_survives_fork_like_prefork_servers(tmp_path: Path, span_factor
     exporter.shutdown()
     with SQLiteStore(db) as store:
         assert store.counts()["spans"] == 30
+
+
+def test_a_forked_child_closes_the_shared_store_only_with_its_last_exporter(tmp_path: Path, span_factory) -> None:
+    # The child shuts down its metric exporter first (the MeterProvider's shutdown runs in the flush
+    # phase of infertel.shutdown()); its span exporter, sharing the store, must still write.
+    db = str(tmp_path / "forked-shared.db")
+    spans, metrics = SQLiteSpanExporter(db, retention=None), SQLiteMetricExporter(db, retention=None)
+    now = time.time_ns()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:
+        metrics.shutdown()
+        ok = spans.export([span_factory(i, now, trace_base=4) for i in range(5)]).name == "SUCCESS"
+        spans.shutdown()
+        os._exit(0 if ok and spans.store._closed else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    metrics.shutdown()
+    assert spans.export([span_factory(i, now, trace_base=5) for i in range(5)]).name == "SUCCESS"
+    spans.shutdown()
+    with SQLiteStore(db) as store:
+        assert store.counts()["spans"] == 10

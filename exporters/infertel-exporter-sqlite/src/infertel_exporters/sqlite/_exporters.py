@@ -332,7 +332,19 @@ class SQLiteLogExporter(_StoreExporter, LogRecordExporter):
 
 
 def _reinit_after_fork() -> None:
-    """The distribution's one at-fork hook: the child's own connections, then its own counts and caches."""
+    """The distribution's one at-fork hook: the child's own connections, registry, counts and caches.
+
+    The registry is keyed by process id: the parent's entries move to the child's id, so the child's
+    exporters still share one store, and it is closed only when the child's last exporter shuts down
+    (an entry left under the parent's id would let the first exporter to shut down close the store
+    under the others).
+    """
+    global _registry_lock
+    _registry_lock = threading.Lock()  # another thread of the parent may have held it at the fork
+    pid = os.getpid()
+    moved = {(pid, path): entry for (_old_pid, path), entry in _registry.items()}
+    _registry.clear()
+    _registry.update(moved)
     reinit_after_fork()
     for writer in list(_writers):
         writer._after_fork_in_child()
