@@ -23,3 +23,13 @@ if ! command -v prometheus >/dev/null 2>&1; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus
 fi
+
+# Headless Chromium (tests/dashboard/test_browser*.py drive it through the playwright package, which is
+# told to use this binary: no browser download). Debian's package, installed only when absent; DejaVu so the
+# screenshots have a font to draw text with.
+if ! command -v chromium >/dev/null 2>&1; then
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core
+fi
