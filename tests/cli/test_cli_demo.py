@@ -52,6 +52,11 @@ def test_demo_writes_every_request_to_the_store_and_summarises_it(tmp_path: Path
     assert re.search(rf"all\s+{requests}\s+{sum(errors.values())}", result.stdout)
     assert "read back from the SQLite store" in result.stdout
     assert str(db) in result.stdout
+    # the closing line: the command that opens the dashboard on this store (the extra is installed here)
+    assert result.stdout.rstrip().splitlines()[-2:] == [
+        "See it in a browser at http://127.0.0.1:8686/ after running:",
+        f"infertel dashboard --store {db}",
+    ]
 
     # the store: exactly one span per request, with the GenAI attributes, errors as errors
     with SQLiteStore(db) as store:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import importlib.util
 import logging
+import shlex
 import sqlite3
 import time
 import uuid
@@ -196,4 +198,26 @@ def _report_from_store(console: Any, path: Path, run_id: str, since_ns: int, tit
                       "(sampling, or an export failure logged above).[/yellow]")  # fmt: skip
     console.print(f'Explore it: sqlite3 {path} "SELECT model, count(*), sum(status_code = \'ERROR\') '
                   'FROM spans GROUP BY model"')  # fmt: skip
+    console.print("See it in a browser at http://127.0.0.1:8686/ after running:")
+    console.print(dashboard_command(path))
     return 0
+
+
+def dashboard_command(path: Path) -> Any:
+    """The demo's closing line: the command that opens the dashboard on ``path`` (with the extra it needs).
+
+    A rich ``Text`` in bold that never wraps (one line to copy; no markup parsing, so
+    ``infertel[dashboard]`` survives) with ``infertel[demo]`` installed, else the same plain string.
+
+    Example:
+        >>> str(dashboard_command(Path("/tmp/demo.db")))  # doctest: +SKIP
+        'infertel dashboard --store /tmp/demo.db'
+    """
+    command = f"infertel dashboard --store {shlex.quote(str(path))}"
+    if not all(importlib.util.find_spec(name) for name in ("fastapi", "uvicorn", "jinja2")):
+        command = f"pip install 'infertel[dashboard]' && {command}"
+    try:
+        from rich.text import Text
+    except ImportError:
+        return command
+    return Text(command, style="bold", no_wrap=True, overflow="ignore")
