@@ -1,0 +1,1 @@
+"""infertel's dashboard: server-rendered pages, a JSON API and a Grafana dashboard over the local store."""
