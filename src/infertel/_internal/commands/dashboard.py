@@ -1,0 +1,94 @@
+"""``infertel dashboard``: the web dashboard over the local store (needs ``infertel[dashboard]``)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+from infertel._internal.commands import STORE_HELP, CommandError, integer
+
+NAME = "dashboard"
+
+
+def _port(text: str) -> int:
+    value = integer(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 1 to 65535, got {text!r}")
+    return value
+
+
+def _refresh(text: str) -> int:
+    value = integer(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected seconds >= 0 (0: no reload), got {text!r}")
+    return value
+
+
+def add(commands: Any) -> None:
+    """Add ``dashboard``'s parser to the subparsers ``commands``."""
+    parser = commands.add_parser(
+        NAME,
+        help="serve the web dashboard (overview, resources, traces, logs) over the local store",
+        description="Serve server-rendered pages and a JSON API over the embedded SQLite store, read-only: "
+        "per-model request rate, errors, latency, TTFT, tokens/s, resources, traces with their waterfall, logs. "
+        "Binds 127.0.0.1 unless told otherwise; a non-loopback --host needs a token.",
+    )
+    parser.add_argument("--store", default=None, metavar="PATH", help=STORE_HELP)
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=_port, default=8686, help="port to bind (default 8686)")
+    parser.add_argument(
+        "--refresh", type=_refresh, default=10, metavar="SECONDS", help="reload pages every SECONDS (10; 0: never)"
+    )
+    parser.add_argument(
+        "--trace-url",
+        default=None,
+        metavar="URL",
+        help="link each trace to another UI, e.g. 'http://127.0.0.1:16686/trace/{trace_id}' (Jaeger)",
+    )
+    parser.add_argument(
+        "--token",
+        default=None,
+        help="bearer token every request must carry (default $INFERTEL_DASHBOARD_TOKEN; required off loopback)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve the dashboard until interrupted; returns the exit status."""
+    from infertel.environment_variables import INFERTEL_DASHBOARD_TOKEN
+
+    token = args.token if args.token is not None else os.environ.get(INFERTEL_DASHBOARD_TOKEN, "").strip() or None
+    if args.token is not None and not args.token.strip():
+        raise CommandError("--token must not be empty")
+    try:
+        import uvicorn
+
+        from infertel.dashboard import create_app
+        from infertel.dashboard._security import is_loopback
+    except ImportError as exc:
+        missing = exc.name or "its extra"
+        raise CommandError(f"the dashboard needs {missing}: pip install 'infertel[dashboard]'") from None
+    if not is_loopback(args.host) and token is None:
+        raise CommandError(
+            f"refusing to serve on non-loopback --host {args.host} without a token "
+            f"(set --token or ${INFERTEL_DASHBOARD_TOKEN})"
+        )
+    if args.trace_url is not None and "{trace_id}" not in args.trace_url:
+        raise CommandError(f"--trace-url must contain {{trace_id}}, got {args.trace_url!r}")
+    if args.store is not None:
+        path = Path(args.store).expanduser()
+    else:
+        from infertel_exporters.sqlite import default_path
+
+        path = default_path()
+    if not path.is_file():
+        raise CommandError(f"no store at {path} (run `infertel demo`, or an app with infertel.configure(), first)")
+    app = create_app(path, token=token, refresh_s=args.refresh, trace_url=args.trace_url)
+    print(f"infertel dashboard: http://{_url_host(args.host)}:{args.port}/  (store {path}; Ctrl-C to stop)", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    return 0
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
