@@ -34,10 +34,20 @@ def records(n: int, seed: int) -> list[tuple[Any, ...]]:
         output = int(rng.integers(0, 600)) if kind != 3 or i % 3 else None
         error = "timeout" if i % 17 == 0 else None
         key = keys[int(rng.integers(0, 3))] if i % 5 == 0 else keys[(i // 200) % 3]  # runs and interleaving
-        out.append((t, key, latency, ttft, tpot, 10, output, error))
-    out.append((out[-1][0], keys[0], 1e12, math.inf, None, 1, 2, None))  # clamped on top
-    out.append((out[-1][0], keys[1], 0.0, None, None, 1, 2, None))  # zero bucket
+        out.append(record(t, key, latency, ttft, tpot, 10, output, error))
+    out.append(record(out[-1][0], keys[0], 1e12, math.inf, None, 1, 2, None))  # clamped on top
+    out.append(record(out[-1][0], keys[1], 0.0, None, None, 1, 2, None))  # zero bucket
     return out
+
+
+_RECORD_CLOCK = [0.0]
+_RECORDS = InferenceStats(windows_s=(60,), clock=lambda: _RECORD_CLOCK[0])
+
+
+def record(t: float, key: tuple[str, str], latency: float, *values: Any) -> tuple[Any, ...]:
+    """A buffer record (``_fold.RECORD_FIELDS``) clocked at ``t``, as ``InferenceStats.end_record`` builds it."""
+    _RECORD_CLOCK[0] = t
+    return _RECORDS.end_record(key, latency, *values)
 
 
 def sketch_state(sketch: QuantileSketch | None) -> Any:

@@ -133,7 +133,10 @@ def test_late_samples_count_in_the_open_slot(sdk_tracer_provider: TracerProvider
     stats = InferenceStats(windows_s=(60,), clock=clock)
     clock.now = 50.0
     stats.record_end(stats.end_record(("m", "chat"), 1.0, None, None, None, None, None))
-    stats.record_end((12.0, ("m", "chat"), 2.0, None, None, None, None, None))  # clocked before the slot
+    clock.now = 12.0
+    late = stats.end_record(("m", "chat"), 2.0, None, None, None, None, None)  # clocked before the slot
+    clock.now = 50.0
+    stats.record_end(late)
     assert stats.snapshot(60)["m", "chat"].requests == 2
 
 

@@ -18,7 +18,7 @@ Entries:
   importing them from there is the documented path, not a private member.
 * :func:`prometheus_reader`: a Prometheus reader serving its own registry on contrib 0.58 too.
 * :class:`BaseConfigurator`: the ``opentelemetry_configurator`` entry point's base class.
-* :data:`span_attributes` / :data:`span_id` / :data:`ended_span_fields`: the statistics processor's span reads.
+* :data:`span_start_fields` / :data:`span_end_fields`: the statistics processor's span reads.
 * :func:`forward_on_ending`: the SDK's private ``SpanProcessor._on_ending`` hook, forwarded by the hub.
 * :func:`runtime_context_var` / :func:`span_context_key`: the context runtime's ContextVar and the
   key of the current span in a Context.
@@ -65,20 +65,18 @@ __all__ = [
     "ReadWriteLogRecord",
     "SimpleLogRecordProcessor",
     "default_explicit_histogram",
-    "ended_span_fields",
     "forward_on_ending",
     "log_record_resource",
     "logging_handler_class",
     "metrics_sdk_internals",
     "new_log_record",
     "prometheus_reader",
-    "public_ended_span_fields",
-    "public_span_attributes",
-    "public_span_id",
+    "public_end_fields",
+    "public_start_fields",
     "runtime_context_var",
-    "span_attributes",
     "span_context_key",
-    "span_id",
+    "span_end_fields",
+    "span_start_fields",
 ]
 
 _logger = logging.getLogger(__name__)
@@ -302,51 +300,52 @@ def __getattr__(name: str) -> Any:
 # (``Span`` and ``ReadableSpan``, 1.37-1.45) keeps them in ``_attributes`` (a ``BoundedAttributes``
 # whose ``_dict`` is a plain dict), ``_context``, ``_start_time``, ``_end_time``,
 # ``_status._status_code`` and ``_parent``; a ``SpanContext`` is a tuple whose item 1 is the span
-# id. Plain functions, not ``operator.attrgetter``: the specialising interpreter makes their
-# attribute reads cheaper than attrgetter's. Probe: the private readers must agree with the public
-# ones on a real SDK span, live and ended; otherwise the public readers serve. A span of another
-# shape raises ``AttributeError`` in the private readers: callers then use the public ones.
+# id. One reader per processor call returns every field that call needs at once (a Python call
+# costs about 0.05 µs on 3.10). Plain functions, not ``operator.attrgetter``: measured, they are
+# as fast on 3.10 and faster on 3.11+. Probe: the private readers must agree with the public ones
+# on a real SDK span, live and ended; otherwise the public readers serve. A span of another shape
+# raises ``AttributeError`` in the private readers: callers then use the public ones.
 
 
-def public_span_attributes(span: Any) -> Any:
-    """The span's attributes through the public property (a read-only mapping)."""
-    return span.attributes or {}
+def public_start_fields(span: Any) -> tuple[Any, int]:
+    """``(attributes, span_id)`` of a starting span through the public properties."""
+    return span.attributes or {}, span.context.span_id
 
 
-def public_span_id(span: Any) -> int:
-    """The span's id through the public properties."""
-    return span.context.span_id
+def public_end_fields(span: Any) -> tuple[Any, int, int, int, Any, int | None]:
+    """``(attributes, span_id, start_time, end_time, status_code, parent span id or None)``, public properties.
 
-
-def public_ended_span_fields(span: Any) -> tuple[int, int | None, int | None, Any, int | None]:
-    """``(span_id, start_time, end_time, status_code, parent span id or None)`` through the public properties."""
+    For an ended span; a time the span does not have reads 0.
+    """
     parent = span.parent
     return (
+        span.attributes or {},
         span.context.span_id,
-        span.start_time,
-        span.end_time,
+        span.start_time or 0,
+        span.end_time or 0,
         span.status.status_code,
         None if parent is None else parent.span_id,
     )
 
 
-def _private_span_attributes(span: Any) -> Any:
-    return span._attributes._dict
+def _private_start_fields(span: Any) -> tuple[Any, int]:
+    return span._attributes._dict, span._context[1]
 
 
-def _private_span_id(span: Any) -> int:
-    return span._context[1]
-
-
-def _private_ended_span_fields(span: Any) -> tuple[int, int | None, int | None, Any, int | None]:
+def _private_end_fields(span: Any) -> tuple[Any, int, int, int, Any, int | None]:
     parent = span._parent
     return (
+        span._attributes._dict,
         span._context[1],
-        span._start_time,
-        span._end_time,
+        span._start_time or 0,
+        span._end_time or 0,
         span._status._status_code,
         None if parent is None else parent[1],
     )
+
+
+def _plain(fields: tuple[Any, ...]) -> tuple[Any, ...]:
+    return (dict(fields[0]), *fields[1:])
 
 
 def _span_reads_agree() -> bool:
@@ -355,19 +354,16 @@ def _span_reads_agree() -> bool:
     tracer = TracerProvider(shutdown_on_exit=False).get_tracer("infertel.compat.probe")
     parent = tracer.start_span("parent")
     child = tracer.start_span("probe", context=trace.set_span_in_context(parent), attributes={"k": 1})
-    live_ok = type(_private_span_attributes(child)) is dict and _private_span_id(child) == public_span_id(child)
+    live = _private_start_fields(child)
+    live_ok = type(live[0]) is dict and _plain(live) == _plain(public_start_fields(child))
     child.set_status(trace.StatusCode.ERROR)
     child.end()
     parent.end()
-    ended = child._readable_span()  # type: ignore[attr-defined]
-    private = _private_span_attributes(ended)
+    ended = [span._readable_span() for span in (child, parent)]  # type: ignore[attr-defined]
     return (
         live_ok
-        and type(private) is dict
-        and private == dict(public_span_attributes(ended))
-        and _private_ended_span_fields(ended) == public_ended_span_fields(ended)
-        and _private_ended_span_fields(parent._readable_span())  # type: ignore[attr-defined]
-        == public_ended_span_fields(parent._readable_span())  # type: ignore[attr-defined]
+        and all(type(_private_end_fields(span)[0]) is dict for span in ended)
+        and all(_plain(_private_end_fields(span)) == _plain(public_end_fields(span)) for span in ended)
     )
 
 
@@ -379,33 +375,29 @@ def _probe_span_reads() -> bool:
         return False
 
 
-# The four names below are bound by ``__getattr__`` on first use (the statistics processor's
+# The three names below are bound by ``__getattr__`` on first use (the statistics processor's
 # import, at configure() time): the probe builds a TracerProvider, about 2 ms and a thread pool
 # that an import should not cost.
-_SPAN_READS = frozenset({"SPAN_INTERNALS", "span_attributes", "span_id", "ended_span_fields"})
+_SPAN_READS = frozenset({"SPAN_INTERNALS", "span_start_fields", "span_end_fields"})
 
 SPAN_INTERNALS: bool
-"""Whether :data:`span_attributes`, :data:`span_id` and :data:`ended_span_fields` read private fields."""
+"""Whether :data:`span_start_fields` and :data:`span_end_fields` read private fields."""
 
-span_attributes: Callable[[Any], Any]
-"""``span -> attribute mapping`` (a plain dict on the fast path). ``AttributeError``: use
-:func:`public_span_attributes`."""
+span_start_fields: Callable[[Any], tuple[Any, int]]
+"""``span -> (attributes, span_id)`` (a plain dict on the fast path). ``AttributeError``: use
+:func:`public_start_fields`."""
 
-span_id: Callable[[Any], int]
-"""``span -> span id``. ``AttributeError``: use :func:`public_span_id`."""
-
-ended_span_fields: Callable[[Any], tuple[int, int | None, int | None, Any, int | None]]
-"""``span -> (span_id, start_time, end_time, status_code, parent span id)``. ``AttributeError``: use
-:func:`public_ended_span_fields`."""
+span_end_fields: Callable[[Any], tuple[Any, int, int, int, Any, int | None]]
+"""``span -> (attributes, span_id, start_time, end_time, status_code, parent span id)``.
+``AttributeError``: use :func:`public_end_fields`."""
 
 
 def _span_reads() -> dict[str, Any]:
     private = _probe_span_reads()
     return {
         "SPAN_INTERNALS": private,
-        "span_attributes": _private_span_attributes if private else public_span_attributes,
-        "span_id": _private_span_id if private else public_span_id,
-        "ended_span_fields": _private_ended_span_fields if private else public_ended_span_fields,
+        "span_start_fields": _private_start_fields if private else public_start_fields,
+        "span_end_fields": _private_end_fields if private else public_end_fields,
     }
 
 

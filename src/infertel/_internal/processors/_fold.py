@@ -1,26 +1,51 @@
 """Folding buffered span records into the series' staging slots (the batch half of the hot path).
 
-Written for speed: one pass, locals only, fast paths for well-typed attribute values (bad
-values take the slow path, are dropped with a rate-limited warning, and never raise). The
-pass only appends each value to a list per staging slot and distribution; the lists are then
-counted into the sketches in one go each (vectorised with numpy when long, see
-:mod:`infertel._internal.quantiles._bulk`).
+A record is the tuple the span processor's ``on_end`` appends (:data:`RECORD_FIELDS`): the values
+read from the span while it is still in the CPU's caches, nothing derived. The fold derives the
+rest in one pass over the batch, locals only: the series key, ``error.type`` (``_OTHER`` for an
+ERROR status without one), the one-count-per-request rule between nested spans of one series, and
+checks of the attribute values (fast paths for well-typed values; bad ones take the slow path, are
+dropped with a rate-limited warning, and never raise). Each value is only appended to a list per
+staging slot and distribution; the lists are then counted into the sketches in one go each
+(vectorised with numpy when long, see :mod:`infertel._internal.quantiles._bulk`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from opentelemetry.trace import StatusCode
+
 from infertel import semconv
-from infertel._internal.errors import warn_rate_limited
+from infertel._internal.errors import log_internal_error, reraise_enabled, warn_rate_limited
 from infertel._internal.quantiles import LogMapping, QuantileSketch
 from infertel._internal.quantiles._bulk import add_values
 
 if TYPE_CHECKING:
     from infertel._internal.processors._stats import _Series
     from infertel._internal.processors._window import Slot
+
+RECORD_FIELDS = (
+    "time",  # the statistics clock when the span ended (seconds)
+    "latency_s",  # end - start
+    "span_id",  # None for a record without a span (InferenceStats.end_record)
+    "parent_span_id",  # None without a parent
+    "status_code",  # the span's StatusCode (None without a span)
+    "operation",  # gen_ai.operation.name
+    "model",  # gen_ai.request.model
+    "error_type",  # error.type
+    "ttft_s",  # gen_ai.response.time_to_first_chunk
+    "tpot_s",  # infertel.time_per_output_token
+    "input_tokens",  # gen_ai.usage.input_tokens
+    "output_tokens",  # gen_ai.usage.output_tokens
+    "extra",  # the values of the extra attributes (a tuple), or None when there are none
+)
+"""The fields of a buffered record, in order."""
+
+MAX_PENDING_PARENTS = 4096
+"""Parents of counted GenAI spans remembered until they end (oldest forgotten first)."""
 
 
 def count_value(value: Any, what: str) -> int:
@@ -47,18 +72,36 @@ _TTFT = semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK
 _TPOT = semconv.INFERTEL_TIME_PER_OUTPUT_TOKEN
 _INPUT = semconv.GEN_AI_USAGE_INPUT_TOKENS
 _OUTPUT = semconv.GEN_AI_USAGE_OUTPUT_TOKENS
+_NOTHING: Any = object()
 
 
-def fold(popleft: Callable[[], tuple[Any, ...]], series_for: Callable[[Any], _Series], mapping: LogMapping) -> None:
-    """Pop records until the buffer is empty and count each in its series' staging slot.
+def fold(
+    batch: list[tuple[Any, ...]],
+    series_for: Callable[[Any], _Series],
+    mapping: LogMapping,
+    counted: dict[int, Any],
+) -> None:
+    """Count every record of ``batch`` (in order) in its series' staging slot.
 
-    Values go to the sketches in batches: one list per (staging slot, distribution) gathered
-    while records are popped, counted by :func:`~infertel._internal.quantiles._bulk.add_values`
-    (vectorised when long) before the slot is flushed and when the buffer is empty.
+    ``counted`` maps the parent span id of each counted GenAI span to its series key, until
+    that parent ends (at most :data:`MAX_PENDING_PARENTS`, oldest forgotten first): a parent of
+    the same series is the same request, not counted again. A record that breaks the fold (a
+    bug) is dropped with the ``handle_internal_errors`` policy; the others are still counted.
+    Values go to the sketches in batches: one list per (staging slot, distribution), counted
+    by :func:`~infertel._internal.quantiles._bulk.add_values` before the slot is flushed and at
+    the end.
     """
     pending: dict[Slot, tuple[list[float], list[float], list[float], list[float]]] = {}
+    records = iter(batch)
     try:
-        _gather(popleft, series_for, mapping, pending)
+        while True:
+            try:
+                _gather(records, series_for, mapping, pending, counted)
+                return
+            except Exception as exc:  # the record in hand is lost; the iterator goes on after it
+                if reraise_enabled():
+                    raise
+                log_internal_error(exc)
     finally:
         for slot, lists in pending.items():
             _count(slot, lists, mapping)
@@ -75,12 +118,16 @@ def _count(slot: Slot, lists: tuple[list[float], ...], mapping: LogMapping) -> N
 
 
 def _gather(
-    popleft: Callable[[], tuple[Any, ...]],
+    records: Iterator[tuple[Any, ...]],
     series_for: Callable[[Any], _Series],
     mapping: LogMapping,
     pending: dict[Slot, tuple[list[float], list[float], list[float], list[float]]],
+    counted: dict[int, Any],
 ) -> None:
-    last_key: Any = None
+    error = StatusCode.ERROR
+    max_parents = MAX_PENDING_PARENTS
+    last_model = last_operation = last_extra = _NOTHING
+    key: Any = None
     series: Any = None
     slot: Any = None
     until = 0.0  # the current slot's stage_until
@@ -89,12 +136,34 @@ def _gather(
     # Counters of the current slot, added to it when the slot changes (a local += is cheaper).
     requests = input_sum = output_sum = 0
     try:
-        while True:
-            try:
-                record = popleft()
-            except IndexError:
-                return
-            t, key, latency, ttft, tpot, input_tokens, output_tokens, error_type = record
+        for record in records:
+            (
+                t,
+                latency,
+                span_id,
+                parent_id,
+                status_code,
+                operation,
+                model,
+                error_type,
+                ttft,
+                tpot,
+                input_tokens,
+                output_tokens,
+                extra,
+            ) = record
+            # Consecutive records of one series are the common case: the key is built when it changes.
+            if model != last_model or operation != last_operation or extra != last_extra:
+                key = (model, operation) if extra is None else (model, operation, *extra)
+                last_model, last_operation, last_extra = model, operation, extra
+                series = series_for(key)
+                until = -math.inf  # take the new series' staging slot below
+            if counted and counted.pop(span_id, None) == key:
+                continue  # a child of the same series already counted this request
+            if parent_id is not None:
+                counted[parent_id] = key
+                if len(counted) > max_parents:
+                    del counted[next(iter(counted))]
             if ttft is not None and not (ttft.__class__ is float and ttft >= 0.0):
                 ttft = seconds_value(ttft, _TTFT)
             if tpot is not None and not (tpot.__class__ is float and tpot >= 0.0):
@@ -113,11 +182,7 @@ def _gather(
                     tpot = (latency - ttft) / (output_tokens - 1)
                 elif latency > 0.0:
                     speed = output_tokens / latency
-            # Consecutive records of one series and one stage are the common case.
-            if key != last_key or t >= until:
-                if key != last_key:
-                    series = series_for(key)
-                    last_key = key
+            if t >= until:  # a new series, or the clock crossed the staging slot's end
                 if slot is not None:
                     slot.requests += requests
                     slot.input_tokens += input_sum
@@ -138,12 +203,12 @@ def _gather(
             requests += 1
             input_sum += input_tokens
             output_sum += output_tokens
-            if error_type is not None:
+            if error_type is not None or status_code is error:
                 slot.errors += 1
                 types = slot.error_types
                 if types is None:
                     types = slot.error_types = {}
-                name = str(error_type)
+                name = "_OTHER" if error_type is None else str(error_type)
                 types[name] = types.get(name, 0) + 1
             add_latency(latency)
             if ttft is not None:

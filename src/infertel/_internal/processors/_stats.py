@@ -1,21 +1,23 @@
 """Per-series statistics over sliding windows, fed by the span processor.
 
 The hot path on the user's thread takes no lock: ``on_start`` sets one dict item (span id ->
-series key; in-flight counts are the dict's values, counted at query time), ``on_end`` pops it
-and appends one tuple to a bounded deque (single dict operations and ``deque.append`` are
-atomic under the GIL). The tuples are folded into the series' staging slots in batches: by
-the thread whose append fills a batch (when no other thread is folding), and before every
-query. Folding and querying hold one lock, so any number of threads and event loops can
+the span's attributes; in-flight counts are derived from the dict's values at query time),
+``on_end`` pops it and appends one tuple of the span's values to a list (single dict operations
+and ``list.append`` are atomic under the GIL). The tuples are folded into the series' staging
+slots in batches (:mod:`._fold`): by the background folder (:mod:`._folder`) a few times a
+second, by the thread whose append fills a batch (when no other thread is folding), and before
+every query. Folding and querying hold one lock, so any number of threads and event loops can
 start and end spans concurrently.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -48,7 +50,8 @@ folder (:mod:`._folder`) drains the buffer long before, so ending a span only ap
 MAX_TRACKED_IN_FLIGHT = 100_000
 """Spans started and not ended that are tracked for ``in_flight``; later ones are not counted."""
 MAX_BUFFER = 65_536
-"""Hard cap on unfolded records; only reached if folding stalls (the oldest are then dropped)."""
+"""Hard cap on unfolded records; only reached if folding stalls (later records are then dropped and
+counted, see :meth:`InferenceStats.losses`)."""
 
 
 def validate_config(
@@ -171,12 +174,16 @@ class InferenceStats:
         self.slots_per_window = slots_per_window
         self.clock: Callable[[], float] = clock if clock is not None else time.monotonic
         self.mapping = LogMapping(relative_accuracy)
-        self.buffer: deque[tuple[Any, ...]] = deque(maxlen=MAX_BUFFER)
+        self.buffer: list[tuple[Any, ...]] = []
+        """Ended requests not folded yet (records of :data:`._fold.RECORD_FIELDS`), at most :data:`MAX_BUFFER`."""
+        self._lost = itertools.count()
         self._lock = threading.Lock()
         self._series: dict[SeriesKey, _Series] = {}
         self.in_flight_spans: dict[int, Any] = {}
         """Span id -> series key (or the span's attribute dict) of the spans started and not ended
         (single dict operations are atomic)."""
+        self._counted_parents: dict[int, Any] = {}
+        """Parent span id -> series key of a GenAI child already counted (see :func:`._fold.fold`)."""
         self._overflow_warned = False
         self._origin = self.clock()
         _folder.register(self)
@@ -192,8 +199,23 @@ class InferenceStats:
         output_tokens: Any,
         error_type: Any,
     ) -> tuple[Any, ...]:
-        """Build the buffer record of an ended request."""
-        return (self.clock(), key, latency_s, ttft_s, tpot_s, input_tokens, output_tokens, error_type)
+        """Build the buffer record of an ended request (of :data:`._fold.RECORD_FIELDS`)."""
+        extra = tuple(key[2:]) or None
+        return (
+            self.clock(),
+            latency_s,
+            None,
+            None,
+            None,
+            key[1],
+            key[0],
+            error_type,
+            ttft_s,
+            tpot_s,
+            input_tokens,
+            output_tokens,
+            extra,
+        )
 
     def key_of(self, attributes: Mapping[str, Any]) -> SeriesKey:
         """The series key of a span with ``attributes`` (model, operation, extra attributes)."""
@@ -217,15 +239,41 @@ class InferenceStats:
         buffer = self.buffer
         buffer.append(record)
         if len(buffer) >= FOLD_BATCH:
-            self.fold_if_idle()
+            self.buffer_full()
 
-    def fold_if_idle(self) -> None:
-        """Fold the buffer unless another thread holds the lock (it drains the buffer anyway)."""
+    def buffer_full(self) -> None:
+        """Fold the buffer after an append brought it to :data:`FOLD_BATCH`.
+
+        When another thread holds the lock and the buffer is past :data:`MAX_BUFFER`, the excess
+        is dropped and counted instead (:meth:`losses`).
+        """
+        if self.fold_if_idle():
+            return
+        buffer = self.buffer
+        while len(buffer) > MAX_BUFFER:
+            try:
+                buffer.pop()
+            except IndexError:  # another thread folded it meanwhile
+                return
+            next(self._lost)
+
+    def losses(self) -> int:
+        """Ended requests dropped because the buffer was full (folding stalled) since this object was made."""
+        return int(repr(self._lost)[len("count(") : -1])  # the count's value, without advancing it
+
+    def fold_if_idle(self) -> bool:
+        """Fold the buffer unless another thread holds the lock (it drains the buffer anyway).
+
+        Returns:
+            Whether this call folded.
+        """
         if self._lock.acquire(blocking=False):
             try:
                 self._fold()
             finally:
                 self._lock.release()
+            return True
+        return False
 
     def reset_after_fork(self) -> None:
         """In a forked child: forget the parent's series, buffer and in-flight spans (containers kept)."""
@@ -233,6 +281,7 @@ class InferenceStats:
         self._series = {}
         self.buffer.clear()
         self.in_flight_spans.clear()
+        self._counted_parents.clear()
         self._overflow_warned = False
         self._origin = self.clock()
 
@@ -271,7 +320,12 @@ class InferenceStats:
 
     def _fold(self) -> None:
         """Drain the buffer into the series' staging slots (caller holds the lock)."""
-        fold(self.buffer.popleft, self._series_for, self.mapping)
+        buffer = self.buffer
+        n = len(buffer)
+        if n:
+            batch = buffer[:n]
+            del buffer[:n]  # appends made meanwhile stay: they are after the first n
+            fold(batch, self._series_for, self.mapping, self._counted_parents)
 
     # --- queries --------------------------------------------------------------------------
     def _window_position(self, window_s: float) -> int:
