@@ -126,3 +126,9 @@ Comma-separated ``send``/``receive``, or ``none`` to keep them all. Default ``se
 streamed completion would otherwise get one ``http send`` span per SSE chunk (thousands per
 request). Passed as ``exclude_spans`` to ``FastAPIInstrumentor`` by infertel's distro.
 """
+
+INFERTEL_DASHBOARD_TOKEN: Final = "INFERTEL_DASHBOARD_TOKEN"
+"""Bearer token the dashboard (``infertel dashboard``, ``infertel.dashboard.router()``) requires.
+
+Required when ``infertel dashboard`` binds a non-loopback address. Unset: no token asked.
+"""
