@@ -218,13 +218,19 @@ def test_schema_version_wal_and_indices(db: str, store: SQLiteStore) -> None:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental
-        indices = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
-        assert {"spans_trace", "spans_start", "spans_model", "metric_points_name_time", "logs_trace"} <= indices
-        plan = " ".join(str(r) for r in conn.execute("EXPLAIN QUERY PLAN SELECT * FROM spans WHERE trace_id = 'x'"))
+        indices = {
+            row[0]
+            for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%'")
+        }
+        assert indices == {
+            "spans_trace", "spans_start", "spans_errors", "metric_points_name_time", "metric_points_time",
+            "logs_time", "logs_trace", "metric_series_name",
+        }  # fmt: skip
+        plan = " ".join(str(r) for r in conn.execute("EXPLAIN QUERY PLAN SELECT * FROM spans WHERE trace_id = x'00'"))
         assert "spans_trace" in plan
-        query = "SELECT * FROM spans WHERE model = 'm' AND start_ns >= 1 ORDER BY start_ns"
+        query = "SELECT * FROM spans WHERE status_code = 'ERROR' AND start_ns >= 1 ORDER BY start_ns DESC"
         plan = " ".join(str(r) for r in conn.execute(f"EXPLAIN QUERY PLAN {query}"))
-        assert "spans_model" in plan
+        assert "spans_errors" in plan
     finally:
         conn.close()
 
@@ -232,16 +238,16 @@ def test_schema_version_wal_and_indices(db: str, store: SQLiteStore) -> None:
 def test_export_is_done_with_instrumentation_suppressed(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, get_value
 
-    from infertel_exporters.sqlite import _exporters
+    from infertel_exporters.sqlite import _batches
 
     seen = []
-    original = _exporters.span_rows
+    original = _batches._span_rows
 
-    def spy(spans, cache):
+    def spy(spans, cache, rollups):
         seen.append(get_value(_SUPPRESS_INSTRUMENTATION_KEY))
-        return original(spans, cache)
+        return original(spans, cache, rollups)
 
-    monkeypatch.setattr(_exporters, "span_rows", spy)
+    monkeypatch.setattr(_batches, "_span_rows", spy)
     exporter = SQLiteSpanExporter(db)
     assert exporter.export(_make_spans()).name == "SUCCESS"
     exporter.shutdown()

@@ -49,27 +49,34 @@ thread, then returns the freed pages to the file system.
 
 from __future__ import annotations
 
+from infertel_exporters.sqlite._analytics import ROLLUP_QUERIES, OverviewRow, Series
 from infertel_exporters.sqlite._exporters import SQLiteLogExporter, SQLiteMetricExporter, SQLiteSpanExporter
 from infertel_exporters.sqlite._paths import default_path
 from infertel_exporters.sqlite._queries import MetricPoint, StoredEvent, StoredLink, StoredLog, StoredSpan, TraceSummary
 from infertel_exporters.sqlite._retention import Retention, RetentionResult
 from infertel_exporters.sqlite._schema import SCHEMA_VERSION, StoreError
+from infertel_exporters.sqlite._search import LogPage, TracePage
 from infertel_exporters.sqlite._store import SQLiteStore
 
 __all__ = [
+    "ROLLUP_QUERIES",
     "SCHEMA_VERSION",
+    "LogPage",
     "MetricPoint",
+    "OverviewRow",
     "Retention",
     "RetentionResult",
     "SQLiteLogExporter",
     "SQLiteMetricExporter",
     "SQLiteSpanExporter",
     "SQLiteStore",
+    "Series",
     "StoreError",
     "StoredEvent",
     "StoredLink",
     "StoredLog",
     "StoredSpan",
+    "TracePage",
     "TraceSummary",
     "default_path",
 ]

@@ -22,11 +22,9 @@ from opentelemetry.sdk.metrics.export import (
     Sum,
 )
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import SpanKind, StatusCode
 
-from infertel_exporters.sqlite._compat import log_record_resource, plain_attributes, span_collections
-from infertel_exporters.sqlite._names import GEN_AI_OPERATION_NAME, GEN_AI_REQUEST_MODEL, GEN_AI_RESPONSE_MODEL
+from infertel_exporters.sqlite._compat import log_record_resource, plain_attributes
+from infertel_exporters.sqlite._names import SERVICE_NAME
 
 
 def _default(value: Any) -> Any:
@@ -57,11 +55,6 @@ else:  # pragma: no cover - interpreters without the C accelerator
         return _encoder.encode(value)
 
 
-SPAN_INSERT = (
-    "INSERT OR IGNORE INTO spans (trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns,"
-    " status_code, status_message, model, operation, attributes, events, links, scope_name, scope_version,"
-    " resource_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-)
 METRIC_INSERT = (
     "INSERT INTO metric_points (name, unit, kind, temporality, monotonic, start_ns, time_ns, attributes,"
     " value, histogram, scope_name, resource_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
@@ -76,11 +69,7 @@ RESOURCE_UPSERT = (
 )
 
 
-_KIND = {kind: kind.name for kind in SpanKind}
-_STATUS = {code: code.name for code in StatusCode}
-
-
-def _plain(attributes: Any) -> Any:
+def plain(attributes: Any) -> Any:
     """A JSON-encodable dict for an attributes mapping, without copying when possible."""
     inner = plain_attributes(attributes)  # BoundedAttributes keeps a plain dict (see _compat)
     if inner is not None:
@@ -91,7 +80,7 @@ def _plain(attributes: Any) -> Any:
 
 
 def _mapping_json(attributes: Any) -> str:
-    return encode_json(_plain(attributes)) if attributes else "{}"
+    return encode_json(plain(attributes)) if attributes else "{}"
 
 
 class ResourceCache:
@@ -104,6 +93,26 @@ class ResourceCache:
     def __init__(self) -> None:
         self._entries: dict[int, tuple[Resource, int, str, str]] = {}
         self._json: dict[int, tuple[Any, str]] = {}
+        self._services: dict[int, tuple[Resource, str]] = {}
+
+    def service(self, resource: Resource) -> str:
+        """The resource's ``service.name`` (``""`` when it has none)."""
+        entry = self._services.get(id(resource))
+        if entry is not None and entry[0] is resource:
+            return entry[1]
+        name = resource.attributes.get(SERVICE_NAME)
+        text = "" if name is None else str(name)
+        if len(self._services) >= 64:
+            self._services.clear()
+        self._services[id(resource)] = (resource, text)
+        return text
+
+    def service_by_id(self, rid: int) -> str:
+        """``service.name`` of a resource this cache has seen, by id."""
+        for resource, entry_id, _attributes, _schema in self._entries.values():
+            if entry_id == rid:
+                return self.service(resource)
+        return ""
 
     def stable_json(self, value: Any) -> str:
         """JSON of an object the SDK reuses unchanged across collections, encoded once per object.
@@ -115,7 +124,7 @@ class ResourceCache:
         entry = self._json.get(id(value))
         if entry is not None and entry[0] is value:
             return entry[1]
-        text = encode_json(_plain(value)) if isinstance(value, Mapping) else encode_json(value)
+        text = encode_json(plain(value)) if isinstance(value, Mapping) else encode_json(value)
         if len(self._json) >= 4096:
             self._json.clear()
         self._json[id(value)] = (value, text)
@@ -147,74 +156,9 @@ def _num(value: float) -> str:
     return repr(float(value))
 
 
-def _resource_rows(used: dict[int, tuple[str, str]]) -> list[tuple[int, str, str, int]]:
+def resource_rows(used: dict[int, tuple[str, str]]) -> list[tuple[int, str, str, int]]:
     now = time.time_ns()
     return [(rid, attributes, schema_url, now) for rid, (attributes, schema_url) in used.items()]
-
-
-def span_rows(
-    spans: Sequence[ReadableSpan], cache: ResourceCache
-) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """Rows for ``SPAN_INSERT`` and ``RESOURCE_UPSERT``."""
-    rows: list[tuple[Any, ...]] = []
-    used: dict[int, tuple[str, str]] = {}
-    last_resource: Resource | None = None
-    rid = 0
-    for span in spans:
-        resource = span.resource
-        if resource is not last_resource:
-            rid, resource_json, schema_url = cache.get(resource)
-            used[rid] = (resource_json, schema_url)
-            last_resource = resource
-        context = span.context
-        if context is None:
-            continue
-        parent = span.parent
-        # SDK spans: read the BoundedAttributes / event and link lists behind the copying properties.
-        raw, events, links = span_collections(span)
-        attributes = _plain(raw)
-        model = attributes.get(GEN_AI_REQUEST_MODEL) or attributes.get(GEN_AI_RESPONSE_MODEL)
-        operation = attributes.get(GEN_AI_OPERATION_NAME)
-        status = span.status
-        scope = span.instrumentation_scope
-        start = span.start_time or 0
-        rows.append(
-            (
-                f"{context.trace_id:032x}",
-                f"{context.span_id:016x}",
-                f"{parent.span_id:016x}" if parent is not None else None,
-                span.name,
-                _KIND[span.kind],
-                start,
-                span.end_time or start,
-                _STATUS[status.status_code],
-                status.description,
-                None if model is None else str(model),
-                None if operation is None else str(operation),
-                encode_json(attributes) if attributes else "{}",
-                encode_json(
-                    [{"name": e.name, "time_ns": e.timestamp, "attributes": _plain(e.attributes or {})} for e in events]
-                )
-                if events
-                else None,
-                encode_json(
-                    [
-                        {
-                            "trace_id": f"{link.context.trace_id:032x}",
-                            "span_id": f"{link.context.span_id:016x}",
-                            "attributes": _plain(link.attributes or {}),
-                        }
-                        for link in links
-                    ]
-                )
-                if links
-                else None,
-                scope.name if scope is not None else None,
-                scope.version if scope is not None else None,
-                rid,
-            )
-        )
-    return rows, _resource_rows(used)
 
 
 def metric_rows(data: MetricsData, cache: ResourceCache) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
@@ -290,7 +234,7 @@ def metric_rows(data: MetricsData, cache: ResourceCache) -> tuple[list[tuple[Any
                                 epoint.time_unix_nano, _mapping_json(epoint.attributes), None, histogram, scope, rid,
                             )
                         )  # fmt: skip
-    return rows, _resource_rows(used)
+    return rows, resource_rows(used)
 
 
 def log_rows(records: Sequence[Any], cache: ResourceCache) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
@@ -313,11 +257,11 @@ def log_rows(records: Sequence[Any], cache: ResourceCache) -> tuple[list[tuple[A
                 None if log.body is None else encode_json(log.body),
                 _mapping_json(log.attributes),
                 log.event_name or None,
-                f"{log.trace_id:032x}" if log.trace_id else None,
-                f"{log.span_id:016x}" if log.span_id else None,
+                log.trace_id.to_bytes(16, "big") if log.trace_id else None,
+                log.span_id.to_bytes(8, "big") if log.span_id else None,
                 int(log.trace_flags) if log.trace_flags is not None else None,
                 scope.name if scope is not None else None,
                 rid,
             )
         )
-    return rows, _resource_rows(used)
+    return rows, resource_rows(used)

@@ -17,16 +17,9 @@ from opentelemetry.sdk.metrics.view import Aggregation
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from infertel_exporters.sqlite._batches import Batch, log_batch, metric_batch, span_batch
 from infertel_exporters.sqlite._compat import SUPPRESS_INSTRUMENTATION_KEY, LogRecordExporter, LogRecordExportResult
-from infertel_exporters.sqlite._encode import (
-    LOG_INSERT,
-    METRIC_INSERT,
-    SPAN_INSERT,
-    ResourceCache,
-    log_rows,
-    metric_rows,
-    span_rows,
-)
+from infertel_exporters.sqlite._encode import ResourceCache
 from infertel_exporters.sqlite._paths import default_path
 from infertel_exporters.sqlite._retention import Retention
 from infertel_exporters.sqlite._store import SQLiteStore, reinit_after_fork
@@ -131,11 +124,15 @@ class _Writer:
         dropped, self._dropped_at_flush = self.dropped - self._dropped_at_flush, self.dropped
         return dropped
 
-    def write(self, statement: str, rows: list[tuple[Any, ...]], resources: list[tuple[Any, ...]],
-              timeout_millis: float | None = None) -> bool:  # fmt: skip
-        if not rows:
+    def write(self, batch: Batch, timeout_millis: float | None = None) -> bool:
+        if not batch.rows:
             return True
-        self.store._write_rows(statement, rows, resources, timeout_millis or self.timeout_millis)
+        try:
+            self.store._transaction(batch.write, timeout_millis=timeout_millis or self.timeout_millis)
+        except BaseException:
+            batch.rolled_back()
+            raise
+        batch.committed()
         return True
 
     def failed(self, exc: BaseException, count: int) -> None:
@@ -165,7 +162,7 @@ class _Writer:
             self.shut_down = True
             _release(self.store)
 
-    def export(self, statement: str, encode: Callable[[Any, ResourceCache], tuple[list[Any], list[Any]]], data: Any,
+    def export(self, encode: Callable[[Any, ResourceCache, SQLiteStore], Batch], data: Any,
                items: int | None, timeout_millis: float | None = None) -> bool:  # fmt: skip
         """Encode and insert ``data`` with instrumentation suppressed; ``False`` (logged) instead of raising.
 
@@ -178,15 +175,16 @@ class _Writer:
                 self.failed(RuntimeError("the exporter was shut down"), items)
             return False
         token = attach(set_value(SUPPRESS_INSTRUMENTATION_KEY, True))
-        rows: list[Any] = []
+        rows = 0
         try:
-            rows, resources = encode(data, self.cache)
-            self.write(statement, rows, resources, timeout_millis)
-            self.written += len(rows) if items is None else items
+            batch = encode(data, self.cache, self.store)
+            rows = batch.rows
+            self.write(batch, timeout_millis)
+            self.written += rows if items is None else items
             self.failing = False
             return True
         except Exception as exc:
-            self.failed(exc, len(rows) if items is None else items)
+            self.failed(exc, rows if items is None else items)
             return False
         finally:
             detach(token)
@@ -259,7 +257,7 @@ class SQLiteSpanExporter(_StoreExporter, SpanExporter):
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """Insert ``spans`` in one transaction; ``FAILURE`` instead of raising."""
-        ok = self._writer.export(SPAN_INSERT, span_rows, spans, len(spans))
+        ok = self._writer.export(span_batch, spans, len(spans))
         return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
 
 
@@ -302,7 +300,7 @@ class SQLiteMetricExporter(_StoreExporter, MetricExporter):
     def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
         """Insert every data point of ``metrics_data`` in one transaction; ``FAILURE`` instead of raising."""
         writer = self._writer
-        ok = writer.export(METRIC_INSERT, metric_rows, metrics_data, None, min(timeout_millis, writer.timeout_millis))
+        ok = writer.export(metric_batch, metrics_data, None, min(timeout_millis, writer.timeout_millis))
         return MetricExportResult.SUCCESS if ok else MetricExportResult.FAILURE
 
 
@@ -327,7 +325,7 @@ class SQLiteLogExporter(_StoreExporter, LogRecordExporter):
 
     def export(self, batch: Sequence[Any]) -> LogRecordExportResult:
         """Insert ``batch`` (SDK ``ReadableLogRecord`` objects) in one transaction; never raises."""
-        ok = self._writer.export(LOG_INSERT, log_rows, batch, len(batch))
+        ok = self._writer.export(log_batch, batch, len(batch))
         return LogRecordExportResult.SUCCESS if ok else LogRecordExportResult.FAILURE
 
 

@@ -78,6 +78,11 @@ class TraceSummary:
     error_count: int
     models: tuple[str, ...]
     service_name: str | None
+    service: str | None = None
+    """The root span's ``service.name`` (the same as ``service_name``)."""
+    root_span_id: str | None = None
+    status: str = "ok"
+    """``"error"`` when a span of the trace has status ERROR, else ``"ok"``."""
 
     @property
     def duration_s(self) -> float:
@@ -121,6 +126,56 @@ class StoredLog:
     span_id: str | None
     trace_flags: int | None
     resource: dict[str, Any]
+    service: str | None = None
+    """The resource's ``service.name``."""
+
+
+def hex_id(value: bytes | None) -> str | None:
+    """A stored BLOB id as lower-case hex."""
+    return None if value is None else value.hex()
+
+
+def blob_id(value: str | int, width: int) -> bytes:
+    """A hex (or int) id as the stored BLOB of ``width`` bytes.
+
+    Raises:
+        ValueError: ``value`` is not a hex id of at most that width.
+    """
+    if isinstance(value, int):
+        return value.to_bytes(width, "big")
+    text = value.strip().lower()
+    if len(text) > 2 * width:
+        raise ValueError(f"not a {width * 8}-bit hex id: {value!r}")
+    return int(text, 16).to_bytes(width, "big")
+
+
+KINDS = ("INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")
+
+
+class Shapes:
+    """``span_shapes`` rows by id: (scope name, scope version, keys); shapes never change once written."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[int | None, tuple[str | None, str | None, list[str]]] = {None: (None, None, [])}
+
+    def get(self, conn: sqlite3.Connection, sid: int | None) -> tuple[str | None, str | None, list[str]]:
+        entry = self._by_id.get(sid)
+        if entry is None:
+            row = conn.execute(
+                "SELECT scope_name, scope_version, keys FROM span_shapes WHERE id = ?", (sid,)
+            ).fetchone()
+            entry = (row[0], row[1], json.loads(row[2])) if row else (None, None, [])
+            if len(self._by_id) > 10_000:
+                self._by_id.clear()
+            self._by_id[sid] = entry
+        return entry
+
+
+def span_attributes(keys: list[str], values: str) -> dict[str, Any]:
+    """Shape keys + the stored JSON array of values -> attributes (arrays back to tuples)."""
+    if not keys:
+        return {}
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in zip(keys, json.loads(values), strict=False)}
 
 
 class _Resources:
@@ -136,29 +191,36 @@ class _Resources:
             self._cache[rid] = _attributes(row[0]) if row else {}
         return self._cache[rid]
 
+    def service(self, rid: int | None) -> str | None:
+        name = self.get(rid).get("service.name")
+        return None if name is None else str(name)
 
-_SPAN_COLUMNS = (
-    "trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns, status_code, status_message,"
-    " attributes, events, links, resource_id, scope_name, scope_version, model, operation"
+
+SPAN_COLUMNS = (
+    "trace_id, span_id, parent_span_id, name, kind, start_ns, duration_ns, status_code, status_message,"
+    " attributes, events, links, resource_id, shape_id, model, operation"
 )
+_SHAPES = Shapes()
 
 
-def _span(row: tuple[Any, ...], resources: _Resources) -> StoredSpan:
+def span(conn: sqlite3.Connection, row: tuple[Any, ...], resources: _Resources) -> StoredSpan:
+    """A ``StoredSpan`` from a row of ``SPAN_COLUMNS``."""
+    scope_name, scope_version, keys = _SHAPES.get(conn, row[13])
     events = [StoredEvent(e["name"], e["time_ns"], _tuples(e["attributes"])) for e in json.loads(row[10] or "[]")]
     links = [StoredLink(x["trace_id"], x["span_id"], _tuples(x["attributes"])) for x in json.loads(row[11] or "[]")]
     return StoredSpan(
-        trace_id=row[0], span_id=row[1], parent_span_id=row[2], name=row[3], kind=row[4], start_time_ns=row[5],
-        end_time_ns=row[6], status_code=row[7], status_message=row[8], attributes=_attributes(row[9]), events=events,
-        links=links, resource=resources.get(row[12]), scope_name=row[13], scope_version=row[14], model=row[15],
-        operation=row[16],
+        trace_id=row[0].hex(), span_id=row[1].hex(), parent_span_id=hex_id(row[2]), name=row[3], kind=KINDS[row[4]],
+        start_time_ns=row[5], end_time_ns=row[5] + row[6], status_code=row[7], status_message=row[8],
+        attributes=span_attributes(keys, row[9]), events=events, links=links, resource=resources.get(row[12]),
+        scope_name=scope_name, scope_version=scope_version, model=row[14], operation=row[15],
     )  # fmt: skip
 
 
-def trace(conn: sqlite3.Connection, trace_id: str) -> list[StoredSpan]:
+def trace(conn: sqlite3.Connection, trace_id: bytes) -> list[StoredSpan]:
     """Spans of one trace by start time."""
     resources = _Resources(conn)
-    rows = conn.execute(f"SELECT {_SPAN_COLUMNS} FROM spans WHERE trace_id = ? ORDER BY start_ns, id", (trace_id,))
-    return [_span(row, resources) for row in rows.fetchall()]
+    rows = conn.execute(f"SELECT {SPAN_COLUMNS} FROM spans WHERE trace_id = ? ORDER BY start_ns, id", (trace_id,))
+    return [span(conn, row, resources) for row in rows.fetchall()]
 
 
 def spans(
@@ -170,7 +232,7 @@ def spans(
     limit: int | None,
 ) -> list[StoredSpan]:
     """Spans starting in ``[start_ns, end_ns)``."""
-    sql = f"SELECT {_SPAN_COLUMNS} FROM spans WHERE start_ns >= ? AND start_ns < ?"
+    sql = f"SELECT {SPAN_COLUMNS} FROM spans WHERE start_ns >= ? AND start_ns < ?"
     params: list[Any] = [start_ns or 0, _INT64_MAX if end_ns is None else end_ns]
     if name is not None:
         sql += " AND name = ?"
@@ -181,51 +243,7 @@ def spans(
     sql += " ORDER BY start_ns, id LIMIT ?"
     params.append(-1 if limit is None else limit)
     resources = _Resources(conn)
-    return [_span(row, resources) for row in conn.execute(sql, params).fetchall()]
-
-
-def recent_traces(conn: sqlite3.Connection, limit: int, since: int | None, model: str | None) -> list[TraceSummary]:
-    """Newest traces first: walk spans backwards by start time, collect distinct trace ids."""
-    if limit <= 0:
-        return []
-    sql = "SELECT trace_id FROM spans WHERE start_ns >= ?"
-    params: list[Any] = [since or 0]
-    if model is not None:
-        sql += " AND model = ?"
-        params.append(model)
-    sql += " ORDER BY start_ns DESC"
-    ids: list[str] = []
-    seen: set[str] = set()
-    for (tid,) in conn.execute(sql, params):
-        if tid not in seen:
-            seen.add(tid)
-            ids.append(tid)
-            if len(ids) >= limit:
-                break
-    summaries = []
-    resources = _Resources(conn)
-    for tid in ids:
-        rows = conn.execute(
-            "SELECT name, parent_span_id, start_ns, end_ns, status_code, model, resource_id FROM spans"
-            " WHERE trace_id = ? ORDER BY start_ns, id",
-            (tid,),
-        ).fetchall()
-        root = next((r for r in rows if r[1] is None), rows[0])
-        models = tuple(sorted({r[5] for r in rows if r[5] is not None}))
-        service = resources.get(root[6]).get("service.name")
-        summaries.append(
-            TraceSummary(
-                trace_id=tid,
-                root_name=root[0],
-                start_time_ns=min(r[2] for r in rows),
-                end_time_ns=max(r[3] for r in rows),
-                span_count=len(rows),
-                error_count=sum(1 for r in rows if r[4] == "ERROR"),
-                models=models,
-                service_name=None if service is None else str(service),
-            )
-        )
-    return summaries
+    return [span(conn, row, resources) for row in conn.execute(sql, params).fetchall()]
 
 
 def _matches(attributes: dict[str, Any], wanted: Mapping[str, Any]) -> bool:
@@ -287,26 +305,35 @@ def logs(
     params: list[Any] = [start_ns or 0, _INT64_MAX if end_ns is None else end_ns]
     if trace_id is not None:
         sql += " AND trace_id = ?"
-        params.append(trace_id.lower())
+        params.append(blob_id(trace_id, 16))
     sql += " ORDER BY time_ns, id LIMIT ?"
     params.append(-1 if limit is None else limit)
     resources = _Resources(conn)
-    return [
-        StoredLog(
-            time_ns=r[0],
-            observed_time_ns=r[1],
-            severity_number=r[2],
-            severity_text=r[3],
-            body=None if r[4] is None else json.loads(r[4]),
-            attributes=_attributes(r[5]),
-            event_name=r[6],
-            trace_id=r[7],
-            span_id=r[8],
-            trace_flags=r[9],
-            resource=resources.get(r[10]),
-        )  # fmt: skip
-        for r in conn.execute(sql, params).fetchall()
-    ]
+    return [log(r, resources) for r in conn.execute(sql, params).fetchall()]
+
+
+LOG_COLUMNS = (
+    "time_ns, observed_ns, severity_number, severity_text, body, attributes, event_name, trace_id, span_id,"
+    " trace_flags, resource_id"
+)
+
+
+def log(r: tuple[Any, ...], resources: _Resources) -> StoredLog:
+    """A ``StoredLog`` from a row of ``LOG_COLUMNS``."""
+    return StoredLog(
+        time_ns=r[0],
+        observed_time_ns=r[1],
+        severity_number=r[2],
+        severity_text=r[3],
+        body=None if r[4] is None else json.loads(r[4]),
+        attributes=_attributes(r[5]),
+        event_name=r[6],
+        trace_id=hex_id(r[7]),
+        span_id=hex_id(r[8]),
+        trace_flags=r[9],
+        resource=resources.get(r[10]),
+        service=resources.service(r[10]),
+    )
 
 
 def counts(conn: sqlite3.Connection) -> dict[str, int]:

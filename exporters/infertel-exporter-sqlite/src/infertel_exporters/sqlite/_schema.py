@@ -10,10 +10,13 @@ import logging
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
+
+from infertel_exporters.sqlite._migrate import migrate_to_v2
 
 _logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Current ``PRAGMA user_version``; bump it and add a step to ``_MIGRATIONS`` when the schema changes."""
 
 _CREATE_V1 = (
@@ -82,8 +85,9 @@ _CREATE_V1 = (
     "CREATE INDEX logs_trace ON logs (trace_id) WHERE trace_id IS NOT NULL",
 )
 
-# version reached -> statements that bring version - 1 to it (version 1 creates everything).
-_MIGRATIONS: dict[int, tuple[str, ...]] = {1: _CREATE_V1}
+# version reached -> statements that bring version - 1 to it (version 1 creates everything);
+# a callable step runs Python over the connection (inside the migration's transaction).
+_MIGRATIONS: dict[int, Any] = {1: _CREATE_V1, 2: migrate_to_v2}
 
 
 class StoreError(Exception):
@@ -135,6 +139,52 @@ def connect(path: str, *, busy_timeout_millis: int) -> sqlite3.Connection:
     return conn
 
 
+def connect_read_only(path: str, *, busy_timeout_millis: int) -> sqlite3.Connection:
+    """Open ``path`` read-only (a ``mode=ro`` URI): never writes, never migrates.
+
+    Raises:
+        StoreError: The file is missing, not a store, of another schema version (an older one:
+            "run any writer once to migrate").
+    """
+    if path == ":memory:":
+        raise StoreError("a read-only store needs a file, not ':memory:'")
+    if not Path(path).exists():
+        raise StoreError(f"{path!r} does not exist (no infertel store has been written there yet)")
+    try:
+        conn = sqlite3.connect(
+            Path(path).resolve().as_uri() + "?mode=ro",
+            uri=True,
+            timeout=busy_timeout_millis / 1000.0,
+            isolation_level=None,
+            check_same_thread=False,
+            cached_statements=64,
+        )
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path!r} cannot be opened read-only: {exc}") from exc
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_millis)}")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        conn.execute("PRAGMA query_only = ON")
+        conn.execute("PRAGMA cache_size = -16384")
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        if is_busy(exc):
+            raise
+        raise StoreError(f"{path!r} is not a usable infertel store: {exc}") from exc
+    if version != SCHEMA_VERSION:
+        conn.close()
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{path!r} has schema version {version}, newer than this infertel-exporter-sqlite "
+                f"understands ({SCHEMA_VERSION}); upgrade infertel-exporter-sqlite"
+            )
+        raise StoreError(
+            f"{path!r} has schema version {version}, older than this reader's ({SCHEMA_VERSION}); "
+            "run any writer once to migrate (e.g. open it with SQLiteStore(path) or run the instrumented app)"
+        )
+    return conn
+
+
 def _ensure_schema(conn: sqlite3.Connection, path: str, busy_timeout_millis: int) -> None:
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version == SCHEMA_VERSION:
@@ -153,8 +203,12 @@ def _ensure_schema(conn: sqlite3.Connection, path: str, busy_timeout_millis: int
     try:
         version = conn.execute("PRAGMA user_version").fetchone()[0]  # another process may have won
         for target in range(version + 1, SCHEMA_VERSION + 1):
-            for statement in _MIGRATIONS[target]:
-                conn.execute(statement)
+            step = _MIGRATIONS[target]
+            if callable(step):
+                step(conn)
+            else:
+                for statement in step:
+                    conn.execute(statement)
             _logger.debug("infertel store %s: schema version %d", path, target)
         if version < SCHEMA_VERSION:
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

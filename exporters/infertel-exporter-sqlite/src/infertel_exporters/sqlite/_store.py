@@ -8,14 +8,16 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 from infertel_exporters.sqlite import _queries
-from infertel_exporters.sqlite._queries import MetricPoint, StoredLog, StoredSpan, TraceSummary
+from infertel_exporters.sqlite._metric_rollups import MetricState, register_functions
+from infertel_exporters.sqlite._queries import MetricPoint, StoredLog, StoredSpan
+from infertel_exporters.sqlite._read_api import ReadAPI
 from infertel_exporters.sqlite._retention import Housekeeper, Retention, RetentionResult, apply
-from infertel_exporters.sqlite._schema import StoreError, connect, is_busy
+from infertel_exporters.sqlite._schema import StoreError, connect, connect_read_only, is_busy
 
 _T = TypeVar("_T")
 _logger = logging.getLogger(__name__)
@@ -23,7 +25,7 @@ _logger = logging.getLogger(__name__)
 _stores: weakref.WeakSet[SQLiteStore] = weakref.WeakSet()
 
 
-class SQLiteStore:
+class SQLiteStore(ReadAPI):
     """The embedded telemetry store: a SQLite file in WAL mode with a small read API.
 
     The exporters (:class:`SQLiteSpanExporter` ...) write through one of these; the dashboard
@@ -49,11 +51,18 @@ class SQLiteStore:
         >>> store.close()
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, retention: Retention | None = None, timeout_millis: int = 5000):
+    def __init__(self, path: str | os.PathLike[str], *, read_only: bool = False, retention: Retention | None = None,
+                 timeout_millis: int = 5000, rollups: bool = True):  # fmt: skip
         if timeout_millis <= 0:
             raise ValueError(f"SQLiteStore timeout_millis must be positive, got {timeout_millis!r}")
+        if read_only and retention is not None:
+            raise ValueError("SQLiteStore: a read_only store cannot apply a retention policy (retention=None)")
         raw = os.fspath(path)
         self._path = raw if raw == ":memory:" else str(Path(raw).expanduser().resolve())
+        self._read_only = bool(read_only)
+        self.rollups = bool(rollups)
+        """Whether writes through this store also write the rollups (``False`` only to measure their cost)."""
+        self._metric_state = MetricState()
         self._retention = retention
         self._timeout_millis = int(timeout_millis)
         self._lock = threading.Lock()
@@ -82,7 +91,11 @@ class SQLiteStore:
             raise StoreError(f"the store {self._path!r} is closed")
         remaining_ms = max(1, int((deadline - time.monotonic()) * 1000))
         if self._conn is None:
-            self._conn = connect(self._path, busy_timeout_millis=remaining_ms)
+            if self._read_only:
+                self._conn = connect_read_only(self._path, busy_timeout_millis=remaining_ms)
+            else:
+                self._conn = connect(self._path, busy_timeout_millis=remaining_ms)
+            register_functions(self._conn)
             self._busy_ms = remaining_ms
         if abs(self._busy_ms - remaining_ms) > 20:  # keep SQLite's own wait within the deadline
             self._conn.execute(f"PRAGMA busy_timeout = {remaining_ms}")
@@ -103,6 +116,8 @@ class SQLiteStore:
         """
         if self._housekeeper is None and self._retention is not None:
             self._ensure_housekeeper()  # started on first use (and again in a forked child)
+        if write and self._read_only:
+            raise StoreError(f"the store {self._path!r} was opened read-only")
         timeout_s = (self._timeout_millis if timeout_millis is None else timeout_millis) / 1000.0
         deadline = time.monotonic() + timeout_s
         if not self._lock.acquire(timeout=max(0.0, timeout_s)):
@@ -147,18 +162,6 @@ class SQLiteStore:
                 conn.close()
             except sqlite3.Error:
                 pass
-
-    def _write_rows(self, statement: str, rows: Sequence[tuple[Any, ...]], resources: Sequence[tuple[Any, ...]],
-                    timeout_millis: float | None = None) -> None:  # fmt: skip
-        """Insert ``rows`` (and upsert ``resources``) in one transaction."""
-        from infertel_exporters.sqlite._encode import RESOURCE_UPSERT
-
-        def insert(conn: sqlite3.Connection) -> None:
-            if resources:
-                conn.executemany(RESOURCE_UPSERT, resources)
-            conn.executemany(statement, rows)
-
-        self._transaction(insert, timeout_millis=timeout_millis)
 
     # --- housekeeping ------------------------------------------------------------------------
 
@@ -213,27 +216,12 @@ class SQLiteStore:
         self._lock = threading.Lock()
         self._housekeeper_lock = threading.Lock()
         self._housekeeper = None
+        self._metric_state = MetricState()
 
     # --- read API ----------------------------------------------------------------------------
 
     def _read(self, fn: Callable[[sqlite3.Connection], _T]) -> _T:
         return self._transaction(fn, write=False)
-
-    def recent_traces(
-        self, limit: int = 50, *, since: int | None = None, model: str | None = None
-    ) -> list[TraceSummary]:
-        """The most recent traces, newest first.
-
-        Args:
-            limit: At most this many traces.
-            since: Only traces with a span starting at or after this time (ns since the epoch).
-            model: Only traces with a span of this ``gen_ai.request.model``.
-
-        Example:
-            >>> SQLiteStore(":memory:").recent_traces(limit=10)
-            []
-        """
-        return self._read(lambda c: _queries.recent_traces(c, limit, since, model))
 
     def trace(self, trace_id: str | int) -> list[StoredSpan]:
         """Every span of one trace (hex string or int id), ordered by start time.
@@ -242,7 +230,7 @@ class SQLiteStore:
             >>> SQLiteStore(":memory:").trace("4bf92f3577b34da6a3ce929d0e0e4736")
             []
         """
-        tid = f"{trace_id:032x}" if isinstance(trace_id, int) else trace_id.lower()
+        tid = _queries.blob_id(trace_id, 16)
         return self._read(lambda c: _queries.trace(c, tid))
 
     def spans(

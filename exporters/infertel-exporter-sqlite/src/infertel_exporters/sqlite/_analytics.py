@@ -1,0 +1,177 @@
+"""Analytics over the rollups: the overview table and time series (``SQLiteStore.overview`` / ``timeseries``)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from infertel_exporters.sqlite import _span_rollups as sr
+from infertel_exporters.sqlite._buckets import DURATION_BOUNDS, STEPS_S, TPOT_BOUNDS, TTFT_BOUNDS, quantile
+from infertel_exporters.sqlite._names import GEN_AI_OPERATION_NAME, GEN_AI_REQUEST_MODEL, INFERTEL_GEN_AI_IN_FLIGHT
+
+GROUP_KEYS = ("service", "model", "operation", "error_type")
+ROLLUP_QUERIES: tuple[str, ...] = (
+    "requests_per_s", "error_rate", "latency_p50", "latency_p95", "latency_p99", "ttft_p50", "ttft_p95", "ttft_p99",
+    "tpot_p50", "tpot_p95", "tpot_p99", "input_tokens_per_s", "output_tokens_per_s", "in_flight",
+)  # fmt: skip
+"""The GenAI queries :meth:`SQLiteStore.timeseries` answers from the span rollups (``in_flight``: the gauge)."""
+METRIC_STATS = ("avg", "min", "max", "last", "sum", "rate", "p50", "p95", "p99")
+_QUANTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
+_HIST = {"latency": ("d", DURATION_BOUNDS), "ttft": ("f", TTFT_BOUNDS), "tpot": ("p", TPOT_BOUNDS)}
+_SERIES_ATTRIBUTE = {"model": GEN_AI_REQUEST_MODEL, "operation": GEN_AI_OPERATION_NAME}
+_SUMS = ", ".join(f"sum({c})" for c in sr.VALUE_COLUMNS)
+
+
+@dataclass(frozen=True)
+class OverviewRow:
+    """One group of :meth:`SQLiteStore.overview` (keys of ``group`` are the ``group_by`` names)."""
+
+    group: dict[str, str]
+    requests: int
+    errors: int
+    requests_per_s: float
+    error_rate: float | None
+    latency_s: dict[str, float | None]
+    ttft_s: dict[str, float | None]
+    tpot_s: dict[str, float | None]
+    input_tokens_per_s: float
+    output_tokens_per_s: float
+    in_flight: float | None
+
+
+@dataclass(frozen=True)
+class Series:
+    """One series of :meth:`SQLiteStore.timeseries`: ``(bucket start ns, value)`` points, ``None`` = no data."""
+
+    labels: dict[str, str]
+    points: list[tuple[int, float | None]]
+
+
+def _check_keys(group_by: Sequence[str], where: Mapping[str, str] | None) -> None:
+    for key in list(group_by) + list(where or {}):
+        if key not in GROUP_KEYS:
+            raise ValueError(f"group_by/where key must be one of {', '.join(GROUP_KEYS)}; got {key!r}")
+
+
+def cover(start_ns: int, end_ns: int) -> list[tuple[int, int, int]]:
+    """``(step_s, lo, hi)`` pieces covering ``[start, end)`` with as few rollup rows as possible.
+
+    Example:
+        >>> cover(0, 7_260 * 10**9)[:2]
+        [(3600, 0, 7200000000000), (60, 7200000000000, 7260000000000)]
+    """
+    pieces: list[tuple[int, int, int]] = []
+
+    def split(lo: int, hi: int, steps: tuple[int, ...]) -> None:
+        if lo >= hi:
+            return
+        if not steps:
+            return
+        width = steps[0] * 1_000_000_000
+        a = -(-lo // width) * width
+        b = hi // width * width
+        if a >= b:
+            split(lo, hi, steps[1:])
+            return
+        split(lo, a, steps[1:])
+        pieces.append((steps[0], a, b))
+        split(b, hi, steps[1:])
+
+    ten = 10_000_000_000
+    split(start_ns // ten * ten, -(-end_ns // ten) * ten, tuple(reversed(STEPS_S)))
+    return sorted(pieces, key=lambda p: p[1])
+
+
+def _filters(where: Mapping[str, str] | None) -> tuple[str, list[Any]]:
+    if not where:
+        return "", []
+    return "".join(f" AND {k} = ?" for k in where), list(where.values())
+
+
+def _percentiles(values: Sequence[Any], what: str, present: bool = True) -> dict[str, float | None]:
+    prefix, bounds = _HIST[what]
+    counts = sr.histogram(values, prefix)
+    return {name: (quantile(q, bounds, counts) if present else None) for name, q in _QUANTILES.items()}
+
+
+def overview(conn: sqlite3.Connection, start_ns: int, end_ns: int, group_by: Sequence[str],
+             where: Mapping[str, str] | None) -> list[OverviewRow]:  # fmt: skip
+    """See :meth:`SQLiteStore.overview`."""
+    group_by = tuple(group_by)
+    _check_keys(group_by, where)
+    if end_ns <= start_ns:
+        return []
+    cols = ", ".join(group_by)
+    extra, params = _filters(where)
+    groups: dict[tuple[str, ...], list[Any]] = {}
+    for step, lo, hi in cover(start_ns, end_ns):
+        sql = f"SELECT {cols + ', ' if cols else ''}{_SUMS} FROM span_rollups WHERE step = ? AND bucket_ns >= ?"
+        sql += f" AND bucket_ns < ?{extra}" + (f" GROUP BY {cols}" if cols else "")
+        for row in conn.execute(sql, (step, lo, hi, *params)):
+            key, values = tuple(row[: len(group_by)]), row[len(group_by) :]
+            if values[0] is None:
+                continue
+            acc = groups.get(key)
+            if acc is None:
+                groups[key] = list(values)
+            else:
+                for i, v in enumerate(values):
+                    if v:
+                        acc[i] += v
+    span_s = (end_ns - start_ns) / 1e9
+    in_flight = _in_flight_now(conn, start_ns, end_ns, group_by, where)
+    rows = []
+    for key, v in groups.items():
+        requests, errors = int(v[0]), int(v[1])
+        rows.append(
+            OverviewRow(
+                group=dict(zip(group_by, key, strict=True)), requests=requests, errors=errors,
+                requests_per_s=requests / span_s, error_rate=errors / requests if requests else None,
+                latency_s=_percentiles(v, "latency", requests > 0), ttft_s=_percentiles(v, "ttft", v[5] > 0),
+                tpot_s=_percentiles(v, "tpot", v[7] > 0), input_tokens_per_s=v[2] / span_s,
+                output_tokens_per_s=v[3] / span_s, in_flight=in_flight.get(key),
+            )
+        )  # fmt: skip
+    rows.sort(key=lambda r: (-r.requests, tuple(r.group.values())))
+    return rows
+
+
+def _series_label(key: str, service: str, attributes: dict[str, Any]) -> str | None:
+    if key == "service":
+        return service
+    value = attributes.get(_SERIES_ATTRIBUTE.get(key, key))
+    return None if value is None else str(value)
+
+
+def _in_flight_now(conn: sqlite3.Connection, start_ns: int, end_ns: int, group_by: Sequence[str],
+                   where: Mapping[str, str] | None) -> dict[tuple[str, ...], float]:  # fmt: skip
+    """The latest in-flight gauge of each process in the range, summed per group (series quiet for 2 min skipped)."""
+    if "error_type" in group_by or (where and "error_type" in where):
+        return {}
+    latest: dict[int, tuple[int, float, tuple[str, ...]]] = {}
+    rows = conn.execute(
+        "SELECT s.id, s.service, s.attributes, r.last, r.last_ns FROM metric_series s JOIN metric_rollups r"
+        " ON r.step = 60 AND r.series_id = s.id AND r.bucket_ns >= ? AND r.bucket_ns < ? WHERE s.name = ?",
+        (start_ns - start_ns % 60_000_000_000, end_ns, INFERTEL_GEN_AI_IN_FLIGHT),
+    )
+    for sid, service, attrs, last, last_ns in rows:
+        if last is None or last_ns >= end_ns:
+            continue
+        attributes = json.loads(attrs)
+        if where and any(_series_label(k, service, attributes) != v for k, v in where.items()):
+            continue
+        key = tuple(_series_label(k, service, attributes) or "" for k in group_by)
+        seen = latest.get(sid)
+        if seen is None or last_ns > seen[0]:
+            latest[sid] = (last_ns, last, key)
+    if not latest:
+        return {}
+    newest = max(t for t, _, _ in latest.values())
+    out: dict[tuple[str, ...], float] = {}
+    for t, value, key in latest.values():
+        if t >= newest - 120_000_000_000:
+            out[key] = out.get(key, 0.0) + value
+    return out

@@ -1,0 +1,77 @@
+"""Fixed histogram buckets of the span rollups and percentiles by interpolation (as Prometheus does).
+
+Bounds are powers of ``sqrt(2)`` seconds, so a percentile read back is within one bucket, at most
+~19% relative to the truth (linear interpolation inside the bucket, like ``histogram_quantile``).
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left
+from collections.abc import Sequence
+
+STEPS_S = (10, 60, 3600)
+"""Rollup bucket widths in seconds (10 s and 1 min as the contract names them, plus 1 h for long ranges)."""
+
+
+def _bounds(lo_exp: int, hi_exp: int) -> tuple[float, ...]:
+    return tuple(2.0 ** (k / 2) for k in range(lo_exp, hi_exp + 1))
+
+
+DURATION_BOUNDS = _bounds(-20, 17)
+"""Request duration (s): 0.98 ms .. 362 s; 39 buckets with the overflow one."""
+TTFT_BOUNDS = _bounds(-20, 12)
+"""Time to first token (s): 0.98 ms .. 64 s."""
+TPOT_BOUNDS = _bounds(-26, 2)
+"""Time per output token (s): 0.12 ms .. 2 s."""
+
+HISTOGRAMS = (("d", DURATION_BOUNDS), ("f", TTFT_BOUNDS), ("p", TPOT_BOUNDS))
+"""Column prefix and bounds of each span-rollup histogram: ``d0..dN`` duration, ``f*`` TTFT, ``p*`` TPOT."""
+
+
+def bucket_index(bounds: Sequence[float], value: float) -> int:
+    """Index of the bucket holding ``value`` (upper bound inclusive, as OTel and Prometheus count).
+
+    Example:
+        >>> bucket_index((1.0, 2.0), 1.0), bucket_index((1.0, 2.0), 1.5), bucket_index((1.0, 2.0), 9.0)
+        (0, 1, 2)
+    """
+    return bisect_left(bounds, value)
+
+
+def quantile(q: float, bounds: Sequence[float], counts: Sequence[float]) -> float | None:
+    """The ``q`` quantile of a histogram with ``len(bounds) + 1`` bucket counts, like ``histogram_quantile``.
+
+    Linear interpolation inside the bucket holding the rank; the first bucket starts at 0 (or its
+    upper bound when that is not positive); a rank in the overflow bucket returns the highest bound.
+    ``None`` when the histogram is empty.
+
+    Example:
+        >>> quantile(0.5, (1.0, 2.0, 4.0), (0, 10, 10, 0))
+        2.0
+    """
+    total = sum(counts)
+    if total <= 0 or not bounds:
+        return None
+    rank = q * total
+    seen = 0.0
+    for i, count in enumerate(counts):
+        if count <= 0:
+            continue
+        if seen + count >= rank:
+            if i >= len(bounds):
+                return float(bounds[-1])
+            upper = float(bounds[i])
+            lower = float(bounds[i - 1]) if i > 0 else (0.0 if upper > 0 else upper)
+            fraction = (rank - seen) / count
+            return lower + (upper - lower) * max(0.0, min(1.0, fraction))
+        seen += count
+    return float(bounds[-1])
+
+
+def finite(value: object) -> float | None:
+    """``value`` as a float when it is a finite non-negative number, else ``None``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    value = float(value)
+    return value if math.isfinite(value) and value >= 0 else None

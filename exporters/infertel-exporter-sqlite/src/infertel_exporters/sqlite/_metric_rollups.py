@@ -1,0 +1,194 @@
+"""Metric rollups: per series (resource, name, attributes) and 10 s / 1 min / 1 h bucket.
+
+Written in the same transaction as the raw points that feed them. Gauges (and non-monotonic
+sums) keep ``count``/``sum``/``min``/``max``/``last``; cumulative monotonic sums keep ``delta``,
+the increase since the series' previous point (a changed start time or a lower value is a reset:
+the new value is the increase since the restart); explicit-bucket histograms keep the bucket
+deltas (``hist``), the count delta (``delta``) and the sum delta (``sum``). Delta-temporality
+points are their own deltas. Exponential histograms are kept raw only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from infertel_exporters.sqlite._buckets import STEPS_S
+
+CREATE = (
+    """CREATE TABLE metric_series (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        unit TEXT,
+        kind TEXT NOT NULL,
+        monotonic INTEGER,
+        service TEXT NOT NULL,
+        resource_id INTEGER,
+        attributes TEXT NOT NULL,
+        bounds TEXT
+    )""",
+    "CREATE INDEX metric_series_name ON metric_series (name)",
+    """CREATE TABLE metric_rollups (
+        step INTEGER NOT NULL,
+        series_id INTEGER NOT NULL,
+        bucket_ns INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        sum REAL,
+        min REAL,
+        max REAL,
+        last REAL,
+        last_ns INTEGER,
+        delta REAL,
+        hist TEXT,
+        PRIMARY KEY (step, series_id, bucket_ns)
+    ) WITHOUT ROWID""",
+)
+SERIES_INSERT = (
+    "INSERT OR IGNORE INTO metric_series (id, name, unit, kind, monotonic, service, resource_id, attributes, bounds)"
+    " VALUES (?,?,?,?,?,?,?,?,?)"
+)
+UPSERT = (
+    "INSERT INTO metric_rollups (step, series_id, bucket_ns, count, sum, min, max, last, last_ns, delta, hist)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (step, series_id, bucket_ns) DO UPDATE SET"
+    " count = count + excluded.count, sum = sum + excluded.sum, min = min(min, excluded.min),"
+    " max = max(max, excluded.max), last = CASE WHEN excluded.last_ns >= last_ns THEN excluded.last ELSE last END,"
+    " last_ns = max(last_ns, excluded.last_ns),"
+    " delta = CASE WHEN delta IS NULL THEN excluded.delta ELSE delta + coalesce(excluded.delta, 0) END,"
+    " hist = infertel_hist_add(hist, excluded.hist)"
+)
+_PREVIOUS = (
+    "SELECT start_ns, value, histogram FROM metric_points WHERE name = ? AND resource_id = ? AND attributes = ?"
+    " AND time_ns < ? ORDER BY time_ns DESC LIMIT 1"
+)
+
+
+def hist_add(a: str | None, b: str | None) -> str | None:
+    """SQL function ``infertel_hist_add``: element-wise sum of two JSON count arrays (NULL-safe).
+
+    Example:
+        >>> hist_add("[1,2]", "[3,4]")
+        '[4,6]'
+    """
+    if a is None:
+        return b
+    if b is None:
+        return a
+    x, y = json.loads(a), json.loads(b)
+    if len(x) != len(y):  # bounds changed inside a bucket: keep the newer layout
+        return b
+    return json.dumps([p + q for p, q in zip(x, y, strict=True)], separators=(",", ":"))
+
+
+def register_functions(conn: sqlite3.Connection) -> None:
+    """Add the SQL functions the rollup statements use to ``conn``."""
+    conn.create_function("infertel_hist_add", 2, hist_add, deterministic=True)
+
+
+def series_id(resource_id: int, name: str, kind: str, attributes: str, bounds: str | None) -> int:
+    """A 63-bit id of one series, the same in every process (no read needed to write)."""
+    text = f"{resource_id}\0{name}\0{kind}\0{attributes}\0{bounds or ''}"
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+class MetricState:
+    """Per series: the last cumulative point seen (start, value or bucket counts), for deltas.
+
+    ``pending`` holds what a write computed; :meth:`commit` keeps it once the transaction is committed
+    (a failed write leaves the previous state, so the next point's delta covers the lost one).
+    Bounded: cleared past 100,000 series.
+    """
+
+    def __init__(self) -> None:
+        self.last: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        self.known: set[int] = set()
+        self.pending: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        self.pending_known: set[int] = set()
+
+    def commit(self) -> None:
+        """Keep what the last (committed) write computed."""
+        if len(self.last) > 100_000:
+            self.last.clear()
+            self.known.clear()
+        self.last.update(self.pending)
+        self.known.update(self.pending_known)
+        self.pending = {}
+        self.pending_known = set()
+
+    def rollback(self) -> None:
+        """Forget what a failed write computed."""
+        self.pending = {}
+        self.pending_known = set()
+
+
+def _previous(conn: sqlite3.Connection | None, state: MetricState, key: tuple[Any, ...], time_ns: int) -> Any:
+    found = state.pending.get(key) or state.last.get(key)
+    if found is not None or conn is None:
+        return found
+    name, rid, attributes, _kind = key
+    row = conn.execute(_PREVIOUS, (name, rid, attributes, time_ns)).fetchone()
+    if row is None:
+        return None
+    if row[2] is not None:
+        h = json.loads(row[2])
+        return (row[0], h["counts"], h["sum"], h["count"])
+    return (row[0], row[1])
+
+
+def rollup_rows(
+    rows: Iterable[Sequence[Any]],
+    state: MetricState,
+    service_of: Callable[[int], str],
+    conn: sqlite3.Connection | None,
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Series rows (``SERIES_INSERT``) and rollup rows (``UPSERT``) for raw ``metric_points`` rows.
+
+    ``rows`` are in ``METRIC_INSERT`` order: name, unit, kind, temporality, monotonic, start_ns,
+    time_ns, attributes, value, histogram, scope_name, resource_id. ``conn`` (optional) finds a
+    series' previous point in the store when this process has not seen it yet.
+    """
+    series: list[tuple[Any, ...]] = []
+    out: list[tuple[Any, ...]] = []
+    for name, unit, kind, temporality, monotonic, start_ns, time_ns, attributes, value, histogram, _s, rid in rows:
+        if kind == "exponential_histogram":
+            continue
+        hist: str | None = None
+        bounds: str | None = None
+        delta: float | None = None
+        total: float | None = None
+        if kind == "histogram":
+            h = json.loads(histogram)
+            bounds = json.dumps(h["bounds"], separators=(",", ":"))
+            counts, hsum, hcount = h["counts"], h["sum"], h["count"]
+            key = (name, rid, attributes, kind)
+            if temporality == "cumulative":
+                prev = _previous(conn, state, key, time_ns)
+                state.pending[key] = (start_ns, counts, hsum, hcount)
+                if prev is not None and prev[0] == start_ns and hcount >= prev[3] and len(prev[1]) == len(counts):
+                    counts = [c - p for c, p in zip(counts, prev[1], strict=True)]
+                    hsum, hcount = hsum - prev[2], hcount - prev[3]
+            hist = json.dumps(counts, separators=(",", ":"))
+            delta, total = hcount, hsum
+            low = high = last = None
+        else:
+            if value is None:
+                continue
+            low = high = last = total = value
+            if kind == "sum" and monotonic:
+                delta = value
+                if temporality == "cumulative":
+                    key = (name, rid, attributes, kind)
+                    prev = _previous(conn, state, key, time_ns)
+                    state.pending[key] = (start_ns, value)
+                    if prev is not None and prev[0] == start_ns and value >= prev[1]:
+                        delta = value - prev[1]
+        sid = series_id(rid, name, kind, attributes, bounds)
+        if sid not in state.known and sid not in state.pending_known:
+            state.pending_known.add(sid)
+            series.append((sid, name, unit, kind, monotonic, service_of(rid), rid, attributes, bounds))
+        for step in STEPS_S:
+            width = step * 1_000_000_000
+            out.append((step, sid, time_ns - time_ns % width, 1, total, low, high, last, time_ns, delta, hist))
+    return series, out

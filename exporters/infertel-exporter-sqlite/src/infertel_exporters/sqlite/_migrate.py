@@ -1,0 +1,148 @@
+"""Schema version 2 and the migration from version 1 (runs inside the schema transaction).
+
+Version 2: compact ``spans`` rows (BLOB ids, kind number, ``duration_ns``, shape-encoded
+attributes with ``span_shapes``), BLOB trace/span ids in ``logs``, and the rollup tables
+(``span_rollups``, ``metric_series``, ``metric_rollups``), built here from the raw rows already
+in the file.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from infertel_exporters.sqlite import _metric_rollups, _span_rollups
+from infertel_exporters.sqlite._buckets import finite
+from infertel_exporters.sqlite._encode import encode_json
+from infertel_exporters.sqlite._names import (
+    ERROR_TYPE,
+    ERROR_TYPE_OTHER,
+    GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
+    GEN_AI_USAGE_INPUT_TOKENS,
+    GEN_AI_USAGE_OUTPUT_TOKENS,
+    INFERTEL_TIME_PER_OUTPUT_TOKEN,
+    SERVICE_NAME,
+)
+from infertel_exporters.sqlite._span_encode import KINDS, SHAPE_INSERT, SPAN_INSERT, shape_id
+
+CREATE_SPANS_V2 = (
+    """CREATE TABLE span_shapes (
+        id INTEGER PRIMARY KEY,
+        scope_name TEXT,
+        scope_version TEXT,
+        keys TEXT NOT NULL
+    )""",
+    """CREATE TABLE spans (
+        id INTEGER PRIMARY KEY,
+        trace_id BLOB NOT NULL,
+        span_id BLOB NOT NULL,
+        parent_span_id BLOB,
+        root INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        kind INTEGER NOT NULL,
+        start_ns INTEGER NOT NULL,
+        duration_ns INTEGER NOT NULL,
+        status_code TEXT NOT NULL,
+        status_message TEXT,
+        model TEXT,
+        operation TEXT,
+        shape_id INTEGER,
+        attributes TEXT NOT NULL,
+        events TEXT,
+        links TEXT,
+        resource_id INTEGER
+    )""",
+    "CREATE UNIQUE INDEX spans_trace ON spans (trace_id, span_id)",
+    "CREATE INDEX spans_start ON spans (start_ns)",
+    "CREATE INDEX spans_errors ON spans (start_ns) WHERE status_code = 'ERROR'",
+)
+
+_KIND_NUMBER = {name: i for i, name in enumerate(KINDS)}
+_BATCH = 2000
+
+
+def services(conn: sqlite3.Connection) -> dict[int, str]:
+    """Resource id -> ``service.name`` (``""`` without one)."""
+    out = {}
+    for rid, attributes in conn.execute("SELECT id, attributes FROM resources"):
+        name = json.loads(attributes).get(SERVICE_NAME)
+        out[rid] = "" if name is None else str(name)
+    return out
+
+
+def count_span(rollups: _span_rollups.SpanRollups, service: str, model: str | None, operation: str | None,
+               status_code: str, start_ns: int, duration_ns: int, attributes: dict[str, Any]) -> None:  # fmt: skip
+    """Count one stored span into ``rollups`` (the same rules as the write path)."""
+    if model is None and operation is None:
+        return
+    error_type = attributes.get(ERROR_TYPE)
+    is_error = status_code == "ERROR"
+    if error_type is None:
+        error_type = ERROR_TYPE_OTHER if is_error else ""
+    else:
+        error_type, is_error = str(error_type), True
+    rollups.add(
+        service, model or "", operation or "", error_type, int(is_error), start_ns, duration_ns,
+        attributes.get(GEN_AI_USAGE_INPUT_TOKENS), attributes.get(GEN_AI_USAGE_OUTPUT_TOKENS),
+        finite(attributes.get(GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)),
+        finite(attributes.get(INFERTEL_TIME_PER_OUTPUT_TOKEN)),
+    )  # fmt: skip
+
+
+def migrate_to_v2(conn: sqlite3.Connection) -> None:
+    """Bring a version-1 file (or the empty one version 1 just created) to version 2."""
+    _metric_rollups.register_functions(conn)
+    service_of = services(conn)
+    conn.execute("ALTER TABLE spans RENAME TO spans_v1")
+    for index in ("spans_trace", "spans_start", "spans_model"):
+        conn.execute(f"DROP INDEX IF EXISTS {index}")
+    for statement in CREATE_SPANS_V2 + (_span_rollups.CREATE,) + _metric_rollups.CREATE:
+        conn.execute(statement)
+    rows = conn.execute(
+        "SELECT trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns, status_code, status_message, model,"
+        " operation, attributes, events, links, scope_name, scope_version, resource_id FROM spans_v1 ORDER BY id"
+    )
+    while True:
+        chunk = rows.fetchmany(_BATCH)
+        if not chunk:
+            break
+        out, shapes = [], {}
+        rollups = _span_rollups.SpanRollups()
+        for (tid, sid, parent, name, kind, start, end, status, message, model, operation, attrs, events, links,
+             scope_name, scope_version, rid) in chunk:  # fmt: skip
+            attributes = json.loads(attrs) if attrs else {}
+            keys_json = encode_json(list(attributes))
+            shape = shape_id(scope_name, scope_version, keys_json)
+            shapes[shape] = (shape, scope_name, scope_version, keys_json)
+            duration = max(0, end - start)
+            out.append((
+                bytes.fromhex(tid), bytes.fromhex(sid), None if parent is None else bytes.fromhex(parent),
+                1 if parent is None else 0, name, _KIND_NUMBER.get(kind, 0), start, duration, status, message, model,
+                operation, shape, encode_json(list(attributes.values())), events, links, rid,
+            ))  # fmt: skip
+            count_span(rollups, service_of.get(rid, ""), model, operation, status, start, duration, attributes)
+        cursor = conn.cursor()  # the read cursor stays open on spans_v1
+        cursor.executemany(SHAPE_INSERT, list(shapes.values()))
+        cursor.executemany(SPAN_INSERT, out)
+        cursor.executemany(_span_rollups.UPSERT, rollups.rows())
+    conn.execute("DROP TABLE spans_v1")
+    logs = conn.execute("SELECT id, trace_id, span_id FROM logs WHERE trace_id IS NOT NULL OR span_id IS NOT NULL")
+    updates = [
+        (None if t is None else bytes.fromhex(t), None if s is None else bytes.fromhex(s), i) for i, t, s in logs
+    ]
+    conn.executemany("UPDATE logs SET trace_id = ?, span_id = ? WHERE id = ?", updates)
+    state = _metric_rollups.MetricState()
+    points = conn.execute(
+        "SELECT name, unit, kind, temporality, monotonic, start_ns, time_ns, attributes, value, histogram,"
+        " scope_name, resource_id FROM metric_points ORDER BY time_ns, id"
+    )
+    while True:
+        chunk = points.fetchmany(_BATCH)
+        if not chunk:
+            break
+        series, rollup_rows = _metric_rollups.rollup_rows(chunk, state, lambda rid: service_of.get(rid, ""), None)
+        state.commit()
+        cursor = conn.cursor()
+        cursor.executemany(_metric_rollups.SERIES_INSERT, series)
+        cursor.executemany(_metric_rollups.UPSERT, rollup_rows)

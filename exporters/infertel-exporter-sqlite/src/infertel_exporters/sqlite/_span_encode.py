@@ -1,0 +1,184 @@
+"""Spans -> rows of the compact ``spans`` table (schema version 2) and their rollup contributions.
+
+Ids are BLOBs (16 / 8 bytes), the span kind a small integer, times ``start_ns`` + ``duration_ns``,
+and attributes "shape-encoded": the JSON array of the values, the keys (with the instrumentation
+scope) stored once per distinct key list in ``span_shapes``; a span's row carries its shape id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import SpanKind, StatusCode
+
+from infertel_exporters.sqlite._buckets import finite
+from infertel_exporters.sqlite._compat import span_collections
+from infertel_exporters.sqlite._encode import ResourceCache, encode_json, plain, resource_rows
+from infertel_exporters.sqlite._names import (
+    ERROR_TYPE,
+    ERROR_TYPE_OTHER,
+    GEN_AI_OPERATION_NAME,
+    GEN_AI_REQUEST_MODEL,
+    GEN_AI_RESPONSE_MODEL,
+    GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
+    GEN_AI_USAGE_INPUT_TOKENS,
+    GEN_AI_USAGE_OUTPUT_TOKENS,
+    INFERTEL_TIME_PER_OUTPUT_TOKEN,
+)
+from infertel_exporters.sqlite._span_rollups import SpanRollups
+
+SPAN_INSERT = (
+    "INSERT OR IGNORE INTO spans (trace_id, span_id, parent_span_id, root, name, kind, start_ns, duration_ns,"
+    " status_code, status_message, model, operation, shape_id, attributes, events, links, resource_id)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+SHAPE_INSERT = "INSERT OR IGNORE INTO span_shapes (id, scope_name, scope_version, keys) VALUES (?,?,?,?)"
+KINDS = ("INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")
+"""Stored kind number -> name (``SpanKind`` values)."""
+_STATUS = {code: code.name for code in StatusCode}
+_KIND = {kind: kind.value for kind in SpanKind}
+
+
+def shape_id(scope_name: str | None, scope_version: str | None, keys_json: str) -> int:
+    """A 47-bit id of (scope, attribute keys): the same in every process, 6 bytes in a SQLite record.
+
+    Example:
+        >>> shape_id("infertel", "0.1.0", '["a","b"]') == shape_id("infertel", "0.1.0", '["a","b"]')
+        True
+    """
+    digest = hashlib.blake2b(f"{scope_name}\0{scope_version}\0{keys_json}".encode(), digest_size=6).digest()
+    return int.from_bytes(digest, "big") >> 1
+
+
+class _Shapes:
+    """(scope, keys tuple) -> (id, row), bounded."""
+
+    def __init__(self) -> None:
+        self._ids: dict[tuple[Any, ...], tuple[int, tuple[Any, ...]]] = {}
+
+    def get(
+        self, scope_name: str | None, scope_version: str | None, keys: tuple[str, ...]
+    ) -> tuple[int, tuple[Any, ...]]:
+        key = (scope_name, scope_version, keys)
+        entry = self._ids.get(key)
+        if entry is None:
+            keys_json = encode_json(list(keys))
+            sid = shape_id(scope_name, scope_version, keys_json)
+            if len(self._ids) >= 4096:
+                self._ids.clear()
+            entry = self._ids[key] = (sid, (sid, scope_name, scope_version, keys_json))
+        return entry
+
+
+def shapes_of(cache: ResourceCache) -> _Shapes:
+    """The shape cache kept beside a writer's resource cache."""
+    shapes = getattr(cache, "shapes", None)
+    if shapes is None:
+        shapes = cache.shapes = _Shapes()  # type: ignore[attr-defined]
+    return shapes
+
+
+def span_rows(
+    spans: Sequence[ReadableSpan], cache: ResourceCache, rollups: SpanRollups | None = None
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Rows for ``SPAN_INSERT``, ``RESOURCE_UPSERT`` and ``SHAPE_INSERT``; GenAI spans counted into ``rollups``."""
+    rows: list[tuple[Any, ...]] = []
+    used: dict[int, tuple[str, str]] = {}
+    shape_rows: dict[int, tuple[Any, ...]] = {}
+    shapes = shapes_of(cache)
+    last_resource: Resource | None = None
+    rid = 0
+    service = ""
+    for span in spans:
+        resource = span.resource
+        if resource is not last_resource:
+            rid, resource_json, schema_url = cache.get(resource)
+            used[rid] = (resource_json, schema_url)
+            service = cache.service(resource)
+            last_resource = resource
+        context = span.context
+        if context is None:
+            continue
+        parent = span.parent
+        raw, events, links = span_collections(span)
+        attributes = plain(raw)
+        model = attributes.get(GEN_AI_REQUEST_MODEL) or attributes.get(GEN_AI_RESPONSE_MODEL)
+        operation = attributes.get(GEN_AI_OPERATION_NAME)
+        status = span.status
+        status_code = _STATUS[status.status_code]
+        scope = span.instrumentation_scope
+        start = span.start_time or 0
+        duration = max(0, (span.end_time or start) - start)
+        if attributes:
+            sid, shape_row = shapes.get(
+                scope.name if scope is not None else None,
+                scope.version if scope is not None else None,
+                tuple(attributes),
+            )
+            shape_rows[sid] = shape_row
+            values = encode_json(list(attributes.values()))
+        else:
+            sid, values = None, "[]"
+            if scope is not None:
+                sid, shape_row = shapes.get(scope.name, scope.version, ())
+                shape_rows[sid] = shape_row
+        if model is not None:
+            model = str(model)
+        if operation is not None:
+            operation = str(operation)
+        rows.append(
+            (
+                context.trace_id.to_bytes(16, "big"),
+                context.span_id.to_bytes(8, "big"),
+                parent.span_id.to_bytes(8, "big") if parent is not None else None,
+                1 if parent is None or parent.is_remote else 0,
+                span.name,
+                _KIND[span.kind],
+                start,
+                duration,
+                status_code,
+                status.description,
+                model,
+                operation,
+                sid,
+                values,
+                encode_json(
+                    [{"name": e.name, "time_ns": e.timestamp, "attributes": plain(e.attributes or {})} for e in events]
+                )
+                if events
+                else None,
+                encode_json(
+                    [
+                        {
+                            "trace_id": f"{link.context.trace_id:032x}",
+                            "span_id": f"{link.context.span_id:016x}",
+                            "attributes": plain(link.attributes or {}),
+                        }
+                        for link in links
+                    ]
+                )
+                if links
+                else None,
+                rid,
+            )
+        )
+        if rollups is not None and (model is not None or operation is not None):
+            error_type = attributes.get(ERROR_TYPE)
+            is_error = status_code == "ERROR"
+            if error_type is None:
+                error_type = ERROR_TYPE_OTHER if is_error else ""
+            else:
+                error_type = str(error_type)
+                is_error = True
+            ttft = attributes.get(GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)
+            tpot = attributes.get(INFERTEL_TIME_PER_OUTPUT_TOKEN)
+            rollups.add(
+                service, model or "", operation or "", error_type, int(is_error), start, duration,
+                attributes.get(GEN_AI_USAGE_INPUT_TOKENS), attributes.get(GEN_AI_USAGE_OUTPUT_TOKENS),
+                None if ttft is None else finite(ttft), None if tpot is None else finite(tpot),
+            )  # fmt: skip
+    return rows, resource_rows(used), list(shape_rows.values())
