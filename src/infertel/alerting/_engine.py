@@ -1,0 +1,316 @@
+"""The alert engine: evaluates rules on a background thread and drives lifecycle, hooks and routing."""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from infertel.alerting._dispatch import Dispatcher
+from infertel.alerting._expr import Scalar
+from infertel.alerting._history import SeriesHistory, labels_of
+from infertel.alerting._persist import AlertStore
+from infertel.alerting._routing import InhibitRule, Receiver, Route, Silence, matchers_of
+from infertel.alerting._rules import AlertSpec, RecordingSpec, Rule, SLORule
+from infertel.alerting._state import Alert, RuleState
+
+_logger = logging.getLogger(__name__)
+
+DEFAULT_INTERVAL_S = 15.0
+FIRING_METRIC = "infertel.alerts.firing"
+
+
+class AlertEngine:
+    """Evaluates ``rules`` every ``interval_s`` and notifies receivers through ``route``.
+
+    Threading: :meth:`start` runs evaluation and dispatch on one daemon thread (never on a request
+    path); :meth:`evaluate` and :meth:`tick` may be called directly with an injected time instead
+    (tests, the parity check). The public methods (silences, acknowledgements, :meth:`alerts`) are
+    safe from any thread. Exceptions: a failing round is logged and the next round runs; a
+    remediation action's exception is logged once per action and never stops the engine.
+
+    Args:
+        rules: The rules (disabled ones are skipped).
+        source: ``collect(now)`` giving samples (default: a :class:`LiveSource`).
+        dialect: ``"live"`` (series sampled in process) or ``"prometheus"`` (Prometheus' series names).
+        interval_s: Seconds between rounds (default 15).
+        route: Routing tree (default: everything to the first receiver).
+        receivers: Receivers by name.
+        inhibit_rules: Inhibition rules.
+        store: Path of the SQLite file (or an :class:`AlertStore`) that keeps history, silences and
+            acknowledgements; ``None``: in memory only.
+        clock: Wall-clock seconds (injected in tests).
+        meter_provider: Where ``infertel.alerts.firing`` is reported (``None``: no metric).
+        external_url: ``externalURL`` of notifications.
+
+    Example:
+        >>> from infertel.alerting import ThresholdRule, ReplaySource
+        >>> engine = AlertEngine([ThresholdRule("Hot", signal="cpu_utilization", threshold=0.8)],
+        ...                      source=ReplaySource([("system_cpu_utilization_ratio", "0.9x3")]))
+        >>> [a.state for a in engine.evaluate(0.0)]
+        ['firing']
+    """
+
+    def __init__(
+        self,
+        rules: Sequence[Rule],
+        *,
+        source: Any = None,
+        dialect: str = "live",
+        interval_s: float = DEFAULT_INTERVAL_S,
+        route: Route | None = None,
+        receivers: Sequence[Receiver] = (),
+        inhibit_rules: Sequence[InhibitRule] = (),
+        store: str | AlertStore | None = None,
+        clock: Callable[[], float] = time.time,
+        meter_provider: Any = None,
+        external_url: str = "",
+    ) -> None:
+        if dialect not in ("live", "prometheus"):
+            raise ValueError(f"dialect must be 'live' or 'prometheus'; got {dialect!r}")
+        if not (isinstance(interval_s, (int, float)) and interval_s > 0):
+            raise ValueError(f"alert evaluation interval must be a positive number of seconds; got {interval_s!r}")
+        names = [r.name for r in rules]
+        self.rules = [r for r in rules if r.enabled]
+        self.interval_s = float(interval_s)
+        self._clock = clock
+        self._recordings: list[RecordingSpec] = []
+        self._states: list[RuleState] = []
+        for rule in self.rules:
+            compiled = rule.compile(dialect)
+            self._recordings.extend(r for r in compiled.recordings if r.in_process)
+            self._states.extend(RuleState(spec) for spec in compiled.alerts)
+        del names
+        longest = max([s.spec.expr.max_range_s() for s in self._states]
+                      + [r.expr.max_range_s() for r in self._recordings] + [600.0])  # fmt: skip
+        self.history = SeriesHistory(retention_s=longest + 2 * self.interval_s)
+        if source is None:
+            from infertel.alerting._sources import LiveSource
+
+            thresholds = [r.latency_threshold_s for r in self.rules if isinstance(r, SLORule) and r.sli == "latency"]
+            source = LiveSource(latency_thresholds_s=[t for t in thresholds if t is not None])
+        self.source = source
+        self.receivers = {r.name: r for r in receivers}
+        if route is None:
+            route = Route(receivers[0].name if receivers else "default")
+        self.route = route.resolve()
+        self.store = AlertStore(store) if isinstance(store, str) else store
+        self._lock = threading.Lock()
+        self._silences: list[Silence] = []
+        self._acks: dict[str, dict[str, Any]] = self.store.acks() if self.store is not None else {}
+        self.dispatcher = Dispatcher(self.route, self.receivers, inhibit_rules, muted_by_silence=self._silenced,
+                                     acknowledged=self.acknowledged, record=self._record_alert,
+                                     external_url=external_url)  # fmt: skip
+        self._failed_actions: set[int] = set()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.rounds = 0
+        if meter_provider is not None:
+            self._register_metric(meter_provider)
+
+    # Evaluation --------------------------------------------------------------------------------
+    def evaluate(self, now: float | None = None) -> list[Alert]:
+        """Run one round at ``now`` (default the clock); returns every alert held after it."""
+        now = self._clock() if now is None else now
+        for name, labels, value, at in self.source.collect(now):
+            self.history.append(labels_of(name, dict(labels)), at, float(value))
+        for recording in self._recordings:
+            extra = dict(recording.labels)
+            result = (
+                {(): recording.expr.value}
+                if isinstance(recording.expr, Scalar)
+                else recording.expr.eval(self.history, now)
+            )
+            for series, value in result.items():
+                labels = {k: v for k, v in series if k != "__name__"}
+                labels.update(extra)
+                self.history.append(labels_of(recording.record, labels), now, value)
+        events: list[tuple[str, Alert, AlertSpec]] = []
+        for state in self._states:
+            for event, alert in state.update(state.spec.expr.eval(self.history, now), now):
+                events.append((event, alert, state.spec))
+        self._refresh_silences(now)
+        for event, alert, spec in events:
+            self._record_alert(alert, event, "")
+            if event == "firing":
+                self._run_actions(spec, alert, "on_fire")
+            elif event == "resolved":
+                self._run_actions(spec, alert, "on_resolve")
+                if alert.fingerprint in self._acks:
+                    with self._lock:
+                        self._acks.pop(alert.fingerprint, None)
+                    if self.store is not None:
+                        self.store.clear_ack(alert.fingerprint)
+        current = self.alerts()
+        self.dispatcher.update([a for a in current if a.state != "pending"], now)
+        self.history.prune(now)
+        self.rounds += 1
+        return current
+
+    def tick(self, now: float | None = None) -> None:
+        """Flush the notification groups that are due at ``now``."""
+        now = self._clock() if now is None else now
+        firing = [a.labels for a in self.alerts() if a.state == "firing"]
+        self.dispatcher.tick(now, firing)
+
+    def alerts(self) -> list[Alert]:
+        """Pending, firing and recently resolved alerts."""
+        return [alert for state in self._states for alert in state.alerts()]
+
+    def _run_actions(self, spec: AlertSpec, alert: Alert, hook: str) -> None:
+        for action in spec.rule.actions:
+            method = getattr(action, hook, None)
+            if method is None:
+                continue
+            try:
+                method(alert)
+            except Exception:  # a remediation bug must not stop evaluation
+                if id(action) not in self._failed_actions:
+                    self._failed_actions.add(id(action))
+                    _logger.exception("alerting: action %r of rule %r failed in %s", action, spec.name, hook)
+                self.record(alert.fingerprint, "action_failed", f"{type(action).__name__}.{hook} raised", alert=alert)
+
+    # Silences and acknowledgements -------------------------------------------------------------
+    def _refresh_silences(self, now: float) -> None:
+        if self.store is not None:
+            silences = self.store.silences(now=now)
+            with self._lock:
+                self._silences = silences
+
+    def _silenced(self, labels: Mapping[str, str], now: float) -> bool:
+        with self._lock:
+            return any(s.mutes(labels, now=now) for s in self._silences)
+
+    def add_silence(self, matchers: Any, *, duration_s: float | None = None, ends_at: float | None = None,
+                    created_by: str = "", comment: str = "", starts_at: float | None = None) -> str:  # fmt: skip
+        """Mute alerts matching ``matchers`` (``['alertname="X"']`` or ``{"alertname": "X"}``); returns the id."""
+        start = self._clock() if starts_at is None else starts_at
+        end = ends_at if ends_at is not None else start + (duration_s if duration_s is not None else 3600.0)
+        parsed = matchers_of(matchers)
+        if self.store is not None:
+            silence_id = self.store.add_silence(parsed, starts_at=start, ends_at=end, created_by=created_by,
+                                                comment=comment)  # fmt: skip
+            self._refresh_silences(self._clock())
+            return silence_id
+        if not parsed or not end > start:
+            raise ValueError("silence: needs at least one matcher and an end after the start")
+        silence = Silence(f"mem-{len(self._silences) + 1}", parsed, start, end, created_by, comment)
+        with self._lock:
+            self._silences.append(silence)
+        return silence.id
+
+    def expire_silence(self, silence_id: str) -> bool:
+        """End a silence now; ``False`` when there is none with that id."""
+        now = self._clock()
+        if self.store is not None:
+            done = self.store.expire_silence(silence_id, now=now)
+            self._refresh_silences(now)
+            return done
+        with self._lock:
+            for index, s in enumerate(self._silences):
+                if s.id == silence_id and s.ends_at > now:
+                    self._silences[index] = Silence(s.id, s.matchers, s.starts_at, now, s.created_by, s.comment)
+                    return True
+        return False
+
+    def silences(self) -> list[Silence]:
+        """Silences not yet ended."""
+        now = self._clock()
+        with self._lock:
+            return [s for s in self._silences if s.ends_at > now]
+
+    def acknowledge(self, fingerprint: str, *, by: str = "", comment: str = "") -> bool:
+        """Acknowledge a firing alert: no repeats, no escalation until it resolves. ``False`` if unknown."""
+        alert = next((a for a in self.alerts() if a.fingerprint == fingerprint and a.state == "firing"), None)
+        if alert is None:
+            return False
+        now = self._clock()
+        with self._lock:
+            self._acks[fingerprint] = {"time_unix_nano": int(now * 1e9), "by": by, "comment": comment,
+                                       "labels": dict(alert.labels)}  # fmt: skip
+        if self.store is not None:
+            self.store.acknowledge(fingerprint, time=now, by=by, comment=comment, labels=alert.labels)
+        self.record(fingerprint, "acknowledged", f"by {by}: {comment}".strip(), alert=alert)
+        return True
+
+    def acknowledged(self, fingerprint: str) -> bool:
+        """Whether the alert is acknowledged."""
+        with self._lock:
+            return fingerprint in self._acks
+
+    # History -----------------------------------------------------------------------------------
+    def record(self, fingerprint: str, kind: str, message: str, *, alert: Alert | None = None) -> None:
+        """Append an entry to an alert's history (remediation results, acknowledgements)."""
+        if alert is None:
+            alert = next((a for a in self.alerts() if a.fingerprint == fingerprint), None)
+        if self.store is None:
+            return
+        self.store.record(time=self._clock(), fingerprint=fingerprint, alertname=alert.name if alert else "",
+                          event=kind, state=alert.state if alert else "", labels=alert.labels if alert else {},
+                          value=_finite(alert.value) if alert else None, message=message)  # fmt: skip
+
+    def _record_alert(self, alert: Alert, event: str, message: str) -> None:
+        self.record(alert.fingerprint, event, message, alert=alert)
+
+    def history(self, *, limit: int = 100) -> list[dict[str, Any]]:
+        """Stored history entries, newest first (empty without a store)."""
+        return self.store.history(limit=limit) if self.store is not None else []
+
+    # Background thread -------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the evaluation thread (idempotent)."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="infertel-alerting", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        next_round = time.monotonic()
+        while not self._stop.is_set():
+            if time.monotonic() >= next_round:
+                next_round += self.interval_s
+                try:
+                    self.evaluate()
+                except Exception:
+                    _logger.exception("alerting: evaluation round failed; the next round runs as planned")
+            try:
+                self.tick()
+            except Exception:
+                _logger.exception("alerting: notification dispatch failed")
+            self._stop.wait(max(0.0, min(1.0, next_round - time.monotonic())))
+
+    def shutdown(self, timeout_millis: float = 5000) -> bool:
+        """Stop the thread; ``True`` when it stopped in time."""
+        self._stop.set()
+        thread, self._thread = self._thread, None
+        stopped = True
+        if thread is not None:
+            thread.join(timeout_millis / 1000)
+            stopped = not thread.is_alive()
+        if self.store is not None and stopped:
+            self.store.close()
+        return stopped
+
+    def _register_metric(self, meter_provider: Any) -> None:
+        from opentelemetry.metrics import CallbackOptions, Observation
+
+        from infertel.version import __version__
+
+        def observe(options: CallbackOptions) -> list[Observation]:
+            counts: dict[tuple[str, str], int] = {}
+            for alert in self.alerts():
+                if alert.state == "firing":
+                    key = (alert.name, alert.severity)
+                    counts[key] = counts.get(key, 0) + 1
+            return [Observation(n, {"alertname": a, "severity": s}) for (a, s), n in sorted(counts.items())]
+
+        meter = meter_provider.get_meter("infertel.alerting", __version__)
+        meter.create_observable_gauge(FIRING_METRIC, [observe], unit="{alert}", description="Alerts firing now")
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None

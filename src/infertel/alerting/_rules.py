@@ -1,0 +1,447 @@
+"""Rule kinds: threshold, SLO burn rate, trend, deviation; each compiles to recording and alert specs.
+
+A rule is plain data. :meth:`Rule.compile` turns it into the Prometheus rule shape for one dialect
+(``"live"`` in process, ``"prometheus"`` for ``infertel prometheus-rules``): recording rules first,
+then alerts, evaluated in that order at each round, as Prometheus evaluates a rule group.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from infertel.alerting import _templates
+from infertel.alerting._expr import COMPARISONS, Abs, Aggregate, Binary, Expr, RangeFunction, Scalar, Selector, duration
+from infertel.alerting._signals import LATENCY_SLI_SERIES, LIVE_REQUESTS, PROM_DURATION, SIGNALS, label_name
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+DAY = 86_400.0
+
+# The SRE workbook's multiwindow, multi-burn-rate table for a 30-day SLO (table 5-8 / section 14.4):
+# (long window, short window, burn rate factor, severity key). Windows scale with the SLO period.
+BURN_RATE_TABLE: tuple[tuple[float, float, float, str], ...] = (
+    (3600.0, 300.0, 14.4, "page"),
+    (6 * 3600.0, 1800.0, 6.0, "page"),
+    (DAY, 7200.0, 3.0, "ticket"),
+    (3 * DAY, 6 * 3600.0, 1.0, "ticket"),
+)
+
+
+@dataclass(frozen=True)
+class RecordingSpec:
+    """A recording rule: ``record`` = ``expr`` with ``labels`` added."""
+
+    record: str
+    expr: Expr
+    labels: Mapping[str, str] = field(default_factory=dict)
+    in_process: bool = True
+    """False for Prometheus-only bookkeeping (30-day windows the in-process history does not keep)."""
+
+
+@dataclass(frozen=True)
+class AlertSpec:
+    """An alerting rule in the Prometheus shape."""
+
+    name: str
+    expr: Expr
+    for_s: float
+    keep_firing_for_s: float
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    rule: Rule
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """What one rule becomes: recordings (evaluated first) and alerts."""
+
+    recordings: tuple[RecordingSpec, ...]
+    alerts: tuple[AlertSpec, ...]
+
+
+def _fail(rule: str, field_name: str, why: str) -> ValueError:
+    return ValueError(f"alert rule {rule!r}: field {field_name!r}: {why}")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Fields every kind shares (Prometheus' alerting rule fields).
+
+    Attributes:
+        name: The alert name (``alertname`` label), ``[A-Za-z_][A-Za-z0-9_]*``.
+        severity: ``severity`` label (default ``"warning"``).
+        for_s: Seconds the condition must hold before the alert fires.
+        keep_firing_for_s: Seconds an alert keeps firing after the condition stops.
+        labels: Extra labels.
+        annotations: Templates (``{{ $labels.x }}``, ``{{ $value }}``) rendered per alert.
+        actions: Remediation actions (``on_fire(alert)`` / ``on_resolve(alert)``).
+        enabled: ``False`` switches the rule off.
+    """
+
+    name: str
+    severity: str = "warning"
+    for_s: float = 0.0
+    keep_firing_for_s: float = 0.0
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    actions: Sequence[Any] = ()
+    enabled: bool = True
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the rule and the field at fault."""
+        if not isinstance(self.name, str) or not _NAME.match(self.name):
+            raise _fail(str(self.name), "name", "must match [A-Za-z_][A-Za-z0-9_]*")
+        for field_name in ("for_s", "keep_firing_for_s"):
+            value = getattr(self, field_name)
+            if not isinstance(value, (int, float)) or value < 0:
+                raise _fail(self.name, field_name, f"must be a non-negative number of seconds; got {value!r}")
+        if not isinstance(self.severity, str) or not self.severity:
+            raise _fail(self.name, "severity", "must be a non-empty string")
+        for key, text in {**self.labels, **self.annotations}.items():
+            if not isinstance(key, str) or not _NAME.match(key) or not isinstance(text, str):
+                raise _fail(self.name, "labels/annotations", f"{key!r}: names match [A-Za-z_]\\w*, values are text")
+        for key, text in self.annotations.items():
+            try:
+                _templates.validate(text)
+            except ValueError as error:
+                raise _fail(self.name, f"annotations.{key}", str(error)) from None
+
+    def compile(self, dialect: str) -> Compiled:
+        """The recording and alert specs of this rule in ``dialect``."""
+        raise NotImplementedError
+
+    def _alert(self, expr: Expr, *, severity: str | None = None, annotations: Mapping[str, str] = (),
+               extra_labels: Mapping[str, str] = ()) -> AlertSpec:  # type: ignore[assignment]  # fmt: skip
+        labels = {**dict(extra_labels), **self.labels, "severity": severity or self.severity}
+        return AlertSpec(self.name, expr, float(self.for_s), float(self.keep_firing_for_s), labels,
+                         {**dict(annotations), **self.annotations}, self)  # fmt: skip
+
+
+def _matchers(rule: str, where: Mapping[str, str]) -> tuple[tuple[str, str, str], ...]:
+    out = []
+    for key, value in where.items():
+        if not isinstance(value, str):
+            raise _fail(rule, f"where.{key}", "must be a string (a leading ~ makes it a regular expression)")
+        if value.startswith("~"):
+            try:
+                re.compile(value[1:])
+            except re.error as error:
+                raise _fail(rule, f"where.{key}", f"bad regular expression: {error}") from None
+            out.append((label_name(key), "=~", value[1:]))
+        else:
+            out.append((label_name(key), "=", value))
+    return tuple(out)
+
+
+def _signal(rule: str, name: str) -> Any:
+    if name not in SIGNALS:
+        raise _fail(rule, "signal", f"unknown signal {name!r}; accepted: {', '.join(sorted(SIGNALS))}")
+    return SIGNALS[name]
+
+
+def _positive(rule: str, field_name: str, value: Any) -> None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
+        raise _fail(rule, field_name, f"must be a positive number; got {value!r}")
+
+
+@dataclass(frozen=True)
+class ThresholdRule(Rule):
+    """Fires while ``signal`` (or a custom ``expr``) compares true against ``threshold``.
+
+    Example:
+        >>> r = ThresholdRule("HighP99", signal="latency_p99", op=">", threshold=2.0, for_s=300)
+        >>> r.compile("prometheus").alerts[0].expr.promql()[:30]
+        '(histogram_quantile(0.99, sum '
+    """
+
+    signal: str = ""
+    op: str = ">"
+    threshold: float = 0.0
+    window_s: float = 300.0
+    by: tuple[str, ...] | None = None
+    where: Mapping[str, str] = field(default_factory=dict)
+    expr: Expr | None = None
+
+    def validate(self) -> None:
+        super().validate()
+        if self.expr is None:
+            _signal(self.name, self.signal)
+        if self.op not in COMPARISONS:
+            raise _fail(self.name, "op", f"must be one of {', '.join(COMPARISONS)}; got {self.op!r}")
+        if not isinstance(self.threshold, (int, float)) or isinstance(self.threshold, bool):
+            raise _fail(self.name, "threshold", f"must be a number; got {self.threshold!r}")
+        _positive(self.name, "window_s", self.window_s)
+        _matchers(self.name, self.where)
+
+    def compile(self, dialect: str) -> Compiled:
+        base = self.expr
+        if base is None:
+            by = _by(self.signal, self.by)
+            base = SIGNALS[self.signal].expr(dialect, self.window_s, by, _matchers(self.name, self.where))
+        return Compiled((), (self._alert(Binary(self.op, base, Scalar(float(self.threshold)))),))
+
+
+@dataclass(frozen=True)
+class SLORule(Rule):
+    """Multi-window, multi-burn-rate alerts on an error-rate or latency SLO (Sloth's rule names).
+
+    ``objective`` is the target fraction of good events (``0.999``); ``period_s`` the SLO period
+    (30 days by default; the workbook's windows scale with it). Page alerts (14.4x 1h/5m,
+    6x 6h/30m) carry ``severity=page_severity``, ticket alerts (3x 1d/2h, 1x 3d/6h)
+    ``ticket_severity``. ``min_events``: no alert unless the long window saw this many requests.
+    The alert's value is the time left until the budget is exhausted at the current burn rate.
+
+    Example:
+        >>> r = SLORule("ChatAvailability", objective=0.999)
+        >>> [a.labels["severity"] for a in r.compile("prometheus").alerts]
+        ['page', 'ticket']
+    """
+
+    sli: str = "error"
+    objective: float = 0.999
+    period_s: float = 30 * DAY
+    latency_threshold_s: float | None = None
+    by: tuple[str, ...] = ("model",)
+    where: Mapping[str, str] = field(default_factory=dict)
+    min_events: int = 100
+    page_severity: str = "page"
+    ticket_severity: str = "ticket"
+    service: str = "infertel"
+
+    def validate(self) -> None:
+        super().validate()
+        if self.sli not in ("error", "latency"):
+            raise _fail(self.name, "sli", f"must be 'error' or 'latency'; got {self.sli!r}")
+        if not isinstance(self.objective, (int, float)) or not 0 < self.objective < 1:
+            raise _fail(self.name, "objective", f"must be a fraction between 0 and 1 (0.999); got {self.objective!r}")
+        _positive(self.name, "period_s", self.period_s)
+        if self.sli == "latency":
+            _positive(self.name, "latency_threshold_s", self.latency_threshold_s)
+        if not isinstance(self.min_events, int) or self.min_events < 0:
+            raise _fail(self.name, "min_events", f"must be a non-negative integer; got {self.min_events!r}")
+        _matchers(self.name, self.where)
+
+    def windows(self) -> list[tuple[float, float, float, str]]:
+        """The burn-rate table scaled to ``period_s``: ``(long_s, short_s, factor, kind)``."""
+        scale = self.period_s / (30 * DAY)
+        return [
+            (round(long * scale), round(short * scale), factor, kind) for long, short, factor, kind in BURN_RATE_TABLE
+        ]
+
+    def _sloth_labels(self) -> dict[str, str]:
+        return {"sloth_id": f"{self.service}-{self.name}", "sloth_service": self.service, "sloth_slo": self.name}
+
+    def _ratio(self, dialect: str, window_s: float) -> Expr:
+        by = tuple(label_name(b) for b in self.by)
+        matchers = _matchers(self.name, self.where)
+
+        def rate(name: str, extra: tuple[tuple[str, str, str], ...] = ()) -> Expr:
+            return Aggregate("sum", RangeFunction("rate", Selector(name, (*matchers, *extra)), window_s), by=by)
+
+        if dialect == "live":
+            total = rate(LIVE_REQUESTS)
+            if self.sli == "error":
+                bad = rate("infertel_live_errors_total")
+            else:
+                bad = rate(LATENCY_SLI_SERIES["live"][1], (("le", "=", _le(self.latency_threshold_s)),))
+        else:
+            total = rate(PROM_DURATION + "_count")
+            if self.sli == "error":
+                bad = rate(PROM_DURATION + "_count", (("error_type", "!=", ""),))
+            else:
+                good = rate(PROM_DURATION + "_bucket", (("le", "=", _le(self.latency_threshold_s)),))
+                bad = Binary("-", total, good)
+        return Binary("/", bad, total)
+
+    def compile(self, dialect: str) -> Compiled:
+        sloth = self._sloth_labels()
+        budget = round(1.0 - float(self.objective), 12)
+        windows = self.windows()
+        spans = sorted({w for long, short, _, _ in windows for w in (long, short)})
+        recordings = [
+            RecordingSpec(
+                f"slo:sli_error:ratio_rate{duration(w)}",
+                self._ratio(dialect, w),
+                {**sloth, "sloth_window": duration(w)},
+            )  # fmt: skip
+            for w in spans
+        ]
+        by = tuple(label_name(b) for b in self.by)
+        matchers = _matchers(self.name, self.where)
+        total_series = LIVE_REQUESTS if dialect == "live" else PROM_DURATION + "_count"
+        for long in sorted({long for long, _, _, _ in windows}):
+            events = Aggregate("sum", RangeFunction("increase", Selector(total_series, matchers), long), by=by)
+            recordings.append(RecordingSpec(f"infertel:slo_events:increase{duration(long)}", events, sloth))
+        period = duration(self.period_s)
+        recordings += [
+            RecordingSpec("slo:objective:ratio", Scalar(float(self.objective)), sloth, in_process=False),
+            RecordingSpec("slo:error_budget:ratio", Scalar(budget), sloth, in_process=False),
+            RecordingSpec("slo:time_period:days", Scalar(self.period_s / DAY), sloth, in_process=False),
+            RecordingSpec("slo:current_burn_rate:ratio",
+                          Binary("/", _sel(f"slo:sli_error:ratio_rate{duration(spans[0])}", sloth), Scalar(budget)),
+                          sloth, in_process=False),
+            RecordingSpec(f"slo:sli_error:ratio_rate{period}",
+                          Aggregate("max", RangeFunction("avg_over_time",
+                                    Selector(f"slo:sli_error:ratio_rate{duration(spans[0])}", _eq(sloth)),
+                                    self.period_s), without=("sloth_window",)),
+                          {**sloth, "sloth_window": period}, in_process=False),
+            RecordingSpec("slo:period_burn_rate:ratio",
+                          Binary("/", _sel(f"slo:sli_error:ratio_rate{period}", sloth), Scalar(budget)),
+                          sloth, in_process=False),
+            RecordingSpec("slo:period_error_budget_remaining:ratio",
+                          Binary("-", Scalar(1.0), _sel("slo:period_burn_rate:ratio", sloth)), sloth, in_process=False),
+        ]  # fmt: skip
+        alerts = []
+        for kind, severity in (("page", self.page_severity), ("ticket", self.ticket_severity)):
+            condition: Expr | None = None
+            for long, short, factor, row_kind in windows:
+                if row_kind != kind:
+                    continue
+                # Seconds until the whole budget is spent at the long window's rate, below period/factor
+                # exactly when the burn rate is above factor; the value is what the annotation shows.
+                left = _time_left(long, sloth, budget, self.period_s, factor)
+                right = _time_left(short, sloth, budget, self.period_s, factor)
+                # The minimum-events gate: one error at low traffic does not page.
+                events = _sel(f"infertel:slo_events:increase{duration(long)}", sloth)
+                row = Binary("and", Binary("and", left, right), Binary(">=", events, Scalar(float(self.min_events))))
+                condition = row if condition is None else Binary("or", condition, row)
+            assert condition is not None
+            annotations = {
+                "summary": f"{self.name}: error budget burning fast ({self.sli} SLO {self.objective * 100:g}% "
+                f"over {period})",
+                "budget_exhausted_in": "{{ $value | humanizeDuration }}",
+            }
+            alerts.append(self._alert(condition, severity=severity, annotations=annotations,
+                                      extra_labels={**sloth, "sloth_severity": kind}))  # fmt: skip
+        return Compiled(tuple(recordings), tuple(alerts))
+
+
+def _le(seconds: float | None) -> str:
+    return f"{seconds:g}"
+
+
+def _eq(labels: Mapping[str, str]) -> tuple[tuple[str, str, str], ...]:
+    return tuple((k, "=", v) for k, v in labels.items())
+
+
+def _sel(name: str, labels: Mapping[str, str]) -> Selector:
+    return Selector(name, _eq(labels))
+
+
+def _time_left(window_s: float, sloth: Mapping[str, str], budget: float, period_s: float, factor: float) -> Expr:
+    ratio = Selector(f"slo:sli_error:ratio_rate{duration(window_s)}", _eq(sloth))
+    left = Binary("/", Scalar(round(budget * period_s, 6)), ratio)
+    return Aggregate("max", Binary("<", left, Scalar(period_s / factor)), without=("sloth_window",))
+
+
+def _by(signal: str, by: tuple[str, ...] | None) -> tuple[str, ...]:
+    return tuple(label_name(b) for b in (SIGNALS[signal].by if by is None else by))
+
+
+def _recorded(rule: Rule, signal: str, window_s: float, by: tuple[str, ...] | None, where: Mapping[str, str],
+              dialect: str) -> tuple[RecordingSpec, Selector]:  # fmt: skip
+    labels = {"infertel_rule": rule.name}
+    record = f"infertel:{signal}:{duration(window_s)}"
+    expr = SIGNALS[signal].expr(dialect, window_s, _by(signal, by), _matchers(rule.name, where))
+    return RecordingSpec(record, expr, labels), Selector(record, _eq(labels))
+
+
+@dataclass(frozen=True)
+class TrendRule(Rule):
+    """Fires while ``signal`` changes faster than ``threshold_pct_per_hour`` (least-squares slope).
+
+    The signal is recorded each round (``infertel:<signal>:<window>``); the value is the slope over
+    ``trend_window_s`` in percent of its mean per hour (``deriv`` / ``avg_over_time``).
+
+    Example:
+        >>> r = TrendRule("LatencyRising", signal="latency_p95", threshold_pct_per_hour=50)
+        >>> r.compile("prometheus").alerts[0].expr.promql().startswith("(((deriv(")
+        True
+    """
+
+    signal: str = ""
+    threshold_pct_per_hour: float = 50.0
+    trend_window_s: float = 3600.0
+    window_s: float = 300.0
+    by: tuple[str, ...] | None = None
+    where: Mapping[str, str] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        super().validate()
+        _signal(self.name, self.signal)
+        if not isinstance(self.threshold_pct_per_hour, (int, float)) or self.threshold_pct_per_hour == 0:
+            raise _fail(self.name, "threshold_pct_per_hour", "must be a non-zero number (negative: falling)")
+        _positive(self.name, "trend_window_s", self.trend_window_s)
+        _positive(self.name, "window_s", self.window_s)
+        _matchers(self.name, self.where)
+
+    def compile(self, dialect: str) -> Compiled:
+        recording, series = _recorded(self, self.signal, self.window_s, self.by, self.where, dialect)
+        slope = RangeFunction("deriv", series, self.trend_window_s)
+        mean = RangeFunction("avg_over_time", series, self.trend_window_s)
+        pct = Binary("*", Binary("/", slope, mean), Scalar(360000.0))
+        op = ">" if self.threshold_pct_per_hour > 0 else "<"
+        return Compiled((recording,), (self._alert(Binary(op, pct, Scalar(float(self.threshold_pct_per_hour)))),))
+
+
+@dataclass(frozen=True)
+class DeviationRule(Rule):
+    """Fires while ``signal`` leaves its baseline.
+
+    ``method="bands"``: ``|x - mean| / stddev`` over the trailing ``baseline_window_s`` above ``k``
+    (value: the z-score). ``method="seasonal"``: ``x`` against the mean of the same time on the
+    previous ``days`` days, above ``1 + tolerance`` (``direction="up"``), below ``1 - tolerance``
+    (``"down"``) or either (``"both"``); the value is the ratio.
+
+    Example:
+        >>> r = DeviationRule("TrafficOdd", signal="requests_per_s", method="seasonal", days=2)
+        >>> "offset 2d" in r.compile("prometheus").alerts[0].expr.promql()
+        True
+    """
+
+    signal: str = ""
+    method: str = "bands"
+    k: float = 3.0
+    baseline_window_s: float = 3600.0
+    days: int = 3
+    tolerance: float = 0.5
+    direction: str = "both"
+    window_s: float = 300.0
+    by: tuple[str, ...] | None = None
+    where: Mapping[str, str] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        super().validate()
+        _signal(self.name, self.signal)
+        if self.method not in ("bands", "seasonal"):
+            raise _fail(self.name, "method", f"must be 'bands' or 'seasonal'; got {self.method!r}")
+        if self.direction not in ("up", "down", "both"):
+            raise _fail(self.name, "direction", f"must be 'up', 'down' or 'both'; got {self.direction!r}")
+        _positive(self.name, "k", self.k)
+        _positive(self.name, "baseline_window_s", self.baseline_window_s)
+        _positive(self.name, "tolerance", self.tolerance)
+        _positive(self.name, "window_s", self.window_s)
+        if not isinstance(self.days, int) or not 1 <= self.days <= 14:
+            raise _fail(self.name, "days", f"must be an integer from 1 to 14; got {self.days!r}")
+        _matchers(self.name, self.where)
+
+    def compile(self, dialect: str) -> Compiled:
+        recording, series = _recorded(self, self.signal, self.window_s, self.by, self.where, dialect)
+        if self.method == "bands":
+            mean = RangeFunction("avg_over_time", series, self.baseline_window_s)
+            spread = RangeFunction("stddev_over_time", series, self.baseline_window_s)
+            z = Binary("/", Abs(Binary("-", series, mean)), spread)
+            return Compiled((recording,), (self._alert(Binary(">", z, Scalar(float(self.k)))),))
+        baseline: Expr = Selector(series.name, series.matchers, DAY)
+        for day in range(2, self.days + 1):
+            baseline = Binary("+", baseline, Selector(series.name, series.matchers, day * DAY))
+        ratio = Binary("/", series, Binary("/", baseline, Scalar(float(self.days))))
+        up = Binary(">", ratio, Scalar(1.0 + self.tolerance))
+        down = Binary("<", ratio, Scalar(max(0.0, 1.0 - self.tolerance)))
+        condition = up if self.direction == "up" else down if self.direction == "down" else Binary("or", up, down)
+        return Compiled((recording,), (self._alert(condition),))
