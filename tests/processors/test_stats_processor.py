@@ -140,6 +140,30 @@ def test_late_samples_count_in_the_open_slot(sdk_tracer_provider: TracerProvider
     assert stats.snapshot(60)["m", "chat"].requests == 2
 
 
+def test_a_full_buffer_while_folding_stalls_drops_and_counts_the_excess(
+    sdk_tracer_provider: TracerProvider, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from infertel._internal.processors import InferenceStatsSpanProcessor, _processor, _stats
+
+    monkeypatch.setattr(_processor, "FOLD_BATCH", 2)  # every append from the second on tries to fold
+    monkeypatch.setattr(_stats, "MAX_BUFFER", 6)
+    processor = InferenceStatsSpanProcessor(windows_s=(60,), clock=clock)
+    sdk_tracer_provider.add_span_processor(processor)
+    tracer = sdk_tracer_provider.get_tracer("test")
+    stats = processor.stats
+    with stats._lock:  # a long query holds the lock: nothing can be folded
+        for _ in range(10):
+            end_genai_span(tracer, output_tokens=1)
+        assert len(stats.buffer) == 6
+    assert (stats.losses(), processor.force_flush()) == (4, False)
+    assert (stats.losses(), processor.force_flush()) == (4, True)  # nothing lost since the last flush
+    snap = stats.snapshot(60)["llama-3-8b", "chat"]
+    assert (snap.requests, snap.output_tokens, snap.latency.count) == (6, 6, 6)
+    end_genai_span(tracer)
+    end_genai_span(tracer)  # the second append folds the buffer (the lock is free)
+    assert (stats.buffer, stats.losses(), processor.force_flush()) == ([], 4, True)
+
+
 def test_eight_threads_lose_nothing(sdk_tracer_provider: TracerProvider) -> None:
     handle = install(sdk_tracer_provider, windows_s=(900,))  # real monotonic clock
     tracer = sdk_tracer_provider.get_tracer("test")

@@ -24,7 +24,7 @@ from infertel._internal.quantiles import LogMapping, QuantileSketch
 from infertel._internal.quantiles._bulk import add_values
 
 if TYPE_CHECKING:
-    from infertel._internal.processors._stats import _Series
+    from infertel._internal.processors._window import Series as _Series
     from infertel._internal.processors._window import Slot
 
 RECORD_FIELDS = (

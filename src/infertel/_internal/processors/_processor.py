@@ -43,7 +43,7 @@ class InferenceStatsSpanProcessor(SpanProcessor):
     One request is counted once: a GenAI span whose child of the same series was already
     counted (an HTTP server span around the in-process model call, a wrapper function observed
     with the same model and operation) is not counted again; the innermost measurement wins.
-    Other spans cost one dictionary lookup.
+    Other spans cost one read of their fields and one dictionary lookup per call.
 
     Threading and exceptions: ``on_start`` and ``on_end`` are called synchronously on the
     thread that starts or ends the span, from any number of threads and event loops at once;
@@ -51,7 +51,9 @@ class InferenceStatsSpanProcessor(SpanProcessor):
     holds the statistics lock) and never block on I/O. They never raise into
     ``span.start()`` / ``span.end()``: failures follow the ``handle_internal_errors`` policy
     (logged once per call site, data point dropped; re-raised under the test-suite switch).
-    ``shutdown`` stops recording; ``force_flush`` has nothing to flush and returns ``True``.
+    ``shutdown`` stops recording; ``force_flush`` has nothing to flush and returns ``True``, or
+    ``False`` when ended spans were dropped since the last call (only when folding stalls while
+    ``MAX_BUFFER`` spans end; :meth:`InferenceStats.losses` counts them).
 
     Args:
         stats: Where statistics go; a new :class:`InferenceStats` built from ``options`` when omitted.

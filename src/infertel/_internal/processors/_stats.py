@@ -32,7 +32,8 @@ from infertel._internal.processors._snapshot import (
     SeriesStats,
     Snapshot,
 )
-from infertel._internal.processors._window import Slot, Window
+from infertel._internal.processors._window import Series as _Series
+from infertel._internal.processors._window import Window
 from infertel._internal.quantiles import LogMapping, QuantileSketch
 
 _logger = logging.getLogger(__name__)
@@ -89,39 +90,6 @@ def validate_config(
     if not 0.0 < relative_accuracy < 0.5:
         raise ValueError(f"relative_accuracy must be in (0, 0.5), got {relative_accuracy!r}")
     return windows, qs, extras
-
-
-class _Series:
-    """One series: its windows, plus a staging slot that takes every sample first.
-
-    Samples are counted once, in the staging slot; the staging slot is merged into each
-    window's slot (an exact, C-speed array merge) when the clock crosses the next slot
-    boundary of any window, or before a query. That keeps the per-sample cost independent
-    of the number of windows.
-    """
-
-    __slots__ = ("key", "attributes", "windows", "in_flight", "stage", "stage_time", "stage_until")
-
-    def __init__(self, key: SeriesKey, attributes: dict[str, Any], windows: list[Window]) -> None:
-        self.key = key
-        self.attributes = attributes
-        self.windows = windows
-        self.in_flight = 0
-        self.stage = Slot(0)
-        self.stage_time = 0.0
-        self.stage_until = -math.inf  # the first sample starts a stage
-
-    def flush(self, mapping: LogMapping) -> None:
-        stage = self.stage
-        if stage.requests:
-            for window in self.windows:
-                window.slot_at(self.stage_time).merge(stage, mapping)
-            self.stage = Slot(0)
-        self.stage_until = -math.inf
-
-    def start_stage(self, t: float) -> None:
-        self.stage_time = t
-        self.stage_until = min((t // w.slot_s + 1) * w.slot_s for w in self.windows)
 
 
 class InferenceStats:
@@ -200,22 +168,8 @@ class InferenceStats:
         error_type: Any,
     ) -> tuple[Any, ...]:
         """Build the buffer record of an ended request (of :data:`._fold.RECORD_FIELDS`)."""
-        extra = tuple(key[2:]) or None
-        return (
-            self.clock(),
-            latency_s,
-            None,
-            None,
-            None,
-            key[1],
-            key[0],
-            error_type,
-            ttft_s,
-            tpot_s,
-            input_tokens,
-            output_tokens,
-            extra,
-        )
+        values = (error_type, ttft_s, tpot_s, input_tokens, output_tokens)
+        return (self.clock(), latency_s, None, None, None, key[1], key[0], *values, tuple(key[2:]) or None)
 
     def key_of(self, attributes: Mapping[str, Any]) -> SeriesKey:
         """The series key of a span with ``attributes`` (model, operation, extra attributes)."""
@@ -282,6 +236,7 @@ class InferenceStats:
         self.buffer.clear()
         self.in_flight_spans.clear()
         self._counted_parents.clear()
+        self._lost = itertools.count()
         self._overflow_warned = False
         self._origin = self.clock()
 

@@ -16,6 +16,7 @@ Thread safety: none; the owner (:class:`~._stats.InferenceStats`) serialises acc
 
 from __future__ import annotations
 
+import math
 import struct
 from collections import deque
 from typing import Any
@@ -213,3 +214,36 @@ class Window:
         import sys
 
         return sys.getsizeof(self._ring) + sum(s.memory_bytes() for s in self._ring) + self._closed.memory_bytes()
+
+
+class Series:
+    """One series: its windows, plus a staging slot that takes every sample first.
+
+    Samples are counted once, in the staging slot; the staging slot is merged into each
+    window's slot (an exact, C-speed array merge) when the clock crosses the next slot
+    boundary of any window, or before a query. That keeps the per-sample cost independent
+    of the number of windows.
+    """
+
+    __slots__ = ("key", "attributes", "windows", "in_flight", "stage", "stage_time", "stage_until")
+
+    def __init__(self, key: Any, attributes: dict[str, Any], windows: list[Window]) -> None:
+        self.key = key
+        self.attributes = attributes
+        self.windows = windows
+        self.in_flight = 0
+        self.stage = Slot(0)
+        self.stage_time = 0.0
+        self.stage_until = -math.inf  # the first sample starts a stage
+
+    def flush(self, mapping: LogMapping) -> None:
+        stage = self.stage
+        if stage.requests:
+            for window in self.windows:
+                window.slot_at(self.stage_time).merge(stage, mapping)
+            self.stage = Slot(0)
+        self.stage_until = -math.inf
+
+    def start_stage(self, t: float) -> None:
+        self.stage_time = t
+        self.stage_until = min((t // w.slot_s + 1) * w.slot_s for w in self.windows)
