@@ -37,8 +37,18 @@ class _Group:
 
     @property
     def key(self) -> str:
-        body = ",".join(f'{k}="{v}"' for k, v in sorted(self.labels.items()))
-        return f"{self.route.key}:{{{body}}}"
+        return group_key(self.route.key, self.labels)
+
+
+def group_key(route_key: str, labels: Mapping[str, str]) -> str:
+    """Alertmanager's group key: the route's path and the group's labels.
+
+    Example:
+        >>> group_key("{}/0", {"alertname": "A"})
+        '{}/0:{alertname="A"}'
+    """
+    body = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    return f"{route_key}:{{{body}}}"
 
 
 def _common(maps: Sequence[Mapping[str, str]]) -> dict[str, str]:

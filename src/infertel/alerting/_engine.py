@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from infertel.alerting._dispatch import Dispatcher
+from infertel.alerting._dispatch import Dispatcher, group_key, payload
 from infertel.alerting._expr import Scalar
 from infertel.alerting._history import SeriesHistory, labels_of
 from infertel.alerting._persist import AlertStore
@@ -86,7 +86,7 @@ class AlertEngine:
         del names
         longest = max([s.spec.expr.max_range_s() for s in self._states]
                       + [r.expr.max_range_s() for r in self._recordings] + [600.0])  # fmt: skip
-        self.history = SeriesHistory(retention_s=longest + 2 * self.interval_s)
+        self.series = SeriesHistory(retention_s=longest + 2 * self.interval_s)
         if source is None:
             from infertel.alerting._sources import LiveSource
 
@@ -116,21 +116,21 @@ class AlertEngine:
         """Run one round at ``now`` (default the clock); returns every alert held after it."""
         now = self._clock() if now is None else now
         for name, labels, value, at in self.source.collect(now):
-            self.history.append(labels_of(name, dict(labels)), at, float(value))
+            self.series.append(labels_of(name, dict(labels)), at, float(value))
         for recording in self._recordings:
             extra = dict(recording.labels)
             result = (
                 {(): recording.expr.value}
                 if isinstance(recording.expr, Scalar)
-                else recording.expr.eval(self.history, now)
+                else recording.expr.eval(self.series, now)
             )
             for series, value in result.items():
                 labels = {k: v for k, v in series if k != "__name__"}
                 labels.update(extra)
-                self.history.append(labels_of(recording.record, labels), now, value)
+                self.series.append(labels_of(recording.record, labels), now, value)
         events: list[tuple[str, Alert, AlertSpec]] = []
         for state in self._states:
-            for event, alert in state.update(state.spec.expr.eval(self.history, now), now):
+            for event, alert in state.update(state.spec.expr.eval(self.series, now), now):
                 events.append((event, alert, state.spec))
         self._refresh_silences(now)
         for event, alert, spec in events:
@@ -146,7 +146,7 @@ class AlertEngine:
                         self.store.clear_ack(alert.fingerprint)
         current = self.alerts()
         self.dispatcher.update([a for a in current if a.state != "pending"], now)
-        self.history.prune(now)
+        self.series.prune(now)
         self.rounds += 1
         return current
 
@@ -219,6 +219,8 @@ class AlertEngine:
     def silences(self) -> list[Silence]:
         """Silences not yet ended."""
         now = self._clock()
+        if self.store is not None:
+            return self.store.silences(now=now)
         with self._lock:
             return [s for s in self._silences if s.ends_at > now]
 
@@ -234,7 +236,26 @@ class AlertEngine:
         if self.store is not None:
             self.store.acknowledge(fingerprint, time=now, by=by, comment=comment, labels=alert.labels)
         self.record(fingerprint, "acknowledged", f"by {by}: {comment}".strip(), alert=alert)
+        self._acknowledge_channels(alert)
         return True
+
+    def _acknowledge_channels(self, alert: Alert) -> None:
+        # Channels that know acknowledgements (PagerDuty) hear of it; the others ignore it.
+        for route in self.route.match(alert.labels):
+            receiver = self.receivers.get(str(route.receiver))
+            if receiver is None:
+                continue
+            group_by = route.group_by or ()
+            labels = dict(alert.labels) if "..." in group_by else {k: alert.labels.get(k, "") for k in group_by}
+            body = payload(receiver.name, group_key(route.key, labels), labels, [alert], self.dispatcher.external_url)
+            for channel in receiver.channels:
+                method = getattr(channel, "acknowledge", None)
+                if method is None:
+                    continue
+                try:
+                    method(body)
+                except Exception:  # a channel's bug must not reach the caller
+                    _logger.exception("alerting: channel %r failed to accept an acknowledgement", channel)
 
     def acknowledged(self, fingerprint: str) -> bool:
         """Whether the alert is acknowledged."""

@@ -90,6 +90,18 @@ class Receiver:
     escalate_to: str | None = None
     escalate_after_s: float | None = None
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"receiver name must be a non-empty string; got {self.name!r}")
+        if self.escalate_after_s is not None and not self.escalate_after_s > 0:
+            raise ValueError(
+                f"receiver {self.name!r}: escalate_after_s must be positive; got {self.escalate_after_s!r}"
+            )
+        if any(not hasattr(c, "submit") for c in self.channels):
+            from infertel.alerting.channels import as_channel  # a plain callable becomes a CallableChannel
+
+            self.channels = [as_channel(c) for c in self.channels]
+
 
 @dataclass
 class Route:
