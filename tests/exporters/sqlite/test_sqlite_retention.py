@@ -22,7 +22,9 @@ def test_retention_by_age_deletes_only_old_rows(tmp_path: Path, span_factory) ->
     exporter.shutdown()
     with SQLiteStore(db) as store:
         result = store.apply_retention(policy=Retention(max_age_s=2 * 86_400, max_bytes=None, chunk_rows=50))
-        assert result.deleted == {"spans": 120, "metric_points": 0, "logs": 0}
+        # the old spans' 10 s rollup buckets go with them (3 models x 1 bucket of old spans; the 1 min and 1 h
+        # buckets are younger than 30 days)
+        assert result.deleted == {"spans": 120, "metric_points": 0, "logs": 0, "span_rollups": 3, "metric_rollups": 0}
         assert result.complete
         remaining = store.spans()
         assert sorted(s.span_id for s in remaining) == sorted(f"{s.context.span_id:016x}" for s in new)
@@ -30,6 +32,8 @@ def test_retention_by_age_deletes_only_old_rows(tmp_path: Path, span_factory) ->
         later = store.apply_retention(now_ns=now + 10 * DAY_NS, policy=Retention(max_age_s=2 * 86_400, max_bytes=None))
         assert later.deleted["spans"] == 30
         assert store.counts() == {"spans": 0, "metric_points": 0, "logs": 0, "resources": 0}
+        hours = store.overview(now - 12 * DAY_NS, now + DAY_NS, group_by=())
+        assert [row.requests for row in hours] == [150]  # the 1 min / 1 h rollups outlive the raw rows
 
 
 def test_retention_by_size_keeps_newest_and_shrinks_the_file(tmp_path: Path, span_factory) -> None:

@@ -12,7 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from infertel_exporters.sqlite._names import INFERTEL_STORE_MAX_AGE_SECONDS, INFERTEL_STORE_MAX_BYTES
+from infertel_exporters.sqlite._buckets import STEPS_S
+from infertel_exporters.sqlite._names import (
+    INFERTEL_STORE_MAX_AGE_SECONDS,
+    INFERTEL_STORE_MAX_BYTES,
+    INFERTEL_STORE_ROLLUP_MAX_AGE_SECONDS,
+)
 
 if TYPE_CHECKING:
     from infertel_exporters.sqlite._store import SQLiteStore
@@ -21,6 +26,9 @@ _logger = logging.getLogger(__name__)
 
 # table -> its time column (age retention); size retention removes the oldest rows by id.
 TABLES = {"spans": "start_ns", "metric_points": "time_ns", "logs": "time_ns"}
+# rollup table -> the raw table (and time column) that feeds it
+ROLLUP_TABLES = {"span_rollups": ("spans", "start_ns"), "metric_rollups": ("metric_points", "time_ns")}
+_DAY_S = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -28,7 +36,10 @@ class Retention:
     """How much the store keeps; applied by a background thread every ``interval_s``.
 
     Args:
-        max_age_s: Rows older than this many seconds are deleted (``None``: no age bound).
+        max_age_s: Raw rows (spans, metric points, logs) older than this many seconds are deleted,
+            with the 10 s rollups (``None``: no age bound).
+        rollup_max_age_s: 1 min and 1 h rollup buckets older than this are deleted (``None``:
+            kept). A rollup bucket that a remaining raw row still feeds is never deleted.
         max_bytes: Bound on the database's used pages; past it the oldest rows of every table
             are deleted (the same fraction of each) and the freed pages returned to the file
             system (``None``: no size bound). The write-ahead log adds at most a few MiB.
@@ -41,7 +52,8 @@ class Retention:
         Retention(max_age_s=86400, max_bytes=67108864, ...)
     """
 
-    max_age_s: float | None = 7 * 24 * 3600
+    max_age_s: float | None = 3 * _DAY_S
+    rollup_max_age_s: float | None = 30 * _DAY_S
     max_bytes: int | None = 256 * 1024 * 1024
     interval_s: float = 60.0
     chunk_rows: int = 5000
@@ -52,6 +64,13 @@ class Retention:
             raise ValueError(
                 f"Retention max_age_s must be a positive number of seconds or None, got {self.max_age_s!r}"
             )
+        if self.rollup_max_age_s is not None and not (
+            self.rollup_max_age_s > 0 and math.isfinite(self.rollup_max_age_s)
+        ):
+            raise ValueError(
+                "Retention rollup_max_age_s must be a positive number of seconds or None, "
+                f"got {self.rollup_max_age_s!r}"
+            )
         if self.max_bytes is not None and not (isinstance(self.max_bytes, int) and self.max_bytes > 0):
             raise ValueError(f"Retention max_bytes must be a positive integer or None, got {self.max_bytes!r}")
         if not (self.interval_s > 0 and math.isfinite(self.interval_s)):
@@ -61,7 +80,11 @@ class Retention:
 
     @classmethod
     def from_environment(cls) -> Retention:
-        """Defaults overridden by ``INFERTEL_STORE_MAX_AGE_SECONDS`` and ``INFERTEL_STORE_MAX_BYTES``.
+        """Defaults overridden by the ``INFERTEL_STORE_*`` variables.
+
+        ``INFERTEL_STORE_MAX_AGE_SECONDS`` (raw rows, default 3 days),
+        ``INFERTEL_STORE_ROLLUP_MAX_AGE_SECONDS`` (rollups, default 30 days) and
+        ``INFERTEL_STORE_MAX_BYTES`` (256 MiB).
 
         ``0`` or ``none`` switches a bound off.
 
@@ -75,7 +98,10 @@ class Retention:
         defaults = cls()
         max_age = _env_number(INFERTEL_STORE_MAX_AGE_SECONDS, defaults.max_age_s)
         max_bytes = _env_number(INFERTEL_STORE_MAX_BYTES, defaults.max_bytes)
-        return cls(max_age_s=max_age, max_bytes=None if max_bytes is None else int(max_bytes))
+        rollup_age = _env_number(INFERTEL_STORE_ROLLUP_MAX_AGE_SECONDS, defaults.rollup_max_age_s)
+        return cls(
+            max_age_s=max_age, rollup_max_age_s=rollup_age, max_bytes=None if max_bytes is None else int(max_bytes)
+        )
 
 
 def _env_number(name: str, default: float | None) -> float | None:
@@ -113,10 +139,11 @@ def used_bytes(conn: sqlite3.Connection) -> int:
 def apply(store: SQLiteStore, policy: Retention, *, now_ns: int | None = None) -> RetentionResult:
     """One bounded retention pass over ``store`` (age first, then size)."""
     deadline = time.monotonic() + policy.pass_budget_s
-    deleted = dict.fromkeys(TABLES, 0)
+    deleted = dict.fromkeys(list(TABLES) + list(ROLLUP_TABLES), 0)
     complete = True
+    now = now_ns if now_ns is not None else time.time_ns()
     if policy.max_age_s is not None:
-        cutoff = (now_ns if now_ns is not None else time.time_ns()) - int(policy.max_age_s * 1e9)
+        cutoff = now - int(policy.max_age_s * 1e9)
         for table, column in TABLES.items():
             statement = (
                 f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE {column} < ? ORDER BY {column} LIMIT ?)"
@@ -134,11 +161,30 @@ def apply(store: SQLiteStore, policy: Retention, *, now_ns: int | None = None) -
     if policy.max_bytes is not None and used > policy.max_bytes:
         used, complete_size = _shrink(store, policy, used, deleted, deadline)
         complete = complete and complete_size
+    _prune_rollups(store, policy, now, deleted)
     if sum(deleted.values()):
         store._transaction(_vacuum, write=False)
         used = store._transaction(used_bytes, write=False)
         _logger.debug("infertel store retention deleted %s; %d bytes in use", deleted, used)
     return RetentionResult(deleted=deleted, used_bytes=used, complete=complete)
+
+
+def _prune_rollups(store: SQLiteStore, policy: Retention, now: int, deleted: dict[str, int]) -> None:
+    """Delete rollup buckets past their age, never one that a remaining raw row still feeds.
+
+    10 s buckets follow the raw rows' age bound; 1 min and 1 h buckets ``rollup_max_age_s``.
+    """
+    for table, (raw, column) in ROLLUP_TABLES.items():
+        oldest = _fetchone(store, f"SELECT min({column}) FROM {raw}")[0]
+        for step in STEPS_S:
+            age = policy.max_age_s if step == STEPS_S[0] else policy.rollup_max_age_s
+            if age is None:
+                continue
+            width = step * 1_000_000_000
+            cutoff = (now - int(age * 1e9)) // width * width
+            if oldest is not None:
+                cutoff = min(cutoff, oldest // width * width)  # the bucket of the oldest raw row stays
+            deleted[table] += _rowcount(store, f"DELETE FROM {table} WHERE step = ? AND bucket_ns < ?", (step, cutoff))
 
 
 def _shrink(
