@@ -55,9 +55,17 @@ Example: ``INFERTEL_FASTAPI_ROUTES=/v1/chat/completions,/generate=text_completio
 """
 
 INFERTEL_STORE_MAX_AGE_SECONDS: Final = "INFERTEL_STORE_MAX_AGE_SECONDS"
-"""Rows of the embedded SQLite store older than this many seconds are deleted (default 604800, 7 days).
+"""Raw rows (spans, metric points, logs) of the embedded SQLite store older than this many seconds are
+deleted, with the 10 s rollups (default 259200, 3 days).
 
 ``0`` or ``none`` switches the age bound off. Applied in the background by the store's exporters.
+"""
+
+INFERTEL_STORE_ROLLUP_MAX_AGE_SECONDS: Final = "INFERTEL_STORE_ROLLUP_MAX_AGE_SECONDS"
+"""1 min and 1 h rollups of the embedded SQLite store older than this many seconds are deleted
+(default 2592000, 30 days); a rollup bucket that a remaining raw row still feeds is kept.
+
+``0`` or ``none`` keeps them. Applied in the background by the store's exporters.
 """
 
 INFERTEL_STORE_MAX_BYTES: Final = "INFERTEL_STORE_MAX_BYTES"
