@@ -47,8 +47,9 @@ class ActiveRequest:
         age_s: Seconds since ``start_time_ns``.
         age_exact: ``False`` when the age is a lower bound (a non-streaming span seen late).
         stream: Whether the request is a stream.
-        chunks: Chunks streamed so far (0 for a non-stream).
-        output_tokens: Output tokens so far, when known.
+        chunks: Chunks streamed so far, at least (the stream proxy folds most of its count in at
+            the end; 0 for a non-stream).
+        output_tokens: Output tokens so far when known (set explicitly, else counted: at least).
 
     Example:
         >>> ActiveRequest("00f067aa0ba902b7", None, "m", "chat", 0, 1.5, False, False, 0, None).age_s
@@ -85,7 +86,10 @@ def _stream_request(inv: Any, now_ns: int) -> ActiveRequest:
     ctx = span.get_span_context()
     attrs = span.attributes or {}
     start = span.start_time or now_ns
-    output = inv._output if inv._output is not None else (inv._counted or None)
+    # The stream proxy counts plain chunks in its own frame and folds them in when the stream ends:
+    # what is read here is a lower bound of the chunks (and counted tokens) streamed so far.
+    pending = int(inv._fast_chunks)
+    output = inv._output if inv._output is not None else ((inv._counted + pending) or None)
     return ActiveRequest(
         span_id=f"{ctx.span_id:016x}",
         trace_id=f"{ctx.trace_id:032x}",
@@ -95,7 +99,7 @@ def _stream_request(inv: Any, now_ns: int) -> ActiveRequest:
         age_s=max(0.0, (now_ns - start) / 1e9),
         age_exact=True,
         stream=True,
-        chunks=int(inv._chunks),
+        chunks=int(inv._chunks) + pending,
         output_tokens=output,
     )
 

@@ -56,7 +56,7 @@ def thresholds_of(p: Panel) -> list[tuple[str, str]]:
 
     Example:
         >>> thresholds_of(panel("error_rate"))
-        [('warn', '≥ 1%'), ('crit', '≥ 5%')]
+        [('warn', '≥ 1.0%'), ('crit', '≥ 5.0%')]
     """
     sign = "≥" if p.higher_is_worse else "≤"
     return [(t.status, f"{sign} {format_value(p, t.value)}") for t in p.thresholds]

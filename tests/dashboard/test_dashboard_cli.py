@@ -1,0 +1,129 @@
+"""``infertel dashboard``: one-line errors with exit status 2, and a real server that serves the store."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("uvicorn")
+
+import httpx  # noqa: E402
+from dashboard_support import fill_store, free_port  # noqa: E402
+
+
+def _command() -> list[str]:
+    script = shutil.which("infertel", path=os.path.dirname(sys.executable))
+    return [script] if script else [sys.executable, "-m", "infertel._internal.cli"]
+
+
+def _env(**extra: str) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "INFERTEL_"))}
+    return {**base, **extra}
+
+
+def _run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*_command(), "dashboard", *args], capture_output=True, text=True, timeout=60, env=_env(**env)
+    )
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("cli") / "store.db"
+    fill_store(path, models=("model-a",), requests=2)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "expected"),
+    [
+        (
+            ("--host", "0.0.0.0"),
+            {},
+            "infertel dashboard: error: refusing to serve on non-loopback --host 0.0.0.0 without a token "
+            "(set --token or $INFERTEL_DASHBOARD_TOKEN)",
+        ),
+        (
+            ("--host", "192.0.2.7", "--token", ""),
+            {},
+            "infertel dashboard: error: --token must not be empty",
+        ),
+        (
+            ("--port", "70000"),
+            {},
+            "infertel dashboard: error: argument --port: expected a port from 1 to 65535, got '70000' "
+            "(see infertel dashboard --help)",
+        ),
+        (
+            ("--refresh", "-1"),
+            {},
+            "infertel dashboard: error: argument --refresh: expected seconds >= 0 (0: no reload), got '-1' "
+            "(see infertel dashboard --help)",
+        ),
+        (
+            ("--trace-url", "http://127.0.0.1:16686/trace/"),
+            {},
+            "infertel dashboard: error: --trace-url must contain {trace_id}, got 'http://127.0.0.1:16686/trace/'",
+        ),
+    ],
+)
+def test_errors_are_one_line_with_status_2(args: tuple[str, ...], env: dict[str, str], expected: str) -> None:
+    result = _run(*args, **env)
+    assert (result.returncode, result.stderr.splitlines(), result.stdout) == (2, [expected], "")
+
+
+def test_missing_store_is_one_line(tmp_path: Path) -> None:
+    missing = tmp_path / "none.db"
+    result = _run("--store", str(missing))
+    assert (result.returncode, result.stderr.splitlines()) == (
+        2,
+        [
+            f"infertel dashboard: error: no store at {missing} "
+            "(run `infertel demo`, or an app with infertel.configure(), first)"
+        ],
+    )
+    assert not missing.exists()
+    default = _run(XDG_DATA_HOME=str(tmp_path / "xdg"))
+    assert default.returncode == 2
+    assert str(tmp_path / "xdg" / "infertel" / "infertel.db") in default.stderr
+
+
+@pytest.mark.integration
+def test_serves_the_store_read_only_until_interrupted(store: Path) -> None:
+    port = free_port()
+    before = store.stat().st_mtime_ns
+    process = subprocess.Popen(
+        [*_command(), "dashboard", "--store", str(store), "--port", str(port), "--refresh", "3"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(INFERTEL_STORE_PATH=str(store)),
+    )  # fmt: skip
+    try:
+        response = _wait(f"http://127.0.0.1:{port}/")
+        assert response.status_code == 200
+        assert '<meta http-equiv="refresh" content="3">' in response.text
+        assert 'data-model="model-a"' in response.text
+        api = httpx.get(f"http://127.0.0.1:{port}/api/overview", timeout=30)
+        assert [r["requests"] for r in api.json()["rows"]] == [2]
+    finally:
+        process.terminate()
+        out, err = process.communicate(timeout=30)
+    assert out.splitlines()[0] == f"infertel dashboard: http://127.0.0.1:{port}/  (store {store}; Ctrl-C to stop)"
+    assert "Traceback" not in err
+    assert store.stat().st_mtime_ns == before
+
+
+def _wait(url: str) -> Any:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return httpx.get(url, timeout=5)
+        except httpx.TransportError:
+            assert time.monotonic() < deadline, f"{url} did not answer"
+            time.sleep(0.1)
