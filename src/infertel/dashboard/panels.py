@@ -469,20 +469,20 @@ def format_unit(unit: str, value: float) -> str:
 def _number(value: float) -> str:
     """Three significant digits, no exponent for everyday magnitudes."""
     magnitude = abs(value)
-    if magnitude >= 1000:
+    if magnitude >= 999.5:  # where "%.3g" would switch to an exponent
         return f"{value:,.0f}"
     if magnitude == 0:
         return "0"
-    if magnitude < 0.001:
+    if magnitude < 0.0009995:
         return f"{value:.2e}"
     return f"{value:.3g}"
 
 
 def _seconds(value: float) -> str:
     magnitude = abs(value)
-    if magnitude >= 1 or magnitude == 0:
+    if magnitude >= 0.9995 or magnitude == 0:
         return f"{_number(value)} s"
-    if magnitude >= 1e-3:
+    if magnitude >= 0.9995e-3:
         return f"{_number(value * 1e3)} ms"
     return f"{_number(value * 1e6)} µs"
 
