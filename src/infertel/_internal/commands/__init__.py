@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import math
 
-COMMANDS: tuple[str, ...] = ("demo", "dashboard", "grafana_dashboard")
+COMMANDS: tuple[str, ...] = ("demo", "dashboard", "traces", "trace", "stats", "logs", "grafana_dashboard")
 """Module names under ``infertel._internal.commands``, in the order ``infertel --help`` lists them."""
 
 
