@@ -416,3 +416,24 @@ def test_unknown_trace_and_bad_cursor_in_an_existing_store(nested_store: Path) -
     assert nested_store.read_bytes() == before  # read-only
     empty = infertel("logs", "--store", str(nested_store))
     assert (empty.returncode, empty.stdout, empty.stderr) == (0, "No log records match.\n", "")
+
+
+def test_nothing_in_the_period(nested_store: Path) -> None:
+    for args, line in [
+        (["traces", "--since", "1m"], "No traces match."),
+        (["stats", "--since", "1m"], "No requests in the last 1m."),
+        (["logs", "--since", "90s"], "No log records match."),
+    ]:
+        result = infertel(*args, "--store", str(nested_store))
+        assert (result.returncode, result.stdout, result.stderr) == (0, line + "\n", ""), args
+
+
+def test_a_store_of_the_previous_schema_is_refused_in_one_line_and_left_alone(tmp_path: Path) -> None:
+    old = tmp_path / "store-v1.db"
+    shutil.copyfile(Path(__file__).resolve().parents[1] / "exporters" / "sqlite" / "data" / "store-v1.db", old)
+    before = old.read_bytes()
+    result = infertel("traces", "--store", str(old))
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.startswith("infertel traces: error: ") and result.stderr.count("\n") == 1
+    assert "run any writer once to migrate" in result.stderr
+    assert old.read_bytes() == before
