@@ -237,3 +237,49 @@ def mmc_arrivals(count: int, *, arrival_rate: float, service_rate: float, rng: r
         t += rng.expovariate(arrival_rate)
         out.append(Request(t, 1, 1, rng.expovariate(service_rate)))
     return out
+
+
+def poisson_count(mean: float, rng: random.Random) -> int:
+    """A Poisson-distributed count (exact below a mean of 50, normal approximation above).
+
+    Example:
+        >>> poisson_count(0.0, random.Random(1))
+        0
+    """
+    if mean <= 0:
+        return 0
+    if mean > 50:
+        return max(0, round(rng.gauss(mean, math.sqrt(mean))))
+    limit, k, p = math.exp(-mean), 0, rng.random()
+    while p > limit:
+        k += 1
+        p *= rng.random()
+    return k
+
+
+def bucket_counts(
+    rate: Callable[[float], float], *, start_s: float, end_s: float, step_s: float, rng: random.Random
+) -> list[int]:
+    """Request counts per ``step_s`` bucket of a Poisson process with the given rate (sampled mid-bucket).
+
+    Example:
+        >>> bucket_counts(lambda t: 1.0, start_s=0, end_s=600, step_s=300, rng=random.Random(2))[0] > 200
+        True
+    """
+    count = int(round((end_s - start_s) / step_s))
+    return [poisson_count(rate(start_s + (i + 0.5) * step_s) * step_s, rng) for i in range(count)]
+
+
+def counts_of(requests: Sequence[Request], *, start_s: float, end_s: float, step_s: float) -> list[int]:
+    """Arrivals per ``step_s`` bucket of a trace.
+
+    Example:
+        >>> counts_of([Request(1.0, 1, 1), Request(2.0, 1, 1)], start_s=0, end_s=4, step_s=2)
+        [1, 1]
+    """
+    out = [0] * int(round((end_s - start_s) / step_s))
+    for req in requests:
+        i = int((req.arrival_s - start_s) // step_s)
+        if 0 <= i < len(out):
+            out[i] += 1
+    return out
