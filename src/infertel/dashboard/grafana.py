@@ -120,7 +120,8 @@ def grafana_dashboard(*, datasource: str = DATASOURCE_INPUT) -> dict[str, Any]:
 def _variable(name: str, label: str, query: str, source: dict[str, str]) -> dict[str, Any]:
     return {
         "name": name, "label": label, "type": "query", "datasource": source,
-        "definition": query, "query": {"query": query, "refId": f"{name}-values", "qryType": 1},
+        "definition": query,
+        "query": {"qryType": 1, "query": query, "refId": "PrometheusVariableQueryEditor-VariableQuery"},
         "includeAll": True, "allValue": ".*", "multi": True,
         "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
         "refresh": 2, "regex": "", "sort": 1, "hide": 0, "options": [], "skipUrlSync": False,
