@@ -443,3 +443,17 @@ def __getattr__(name: str) -> str:
         stacklevel=2,
     )
     return value
+
+# --- alerting: remediation and scheduled actions (issue 14) -----------------------------------
+INFERTEL_REMEDIATION_ACTION: Final = "infertel.remediation.action"
+"""The name of a remediation or scheduled action (span attribute)."""
+INFERTEL_REMEDIATION_TRIGGER: Final = "infertel.remediation.trigger"
+"""What ran it: ``fire``, ``resolve`` or ``schedule``."""
+INFERTEL_REMEDIATION_OUTCOME: Final = "infertel.remediation.outcome"
+"""``ok``, ``failed``, ``timeout``, ``dry_run``, ``rate_limited`` or ``busy``."""
+INFERTEL_REMEDIATION_DRY_RUN: Final = "infertel.remediation.dry_run"
+"""Whether the action only said what it would do."""
+INFERTEL_ALERT_NAME: Final = "infertel.alert.name"
+"""The alert (rule) name a remediation ran for."""
+INFERTEL_ALERT_FINGERPRINT: Final = "infertel.alert.fingerprint"
+"""The alert instance's fingerprint (16 hex digits)."""

@@ -150,6 +150,7 @@ class InfertelFastAPIInstrumentor(BaseInstrumentor):
         tracer_provider: TracerProvider | None = None,
         provider: str | None = None,
         server_spans: bool = True,
+        shedder: Any = None,
         **fastapi_kwargs: Any,
     ) -> None:
         """Instrument one application: server spans and GenAI server metrics.
@@ -160,6 +161,8 @@ class InfertelFastAPIInstrumentor(BaseInstrumentor):
             meter_provider: Where the metrics go (also given to the server-span instrumentation).
             tracer_provider: Given to ``opentelemetry-instrumentation-fastapi``.
             provider: ``gen_ai.provider.name`` to report.
+            shedder: The load-shedding switch the measured routes honour (default
+                ``infertel.health.load_shedder``, which the ``shed_load`` remediation drives).
             server_spans: Also apply ``FastAPIInstrumentor.instrument_app`` (server spans and HTTP
                 metrics) unless the application already has it.
             **fastapi_kwargs: Passed on to ``FastAPIInstrumentor.instrument_app``.
@@ -173,7 +176,9 @@ class InfertelFastAPIInstrumentor(BaseInstrumentor):
         if getattr(app, _APP_STATE, None) is not None:
             _logger.warning("FastAPI application already instrumented by infertel; ignoring the second call")
             return
-        options = _options({"routes": routes, "meter_provider": meter_provider, "provider": provider})
+        options = _options(
+            {"routes": routes, "meter_provider": meter_provider, "provider": provider, "shedder": shedder}
+        )
         switch = _Switch()
 
         def build_middleware_stack(wrapped: Any, instance: Any, args: Any, kw: Any) -> Any:
@@ -225,4 +230,5 @@ def _options(kwargs: Mapping[str, Any]) -> dict[str, Any]:
         "routes": parse_routes(routes, setting=setting),
         "meter_provider": kwargs.get("meter_provider"),
         "provider": kwargs.get("provider"),
+        "shedder": kwargs.get("shedder"),
     }

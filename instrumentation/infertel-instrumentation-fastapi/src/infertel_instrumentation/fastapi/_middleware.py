@@ -123,6 +123,9 @@ class GenAIServerMiddleware:
         provider: ``gen_ai.provider.name`` to report, if any.
         is_enabled: Called per request; when it returns false the request passes straight
             through (lets ``uninstrument()`` switch off stacks that are already built).
+        shedder: The load-shedding switch (default ``infertel.health.load_shedder``): while it is
+            active the measured routes answer 503 with ``Retry-After`` before the application
+            sees the request (not counted as inference requests or errors).
 
     Example:
         >>> app = GenAIServerMiddleware(app, routes=parse_routes(None))  # doctest: +SKIP
@@ -136,7 +139,11 @@ class GenAIServerMiddleware:
         meter_provider: MeterProvider | None = None,
         provider: str | None = None,
         is_enabled: Callable[[], bool] | None = None,
+        shedder: Any = None,
     ) -> None:
+        if shedder is None:
+            from infertel.health import load_shedder as shedder
+        self.shedder = shedder
         self.app = app
         self.routes = dict(routes)
         self.meter_provider = meter_provider
@@ -152,6 +159,9 @@ class GenAIServerMiddleware:
             exchange = self._start(scope)
         if exchange is None:
             await self.app(scope, receive, send)
+            return
+        if self.shedder.active:
+            await _shed(self.shedder, send)
             return
         span = trace.get_current_span()
 
@@ -286,6 +296,21 @@ class GenAIServerMiddleware:
             response_model=exchange.response_model,
             meter_provider=self.meter_provider,
         )
+
+
+_SHED_BODY = b'{"error":{"message":"The server is shedding load; retry later.","type":"overloaded","code":503}}'
+
+
+async def _shed(shedder: Any, send: Send) -> None:
+    """Refuse a request while load shedding is active: 503, ``Retry-After``, an OpenAI-style error body."""
+    shedder.rejected += 1
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(_SHED_BODY)).encode()),
+        (b"retry-after", shedder.retry_after_header),
+    ]
+    await send({"type": "http.response.start", "status": 503, "headers": headers})
+    await send({"type": "http.response.body", "body": _SHED_BODY})
 
 
 def _error_type(exchange: Exchange) -> str | None:
