@@ -130,8 +130,8 @@ def overview(conn: sqlite3.Connection, start_ns: int, end_ns: int, group_by: Seq
             OverviewRow(
                 group=dict(zip(group_by, key, strict=True)), requests=requests, errors=errors,
                 requests_per_s=requests / span_s, error_rate=errors / requests if requests else None,
-                latency_s=_percentiles(v, "latency", requests > 0), ttft_s=_percentiles(v, "ttft", v[5] > 0),
-                tpot_s=_percentiles(v, "tpot", v[7] > 0), input_tokens_per_s=v[2] / span_s,
+                latency_s=_percentiles(v, "latency", requests > 0), ttft_s=_percentiles(v, "ttft", v[4] > 0),
+                tpot_s=_percentiles(v, "tpot", v[5] > 0), input_tokens_per_s=v[2] / span_s,
                 output_tokens_per_s=v[3] / span_s, in_flight=in_flight.get(key),
             )
         )  # fmt: skip

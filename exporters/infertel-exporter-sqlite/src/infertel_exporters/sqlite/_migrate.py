@@ -14,7 +14,7 @@ from typing import Any
 
 from infertel_exporters.sqlite import _metric_rollups, _span_rollups
 from infertel_exporters.sqlite._buckets import finite
-from infertel_exporters.sqlite._encode import encode_json
+from infertel_exporters.sqlite._encode import ResourceCache
 from infertel_exporters.sqlite._names import (
     ERROR_TYPE,
     ERROR_TYPE_OTHER,
@@ -24,14 +24,16 @@ from infertel_exporters.sqlite._names import (
     INFERTEL_TIME_PER_OUTPUT_TOKEN,
     SERVICE_NAME,
 )
-from infertel_exporters.sqlite._span_encode import KINDS, SHAPE_INSERT, SPAN_INSERT, shape_id
+from infertel_exporters.sqlite._span_encode import KINDS, SHAPE_INSERT, SPAN_INSERT, compact, shapes_of
 
 CREATE_SPANS_V2 = (
     """CREATE TABLE span_shapes (
         id INTEGER PRIMARY KEY,
+        resource_id INTEGER,
         scope_name TEXT,
         scope_version TEXT,
-        keys TEXT NOT NULL
+        keys TEXT NOT NULL,
+        implied TEXT NOT NULL
     )""",
     """CREATE TABLE spans (
         id INTEGER PRIMARY KEY,
@@ -39,19 +41,18 @@ CREATE_SPANS_V2 = (
         span_id BLOB NOT NULL,
         parent_span_id BLOB,
         root INTEGER NOT NULL,
-        name TEXT NOT NULL,
+        name TEXT,
         kind INTEGER NOT NULL,
         start_ns INTEGER NOT NULL,
         duration_ns INTEGER NOT NULL,
-        status_code TEXT NOT NULL,
+        status_code TEXT,
         status_message TEXT,
         model TEXT,
         operation TEXT,
         shape_id INTEGER,
         attributes TEXT NOT NULL,
         events TEXT,
-        links TEXT,
-        resource_id INTEGER
+        links TEXT
     )""",
     "CREATE UNIQUE INDEX spans_trace ON spans (trace_id, span_id)",
     "CREATE INDEX spans_start ON spans (start_ns)",
@@ -103,6 +104,7 @@ def migrate_to_v2(conn: sqlite3.Connection) -> None:
         "SELECT trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns, status_code, status_message, model,"
         " operation, attributes, events, links, scope_name, scope_version, resource_id FROM spans_v1 ORDER BY id"
     )
+    shape_cache = shapes_of(ResourceCache())
     while True:
         chunk = rows.fetchmany(_BATCH)
         if not chunk:
@@ -112,14 +114,14 @@ def migrate_to_v2(conn: sqlite3.Connection) -> None:
         for (tid, sid, parent, name, kind, start, end, status, message, model, operation, attrs, events, links,
              scope_name, scope_version, rid) in chunk:  # fmt: skip
             attributes = json.loads(attrs) if attrs else {}
-            keys_json = encode_json(list(attributes))
-            shape = shape_id(scope_name, scope_version, keys_json)
-            shapes[shape] = (shape, scope_name, scope_version, keys_json)
+            keys, implied, values, stored_name = compact(attributes, name, model, operation)
+            shape, shape_row = shape_cache.get(rid, scope_name, scope_version, keys, implied)
+            shapes[shape] = shape_row
             duration = max(0, end - start)
             out.append((
                 bytes.fromhex(tid), bytes.fromhex(sid), None if parent is None else bytes.fromhex(parent),
-                1 if parent is None else 0, name, _KIND_NUMBER.get(kind, 0), start, duration, status, message, model,
-                operation, shape, encode_json(list(attributes.values())), events, links, rid,
+                1 if parent is None else 0, stored_name, _KIND_NUMBER.get(kind, 0), start, duration,
+                None if status == "UNSET" else status, message, model, operation, shape, values, events, links,
             ))  # fmt: skip
             count_span(rollups, service_of.get(rid, ""), model, operation, status, start, duration, attributes)
         cursor = conn.cursor()  # the read cursor stays open on spans_v1

@@ -152,30 +152,51 @@ def blob_id(value: str | int, width: int) -> bytes:
 KINDS = ("INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")
 
 
+Shape = tuple[int | None, str | None, str | None, list[str], dict[str, str]]
+"""(resource id, scope name, scope version, keys, implied key -> "model" | "operation")."""
+
+
 class Shapes:
-    """``span_shapes`` rows by id: (scope name, scope version, keys); shapes never change once written."""
+    """``span_shapes`` rows by id; a shape never changes once written (ids are content hashes)."""
 
     def __init__(self) -> None:
-        self._by_id: dict[int | None, tuple[str | None, str | None, list[str]]] = {None: (None, None, [])}
+        self._by_id: dict[int | None, Shape] = {None: (None, None, None, [], {})}
 
-    def get(self, conn: sqlite3.Connection, sid: int | None) -> tuple[str | None, str | None, list[str]]:
+    def get(self, conn: sqlite3.Connection, sid: int | None) -> Shape:
         entry = self._by_id.get(sid)
         if entry is None:
             row = conn.execute(
-                "SELECT scope_name, scope_version, keys FROM span_shapes WHERE id = ?", (sid,)
+                "SELECT resource_id, scope_name, scope_version, keys, implied FROM span_shapes WHERE id = ?", (sid,)
             ).fetchone()
-            entry = (row[0], row[1], json.loads(row[2])) if row else (None, None, [])
+            entry = (
+                (row[0], row[1], row[2], json.loads(row[3]), json.loads(row[4])) if row else (None, None, None, [], {})
+            )
             if len(self._by_id) > 10_000:
                 self._by_id.clear()
             self._by_id[sid] = entry
         return entry
 
 
-def span_attributes(keys: list[str], values: str) -> dict[str, Any]:
-    """Shape keys + the stored JSON array of values -> attributes (arrays back to tuples)."""
+def span_attributes(shape: Shape, values: str, model: str | None, operation: str | None) -> dict[str, Any]:
+    """A span's attributes from its shape and stored values (implied ones from the columns; arrays as tuples)."""
+    keys, implied = shape[3], shape[4]
     if not keys:
         return {}
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in zip(keys, json.loads(values), strict=False)}
+    stored = iter(json.loads(values))
+    out: dict[str, Any] = {}
+    for key in keys:
+        source = implied.get(key)
+        if source is None:
+            value = next(stored, None)
+            out[key] = tuple(value) if isinstance(value, list) else value
+        else:
+            out[key] = model if source == "model" else operation
+    return out
+
+
+def span_name(name: str | None, model: str | None, operation: str | None) -> str:
+    """The stored name, or ``"<operation> <model>"`` when it was stored as NULL (implied)."""
+    return name if name is not None else f"{operation} {model}"
 
 
 class _Resources:
@@ -198,21 +219,23 @@ class _Resources:
 
 SPAN_COLUMNS = (
     "trace_id, span_id, parent_span_id, name, kind, start_ns, duration_ns, status_code, status_message,"
-    " attributes, events, links, resource_id, shape_id, model, operation"
+    " attributes, events, links, shape_id, model, operation"
 )
 _SHAPES = Shapes()
 
 
 def span(conn: sqlite3.Connection, row: tuple[Any, ...], resources: _Resources) -> StoredSpan:
     """A ``StoredSpan`` from a row of ``SPAN_COLUMNS``."""
-    scope_name, scope_version, keys = _SHAPES.get(conn, row[13])
+    shape = _SHAPES.get(conn, row[12])
     events = [StoredEvent(e["name"], e["time_ns"], _tuples(e["attributes"])) for e in json.loads(row[10] or "[]")]
     links = [StoredLink(x["trace_id"], x["span_id"], _tuples(x["attributes"])) for x in json.loads(row[11] or "[]")]
     return StoredSpan(
-        trace_id=row[0].hex(), span_id=row[1].hex(), parent_span_id=hex_id(row[2]), name=row[3], kind=KINDS[row[4]],
-        start_time_ns=row[5], end_time_ns=row[5] + row[6], status_code=row[7], status_message=row[8],
-        attributes=span_attributes(keys, row[9]), events=events, links=links, resource=resources.get(row[12]),
-        scope_name=scope_name, scope_version=scope_version, model=row[14], operation=row[15],
+        trace_id=row[0].hex(), span_id=row[1].hex(), parent_span_id=hex_id(row[2]),
+        name=span_name(row[3], row[13], row[14]), kind=KINDS[row[4]], start_time_ns=row[5],
+        end_time_ns=row[5] + row[6], status_code=row[7] or "UNSET", status_message=row[8],
+        attributes=span_attributes(shape, row[9], row[13], row[14]), events=events, links=links,
+        resource=resources.get(shape[0]), scope_name=shape[1], scope_version=shape[2], model=row[13],
+        operation=row[14],
     )  # fmt: skip
 
 

@@ -21,6 +21,7 @@ from infertel_exporters.sqlite._queries import (
     blob_id,
     log,
     span_attributes,
+    span_name,
 )
 
 MAX_SCAN = 50_000
@@ -110,10 +111,14 @@ def search_traces(conn: sqlite3.Connection, *, start_ns: int | None, end_ns: int
     span_level = any(x is not None for x in (service, model, min_duration_s, attribute)) or status == "error"
     service_ids: set[int] | None = None
     if service is not None:
-        service_ids = set(_resource_ids(conn, resources, service))
+        rids = _resource_ids(conn, resources, service)
+        marks = ",".join("?" * len(rids))
+        service_ids = {
+            sid for (sid,) in conn.execute(f"SELECT id FROM span_shapes WHERE resource_id IN ({marks})", rids)
+        }
         if not service_ids:
             return TracePage([], None)
-        clauses.append(f"resource_id IN ({','.join('?' * len(service_ids))})")
+        clauses.append(f"shape_id IN ({','.join('?' * len(service_ids))})")
         params.extend(service_ids)
     if model is not None:
         clauses.append("model = ?")
@@ -140,15 +145,15 @@ def search_traces(conn: sqlite3.Connection, *, start_ns: int | None, end_ns: int
             return bool(row["root"])
         if status == "error" and row["status_code"] != "ERROR":
             return False
-        if service_ids is not None and row["resource_id"] not in service_ids:
+        if service_ids is not None and row["shape_id"] not in service_ids:
             return False
         if model is not None and row["model"] != model:
             return False
         if min_ns is not None and row["duration_ns"] < min_ns:
             return False
         if attribute is not None:
-            keys = _SHAPES.get(conn, row["shape_id"])[2]
-            value = span_attributes(keys, row["attributes"]).get(attribute[0])
+            shape = _SHAPES.get(conn, row["shape_id"])
+            value = span_attributes(shape, row["attributes"], row["model"], row["operation"]).get(attribute[0])
             if value is None or str(value) != str(attribute[1]):
                 return False
         return True
@@ -175,11 +180,11 @@ def search_traces(conn: sqlite3.Connection, *, start_ns: int | None, end_ns: int
 
 
 _TRACE_COLUMNS = (
-    "id, start_ns, duration_ns, root, parent_span_id, span_id, name, status_code, model, resource_id, shape_id,"
+    "id, start_ns, duration_ns, root, parent_span_id, span_id, name, status_code, model, operation, shape_id,"
     " attributes"
 )
 _NAMES = ("id", "start_ns", "duration_ns", "root", "parent_span_id", "span_id", "name", "status_code", "model",
-          "resource_id", "shape_id", "attributes")  # fmt: skip
+          "operation", "shape_id", "attributes")  # fmt: skip
 
 
 def _summary(conn: sqlite3.Connection, trace_id: bytes, key: tuple[int, int], matches: Any, resources: _Resources,
@@ -195,10 +200,10 @@ def _summary(conn: sqlite3.Connection, trace_id: bytes, key: tuple[int, int], ma
         return None
     roots = [r for r in rows if r["root"]] or rows
     root = roots[0]
-    service = resources.service(root["resource_id"])
+    service = resources.service(_SHAPES.get(conn, root["shape_id"])[0])
     return TraceSummary(
         trace_id=trace_id.hex(),
-        root_name=root["name"],
+        root_name=span_name(root["name"], root["model"], root["operation"]),
         start_time_ns=min(r["start_ns"] for r in rows),
         end_time_ns=max(r["start_ns"] + r["duration_ns"] for r in rows),
         span_count=len(rows),

@@ -33,44 +33,73 @@ from infertel_exporters.sqlite._span_rollups import SpanRollups
 
 SPAN_INSERT = (
     "INSERT OR IGNORE INTO spans (trace_id, span_id, parent_span_id, root, name, kind, start_ns, duration_ns,"
-    " status_code, status_message, model, operation, shape_id, attributes, events, links, resource_id)"
-    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    " status_code, status_message, model, operation, shape_id, attributes, events, links)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 )
-SHAPE_INSERT = "INSERT OR IGNORE INTO span_shapes (id, scope_name, scope_version, keys) VALUES (?,?,?,?)"
+SHAPE_INSERT = (
+    "INSERT OR IGNORE INTO span_shapes (id, resource_id, scope_name, scope_version, keys, implied) VALUES (?,?,?,?,?,?)"
+)
 KINDS = ("INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")
 """Stored kind number -> name (``SpanKind`` values)."""
-_STATUS = {code: code.name for code in StatusCode}
+_STATUS = {StatusCode.UNSET: None, StatusCode.OK: "OK", StatusCode.ERROR: "ERROR"}
 _KIND = {kind: kind.value for kind in SpanKind}
+_IMPLIED_BY = ((GEN_AI_REQUEST_MODEL, "model"), (GEN_AI_RESPONSE_MODEL, "model"), (GEN_AI_OPERATION_NAME, "operation"))
 
 
-def shape_id(scope_name: str | None, scope_version: str | None, keys_json: str) -> int:
-    """A 47-bit id of (scope, attribute keys): the same in every process, 6 bytes in a SQLite record.
+def shape_id(resource_id: int, scope_name: str | None, scope_version: str | None, keys_json: str,
+             implied_json: str) -> int:  # fmt: skip
+    """A 47-bit id of (resource, scope, attribute keys, implied keys): the same in every process, 6 bytes on disk.
 
     Example:
-        >>> shape_id("infertel", "0.1.0", '["a","b"]') == shape_id("infertel", "0.1.0", '["a","b"]')
+        >>> shape_id(1, "infertel", "0.1.0", '["a"]', "{}") == shape_id(1, "infertel", "0.1.0", '["a"]', "{}")
         True
     """
-    digest = hashlib.blake2b(f"{scope_name}\0{scope_version}\0{keys_json}".encode(), digest_size=6).digest()
-    return int.from_bytes(digest, "big") >> 1
+    text = f"{resource_id}\0{scope_name}\0{scope_version}\0{keys_json}\0{implied_json}"
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=6).digest(), "big") >> 1
+
+
+def compact(attributes: dict[str, Any], name: str, model: str | None,
+            operation: str | None) -> tuple[tuple[str, ...], tuple[str, ...], str, str | None]:  # fmt: skip
+    """``(keys, implied keys, values JSON, stored name)`` of a span.
+
+    An attribute whose value is the ``model`` / ``operation`` column (the GenAI model and operation
+    names) is implied: not repeated in the values; a name equal to ``"<operation> <model>"`` (the
+    GenAI convention) is stored as NULL.
+
+    Example:
+        >>> compact({"gen_ai.operation.name": "chat", "n": 1}, "chat m", "m", "chat")
+        (('gen_ai.operation.name', 'n'), ('gen_ai.operation.name',), '[1]', None)
+    """
+    implied: tuple[str, ...] = ()
+    for key, column in _IMPLIED_BY:
+        value = attributes.get(key)
+        if value is not None and value.__class__ is str and value == (model if column == "model" else operation):
+            implied += (key,)
+    if implied:
+        values = encode_json([v for k, v in attributes.items() if k not in implied])
+    else:
+        values = encode_json(list(attributes.values())) if attributes else "[]"
+    stored_name = None if (model is not None and operation is not None and name == f"{operation} {model}") else name
+    return tuple(attributes), implied, values, stored_name
 
 
 class _Shapes:
-    """(scope, keys tuple) -> (id, row), bounded."""
+    """(resource, scope, keys, implied) -> (id, row), bounded."""
 
     def __init__(self) -> None:
         self._ids: dict[tuple[Any, ...], tuple[int, tuple[Any, ...]]] = {}
 
-    def get(
-        self, scope_name: str | None, scope_version: str | None, keys: tuple[str, ...]
-    ) -> tuple[int, tuple[Any, ...]]:
-        key = (scope_name, scope_version, keys)
+    def get(self, rid: int, scope_name: str | None, scope_version: str | None, keys: tuple[str, ...],
+            implied: tuple[str, ...]) -> tuple[int, tuple[Any, ...]]:  # fmt: skip
+        key = (rid, scope_name, scope_version, keys, implied)
         entry = self._ids.get(key)
         if entry is None:
             keys_json = encode_json(list(keys))
-            sid = shape_id(scope_name, scope_version, keys_json)
+            implied_json = encode_json({k: c for k, c in _IMPLIED_BY if k in implied})
+            sid = shape_id(rid, scope_name, scope_version, keys_json, implied_json)
             if len(self._ids) >= 4096:
                 self._ids.clear()
-            entry = self._ids[key] = (sid, (sid, scope_name, scope_version, keys_json))
+            entry = self._ids[key] = (sid, (sid, rid, scope_name, scope_version, keys_json, implied_json))
         return entry
 
 
@@ -113,30 +142,22 @@ def span_rows(
         scope = span.instrumentation_scope
         start = span.start_time or 0
         duration = max(0, (span.end_time or start) - start)
-        if attributes:
-            sid, shape_row = shapes.get(
-                scope.name if scope is not None else None,
-                scope.version if scope is not None else None,
-                tuple(attributes),
-            )
-            shape_rows[sid] = shape_row
-            values = encode_json(list(attributes.values()))
-        else:
-            sid, values = None, "[]"
-            if scope is not None:
-                sid, shape_row = shapes.get(scope.name, scope.version, ())
-                shape_rows[sid] = shape_row
         if model is not None:
             model = str(model)
         if operation is not None:
             operation = str(operation)
+        keys, implied, values, stored_name = compact(attributes, span.name, model, operation)
+        sid, shape_row = shapes.get(
+            rid, scope.name if scope is not None else None, scope.version if scope is not None else None, keys, implied
+        )
+        shape_rows[sid] = shape_row
         rows.append(
             (
                 context.trace_id.to_bytes(16, "big"),
                 context.span_id.to_bytes(8, "big"),
                 parent.span_id.to_bytes(8, "big") if parent is not None else None,
                 1 if parent is None or parent.is_remote else 0,
-                span.name,
+                stored_name,
                 _KIND[span.kind],
                 start,
                 duration,
@@ -163,12 +184,11 @@ def span_rows(
                 )
                 if links
                 else None,
-                rid,
             )
         )
         if rollups is not None and (model is not None or operation is not None):
             error_type = attributes.get(ERROR_TYPE)
-            is_error = status_code == "ERROR"
+            is_error = status_code is not None and status_code == "ERROR"
             if error_type is None:
                 error_type = ERROR_TYPE_OTHER if is_error else ""
             else:

@@ -2,8 +2,9 @@
 
 Written in the same transaction as the spans that feed them.
 Only GenAI spans (with a model or a ``gen_ai.operation.name``) feed them. Per row: ``count``,
-``errors``, token sums, duration / TTFT / TPOT sums and fixed-bucket histograms (``_buckets``), one
-integer column per bucket: an empty bucket costs one byte of record header in SQLite.
+``errors``, token sums, the number of spans with a TTFT / TPOT, and fixed-bucket histograms
+(``_buckets``) of duration, TTFT and TPOT, one integer column per bucket: an empty bucket costs
+one byte of record header in SQLite.
 """
 
 from __future__ import annotations
@@ -21,10 +22,7 @@ from infertel_exporters.sqlite._buckets import (
 )
 
 KEY_COLUMNS = ("service", "model", "operation", "error_type")
-SUM_COLUMNS = (
-    "count", "errors", "input_tokens", "output_tokens", "duration_sum", "ttft_count", "ttft_sum", "tpot_count",
-    "tpot_sum",
-)  # fmt: skip
+SUM_COLUMNS = ("count", "errors", "input_tokens", "output_tokens", "ttft_count", "tpot_count")
 HIST_COLUMNS = tuple(f"{prefix}{i}" for prefix, bounds in HISTOGRAMS for i in range(len(bounds) + 1))
 VALUE_COLUMNS = SUM_COLUMNS + HIST_COLUMNS
 _N_SUMS = len(SUM_COLUMNS)
@@ -73,7 +71,6 @@ class SpanRollups:
         acc = self._groups.get(key)
         if acc is None:
             acc = self._groups[key] = [0] * len(VALUE_COLUMNS)
-            acc[4] = acc[6] = acc[8] = 0.0
         duration = duration_ns / 1e9
         acc[0] += 1
         acc[1] += is_error
@@ -81,15 +78,12 @@ class SpanRollups:
             acc[2] += input_tokens
         if output_tokens.__class__ is int:
             acc[3] += output_tokens
-        acc[4] += duration
         acc[_D0 + bucket_index(DURATION_BOUNDS, duration)] += 1
         if ttft is not None:
-            acc[5] += 1
-            acc[6] += ttft
+            acc[4] += 1
             acc[_F0 + bucket_index(TTFT_BOUNDS, ttft)] += 1
         if tpot is not None:
-            acc[7] += 1
-            acc[8] += tpot
+            acc[5] += 1
             acc[_P0 + bucket_index(TPOT_BOUNDS, tpot)] += 1
 
     def rows(self) -> list[tuple[Any, ...]]:
