@@ -83,6 +83,7 @@ SLACK_INCOMING_WEBHOOK: dict[str, Any] = {
     "additionalProperties": False,
     "properties": {
         "text": {"type": "string", "minLength": 1},
+        "channel": {"type": "string"},
         "username": {"type": "string"},
         "icon_emoji": {"type": "string", "pattern": "^:[a-z0-9_+-]+:$"},
         "blocks": {

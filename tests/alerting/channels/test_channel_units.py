@@ -126,3 +126,45 @@ def test_text_formats() -> None:
     assert "<td>x &amp; &lt;y&gt;</td>" in page and "<y>" not in page
     event = pagerduty_event(PAYLOAD, "K")
     assert (event["event_action"], event["payload"]["severity"]) == ("trigger", "warning")
+
+
+def test_from_config_builds_each_type(monkeypatch: pytest.MonkeyPatch) -> None:
+    from infertel.alerting.channels import from_config
+
+    hook = from_config({"type": "webhook", "url": "http://127.0.0.1:9/hook", "max_alerts": 3, "name": "am"})
+    assert (type(hook), hook.name, hook.max_alerts, hook.target) == (WebhookChannel, "am", 3, "http://127.0.0.1:9/…")
+    monkeypatch.setenv("SLACK_HOOK", "https://hooks.slack.com/services/T/B/SECRET")
+    slack = from_config({"type": "slack", "url_env": "SLACK_HOOK", "channel": "#alerts", "max_attempts": 2})
+    assert (type(slack), slack.channel, slack.retry.max_attempts) == (SlackChannel, "#alerts", 2)
+    mail = from_config(
+        {
+            "type": "email",
+            "host": "smtp.example.com",
+            "from": "a@x",
+            "to": ["b@x"],
+            "port": 2525,
+            "security": "tls",
+            "username": "u",
+            "password": "p",
+        }
+    )
+    assert (type(mail), mail.sender, mail.recipients, mail.port, mail.security) == (
+        EmailChannel,
+        "a@x",
+        ["b@x"],
+        2525,
+        "tls",
+    )
+    pager = from_config({"type": "pagerduty", "routing_key": "K", "url": "http://127.0.0.1:9/v2/enqueue"})
+    assert (type(pager), pager.target) == (PagerDutyChannel, "http://127.0.0.1:9/…")
+
+    with pytest.raises(ValueError, match="type"):
+        from_config({"type": "sms"})
+    with pytest.raises(ValueError, match="unknown field 'token'"):
+        from_config({"type": "webhook", "url": "http://127.0.0.1/h", "token": "x"})
+    with pytest.raises(ValueError, match="'url' is required"):
+        from_config({"type": "slack"})
+    with pytest.raises(ValueError, match="'routing_key' is required"):
+        from_config({"type": "pagerduty"})
+    with pytest.raises(ValueError, match="NOT_SET_ANYWHERE"):
+        from_config({"type": "email", "host": "h", "from": "a@x", "to": "b@x", "password_env": "NOT_SET_ANYWHERE"})

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from infertel.alerting.channels._base import ACKNOWLEDGE, NOTIFY, Channel, DeliveryError, RetryPolicy
 from infertel.alerting.channels._callable import CallableChannel, as_channel
+from infertel.alerting.channels._config import from_config
 from infertel.alerting.channels._format import plain_text, title
 from infertel.alerting.channels._pagerduty import EVENTS_URL, PagerDutyChannel, dedup_key, pagerduty_event
 from infertel.alerting.channels._slack import SlackChannel, escape_mrkdwn, slack_message
@@ -39,6 +40,7 @@ __all__ = [
     "as_channel",
     "dedup_key",
     "escape_mrkdwn",
+    "from_config",
     "html_body",
     "pagerduty_event",
     "plain_text",

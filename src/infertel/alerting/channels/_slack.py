@@ -65,6 +65,7 @@ class SlackChannel(Channel):
     Args:
         webhook_url: The incoming webhook's URL (its path is the secret: never logged).
         name: The channel's name (default ``slack``).
+        channel: Overrides the webhook's Slack channel (``#alerts``), where the app allows it.
         username: Overrides the webhook's display name, if the app allows it.
         icon_emoji: Overrides its icon, e.g. ``:rotating_light:``.
         timeout_millis: Time limit of one attempt.
@@ -82,6 +83,7 @@ class SlackChannel(Channel):
         webhook_url: str,
         *,
         name: str = "slack",
+        channel: str | None = None,
         username: str | None = None,
         icon_emoji: str | None = None,
         timeout_millis: float = 10_000,
@@ -91,6 +93,7 @@ class SlackChannel(Channel):
     ) -> None:
         super().__init__(name, timeout_millis=timeout_millis, max_queue=max_queue, retry=retry)
         self._url = check_url(webhook_url, f"SlackChannel {name!r} webhook_url")
+        self.channel = channel
         self.username = username
         self.icon_emoji = icon_emoji
         self._ssl_context = ssl_context
@@ -99,6 +102,8 @@ class SlackChannel(Channel):
     def send(self, payload: Mapping[str, Any], event: str = NOTIFY) -> None:
         """POST the message (worker thread)."""
         message = slack_message(payload)
+        if self.channel:
+            message["channel"] = self.channel
         if self.username:
             message["username"] = self.username
         if self.icon_emoji:
