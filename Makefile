@@ -6,9 +6,10 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 # Neither exporter depends on infertel, so they install in any order; `pip install infertel` alone
-# pulls both from an index. The demo's terminal UI is the `demo` extra (plain text without it).
+# pulls both from an index. The demo's terminal UI is the `demo` extra (plain text without it); the
+# `dashboard` extra serves `infertel dashboard`, which the demo's closing note points to.
 EXPORTER_DISTS := -e exporters/infertel-exporter-sqlite -e exporters/infertel-exporter-durable
-RUNTIME_DISTS := -e '.[demo]' $(EXPORTER_DISTS)
+RUNTIME_DISTS := -e '.[demo,dashboard]' $(EXPORTER_DISTS)
 # The tests exercise every extra (gRPC, GPU with canned NVML, Prometheus, the demo UI).
 ALL_DISTS := -e '.[all]' $(EXPORTER_DISTS) $(foreach d,$(filter-out exporters/infertel-exporter-sqlite/ exporters/infertel-exporter-durable/,$(sort $(dir $(wildcard exporters/*/pyproject.toml instrumentation/*/pyproject.toml)))),-e $(d))
 
