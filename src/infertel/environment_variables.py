@@ -140,3 +140,10 @@ INFERTEL_DASHBOARD_TOKEN: Final = "INFERTEL_DASHBOARD_TOKEN"
 
 Required when ``infertel dashboard`` binds a non-loopback address. Unset: no token asked.
 """
+
+INFERTEL_ALERT_RULES: Final = "INFERTEL_ALERT_RULES"
+"""Alert rules file (YAML; ``infertel[alerts]``) that ``configure()`` evaluates in process (``infertel.alerting``).
+
+Its rules, routes, receivers and inhibition rules; the default rule pack too unless it says ``defaults: false``.
+``infertel prometheus-rules`` renders the same file for Prometheus and Alertmanager. Unset: no alert engine.
+"""

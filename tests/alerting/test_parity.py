@@ -13,8 +13,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from alerting.promtool_support import engine_expectations, promtool_test
 
-from infertel.alerting import AlertEngine, DeviationRule, ReplaySource, SLORule, ThresholdRule, TrendRule
+from infertel.alerting import DeviationRule, SLORule, ThresholdRule, TrendRule
 from infertel.alerting._render import prometheus_rule_groups
 
 yaml = pytest.importorskip("yaml")
@@ -69,36 +70,12 @@ def promtool() -> str:
 
 def test_in_process_engine_fires_what_prometheus_fires(tmp_path: Path, promtool: str) -> None:
     rules = _rules()
-    engine = AlertEngine(rules, source=ReplaySource(_series(), interval_s=STEP), dialect="prometheus",
-                         interval_s=STEP, clock=lambda: 0.0)  # fmt: skip
-    checks: list[dict] = []
-    fired: set[str] = set()
-    t = 0.0
-    while t <= END:
-        alerts = engine.evaluate(t)
-        firing = [a for a in alerts if a.state == "firing"]
-        fired.update(a.name for a in firing)
-        if int(t) % 300 == 0 or any(a.fired_at == t or a.resolved_at == t for a in alerts):
-            for name in sorted({r.name for r in rules}):
-                expected = [
-                    {"exp_labels": {k: v for k, v in a.labels.items() if k != "alertname"},
-                     "exp_annotations": dict(a.annotations)}
-                    for a in firing if a.name == name
-                ]  # fmt: skip
-                checks.append({"eval_time": f"{int(t)}s", "alertname": name, "exp_alerts": expected})
-        t += STEP
+    checks, fired = engine_expectations(rules, _series(), end_s=END, step_s=STEP)
     # The scenario must exercise every rule kind, or parity would be checked on silence only.
     assert fired == {"HighErrorRate", "HotCpu", "SlowP95", "Availability", "Fast", "LatencyRising", "TrafficOdd"}
-    rules_file = tmp_path / "rules.yml"
-    rules_file.write_text(yaml.safe_dump(prometheus_rule_groups(rules, interval_s=STEP), sort_keys=False))
+    (tmp_path / "rules.yml").write_text(yaml.safe_dump(prometheus_rule_groups(rules, interval_s=STEP), sort_keys=False))
     test_file = tmp_path / "test.yml"
-    test_file.write_text(yaml.safe_dump({
-        "rule_files": ["rules.yml"],
-        "evaluation_interval": "15s",
-        "tests": [{"interval": "15s",
-                   "input_series": [{"series": s, "values": v} for s, v in _series()],
-                   "alert_rule_test": checks}],
-    }, sort_keys=False))  # fmt: skip
+    test_file.write_text(yaml.safe_dump(promtool_test("rules.yml", _series(), checks, STEP), sort_keys=False))
     result = subprocess.run([promtool, "test", "rules", str(test_file)], capture_output=True, text=True,
                             cwd=tmp_path, timeout=120)  # fmt: skip
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]

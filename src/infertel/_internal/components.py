@@ -63,6 +63,9 @@ def install_on_meter_provider(
 
 def shut_down(extras: dict[str, Any]) -> None:
     """Stop the statistics and resource collectors of a configuration that ends."""
+    engine = extras.get("alerting")
+    if engine is not None:
+        engine.shutdown()
     handle = extras.get("resource_metrics")
     if handle is not None:
         handle.shutdown()

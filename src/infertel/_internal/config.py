@@ -95,6 +95,7 @@ class Settings:
     resource_metrics: bool | None = None  # None: INFERTEL_RESOURCE_METRICS decides (on by default)
     durable: bool = True  # spool what OTLP collectors cannot take (INFERTEL_DURABLE)
     export_logs: bool = False  # a LoggingHandler on the root logger (OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED)
+    alert_rules: Any = None  # rules file path / mapping / tuple of rules (INFERTEL_ALERT_RULES); None: no alert engine
 
     def export(self, signal: str) -> SignalExport:
         """The :class:`SignalExport` of ``"traces"``, ``"metrics"`` or ``"logs"``."""
@@ -350,6 +351,11 @@ def resolve(**kwargs: Any) -> Settings:
         raise ValueError("configure(resource_attributes=...): expected a dict of attribute name to value")
     store_path = kwargs.get("store_path")
     sampler, sampler_arg = _parse_sampler(kwargs.get("sampler"), kwargs.get("sampler_arg"))
+    rules_value, rules_setting = _pick(kwargs.get("alert_rules"), "alert_rules", ev.INFERTEL_ALERT_RULES)
+    if rules_value is not None:
+        from infertel.alerting._configure import normalize
+
+        rules_value = normalize(rules_value, rules_setting)
 
     return Settings(
         service_name=service_name,
@@ -370,6 +376,7 @@ def resolve(**kwargs: Any) -> Settings:
         resource_metrics=resource_metrics,
         durable=durable,
         export_logs=export_logs,
+        alert_rules=rules_value,
     )
 
 

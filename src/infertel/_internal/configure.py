@@ -84,6 +84,7 @@ def configure(
     resource_metrics: bool | None = None,
     durable: bool | None = None,
     export_logs: bool | None = None,
+    alert_rules: Any = None,
 ) -> None:
     """Set up traces, metrics and logs for inference telemetry.
 
@@ -139,6 +140,9 @@ def configure(
             span ids) through the LoggerProvider, by adding an OpenTelemetry handler to the root
             logger next to the application's own (``OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED``,
             off by default). Records that reached the console before still do.
+        alert_rules: Alert rules evaluated in process on a background thread (``INFERTEL_ALERT_RULES``):
+            a YAML rules file (``infertel[alerts]``), a mapping of the same shape, or a list of
+            ``infertel.alerting`` rules. History, silences and acknowledgements go to the store file.
 
     Raises:
         ValueError: A setting is invalid; the message names it and the accepted values.
@@ -165,7 +169,7 @@ def configure(
         disabled=disabled, capture_content=capture_content, content_max_length=content_max_length,
         store_path=store_path, metric_export_interval_millis=metric_export_interval_millis,
         prometheus_port=prometheus_port, prometheus_host=prometheus_host, resource_metrics=resource_metrics,
-        durable=durable, export_logs=export_logs,
+        durable=durable, export_logs=export_logs, alert_rules=alert_rules,
     )  # fmt: skip
     explicit = (id(tracer_provider), id(meter_provider), id(logger_provider))
     with _lock:
@@ -213,6 +217,12 @@ def configure(
         current.extras["gen_ai_semconv_mode"] = instruments.mode_from_env()
         if current.prometheus is not None:
             current.extras["prometheus"] = current.prometheus
+        if settings.alert_rules is not None:
+            from infertel.alerting._configure import start as start_alerting
+
+            current.extras["alerting"] = start_alerting(
+                settings.alert_rules, meter_provider=current.meter_provider, store_path=settings.store_path
+            )
         state.install(
             state.Runtime(
                 tracer_provider=current.tracer_provider,

@@ -158,4 +158,5 @@ def render_alertmanager_config(route: Route, receiver_specs: Sequence[Mapping[st
         "(in-process only; Alertmanager has no escalation)\n"
         for s in escalations
     )
-    return note + _dump(alertmanager_config(route, receiver_specs, inhibit_rules))
+    body = _dump(alertmanager_config(route, receiver_specs, inhibit_rules))
+    return HEADER + note + body[len(HEADER) :]

@@ -18,7 +18,9 @@ from __future__ import annotations
 import argparse
 import math
 
-COMMANDS: tuple[str, ...] = ("demo", "dashboard", "traces", "trace", "stats", "logs", "grafana_dashboard")
+COMMANDS: tuple[str, ...] = (
+    "demo", "dashboard", "traces", "trace", "stats", "logs", "grafana_dashboard", "prometheus_rules", "silence",
+)  # fmt: skip
 """Module names under ``infertel._internal.commands``, in the order ``infertel --help`` lists them."""
 
 

@@ -1,0 +1,68 @@
+"""``configure(alert_rules=...)`` / ``INFERTEL_ALERT_RULES``: check the rules at configuration time, run the engine."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from infertel.alerting._engine import AlertEngine
+from infertel.alerting._loader import AlertingConfig, load_config
+from infertel.alerting._rules import Rule
+
+
+def normalize(value: Any, setting: str) -> Any:
+    """``value`` checked and made comparable (a path as text, rules as a tuple); ``ValueError`` naming ``setting``.
+
+    Example:
+        >>> normalize(None, "alert_rules") is None
+        True
+    """
+    if value is None or isinstance(value, AlertingConfig):
+        return value
+    if isinstance(value, (str, os.PathLike)):
+        text = str(value).strip()
+        if not text:
+            return None
+        if not Path(text).is_file():
+            raise ValueError(f"{setting}: no such alert rules file: {text}")
+        try:
+            load_config(Path(text), build_channels=False)
+        except ValueError as error:
+            raise ValueError(f"{setting}: {error}") from None
+        return text
+    if isinstance(value, Mapping):
+        try:
+            load_config(value, build_channels=False)
+        except ValueError as error:
+            raise ValueError(f"{setting}: {error}") from None
+        return value
+    if isinstance(value, Sequence) and all(isinstance(r, Rule) for r in value):
+        return tuple(value)
+    raise ValueError(
+        f"{setting}: expected a rules file path, a mapping, or a list of infertel.alerting rules; got {value!r}"
+    )
+
+
+def start(value: Any, *, meter_provider: Any, store_path: Any) -> AlertEngine | None:
+    """Build and start the engine for a normalized ``alert_rules`` value (``None``: none)."""
+    if value is None:
+        return None
+    if isinstance(value, AlertingConfig):
+        config = value
+    elif isinstance(value, tuple):
+        config = AlertingConfig(rules=list(value))
+    else:
+        config = load_config(Path(value) if isinstance(value, str) else value)
+    engine = AlertEngine(
+        config.rules,
+        interval_s=config.interval_s,
+        route=config.route,
+        receivers=config.receivers,
+        inhibit_rules=config.inhibit_rules,
+        store=str(store_path) if store_path is not None else None,
+        meter_provider=meter_provider,
+    )
+    engine.start()
+    return engine

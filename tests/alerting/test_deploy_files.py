@@ -1,0 +1,53 @@
+"""The checked-in Prometheus rules, their promtool test and the Alertmanager config equal the generators' output."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from alerting import deploy_scenario
+
+from infertel._internal.commands.prometheus_rules import render
+
+pytest.importorskip("yaml")
+
+DEPLOY = deploy_scenario.ROOT / "examples" / "deploy"
+
+
+def test_the_checked_in_files_are_what_the_generator_writes() -> None:
+    prometheus, alertmanager = render(str(deploy_scenario.EXAMPLE))
+    assert (DEPLOY / "prometheus" / "infertel-rules.yml").read_text(encoding="utf-8") == prometheus
+    assert (DEPLOY / "alertmanager.yml").read_text(encoding="utf-8") == alertmanager
+    assert deploy_scenario.TEST_FILE.read_text(encoding="utf-8") == deploy_scenario.render()
+
+
+def test_the_example_scenario_fires_every_kind_it_can_in_two_hours() -> None:
+    assert deploy_scenario.fired() == {
+        "ChatP99LatencyHigh", "ChatAvailability", "ChatLatencySLO", "ChatLatencyRising",
+        "InfertelHighCpu", "InfertelHighErrorRate",
+    }  # fmt: skip
+
+
+@pytest.mark.integration
+def test_promtool_checks_and_unit_tests_the_generated_rules() -> None:
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool not installed (scripts/install-peers.sh installs Debian's prometheus package)")
+    folder = DEPLOY / "prometheus"
+    check = subprocess.run([promtool, "check", "rules", "infertel-rules.yml"], capture_output=True, text=True,
+                           cwd=folder, timeout=60)  # fmt: skip
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "SUCCESS: 52 rules found" in check.stdout
+    unit = subprocess.run([promtool, "test", "rules", "infertel-rules.test.yml"], capture_output=True, text=True,
+                          cwd=folder, timeout=120)  # fmt: skip
+    assert unit.returncode == 0, unit.stdout[-4000:] + unit.stderr[-2000:]
+
+
+def test_the_cli_writes_the_same_files(tmp_path: Path) -> None:
+    from infertel._internal.cli import main
+
+    assert main(["prometheus-rules", "--rules", str(deploy_scenario.EXAMPLE), "--out-dir", str(tmp_path)]) == 0
+    for relative in ("prometheus/infertel-rules.yml", "alertmanager.yml"):
+        assert (tmp_path / relative).read_text(encoding="utf-8") == (DEPLOY / relative).read_text(encoding="utf-8")
