@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import ipaddress
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -177,7 +177,7 @@ def secure_route_class(
 
             return secured
 
-    def _error(status: int, message: str, is_page: bool, extra: dict[str, str] | None) -> Response:
+    def _error(status: int, message: str, is_page: bool, extra: Mapping[str, str] | None) -> Response:
         response = error_page(status, message) if is_page else JSONResponse({"detail": message}, status_code=status)
         if extra:
             response.headers.update(extra)
