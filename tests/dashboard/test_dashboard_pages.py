@@ -13,8 +13,8 @@ pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 
 import httpx  # noqa: E402
-from markupsafe import escape  # noqa: E402
 from dashboard_support import EVIL, SECURITY_HEADERS, Filled, Served, fill_store, style_of  # noqa: E402
+from markupsafe import escape  # noqa: E402
 
 from infertel.dashboard import create_app  # noqa: E402
 from infertel.dashboard._security import style_hash  # noqa: E402
@@ -94,9 +94,7 @@ def test_stored_markup_renders_inert_everywhere(server: Served, filled: Filled) 
 def test_overview_shows_every_model_with_status_colours_and_thresholds(server: Served, filled: Filled) -> None:
     text = page(server, "/", range="1h")
     rows = re.findall(r'<tr class="overview-row" data-service="([^"]*)" data-model="([^"]*)">', text)
-    assert sorted(rows) == sorted(
-        [("svc-b", "model-c"), (ESCAPED, "model-a"), (ESCAPED, ESCAPED)]
-    )
+    assert sorted(rows) == sorted([("svc-b", "model-c"), (ESCAPED, "model-a"), (ESCAPED, ESCAPED)])
     for p in panels("overview"):
         assert f'id="chart-{p.id}"' in text
     assert re.search(r'<td class="num (ok|warn|crit)" title="Error rate: (ok|warn|crit)">', text)

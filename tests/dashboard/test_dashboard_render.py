@@ -29,7 +29,8 @@ def test_line_chart_paths_gaps_thresholds_and_escaping() -> None:
     assert [(cls, title) for cls, _, title in paths] == [("s0", "&lt;a&gt;"), ("s1", "b")]
     first = paths[0][1]
     assert first.count("M") == 2 and first.count("L") == 1  # the None point breaks the line
-    assert paths[1][1].endswith("h2")  # a lone point still shows
+    dots = re.findall(r'<circle class="dot (s\d)" cx="[\d.]+" cy="[\d.]+" r="2.5"><title>([^<]*)</title>', svg)
+    assert dots == [("s0", "&lt;a&gt;"), ("s1", "b")]  # points without neighbours show as dots
     assert svg.count('class="thr-warn"') == 1 and 'class="thr-crit"' not in svg  # 100 is off the chart
     assert "5<u>" not in svg and "5&lt;u&gt;" in svg  # y axis reaches the warn threshold, labels escaped
     assert "<script" not in svg

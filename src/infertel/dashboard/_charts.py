@@ -171,6 +171,9 @@ def overview_table(rows: Sequence[Any]) -> tuple[list[tuple[str, str]], list[tup
             if p is None:
                 cells.append(Cell("—" if value is None else f"{value:.4g}", "none", ""))
                 continue
+            if not p.thresholds:  # nothing to judge by (throughput): no colour
+                cells.append(Cell(format_value(p, value), "none", p.title))
+                continue
             status = status_of(p, value)
             cells.append(Cell(format_value(p, value), status, f"{p.title}: {status}"))
         body.append((dict(row.group), row.requests, cells))

@@ -95,19 +95,23 @@ def line_chart(
         out.append(f'<path class="thr-{escape(status)}" d="M{_LEFT} {y(value):.1f}H{_RIGHT}"/>')
     for index, (name, points) in enumerate(series):
         parts: list[str] = []
-        pen_up = True
-        for t, v in points:
+        dots: list[str] = []
+        run: list[str] = []
+        for t, v in (*points, (end_ns, None)):
             if v is None or not math.isfinite(v):
-                pen_up = True
+                if len(run) == 1:  # a point without neighbours: a dot, or it would not show
+                    dots.append(run[0])
+                parts.extend(run)
+                run = []
                 continue
-            parts.append(f"{'M' if pen_up else 'L'}{x(t):.1f} {y(v):.1f}")
-            pen_up = False
-        if len(parts) == 1:  # a lone point: a short dash so it shows
-            parts.append("h2")
+            run.append(f"{'L' if run else 'M'}{x(t):.1f} {y(v):.1f}")
+        css = f"s{index % PALETTE}"
+        title = f"<title>{escape(name)}</title>"
         if parts:
-            out.append(
-                f'<path class="line s{index % PALETTE}" d="{"".join(parts)}"><title>{escape(name)}</title></path>'
-            )
+            out.append(f'<path class="line {css}" d="{"".join(parts)}">{title}</path>')
+        for dot in dots:
+            cx, cy = dot[1:].split(" ")
+            out.append(f'<circle class="dot {css}" cx="{cx}" cy="{cy}" r="2.5">{title}</circle>')
     out.append("</svg>")
     return Markup("".join(out))
 
