@@ -26,10 +26,12 @@ Example:
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 from infertel import semconv
+from infertel.dashboard import _promql as pq
+from infertel.dashboard._promql import PROMETHEUS_LABELS as PROMETHEUS_LABELS
+from infertel.dashboard._promql import prometheus_label as prometheus_label
 
 PAGES: tuple[str, ...] = ("overview", "resources")
 """The pages panels belong to, in display order."""
@@ -42,14 +44,6 @@ UNITS: tuple[str, ...] = (
 
 STATUSES: tuple[str, ...] = ("ok", "warn", "crit", "none")
 """What :func:`status_of` answers, from best to worst; ``none`` means no data."""
-
-PROMETHEUS_LABELS: dict[str, str] = {
-    "model": "gen_ai_request_model",
-    "service": "service_name",
-    "operation": "gen_ai_operation_name",
-    "error_type": "error_type",
-}
-"""Store ``group_by`` keys that are not metric attributes -> the Prometheus label holding them."""
 
 
 @dataclass(frozen=True)
@@ -117,104 +111,6 @@ class Panel:
         return tuple(prometheus_label(key) for key in self.group_by)
 
 
-def prometheus_label(key: str) -> str:
-    """The Prometheus label of a store ``group_by`` key or an attribute name.
-
-    Example:
-        >>> prometheus_label("model"), prometheus_label("network.io.direction")
-        ('gen_ai_request_model', 'network_io_direction')
-    """
-    return PROMETHEUS_LABELS.get(key) or re.sub(r"[^a-zA-Z0-9_]", "_", key)
-
-
-# --- PromQL building blocks ------------------------------------------------------------------------
-_RATE = "[$__rate_interval]"
-_MODEL = prometheus_label("model")
-_SERVICE = prometheus_label("service")
-_HOST = prometheus_label("host.name")
-_MODEL_MATCH = f'{_MODEL}=~"$model"'
-_SERVICE_JOIN = f'* on (job, instance) group_left ({_SERVICE}) target_info{{{_SERVICE}=~"$service"}}'
-"""Keeps the series of processes whose ``service.name`` matches ``$service`` and adds that label."""
-
-
-def _name(otel_name: str, suffix: str = "") -> str:
-    """The Prometheus metric name the exporter writes for ``otel_name`` (``suffix``: unit, ``_total`` ...)."""
-    return otel_name.replace(".", "_") + suffix
-
-
-def _selector(metric: str, *matchers: str) -> str:
-    return f"{metric}{{{','.join(matchers)}}}" if matchers else metric
-
-
-def _per_model(inner: str) -> str:
-    return f"sum by ({_MODEL}) ({inner} {_SERVICE_JOIN})"
-
-
-def _model_rate(metric: str, *matchers: str) -> str:
-    """Per-model rate of a counter or of a histogram's ``_count`` / ``_sum`` in the selected services."""
-    return _per_model(f"rate({_selector(metric, _MODEL_MATCH, *matchers)}{_RATE})")
-
-
-def _quantile(q: float, histogram: str) -> str:
-    inner = f"rate({_selector(histogram + '_bucket', _MODEL_MATCH)}{_RATE})"
-    return f"histogram_quantile({q}, sum by (le, {_MODEL}) ({inner} {_SERVICE_JOIN}))"
-
-
-def _server_or_client(server: str, client: str) -> str:
-    """The server-side expression per model, else the client-side one (``or`` matches on the model label)."""
-    return f"{server} or {client}"
-
-
-_SERVER_DURATION = _name(semconv.GEN_AI_SERVER_REQUEST_DURATION, "_seconds")
-_CLIENT_DURATION = _name(semconv.GEN_AI_CLIENT_OPERATION_DURATION, "_seconds")
-_SERVER_TTFT = _name(semconv.GEN_AI_SERVER_TIME_TO_FIRST_TOKEN, "_seconds")
-_CLIENT_TTFT = _name(semconv.GEN_AI_CLIENT_TIME_TO_FIRST_CHUNK, "_seconds")
-_SERVER_TPOT = _name(semconv.GEN_AI_SERVER_TIME_PER_OUTPUT_TOKEN, "_seconds")
-_CLIENT_TPOT = _name(semconv.GEN_AI_CLIENT_TIME_PER_OUTPUT_CHUNK, "_seconds")
-_TOKEN_USAGE = _name(semconv.GEN_AI_CLIENT_TOKEN_USAGE)
-_IN_FLIGHT = _name(semconv.INFERTEL_GEN_AI_IN_FLIGHT)
-_ERRORS = f'{prometheus_label(semconv.ERROR_TYPE)}!=""'
-
-
-def _requests_per_s() -> str:
-    return _server_or_client(_model_rate(_SERVER_DURATION + "_count"), _model_rate(_CLIENT_DURATION + "_count"))
-
-
-def _error_rate() -> str:
-    def ratio(histogram: str) -> str:
-        total = _model_rate(histogram + "_count")
-        # A model without errors has no error series: "or total * 0" gives it 0 instead of no value.
-        return f"({_model_rate(histogram + '_count', _ERRORS)} or {total} * 0) / {total}"
-
-    return _server_or_client(ratio(_SERVER_DURATION), ratio(_CLIENT_DURATION))
-
-
-def _tokens_per_s(token_type: str) -> str:
-    return _model_rate(_TOKEN_USAGE + "_sum", f'{prometheus_label(semconv.GEN_AI_TOKEN_TYPE)}="{token_type}"')
-
-
-def _resource(aggregation: str, by: tuple[str, ...], inner: str) -> str:
-    labels = ", ".join(prometheus_label(key) for key in by)
-    return f"{aggregation} by ({labels}) ({inner} {_SERVICE_JOIN})"
-
-
-def _gauge(otel_name: str, suffix: str, by: tuple[str, ...], where: tuple[tuple[str, str], ...] = ()) -> str:
-    matchers = [f'{prometheus_label(key)}="{value}"' for key, value in where]
-    return _resource("avg", by, _selector(_name(otel_name, suffix), *matchers))
-
-
-def _counter_rate(otel_name: str, suffix: str, by: tuple[str, ...]) -> str:
-    return _resource("sum", by, f"rate({_name(otel_name, suffix)}{_RATE})")
-
-
-def _host_counter_rate(otel_name: str, suffix: str, by: tuple[str, ...]) -> str:
-    """Rate of a host-wide counter summed over hosts, each host once however many processes report it."""
-    labels = ", ".join(prometheus_label(key) for key in by)
-    join = f'* on (job, instance) group_left ({_HOST}) target_info{{{_SERVICE}=~"$service"}}'
-    per_host = f"max by ({labels}, {_HOST}) (rate({_name(otel_name, suffix)}{_RATE}) {join})"
-    return f"sum by ({labels}) ({per_host})"
-
-
 # --- The panels ----------------------------------------------------------------------------------
 _BY_MODEL = ("model",)
 _GPU = (semconv.HW_NAME, semconv.HW_ID)
@@ -227,7 +123,7 @@ def _latency(q: int, warn: float, crit: float) -> Panel:
     return Panel(
         id=f"latency_p{q}", title=f"Latency p{q}", unit="s", page="overview", store_query=f"latency_p{q}",
         group_by=_BY_MODEL,
-        promql=_server_or_client(_quantile(q / 100, _SERVER_DURATION), _quantile(q / 100, _CLIENT_DURATION)),
+        promql=pq.server_or_client(pq.quantile(q / 100, pq.SERVER_DURATION), pq.quantile(q / 100, pq.CLIENT_DURATION)),
         thresholds=(Threshold(warn, "warn"), Threshold(crit, "crit")),
         description=f"{q}th percentile of the request duration per model (whole call, streams until their end).",
     )  # fmt: skip
@@ -237,7 +133,7 @@ def _ttft(q: int, warn: float, crit: float) -> Panel:
     return Panel(
         id=f"ttft_p{q}", title=f"Time to first token p{q}", unit="s", page="overview", store_query=f"ttft_p{q}",
         group_by=_BY_MODEL,
-        promql=_server_or_client(_quantile(q / 100, _SERVER_TTFT), _quantile(q / 100, _CLIENT_TTFT)),
+        promql=pq.server_or_client(pq.quantile(q / 100, pq.SERVER_TTFT), pq.quantile(q / 100, pq.CLIENT_TTFT)),
         thresholds=(Threshold(warn, "warn"), Threshold(crit, "crit")),
         description=f"{q}th percentile of the time from the call to the first token of streamed responses.",
     )  # fmt: skip
@@ -247,7 +143,7 @@ def _tpot(q: int, warn: float, crit: float) -> Panel:
     return Panel(
         id=f"tpot_p{q}", title=f"Time per output token p{q}", unit="s", page="overview", store_query=f"tpot_p{q}",
         group_by=_BY_MODEL,
-        promql=_server_or_client(_quantile(q / 100, _SERVER_TPOT), _quantile(q / 100, _CLIENT_TPOT)),
+        promql=pq.server_or_client(pq.quantile(q / 100, pq.SERVER_TPOT), pq.quantile(q / 100, pq.CLIENT_TPOT)),
         thresholds=(Threshold(warn, "warn"), Threshold(crit, "crit")),
         description=f"{q}th percentile of the time between output tokens after the first (decode speed).",
     )  # fmt: skip
@@ -257,12 +153,12 @@ PANELS: tuple[Panel, ...] = (
     # Overview: GenAI requests per model.
     Panel(
         id="requests_per_s", title="Requests per second", unit="req/s", page="overview",
-        store_query="requests_per_s", group_by=_BY_MODEL, promql=_requests_per_s(),
+        store_query="requests_per_s", group_by=_BY_MODEL, promql=pq.requests_per_s(),
         description="Requests that ended per second, per model (errors included).",
     ),
     Panel(
         id="error_rate", title="Error rate", unit="ratio", page="overview", store_query="error_rate",
-        group_by=_BY_MODEL, promql=_error_rate(), thresholds=(Threshold(0.01, "warn"), Threshold(0.05, "crit")),
+        group_by=_BY_MODEL, promql=pq.error_rate(), thresholds=(Threshold(0.01, "warn"), Threshold(0.05, "crit")),
         description="Failed requests (error.type set) over all requests, per model.",
     ),
     _latency(50, 1.0, 3.0),
@@ -274,82 +170,82 @@ PANELS: tuple[Panel, ...] = (
     _tpot(95, 0.1, 0.25),
     Panel(
         id="input_tokens_per_s", title="Input tokens per second", unit="tok/s", page="overview",
-        store_query="input_tokens_per_s", group_by=_BY_MODEL, promql=_tokens_per_s(semconv.GEN_AI_TOKEN_TYPE_INPUT),
+        store_query="input_tokens_per_s", group_by=_BY_MODEL, promql=pq.tokens_per_s(semconv.GEN_AI_TOKEN_TYPE_INPUT),
         description="Prompt tokens sent to each model per second.",
     ),
     Panel(
         id="output_tokens_per_s", title="Output tokens per second", unit="tok/s", page="overview",
         store_query="output_tokens_per_s", group_by=_BY_MODEL,
-        promql=_tokens_per_s(semconv.GEN_AI_TOKEN_TYPE_OUTPUT),
+        promql=pq.tokens_per_s(semconv.GEN_AI_TOKEN_TYPE_OUTPUT),
         description="Tokens generated by each model per second.",
     ),
     Panel(
         id="in_flight", title="Requests in flight", unit="count", page="overview", store_query="in_flight",
         group_by=_BY_MODEL,
-        promql=_per_model(_selector(_IN_FLIGHT, _MODEL_MATCH)),
+        promql=pq.per_model(pq.selector(pq.IN_FLIGHT, pq.MODEL_MATCH)),
         description="Requests started and not yet ended, summed over the service's processes.",
     ),
     # Resources: host, process and GPU.
     Panel(
         id="cpu_utilization", title="Host CPU utilization by mode", unit="ratio", page="resources",
         store_query=f"metric:{semconv.SYSTEM_CPU_UTILIZATION}:avg", group_by=(semconv.CPU_MODE,),
-        promql=_gauge(semconv.SYSTEM_CPU_UTILIZATION, "", (semconv.CPU_MODE,)),
+        promql=pq.gauge(semconv.SYSTEM_CPU_UTILIZATION, "", (semconv.CPU_MODE,)),
         description="Fraction of the host's CPU time spent in each mode (idle included).",
     ),
     Panel(
         id="process_cpu", title="Process CPU", unit="cores", page="resources",
         store_query=f"metric:{semconv.PROCESS_CPU_TIME}:rate", group_by=("service",),
-        promql=_counter_rate(semconv.PROCESS_CPU_TIME, "_seconds_total", ("service",)),
+        promql=pq.counter_rate(semconv.PROCESS_CPU_TIME, "_seconds_total", ("service",)),
         description="CPU seconds per second used by the service's processes (1 = one core busy).",
     ),
     Panel(
         id="memory_utilization", title="Host memory used", unit="ratio", page="resources",
         store_query=f"metric:{semconv.SYSTEM_MEMORY_UTILIZATION}:avg", group_by=(), where=_MEMORY_USED,
-        promql=_gauge(semconv.SYSTEM_MEMORY_UTILIZATION, "", (), _MEMORY_USED),
+        promql=pq.gauge(semconv.SYSTEM_MEMORY_UTILIZATION, "", (), _MEMORY_USED),
         thresholds=(Threshold(0.85, "warn"), Threshold(0.95, "crit")),
         description="Fraction of the host's memory in use.",
     ),
     Panel(
         id="process_memory", title="Process resident memory", unit="bytes", page="resources",
         store_query=f"metric:{semconv.PROCESS_MEMORY_USAGE}:avg", group_by=("service",),
-        promql=_gauge(semconv.PROCESS_MEMORY_USAGE, "_bytes", ("service",)),
+        promql=pq.gauge(semconv.PROCESS_MEMORY_USAGE, "_bytes", ("service",)),
         description="Resident memory of the service's processes (average per process).",
     ),
     Panel(
         id="disk_io", title="Disk I/O", unit="bytes/s", page="resources",
         store_query=f"metric:{semconv.SYSTEM_DISK_IO}:rate", group_by=(semconv.DISK_IO_DIRECTION,),
-        promql=_host_counter_rate(semconv.SYSTEM_DISK_IO, "_bytes_total", (semconv.DISK_IO_DIRECTION,)),
+        promql=pq.host_counter_rate(semconv.SYSTEM_DISK_IO, "_bytes_total", (semconv.DISK_IO_DIRECTION,)),
         description="Bytes read from and written to the host's disks per second.",
     ),
     Panel(
         id="network_io", title="Network I/O", unit="bytes/s", page="resources",
         store_query=f"metric:{semconv.SYSTEM_NETWORK_IO}:rate", group_by=(semconv.NETWORK_IO_DIRECTION,),
-        promql=_host_counter_rate(semconv.SYSTEM_NETWORK_IO, "_bytes_total", (semconv.NETWORK_IO_DIRECTION,)),
+        promql=pq.host_counter_rate(semconv.SYSTEM_NETWORK_IO, "_bytes_total", (semconv.NETWORK_IO_DIRECTION,)),
         description="Bytes received and transmitted by the host's network interfaces per second.",
     ),
     Panel(
         id="gpu_utilization", title="GPU utilization", unit="ratio", page="resources",
         store_query=f"metric:{semconv.HW_GPU_UTILIZATION}:avg", group_by=_GPU, where=_GPU_GENERAL,
-        promql=_gauge(semconv.HW_GPU_UTILIZATION, "", _GPU, _GPU_GENERAL), requires_gpu=True,
+        promql=pq.gauge(semconv.HW_GPU_UTILIZATION, "", _GPU, _GPU_GENERAL), requires_gpu=True,
         description="Fraction of time each GPU was busy running kernels.",
     ),
     Panel(
         id="gpu_memory_utilization", title="GPU memory used", unit="ratio", page="resources",
         store_query=f"metric:{semconv.HW_GPU_MEMORY_UTILIZATION}:avg", group_by=_GPU,
-        promql=_gauge(semconv.HW_GPU_MEMORY_UTILIZATION, "", _GPU),
+        promql=pq.gauge(semconv.HW_GPU_MEMORY_UTILIZATION, "", _GPU),
         thresholds=(Threshold(0.9, "warn"), Threshold(0.98, "crit")), requires_gpu=True,
         description="Fraction of each GPU's memory in use.",
     ),
     Panel(
         id="gpu_power", title="GPU power", unit="W", page="resources",
         store_query=f"metric:{semconv.HW_POWER}:avg", group_by=_GPU, where=_GPU_TYPE,
-        promql=_gauge(semconv.HW_POWER, "_watts", _GPU, _GPU_TYPE), requires_gpu=True,
+        promql=pq.gauge(semconv.HW_POWER, "_watts", _GPU, _GPU_TYPE), requires_gpu=True,
         description="Power drawn by each GPU.",
     ),
     Panel(
         id="gpu_temperature", title="GPU temperature", unit="celsius", page="resources",
         store_query=f"metric:{semconv.HW_TEMPERATURE}:avg", group_by=_GPU, where=_GPU_TYPE,
-        promql=_gauge(semconv.HW_TEMPERATURE, "_celsius", _GPU, _GPU_TYPE),
+        promql=pq.gauge(semconv.HW_TEMPERATURE, "_celsius", _GPU, _GPU_TYPE),
         thresholds=(Threshold(80.0, "warn"), Threshold(90.0, "crit")), requires_gpu=True,
         description="Temperature of each GPU die.",
     ),
@@ -357,7 +253,7 @@ PANELS: tuple[Panel, ...] = (
         id="gpu_process_memory", title="GPU memory per process", unit="bytes", page="resources",
         store_query=f"metric:{semconv.INFERTEL_GPU_PROCESS_MEMORY_USAGE}:avg",
         group_by=(semconv.HW_NAME, semconv.PROCESS_PID),
-        promql=_gauge(semconv.INFERTEL_GPU_PROCESS_MEMORY_USAGE, "_bytes", (semconv.HW_NAME, semconv.PROCESS_PID)),
+        promql=pq.gauge(semconv.INFERTEL_GPU_PROCESS_MEMORY_USAGE, "_bytes", (semconv.HW_NAME, semconv.PROCESS_PID)),
         requires_gpu=True,
         description="GPU memory held by each process on each GPU (host PIDs, as NVML reports them).",
     ),
