@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -94,6 +95,19 @@ def test_missing_store_is_one_line(tmp_path: Path) -> None:
     default = _run(XDG_DATA_HOME=str(tmp_path / "xdg"))
     assert default.returncode == 2
     assert str(tmp_path / "xdg" / "infertel" / "infertel.db") in default.stderr
+
+
+def test_port_in_use_is_one_line(store: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _run("--store", str(store), "--port", str(port))
+    assert (result.returncode, result.stderr.splitlines(), result.stdout) == (
+        2,
+        [f"infertel dashboard: error: cannot listen on 127.0.0.1:{port}: Address already in use"],
+        "",
+    )
 
 
 @pytest.mark.integration

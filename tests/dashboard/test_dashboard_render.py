@@ -14,7 +14,8 @@ from fastapi import HTTPException  # noqa: E402
 
 from infertel.dashboard import _format, _svg  # noqa: E402
 from infertel.dashboard._context import RANGES, time_range  # noqa: E402
-from infertel.dashboard._security import is_loopback, security_headers, style_hash  # noqa: E402
+from infertel.dashboard._hosts import is_loopback  # noqa: E402
+from infertel.dashboard._security import security_headers, style_hash  # noqa: E402
 from infertel.dashboard._style import CSS  # noqa: E402
 from infertel.dashboard._views import log_filters, trace_filters, waterfall  # noqa: E402
 

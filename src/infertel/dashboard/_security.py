@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import ipaddress
 import logging
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
@@ -61,21 +60,6 @@ def security_headers(css: str) -> dict[str, str]:
         "X-Frame-Options": "DENY",
         "Cache-Control": "no-store",
     }
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` is a loopback address or ``localhost``.
-
-    Example:
-        >>> is_loopback("127.0.0.1"), is_loopback("::1"), is_loopback("0.0.0.0")
-        (True, True, False)
-    """
-    if host.strip().lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _matches(given: str | None, token: str) -> bool:

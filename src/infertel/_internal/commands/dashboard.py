@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -61,14 +62,8 @@ def run(args: argparse.Namespace) -> int:
     token = args.token if args.token is not None else os.environ.get(INFERTEL_DASHBOARD_TOKEN, "").strip() or None
     if args.token is not None and not args.token.strip():
         raise CommandError("--token must not be empty")
-    try:
-        import uvicorn
+    from infertel.dashboard._hosts import is_loopback
 
-        from infertel.dashboard import create_app
-        from infertel.dashboard._security import is_loopback
-    except ImportError as exc:
-        missing = exc.name or "its extra"
-        raise CommandError(f"the dashboard needs {missing}: pip install 'infertel[dashboard]'") from None
     if not is_loopback(args.host) and token is None:
         raise CommandError(
             f"refusing to serve on non-loopback --host {args.host} without a token "
@@ -84,10 +79,36 @@ def run(args: argparse.Namespace) -> int:
         path = default_path()
     if not path.is_file():
         raise CommandError(f"no store at {path} (run `infertel demo`, or an app with infertel.configure(), first)")
+    try:
+        import uvicorn
+
+        from infertel.dashboard import create_app
+    except ImportError as exc:
+        missing = exc.name or "its extra"
+        raise CommandError(f"the dashboard needs {missing}: pip install 'infertel[dashboard]'") from None
     app = create_app(path, token=token, refresh_s=args.refresh, trace_url=args.trace_url)
+    sock = _listen(args.host, args.port)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
     print(f"infertel dashboard: http://{_url_host(args.host)}:{args.port}/  (store {path}; Ctrl-C to stop)", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    server.run(sockets=[sock])
     return 0
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` (uvicorn serves on it), or a one-line error (in use, no such address)."""
+    try:
+        infos = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as exc:
+        raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    family, _, _, _, address = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sock
 
 
 def _url_host(host: str) -> str:
