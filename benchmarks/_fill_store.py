@@ -43,7 +43,7 @@ from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, Trace
 
 from infertel_exporters.sqlite import SCHEMA_VERSION, SQLiteLogExporter, SQLiteMetricExporter, SQLiteSpanExporter
 
-VERSION = f"v{SCHEMA_VERSION}.2"
+VERSION = f"v{SCHEMA_VERSION}.3"
 """Bump when the generated data changes (the cache key includes it)."""
 BIG_TRACE_ID = 0xB16B16B16B16B16B16B16B16B16B16B1
 """The trace with 200 spans (the trace page benchmark)."""
@@ -72,7 +72,8 @@ def _log_record(resource: Resource, time_ns: int, body: str, severity: SeverityN
 
 
 def fill(path: str | os.PathLike[str], *, hours: float = 24, rate: float = 20, models: int = 10, services: int = 3,
-         seed: int = 0, end_ns: int | None = None, progress: bool = False) -> dict[str, int]:  # fmt: skip
+         seed: int = 0, end_ns: int | None = None, progress: bool = False, metrics: bool = True,
+         logs: bool = True) -> dict[str, int]:  # fmt: skip
     """Write ``hours`` of traffic at ``rate`` requests/s into a fresh store at ``path``; returns row counts.
 
     Args:
@@ -84,6 +85,8 @@ def fill(path: str | os.PathLike[str], *, hours: float = 24, rate: float = 20, m
         seed: Random seed.
         end_ns: Time of the newest data (default: now, rounded down to the minute).
         progress: Print a line per simulated hour.
+        metrics: Also write the metric points.
+        logs: Also write the log records.
     """
     path = Path(path)
     for suffix in ("", "-wal", "-shm"):
@@ -105,7 +108,7 @@ def fill(path: str | os.PathLike[str], *, hours: float = 24, rate: float = 20, m
     for chunk_start in range(start, end, chunk_s * _S):
         n = int(rate * chunk_s)
         spans: list[ReadableSpan] = []
-        logs: list[Any] = []
+        records: list[Any] = []
         for _ in range(n):
             t = chunk_start + rng.randrange(chunk_s * _S)
             s = rng.randrange(services)
@@ -143,19 +146,19 @@ def fill(path: str | os.PathLike[str], *, hours: float = 24, rate: float = 20, m
             ))  # fmt: skip
             if failed:
                 message = f"{model} request failed: {attributes['error.type']}"
-                logs.append(_log_record(resource, t + int(duration * _S), message, SeverityNumber.ERROR, trace_seq,
+                records.append(_log_record(resource, t + int(duration * _S), message, SeverityNumber.ERROR, trace_seq,
                                         span_id))  # fmt: skip
             elif rng.random() < 0.05:
-                logs.append(_log_record(resource, t, f"served {model} in {duration:.3f} s", SeverityNumber.INFO,
+                records.append(_log_record(resource, t, f"served {model} in {duration:.3f} s", SeverityNumber.INFO,
                                         trace_seq, span_id))  # fmt: skip
             counters[(s, p, model)] = counters.get((s, p, model), 0) + 1
         spans.sort(key=lambda x: x.end_time or 0)
         assert spans_out.export(spans).name == "SUCCESS"
-        if logs:
-            logs.sort(key=lambda r: getattr(r, "log_record", r).timestamp)
-            assert logs_out.export(logs).name == "SUCCESS"
+        if records and logs:
+            records.sort(key=lambda r: getattr(r, "log_record", r).timestamp)
+            assert logs_out.export(records).name == "SUCCESS"
         total += len(spans)
-        for tick in range(chunk_start + 10 * _S, chunk_start + chunk_s * _S + 1, 10 * _S):
+        for tick in range(chunk_start + 10 * _S, chunk_start + chunk_s * _S + 1, 10 * _S) if metrics else ():
             assert metrics_out.export(_metrics(resources, model_names, counters, start, tick, rng)).name == "SUCCESS"
         if progress and (chunk_start - start) % (3600 * _S) == 0:
             print(f"  filled {(chunk_start - start) / 3600 / _S:.0f} h, {total:,} spans", flush=True)

@@ -8,7 +8,14 @@ field, one execute per row, one transaction per batch, SQLite's default settings
 (one row per transaction, default settings), and the 10,000 metrics/s that comparable SQLite-backed monitoring
 systems claim, as a reference line.
 
-Usage: .venv/bin/python benchmarks/store.py [--spans N] [--points N]
+Also, in the same run: the cost of the rollups (spans/s and points/s with rollups against the
+same exporter with them switched off, interleaved rounds on fresh files, target: at most 10%
+slower), the bytes each realistic GenAI span adds to the file (indexes and rollups included,
+target: at most 300), and with ``--reads`` the read API's latency on a 24 h store at 20 requests/s
+over 10 models and 3 services (about 1.7 M spans; built once by ``benchmarks/_fill_store.py`` and
+kept under ``.cache/``).
+
+Usage: .venv/bin/python benchmarks/store.py [--spans N] [--points N] [--reads] [--hours H]
 """
 
 from __future__ import annotations
@@ -33,22 +40,29 @@ from opentelemetry.trace import SpanKind
 
 from infertel import semconv
 from infertel_exporters.sqlite import SQLiteMetricExporter, SQLiteSpanExporter, SQLiteStore
-from infertel_exporters.sqlite._encode import METRIC_INSERT, SPAN_INSERT, ResourceCache, metric_rows, span_rows
+from infertel_exporters.sqlite._encode import METRIC_INSERT, ResourceCache, metric_rows
+from infertel_exporters.sqlite._span_encode import SPAN_INSERT, span_rows
+
+BYTES_PER_SPAN_TARGET = 300
+ROLLUP_COST_TARGET = 0.10
 
 SPAN_TARGET = 20_000
 POINT_TARGET = 50_000
 REFERENCE_METRICS_PER_S = 10_000  # claim of comparable SQLite-backed monitoring systems
 MODELS = ("llama-3-8b", "mistral-7b", "qwen2-72b", "phi-3-mini")
 RESOURCE = Resource.create({"service.name": "bench", "service.version": "1.0", "host.name": "bench-host"})
+RESOURCES = [Resource.create({"service.name": f"bench-{i}", "host.name": "bench-host"}) for i in range(3)]
 
 
 def make_spans(n: int) -> list:
     exporter = InMemorySpanExporter()
-    provider = TracerProvider(resource=RESOURCE)
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracer = provider.get_tracer(semconv.INSTRUMENTATION_SCOPE, "0.1.0")
+    providers = [TracerProvider(resource=resource) for resource in RESOURCES]
+    for provider in providers:
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracers = [provider.get_tracer(semconv.INSTRUMENTATION_SCOPE, "0.1.0") for provider in providers]
     rng = random.Random(7)
     for i in range(n):
+        tracer = tracers[i % len(tracers)]
         model = MODELS[i % len(MODELS)]
         stream = i % 3 == 0
         out_tokens = rng.randint(16, 512)
@@ -64,11 +78,17 @@ def make_spans(n: int) -> list:
             semconv.GEN_AI_RESPONSE_FINISH_REASONS: ("stop",),
             semconv.GEN_AI_REQUEST_STREAM: stream,
         }
+        if stream:
+            attributes[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = rng.random() / 10
+            attributes[semconv.INFERTEL_TIME_PER_OUTPUT_TOKEN] = rng.random() / 100
+        if i % 31 == 0:
+            attributes[semconv.ERROR_TYPE] = "TimeoutError"
         with tracer.start_as_current_span(f"chat {model}", kind=SpanKind.INTERNAL, attributes=attributes) as span:
             if stream:
                 span.add_event("gen_ai.first_token", {semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: rng.random() / 10})
     spans = list(exporter.get_finished_spans())
-    provider.shutdown()
+    for provider in providers:
+        provider.shutdown()
     return spans
 
 
@@ -152,12 +172,12 @@ def straightforward_span_rate(batches: list, folder: str) -> float:
             events = [{"name": e.name, "time_ns": e.timestamp, "attributes": dict(e.attributes)} for e in span.events]
             attributes = dict(span.attributes)
             conn.execute(SPAN_INSERT, (
-                format(ctx.trace_id, "032x"), format(ctx.span_id, "016x"),
-                format(parent.span_id, "016x") if parent else None, span.name, span.kind.name, span.start_time,
-                span.end_time, span.status.status_code.name, span.status.description,
-                attributes.get(semconv.GEN_AI_REQUEST_MODEL), attributes.get(semconv.GEN_AI_OPERATION_NAME),
-                json.dumps(attributes), json.dumps(events) if events else None, None,
-                span.instrumentation_scope.name, span.instrumentation_scope.version, 0,
+                ctx.trace_id.to_bytes(16, "big"), ctx.span_id.to_bytes(8, "big"),
+                parent.span_id.to_bytes(8, "big") if parent else None, int(parent is None), span.name,
+                span.kind.value, span.start_time, span.end_time - span.start_time, span.status.status_code.name,
+                span.status.description, attributes.get(semconv.GEN_AI_REQUEST_MODEL),
+                attributes.get(semconv.GEN_AI_OPERATION_NAME), 0, json.dumps(attributes),
+                json.dumps(events) if events else None, None,
             ))  # fmt: skip
             total += 1
         conn.execute("COMMIT")
@@ -201,10 +221,60 @@ def straightforward_point_rate(data, collections: int, folder: str) -> float:
     return total / elapsed
 
 
+def _shifted(data, offset_ns: int):
+    """``data`` with every point's time moved by ``offset_ns`` (start times kept: cumulative series go on)."""
+    from dataclasses import replace
+
+    return replace(data, resource_metrics=[
+        replace(rm, scope_metrics=[
+            replace(sm, metrics=[
+                replace(m, data=replace(m.data, data_points=[
+                    replace(p, time_unix_nano=p.time_unix_nano + offset_ns) for p in m.data.data_points]))
+                for m in sm.metrics])
+            for sm in rm.scope_metrics])
+        for rm in data.resource_metrics])  # fmt: skip
+
+
+def _cost(what: str, cpu_with: float, cpu_without: float, wall_with: float, wall_without: float) -> None:
+    cost = 1 - cpu_with / cpu_without
+    print(f"  without rollups           {wall_without:>12,.0f} {what}/s   ({cpu_without:,.0f} per CPU-second)")
+    print(f"  rollup cost               {cost:>12.1%}   per CPU-second ({1 - wall_with / wall_without:.1%} wall-clock);"
+          f" target <= {ROLLUP_COST_TARGET:.0%}: {'MET' if cost <= ROLLUP_COST_TARGET else 'NOT MET'}")  # fmt: skip
+
+
+def bytes_per_span(folder: str, hours: float) -> float:
+    """File bytes per span of a spans-only store of realistic GenAI traffic (indexes and rollups included)."""
+    import _fill_store
+
+    path = os.path.join(folder, "bytes.db")
+    counts = _fill_store.fill(path, hours=hours, metrics=False, logs=False)
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    try:
+        parts = conn.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC").fetchall()
+    except sqlite3.OperationalError:  # SQLite built without dbstat
+        parts = []
+    conn.close()
+    per_span = os.path.getsize(path) / counts["spans"]
+    print(f"\nbytes per span: {counts['spans']:,} realistic GenAI spans ({hours:g} h at 20 requests/s, 10 models,"
+          f" 3 services; 9-14 attributes, 1/3 streamed, 3% errors)")  # fmt: skip
+    print(
+        f"  file size / spans         {per_span:>12.1f} bytes  (target <= {BYTES_PER_SPAN_TARGET}: "
+        f"{'MET' if per_span <= BYTES_PER_SPAN_TARGET else 'NOT MET'}, {per_span / BYTES_PER_SPAN_TARGET:.2f}x)"
+    )
+    for name, size in parts:
+        if size >= 0.005 * per_span * counts["spans"]:
+            print(f"    {name:<22}  {size / counts['spans']:>12.1f} bytes")
+    return per_span
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spans", type=int, default=60_000)
     parser.add_argument("--points", type=int, default=200_000)
+    parser.add_argument("--reads", action="store_true", help="also time the read API on a 24 h store (cached)")
+    parser.add_argument("--hours", type=float, default=24, help="history of the read benchmark's store")
+    parser.add_argument("--hours-bytes", type=float, default=1, help="history of the bytes-per-span store")
     args = parser.parse_args()
     folder = tempfile.mkdtemp(prefix="infertel-bench-store-")
     load = os.getloadavg()[0]
@@ -212,35 +282,44 @@ def main() -> None:
 
     spans = make_spans(args.spans)
     batches = [spans[i : i + 512] for i in range(0, len(spans), 512)]
-    times, cpu_times = [], []
-    for round_ in range(3):  # a fresh file per round: every insert is a real one, not an ignored duplicate
-        exporter = SQLiteSpanExporter(os.path.join(folder, f"spans-{round_}.db"), retention=None)
-        exporter.store.counts()  # opens the file and creates the schema outside the timed region
-        t0, c0 = time.perf_counter(), time.process_time()
-        for batch in batches:
-            assert exporter.export(batch).name == "SUCCESS"
-        times.append(time.perf_counter() - t0)
-        cpu_times.append(time.process_time() - c0)
-        assert exporter.store.counts()["spans"] == len(spans)
-        exporter.shutdown()
-    span_rate = len(spans) / statistics.median(times)
-    span_cpu_rate = len(spans) / statistics.median(cpu_times)
+    rates: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
+    for round_ in range(4):  # interleaved, a fresh file each: every insert is a real one
+        for rollups in (True, False) if round_ % 2 == 0 else (False, True):
+            exporter = SQLiteSpanExporter(os.path.join(folder, f"spans-{round_}-{rollups}.db"), retention=None)
+            exporter.store.rollups = rollups
+            exporter.store.counts()  # opens the file and creates the schema outside the timed region
+            t0, c0 = time.perf_counter(), time.process_time()
+            for batch in batches:
+                assert exporter.export(batch).name == "SUCCESS"
+            rates[rollups].append((len(spans) / (time.perf_counter() - t0), len(spans) / (time.process_time() - c0)))
+            assert exporter.store.counts()["spans"] == len(spans)
+            exporter.shutdown()
+    span_rate = statistics.median(r for r, _ in rates[True])
+    span_cpu_rate = statistics.median(c for _, c in rates[True])
+    span_cpu_plain = statistics.median(c for _, c in rates[False])
+    span_plain = statistics.median(r for r, _ in rates[False])
     encode_s = timed(lambda: [span_rows(b, ResourceCache()) for b in batches])
 
     data, per_collection = make_metrics()
     collections = max(1, args.points // per_collection)
-    mexporter = SQLiteMetricExporter(os.path.join(folder, "metrics.db"), retention=None)
-
-    def export_points() -> None:
-        for _ in range(collections):
-            assert mexporter.export(data).name == "SUCCESS"
-
-    c0 = time.process_time()
-    point_s = timed(export_points)
-    point_cpu_s = (time.process_time() - c0) / 3
-    point_rate = collections * per_collection / point_s
+    shifted = [_shifted(data, i * 10 * 10**9) for i in range(collections)]  # one collection every 10 s
+    point_rates: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
+    for round_ in range(4):
+        for rollups in (True, False) if round_ % 2 == 0 else (False, True):
+            mexporter = SQLiteMetricExporter(os.path.join(folder, f"metrics-{round_}-{rollups}.db"), retention=None)
+            mexporter.store.rollups = rollups
+            mexporter.store.counts()
+            t0, c0 = time.perf_counter(), time.process_time()
+            for collection in shifted:
+                assert mexporter.export(collection).name == "SUCCESS"
+            n = collections * per_collection
+            point_rates[rollups].append((n / (time.perf_counter() - t0), n / (time.process_time() - c0)))
+            mexporter.shutdown()
+    point_rate = statistics.median(r for r, _ in point_rates[True])
+    point_cpu_rate = statistics.median(c for _, c in point_rates[True])
+    point_cpu_plain = statistics.median(c for _, c in point_rates[False])
+    point_plain = statistics.median(r for r, _ in point_rates[False])
     mencode_s = timed(lambda: [metric_rows(data, ResourceCache()) for _ in range(collections)])
-    mexporter.shutdown()
 
     naive_spans = naive_rate(span_rows(spans[:1000], ResourceCache())[0], SPAN_INSERT, folder)
     naive_points = naive_rate(metric_rows(data, ResourceCache())[0] * 4, METRIC_INSERT, folder)
@@ -250,6 +329,7 @@ def main() -> None:
     print(f"\nspans: {len(spans):,} in batches of 512 ({len(spans[0].attributes)} attributes each)")
     print(f"  SQLiteSpanExporter        {span_rate:>12,.0f} spans/s   (encoding alone {len(spans) / encode_s:,.0f}/s)")
     print(f"    per CPU-second          {span_cpu_rate:>12,.0f} spans/s   (what contention for the CPUs hides)")
+    _cost("spans", span_cpu_rate, span_cpu_plain, span_rate, span_plain)
     print(
         f"  straightforward exporter  {plain_spans:>12,.0f} spans/s   (json.dumps, 1 transaction per batch, defaults)"
     )
@@ -261,7 +341,8 @@ def main() -> None:
     print(f"\nmetric points: {collections * per_collection:,} ({per_collection} per collection, histograms included)")
     print(f"  SQLiteMetricExporter      {point_rate:>12,.0f} points/s  (encoding alone "
           f"{collections * per_collection / mencode_s:,.0f}/s)")  # fmt: skip
-    print(f"    per CPU-second          {collections * per_collection / point_cpu_s:>12,.0f} points/s")
+    print(f"    per CPU-second          {point_cpu_rate:>12,.0f} points/s")
+    _cost("points", point_cpu_rate, point_cpu_plain, point_rate, point_plain)
     print(f"  straightforward exporter  {plain_points:>12,.0f} points/s")
     print(f"  naive 1 row/transaction   {naive_points:>12,.0f} points/s")
     print(f"  ratio to straightforward  {point_rate / plain_points:>12.1f}x")
@@ -270,6 +351,13 @@ def main() -> None:
     print(f"  reference claim           {REFERENCE_METRICS_PER_S:>12,} metrics/s  -> {reference_ratio:.1f}x")
     print(f"  target {POINT_TARGET:,} points/s: {'MET' if point_rate >= POINT_TARGET else 'NOT MET'} "
           f"({point_rate / POINT_TARGET:.2f}x)")  # fmt: skip
+    bytes_per_span(folder, args.hours_bytes)
+    if args.reads:
+        import _fill_store
+        import _store_reads
+
+        path = _fill_store.cached(hours=args.hours)
+        _store_reads.run(path, _fill_store.BIG_TRACE_ID)
     print(
         f"\nload average at the end {os.getloadavg()[0]:.1f} (a figure far below target under load > {os.cpu_count()} "
         "is contention: see the per-CPU-second rate)"

@@ -22,7 +22,7 @@ METRIC_STATS = ("avg", "min", "max", "last", "sum", "rate", "p50", "p95", "p99")
 _QUANTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
 _HIST = {"latency": ("d", DURATION_BOUNDS), "ttft": ("f", TTFT_BOUNDS), "tpot": ("p", TPOT_BOUNDS)}
 _SERIES_ATTRIBUTE = {"model": GEN_AI_REQUEST_MODEL, "operation": GEN_AI_OPERATION_NAME}
-_SUMS = ", ".join(f"sum({c})" for c in sr.VALUE_COLUMNS)
+_SUMS = sr.SUMS_SQL
 
 
 @dataclass(frozen=True)
@@ -111,8 +111,8 @@ def overview(conn: sqlite3.Connection, start_ns: int, end_ns: int, group_by: Seq
         sql = f"SELECT {cols + ', ' if cols else ''}{_SUMS} FROM span_rollups WHERE step = ? AND bucket_ns >= ?"
         sql += f" AND bucket_ns < ?{extra}" + (f" GROUP BY {cols}" if cols else "")
         for row in conn.execute(sql, (step, lo, hi, *params)):
-            key, values = tuple(row[: len(group_by)]), row[len(group_by) :]
-            if values[0] is None:
+            key, values = tuple(row[: len(group_by)]), sr.unpack(row[len(group_by) :])
+            if not values[0]:
                 continue
             acc = groups.get(key)
             if acc is None:

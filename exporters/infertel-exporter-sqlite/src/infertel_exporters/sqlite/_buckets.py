@@ -1,7 +1,8 @@
 """Fixed histogram buckets of the span rollups and percentiles by interpolation (as Prometheus does).
 
-Bounds are powers of ``sqrt(2)`` seconds, so a percentile read back is within one bucket, at most
-~19% relative to the truth (linear interpolation inside the bucket, like ``histogram_quantile``).
+Bounds are powers of ``sqrt(2)`` seconds for the duration (a percentile read back is within one
+bucket: at most ~41% above or ~29% below the truth, typically much closer with linear
+interpolation inside the bucket, like ``histogram_quantile``) and powers of 2 for TTFT and TPOT.
 """
 
 from __future__ import annotations
@@ -14,16 +15,16 @@ STEPS_S = (10, 60, 3600)
 """Rollup bucket widths in seconds (10 s and 1 min as the contract names them, plus 1 h for long ranges)."""
 
 
-def _bounds(lo_exp: int, hi_exp: int) -> tuple[float, ...]:
-    return tuple(2.0 ** (k / 2) for k in range(lo_exp, hi_exp + 1))
+def _bounds(lo_exp: int, hi_exp: int, per_octave: int) -> tuple[float, ...]:
+    return tuple(2.0 ** (k / per_octave) for k in range(lo_exp, hi_exp + 1))
 
 
-DURATION_BOUNDS = _bounds(-20, 17)
-"""Request duration (s): 0.98 ms .. 362 s; 39 buckets with the overflow one."""
-TTFT_BOUNDS = _bounds(-20, 12)
-"""Time to first token (s): 0.98 ms .. 64 s."""
-TPOT_BOUNDS = _bounds(-26, 2)
-"""Time per output token (s): 0.12 ms .. 2 s."""
+DURATION_BOUNDS = _bounds(-14, 17, 2)
+"""Request duration (s): powers of sqrt(2) from 7.8 ms to 362 s (33 buckets with the overflow one)."""
+TTFT_BOUNDS = _bounds(-10, 5, 1)
+"""Time to first token (s): powers of 2 from 0.98 ms to 32 s (17 buckets)."""
+TPOT_BOUNDS = _bounds(-14, 0, 1)
+"""Time per output token (s): powers of 2 from 61 us to 1 s (16 buckets)."""
 
 HISTOGRAMS = (("d", DURATION_BOUNDS), ("f", TTFT_BOUNDS), ("p", TPOT_BOUNDS))
 """Column prefix and bounds of each span-rollup histogram: ``d0..dN`` duration, ``f*`` TTFT, ``p*`` TPOT."""

@@ -10,18 +10,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Any
 
 from infertel_exporters.sqlite import _metric_rollups, _span_rollups
-from infertel_exporters.sqlite._buckets import finite
 from infertel_exporters.sqlite._encode import ResourceCache
 from infertel_exporters.sqlite._names import (
-    ERROR_TYPE,
-    ERROR_TYPE_OTHER,
-    GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
-    GEN_AI_USAGE_INPUT_TOKENS,
-    GEN_AI_USAGE_OUTPUT_TOKENS,
-    INFERTEL_TIME_PER_OUTPUT_TOKEN,
     SERVICE_NAME,
 )
 from infertel_exporters.sqlite._span_encode import KINDS, SHAPE_INSERT, SPAN_INSERT, compact, shapes_of
@@ -72,25 +64,6 @@ def services(conn: sqlite3.Connection) -> dict[int, str]:
     return out
 
 
-def count_span(rollups: _span_rollups.SpanRollups, service: str, model: str | None, operation: str | None,
-               status_code: str, start_ns: int, duration_ns: int, attributes: dict[str, Any]) -> None:  # fmt: skip
-    """Count one stored span into ``rollups`` (the same rules as the write path)."""
-    if model is None and operation is None:
-        return
-    error_type = attributes.get(ERROR_TYPE)
-    is_error = status_code == "ERROR"
-    if error_type is None:
-        error_type = ERROR_TYPE_OTHER if is_error else ""
-    else:
-        error_type, is_error = str(error_type), True
-    rollups.add(
-        service, model or "", operation or "", error_type, int(is_error), start_ns, duration_ns,
-        attributes.get(GEN_AI_USAGE_INPUT_TOKENS), attributes.get(GEN_AI_USAGE_OUTPUT_TOKENS),
-        finite(attributes.get(GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)),
-        finite(attributes.get(INFERTEL_TIME_PER_OUTPUT_TOKEN)),
-    )  # fmt: skip
-
-
 def migrate_to_v2(conn: sqlite3.Connection) -> None:
     """Bring a version-1 file (or the empty one version 1 just created) to version 2."""
     _metric_rollups.register_functions(conn)
@@ -123,7 +96,8 @@ def migrate_to_v2(conn: sqlite3.Connection) -> None:
                 1 if parent is None else 0, stored_name, _KIND_NUMBER.get(kind, 0), start, duration,
                 None if status == "UNSET" else status, message, model, operation, shape, values, events, links,
             ))  # fmt: skip
-            count_span(rollups, service_of.get(rid, ""), model, operation, status, start, duration, attributes)
+            if model is not None or operation is not None:
+                rollups.count(service_of.get(rid, ""), model, operation, attributes, status == "ERROR", start, duration)
         cursor = conn.cursor()  # the read cursor stays open on spans_v1
         cursor.executemany(SHAPE_INSERT, list(shapes.values()))
         cursor.executemany(SPAN_INSERT, out)

@@ -15,19 +15,12 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
-from infertel_exporters.sqlite._buckets import finite
 from infertel_exporters.sqlite._compat import span_collections
 from infertel_exporters.sqlite._encode import ResourceCache, encode_json, plain, resource_rows
 from infertel_exporters.sqlite._names import (
-    ERROR_TYPE,
-    ERROR_TYPE_OTHER,
     GEN_AI_OPERATION_NAME,
     GEN_AI_REQUEST_MODEL,
     GEN_AI_RESPONSE_MODEL,
-    GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
-    GEN_AI_USAGE_INPUT_TOKENS,
-    GEN_AI_USAGE_OUTPUT_TOKENS,
-    INFERTEL_TIME_PER_OUTPUT_TOKEN,
 )
 from infertel_exporters.sqlite._span_rollups import SpanRollups
 
@@ -187,18 +180,5 @@ def span_rows(
             )
         )
         if rollups is not None and (model is not None or operation is not None):
-            error_type = attributes.get(ERROR_TYPE)
-            is_error = status_code is not None and status_code == "ERROR"
-            if error_type is None:
-                error_type = ERROR_TYPE_OTHER if is_error else ""
-            else:
-                error_type = str(error_type)
-                is_error = True
-            ttft = attributes.get(GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)
-            tpot = attributes.get(INFERTEL_TIME_PER_OUTPUT_TOKEN)
-            rollups.add(
-                service, model or "", operation or "", error_type, int(is_error), start, duration,
-                attributes.get(GEN_AI_USAGE_INPUT_TOKENS), attributes.get(GEN_AI_USAGE_OUTPUT_TOKENS),
-                None if ttft is None else finite(ttft), None if tpot is None else finite(tpot),
-            )  # fmt: skip
+            rollups.count(service, model, operation, attributes, status_code == "ERROR", start, duration)
     return rows, resource_rows(used), list(shape_rows.values())

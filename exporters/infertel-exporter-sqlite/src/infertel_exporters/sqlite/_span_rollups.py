@@ -9,16 +9,19 @@ one byte of record header in SQLite.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import math
+from bisect import bisect_left
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from infertel_exporters.sqlite._buckets import (
-    DURATION_BOUNDS,
-    HISTOGRAMS,
-    STEPS_S,
-    TPOT_BOUNDS,
-    TTFT_BOUNDS,
-    bucket_index,
+from infertel_exporters.sqlite._buckets import DURATION_BOUNDS, HISTOGRAMS, STEPS_S, TPOT_BOUNDS, TTFT_BOUNDS
+from infertel_exporters.sqlite._names import (
+    ERROR_TYPE,
+    ERROR_TYPE_OTHER,
+    GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
+    GEN_AI_USAGE_INPUT_TOKENS,
+    GEN_AI_USAGE_OUTPUT_TOKENS,
+    INFERTEL_TIME_PER_OUTPUT_TOKEN,
 )
 
 KEY_COLUMNS = ("service", "model", "operation", "error_type")
@@ -30,19 +33,64 @@ _D0 = _N_SUMS
 _F0 = _D0 + len(DURATION_BOUNDS) + 1
 _P0 = _F0 + len(TTFT_BOUNDS) + 1
 
+# Storage: the token sums in their own columns; every other count is packed two to an integer
+# column (``v<j>`` = lane 0 + lane 1 * 2**31, lanes far apart so most rows fill one lane only): half
+# the columns make the upsert (one SQL expression per column) and the record header half as costly.
+# A lane holds one bucket's count per rollup row (< 2**31); reads unpack each lane in SQL before summing.
+_TOKENS = (2, 3)
+_PACKED = tuple(i for i in range(len(VALUE_COLUMNS)) if i not in _TOKENS)
+_HALF = (len(_PACKED) + 1) // 2
+_PAIRS = tuple((_PACKED[j], _PACKED[j + _HALF] if j + _HALF < len(_PACKED) else None) for j in range(_HALF))
+STORED_COLUMNS = ("input_tokens", "output_tokens") + tuple(f"v{j}" for j in range(_HALF))
+_LANE = 2**31
+_MASK = _LANE - 1
+
 CREATE = (
     "CREATE TABLE span_rollups (step INTEGER NOT NULL, bucket_ns INTEGER NOT NULL, "
     + ", ".join(f"{c} TEXT NOT NULL" for c in KEY_COLUMNS)
     + ", "
-    + ", ".join(f"{c} NOT NULL DEFAULT 0" for c in VALUE_COLUMNS)
+    + ", ".join(f"{c} INTEGER NOT NULL DEFAULT 0" for c in STORED_COLUMNS)
     + ", PRIMARY KEY (step, bucket_ns, service, model, operation, error_type)) WITHOUT ROWID"
 )
 UPSERT = (
-    f"INSERT INTO span_rollups (step, bucket_ns, {', '.join(KEY_COLUMNS)}, {', '.join(VALUE_COLUMNS)}) VALUES ("
-    + ",".join("?" * (2 + len(KEY_COLUMNS) + len(VALUE_COLUMNS)))
+    f"INSERT INTO span_rollups (step, bucket_ns, {', '.join(KEY_COLUMNS)}, {', '.join(STORED_COLUMNS)}) VALUES ("
+    + ",".join("?" * (2 + len(KEY_COLUMNS) + len(STORED_COLUMNS)))
     + ") ON CONFLICT (step, bucket_ns, service, model, operation, error_type) DO UPDATE SET "
-    + ", ".join(f"{c} = {c} + excluded.{c}" for c in VALUE_COLUMNS)
+    + ", ".join(f"{c} = {c} + excluded.{c}" for c in STORED_COLUMNS)
 )
+SUMS_SQL = ", ".join(
+    ["sum(input_tokens)", "sum(output_tokens)"]
+    + [f"sum(v{j} & {_MASK})" + (f", sum(v{j} >> 31)" if hi is not None else "") for j, (_lo, hi) in enumerate(_PAIRS)]
+)
+"""SQL of every value summed (lanes unpacked): :func:`unpack` turns a result row into the logical values."""
+BASIC_SQL = ", ".join(
+    ["sum(input_tokens)", "sum(output_tokens)"] + [f"sum(v{_PACKED.index(i)} & {_MASK})" for i in (0, 1, 4, 5)]
+)
+"""SQL of ``count``, ``errors``, tokens and the TTFT / TPOT counts only (see :func:`unpack_basic`)."""
+
+
+def pack(values: Sequence[int]) -> tuple[int, ...]:
+    """Logical values (``VALUE_COLUMNS`` order) -> stored columns (``STORED_COLUMNS`` order)."""
+    return (values[2], values[3], *[values[lo] + (values[hi] * _LANE if hi is not None else 0) for lo, hi in _PAIRS])
+
+
+def unpack(sums: Sequence[Any]) -> list[int]:
+    """A ``SUMS_SQL`` result -> logical values in ``VALUE_COLUMNS`` order (NULL sums as 0)."""
+    out = [0] * len(VALUE_COLUMNS)
+    out[2], out[3] = sums[0] or 0, sums[1] or 0
+    k = 2
+    for lo, hi in _PAIRS:
+        out[lo] = sums[k] or 0
+        k += 1
+        if hi is not None:
+            out[hi] = sums[k] or 0
+            k += 1
+    return out
+
+
+def unpack_basic(sums: Sequence[Any]) -> list[int]:
+    """A ``BASIC_SQL`` result -> ``[count, errors, input_tokens, output_tokens, ttft_count, tpot_count]``."""
+    return [sums[2] or 0, sums[3] or 0, sums[0] or 0, sums[1] or 0, sums[4] or 0, sums[5] or 0]
 
 
 class SpanRollups:
@@ -50,7 +98,7 @@ class SpanRollups:
 
     Example:
         >>> acc = SpanRollups()
-        >>> acc.add("svc", "m", "chat", "", 0, 10**9, 2_000_000_000, 5, 7, None, None)
+        >>> acc.count("svc", "m", "chat", {"gen_ai.usage.input_tokens": 5}, False, 10**9, 2_000_000_000)
         >>> [row[:8] for row in acc.rows()][0]
         (10, 0, 'svc', 'm', 'chat', '', 1, 0)
     """
@@ -63,35 +111,43 @@ class SpanRollups:
     def __bool__(self) -> bool:
         return bool(self._groups)
 
-    def add(self, service: str, model: str, operation: str, error_type: str, is_error: int, start_ns: int,
-            duration_ns: int, input_tokens: Any, output_tokens: Any, ttft: float | None,
-            tpot: float | None) -> None:  # fmt: skip
-        """Count one span (``error_type`` ``""`` for none; tokens ignored unless integers)."""
-        key = (start_ns - start_ns % 10_000_000_000, service, model, operation, error_type)
+    def count(self, service: str, model: str | None, operation: str | None, attributes: Mapping[str, Any],
+              is_error: bool, start_ns: int, duration_ns: int) -> None:  # fmt: skip
+        """Count one GenAI span: its group, error, tokens, and duration / TTFT / TPOT buckets."""
+        error_type = attributes.get(ERROR_TYPE)
+        if error_type is None:
+            error_type = ERROR_TYPE_OTHER if is_error else ""
+        else:
+            error_type, is_error = str(error_type), True
+        key = (start_ns - start_ns % 10_000_000_000, service, model or "", operation or "", error_type)
         acc = self._groups.get(key)
         if acc is None:
             acc = self._groups[key] = [0] * len(VALUE_COLUMNS)
-        duration = duration_ns / 1e9
         acc[0] += 1
-        acc[1] += is_error
-        if input_tokens.__class__ is int:
-            acc[2] += input_tokens
-        if output_tokens.__class__ is int:
-            acc[3] += output_tokens
-        acc[_D0 + bucket_index(DURATION_BOUNDS, duration)] += 1
-        if ttft is not None:
+        if is_error:
+            acc[1] += 1
+        tokens = attributes.get(GEN_AI_USAGE_INPUT_TOKENS)
+        if tokens.__class__ is int:
+            acc[2] += tokens
+        tokens = attributes.get(GEN_AI_USAGE_OUTPUT_TOKENS)
+        if tokens.__class__ is int:
+            acc[3] += tokens
+        acc[_D0 + bisect_left(DURATION_BOUNDS, duration_ns / 1e9)] += 1
+        ttft = attributes.get(GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)
+        if ttft is not None and (ttft.__class__ is float or ttft.__class__ is int) and 0 <= ttft < math.inf:
             acc[4] += 1
-            acc[_F0 + bucket_index(TTFT_BOUNDS, ttft)] += 1
-        if tpot is not None:
+            acc[_F0 + bisect_left(TTFT_BOUNDS, ttft)] += 1
+        tpot = attributes.get(INFERTEL_TIME_PER_OUTPUT_TOKEN)
+        if tpot is not None and (tpot.__class__ is float or tpot.__class__ is int) and 0 <= tpot < math.inf:
             acc[5] += 1
-            acc[_P0 + bucket_index(TPOT_BOUNDS, tpot)] += 1
+            acc[_P0 + bisect_left(TPOT_BOUNDS, tpot)] += 1
 
     def rows(self) -> list[tuple[Any, ...]]:
         """Upsert rows for ``UPSERT``: the 10 s groups, and the same merged into 1 min and 1 h buckets."""
         out: list[tuple[Any, ...]] = []
         coarser: dict[tuple[Any, ...], list[Any]] = {}
         for (bucket, *group), values in self._groups.items():
-            out.append((10, bucket, *group, *values))
+            out.append((10, bucket, *group, *pack(values)))
             for step in STEPS_S[1:]:
                 width = step * 1_000_000_000
                 key = (step, bucket - bucket % width, *group)
@@ -102,18 +158,8 @@ class SpanRollups:
                     for i, v in enumerate(values):
                         if v:
                             merged[i] += v
-        out.extend((*key, *values) for key, values in coarser.items())
+        out.extend((*key, *pack(values)) for key, values in coarser.items())
         return out
-
-
-def merge(rows: Iterable[Sequence[Any]], offset: int) -> list[Any]:
-    """Column-wise sum of rollup rows' value columns starting at ``offset``."""
-    total: list[Any] = [0] * len(VALUE_COLUMNS)
-    for row in rows:
-        for i, v in enumerate(row[offset : offset + len(VALUE_COLUMNS)]):
-            if v:
-                total[i] += v
-    return total
 
 
 def histogram(values: Sequence[Any], prefix: str) -> list[Any]:

@@ -64,13 +64,14 @@ def timeseries(conn: sqlite3.Connection, query: str, start_ns: int, end_ns: int,
     cols = ", ".join(group_by)
     extra, params = _filters(where)
     needs_hist = query.split("_")[0] in _HIST and query.split("_")[-1] in _QUANTILES
-    values = _SUMS if needs_hist else ", ".join(f"sum({c})" for c in sr.SUM_COLUMNS)
+    values = _SUMS if needs_hist else sr.BASIC_SQL
+    unpack = sr.unpack if needs_hist else sr.unpack_basic
     sql = f"SELECT {cols + ', ' if cols else ''}bucket_ns - bucket_ns % ? AS b, {values} FROM span_rollups"
     sql += f" WHERE step = ? AND bucket_ns >= ? AND bucket_ns < ?{extra} GROUP BY {cols + ', ' if cols else ''}b"
     grouped: dict[tuple[str, ...], dict[int, float | None]] = {}
     step_s_eff = step_ns / 1e9
     for row in conn.execute(sql, (step_ns, tier, buckets[0], end_ns, *params)):
-        key, bucket, v = tuple(row[: len(group_by)]), row[len(group_by)], row[len(group_by) + 1 :]
+        key, bucket, v = tuple(row[: len(group_by)]), row[len(group_by)], unpack(row[len(group_by) + 1 :])
         grouped.setdefault(key, {})[bucket] = _value(query, v, step_s_eff)
     return [
         Series(labels=dict(zip(group_by, key, strict=True)), points=[(b, points.get(b)) for b in buckets])
