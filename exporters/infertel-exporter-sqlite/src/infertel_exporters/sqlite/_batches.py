@@ -49,9 +49,11 @@ def span_batch(spans: Sequence[Any], cache: ResourceCache, store: SQLiteStore) -
 
 
 class _MetricBatch(Batch):
-    def __init__(self, rows: list[tuple[Any, ...]], resources: list[Any], cache: ResourceCache, store: SQLiteStore):
+    def __init__(self, rows: list[tuple[Any, ...]], resources: list[Any], cache: ResourceCache, store: SQLiteStore,
+                 histograms: dict[int, Any]) -> None:  # fmt: skip
         super().__init__(len(rows), [(RESOURCE_UPSERT, resources), (METRIC_INSERT, rows)])
         self._raw = rows
+        self._histograms = histograms
         self._cache = cache
         self._store = store
 
@@ -60,7 +62,9 @@ class _MetricBatch(Batch):
         if self._store.rollups:
             state = self._store._metric_state
             state.rollback()  # a retried transaction starts from the committed state
-            series, rollups = _metric_rollups.rollup_rows(self._raw, state, self._cache.service_by_id, conn)
+            series, rollups = _metric_rollups.rollup_rows(
+                self._raw, state, self._cache.service_by_id, conn, self._histograms
+            )
             if series:
                 conn.executemany(_metric_rollups.SERIES_INSERT, series)
             conn.executemany(_metric_rollups.UPSERT, rollups)
@@ -74,8 +78,9 @@ class _MetricBatch(Batch):
 
 def metric_batch(data: Any, cache: ResourceCache, store: SQLiteStore) -> Batch:
     """Metric points and (when the store keeps them) their rollups, with per-series deltas."""
-    rows, resources = _metric_rows(data, cache)
-    return _MetricBatch(rows, resources, cache, store)
+    histograms: dict[int, Any] = {}
+    rows, resources = _metric_rows(data, cache, histograms if store.rollups else None)
+    return _MetricBatch(rows, resources, cache, store, histograms)
 
 
 def log_batch(records: Sequence[Any], cache: ResourceCache, store: SQLiteStore) -> Batch:

@@ -161,8 +161,14 @@ def resource_rows(used: dict[int, tuple[str, str]]) -> list[tuple[int, str, str,
     return [(rid, attributes, schema_url, now) for rid, (attributes, schema_url) in used.items()]
 
 
-def metric_rows(data: MetricsData, cache: ResourceCache) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """Rows for ``METRIC_INSERT`` and ``RESOURCE_UPSERT``; one row per data point."""
+def metric_rows(
+    data: MetricsData, cache: ResourceCache, histograms: dict[int, Any] | None = None
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Rows for ``METRIC_INSERT`` and ``RESOURCE_UPSERT``; one row per data point.
+
+    ``histograms`` (optional) receives row index -> (bounds JSON, counts, sum, count) of the
+    explicit-bucket histogram rows, for the rollups.
+    """
     rows: list[tuple[Any, ...]] = []
     used: dict[int, tuple[str, str]] = {}
     append = rows.append
@@ -195,8 +201,11 @@ def metric_rows(data: MetricsData, cache: ResourceCache) -> tuple[list[tuple[Any
                     temporality = values.aggregation_temporality.name.lower()
                     for hpoint in values.data_points:
                         # Assembled by hand: the bounds are the same object at every collection.
+                        bounds_json = stable(hpoint.explicit_bounds)
+                        if histograms is not None:
+                            histograms[len(rows)] = (bounds_json, hpoint.bucket_counts, hpoint.sum, hpoint.count)
                         histogram = (
-                            f'{{"bounds":{stable(hpoint.explicit_bounds)},"counts":{encode_json(hpoint.bucket_counts)},'
+                            f'{{"bounds":{bounds_json},"counts":{encode_json(hpoint.bucket_counts)},'
                             f'"sum":{_num(hpoint.sum)},"count":{hpoint.count},"min":{_num(hpoint.min)},'
                             f'"max":{_num(hpoint.max)}}}'
                         )

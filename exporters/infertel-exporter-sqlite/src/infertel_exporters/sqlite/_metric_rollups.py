@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from infertel_exporters.sqlite._buckets import STEPS_S
+from infertel_exporters.sqlite._encode import encode_json
 
 CREATE = (
     """CREATE TABLE metric_series (
@@ -79,7 +80,7 @@ def hist_add(a: str | None, b: str | None) -> str | None:
     x, y = json.loads(a), json.loads(b)
     if len(x) != len(y):  # bounds changed inside a bucket: keep the newer layout
         return b
-    return json.dumps([p + q for p, q in zip(x, y, strict=True)], separators=(",", ":"))
+    return encode_json([p + q for p, q in zip(x, y, strict=True)])
 
 
 def register_functions(conn: sqlite3.Connection) -> None:
@@ -104,6 +105,7 @@ class MetricState:
     def __init__(self) -> None:
         self.last: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         self.known: set[int] = set()
+        self.ids: dict[tuple[Any, ...], int] = {}
         self.pending: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         self.pending_known: set[int] = set()
 
@@ -142,16 +144,20 @@ def rollup_rows(
     state: MetricState,
     service_of: Callable[[int], str],
     conn: sqlite3.Connection | None,
+    histograms: dict[int, tuple[str, Sequence[int], float, int]] | None = None,
 ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """Series rows (``SERIES_INSERT``) and rollup rows (``UPSERT``) for raw ``metric_points`` rows.
 
     ``rows`` are in ``METRIC_INSERT`` order: name, unit, kind, temporality, monotonic, start_ns,
     time_ns, attributes, value, histogram, scope_name, resource_id. ``conn`` (optional) finds a
-    series' previous point in the store when this process has not seen it yet.
+    series' previous point in the store when this process has not seen it yet. ``histograms`` (row
+    index -> bounds JSON, counts, sum, count) spares parsing the histogram JSON of those rows.
     """
     series: list[tuple[Any, ...]] = []
     out: list[tuple[Any, ...]] = []
-    for name, unit, kind, temporality, monotonic, start_ns, time_ns, attributes, value, histogram, _s, rid in rows:
+    ids = state.ids
+    for index, (name, unit, kind, temporality, monotonic, start_ns, time_ns, attributes, value, histogram, _s,
+                rid) in enumerate(rows):  # fmt: skip
         if kind == "exponential_histogram":
             continue
         hist: str | None = None
@@ -159,17 +165,19 @@ def rollup_rows(
         delta: float | None = None
         total: float | None = None
         if kind == "histogram":
-            h = json.loads(histogram)
-            bounds = json.dumps(h["bounds"], separators=(",", ":"))
-            counts, hsum, hcount = h["counts"], h["sum"], h["count"]
+            parts = histograms.get(index) if histograms is not None else None
+            if parts is None:
+                h = json.loads(histogram)
+                parts = (encode_json(h["bounds"]), h["counts"], h["sum"], h["count"])
+            bounds, counts, hsum, hcount = parts
             key = (name, rid, attributes, kind)
             if temporality == "cumulative":
                 prev = _previous(conn, state, key, time_ns)
-                state.pending[key] = (start_ns, counts, hsum, hcount)
+                state.pending[key] = (start_ns, tuple(counts), hsum, hcount)
                 if prev is not None and prev[0] == start_ns and hcount >= prev[3] and len(prev[1]) == len(counts):
                     counts = [c - p for c, p in zip(counts, prev[1], strict=True)]
                     hsum, hcount = hsum - prev[2], hcount - prev[3]
-            hist = json.dumps(counts, separators=(",", ":"))
+            hist = encode_json(counts)
             delta, total = hcount, hsum
             low = high = last = None
         else:
@@ -184,7 +192,12 @@ def rollup_rows(
                     state.pending[key] = (start_ns, value)
                     if prev is not None and prev[0] == start_ns and value >= prev[1]:
                         delta = value - prev[1]
-        sid = series_id(rid, name, kind, attributes, bounds)
+        id_key = (rid, name, kind, attributes, bounds)
+        sid = ids.get(id_key)
+        if sid is None:
+            if len(ids) > 100_000:
+                ids.clear()
+            sid = ids[id_key] = series_id(rid, name, kind, attributes, bounds)
         if sid not in state.known and sid not in state.pending_known:
             state.pending_known.add(sid)
             series.append((sid, name, unit, kind, monotonic, service_of(rid), rid, attributes, bounds))
