@@ -76,12 +76,12 @@ _NOTHING: Any = object()
 
 
 def fold(
-    batch: list[tuple[Any, ...]],
+    records: Iterator[tuple[Any, ...]],
     series_for: Callable[[Any], _Series],
     mapping: LogMapping,
     counted: dict[int, Any],
 ) -> None:
-    """Count every record of ``batch`` (in order) in its series' staging slot.
+    """Count every record of ``records`` (in order) in its series' staging slot.
 
     ``counted`` maps the parent span id of each counted GenAI span to its series key, until
     that parent ends (at most :data:`MAX_PENDING_PARENTS`, oldest forgotten first): a parent of
@@ -92,7 +92,6 @@ def fold(
     the end.
     """
     pending: dict[Slot, tuple[list[float], list[float], list[float], list[float]]] = {}
-    records = iter(batch)
     try:
         while True:
             try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from opentelemetry.context import Context
@@ -74,76 +75,18 @@ class InferenceStatsSpanProcessor(SpanProcessor):
 
     def __init__(self, stats: InferenceStats | None = None, **options: Any) -> None:
         self.stats = stats if stats is not None else InferenceStats(**options)
-        self._extras = self.stats.extra_attributes or None
-        self._buffer = self.stats.buffer
-        self._started = self.stats.in_flight_spans
-        self._clock = self.stats.clock
-        self._active = True
         self._losses_seen = 0
+        # The hot path: closures over the statistics' containers (see _hot_path), set on the
+        # instance so that the SDK's ``processor.on_start(...)`` finds them before the methods.
+        vars(self).update(zip(("on_start", "on_end"), _hot_path(self.stats), strict=True))
 
-    # on_start / on_end apply the policy of ``handle_internal_errors`` (re-raise under the test
-    # switch, else log once per call site and drop) written out as try/except: a ``with`` block
-    # costs 0.1-0.3 µs here, a tenth of the whole budget per span, and try is free in 3.11+.
-    # on_end only reads the span (once, while its fields are in the CPU's caches) and appends the
-    # values; the fold derives the rest for a whole batch at once (see _fold).
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         """Count a GenAI span in flight (see the class docstring for the contract)."""
-        try:
-            try:
-                attrs, span_id = _start_fields(span)
-            except AttributeError:  # not an SDK span (see compat)
-                attrs, span_id = public_start_fields(span)
-            if attrs.get(_OP) is None or not self._active:
-                return
-            started = self._started
-            if len(started) < MAX_TRACKED_IN_FLIGHT:
-                # The live attribute dict, not a key: the series key is derived when in-flight
-                # counts are read.
-                started[span_id] = attrs
-        except Exception as exc:
-            if reraise_enabled():
-                raise
-            log_internal_error(exc)
+        vars(self)["on_start"](span, parent_context)
 
     def on_end(self, span: ReadableSpan) -> None:
         """Record an ended GenAI span (see the class docstring for the contract)."""
-        try:
-            try:
-                attrs, span_id, start, end, status_code, parent_id = _end_fields(span)
-            except AttributeError:  # not an SDK span (see compat)
-                attrs, span_id, start, end, status_code, parent_id = public_end_fields(span)
-            get = attrs.get
-            operation = get(_OP)
-            if operation is None or not self._active:
-                return
-            started = self._started
-            if started:
-                started.pop(span_id, None)
-            extras = self._extras
-            buffer = self._buffer
-            buffer.append(  # the fields of _fold.RECORD_FIELDS
-                (
-                    self._clock(),
-                    (end - start) / 1e9 if end > start else 0.0,
-                    span_id,
-                    parent_id,
-                    status_code,
-                    operation,
-                    get(_MODEL),
-                    get(_ERROR_TYPE),
-                    get(_TTFT),
-                    get(_TPOT),
-                    get(_INPUT),
-                    get(_OUTPUT),
-                    None if extras is None else tuple([get(name) for name in extras]),
-                )
-            )
-            if len(buffer) >= FOLD_BATCH:
-                self.stats.buffer_full()
-        except Exception as exc:
-            if reraise_enabled():
-                raise
-            log_internal_error(exc)
+        vars(self)["on_end"](span)
 
     def reset_after_fork(self) -> None:
         """In a forked child: nothing of the processor's own to forget (its statistics reset themselves)."""
@@ -151,7 +94,7 @@ class InferenceStatsSpanProcessor(SpanProcessor):
 
     def shutdown(self) -> None:
         """Stop recording (statistics already gathered stay readable)."""
-        self._active = False
+        vars(self).update(on_start=_ignore, on_end=_ignore)
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         """Nothing is buffered for export; ``False`` when ended spans were dropped since the last call.
@@ -161,3 +104,80 @@ class InferenceStatsSpanProcessor(SpanProcessor):
         losses = self.stats.losses()
         seen, self._losses_seen = self._losses_seen, losses
         return losses == seen
+
+
+def _ignore(span: Any, parent_context: Any = None) -> None:
+    """``on_start`` / ``on_end`` of a processor that was shut down."""
+
+
+def _hot_path(stats: InferenceStats) -> tuple[Callable[..., None], Callable[[Any], None]]:
+    """``(on_start, on_end)`` of a processor feeding ``stats``.
+
+    Closures, so that every name they use is a fast local (a cell) rather than a global or an
+    attribute of ``self``: about 0.05-0.08 µs less per span, measured on Python 3.10 and 3.11.
+    Both apply the policy of ``handle_internal_errors`` (re-raise under the test switch, else log
+    once per call site and drop) written out as try/except: a ``with`` block costs 0.1-0.3 µs
+    here, and try is free in 3.11+. ``on_end`` only reads the span (once, while its fields are in
+    the CPU's caches) and appends the values; the fold derives the rest for a whole batch at once
+    (see _fold). The containers captured here are never replaced (a fork clears them in place).
+    """
+    start_fields, end_fields = _start_fields, _end_fields
+    started, buffer, clock = stats.in_flight_spans, stats.buffer, stats.clock
+    append, extras, buffer_full = buffer.append, stats.extra_attributes or None, stats.buffer_full
+    op, model, error_type, ttft, tpot = _OP, _MODEL, _ERROR_TYPE, _TTFT, _TPOT
+    input_tokens, output_tokens = _INPUT, _OUTPUT
+    max_tracked, fold_batch = MAX_TRACKED_IN_FLIGHT, FOLD_BATCH
+
+    def on_start(span: Span, parent_context: Context | None = None) -> None:
+        try:
+            try:
+                attrs, span_id = start_fields(span)
+            except AttributeError:  # not an SDK span (see compat)
+                attrs, span_id = public_start_fields(span)
+            if attrs.get(op) is not None and len(started) < max_tracked:
+                # The live attribute dict, not a key: the series key is derived when in-flight
+                # counts are read.
+                started[span_id] = attrs
+        except Exception as exc:
+            if reraise_enabled():
+                raise
+            log_internal_error(exc)
+
+    def on_end(span: ReadableSpan) -> None:
+        try:
+            try:
+                attrs, span_id, start, end, status_code, parent_id = end_fields(span)
+            except AttributeError:  # not an SDK span (see compat)
+                attrs, span_id, start, end, status_code, parent_id = public_end_fields(span)
+            get = attrs.get
+            operation = get(op)
+            if operation is None:
+                return
+            if started:
+                started.pop(span_id, None)
+            append(  # the fields of _fold.RECORD_FIELDS
+                (
+                    clock(),
+                    # int / int: correctly rounded, like / 1e9 below 2**53 ns, and cheaper.
+                    (end - start) / 1_000_000_000 if end > start else 0.0,
+                    span_id,
+                    parent_id,
+                    status_code,
+                    operation,
+                    get(model),
+                    get(error_type),
+                    get(ttft),
+                    get(tpot),
+                    get(input_tokens),
+                    get(output_tokens),
+                    None if extras is None else tuple([get(name) for name in extras]),
+                )
+            )
+            if len(buffer) >= fold_batch:
+                buffer_full()
+        except Exception as exc:
+            if reraise_enabled():
+                raise
+            log_internal_error(exc)
+
+    return on_start, on_end
