@@ -14,6 +14,7 @@ from typing import Any
 from markupsafe import Markup
 
 from infertel.dashboard import _svg
+from infertel.dashboard._cache import SeriesCache
 from infertel.dashboard._context import TimeRange
 from infertel.dashboard._format import timestamp
 from infertel.dashboard.panels import Panel, format_unit, format_value, panel, status_of
@@ -67,17 +68,23 @@ def _mean(points: Sequence[tuple[int, float | None]]) -> float:
     return sum(values) / len(values) if values else -math.inf
 
 
-def chart(store: Any, p: Panel, tr: TimeRange, where: Mapping[str, str]) -> Chart:
+def chart(store: Any, p: Panel, tr: TimeRange, where: Mapping[str, str], cache: SeriesCache | None = None) -> Chart:
     """Query ``p.store_query`` over ``tr`` and build its chart (an empty one when there is no data).
+
+    With ``cache``, closed buckets of earlier calls are reused and only the tail is queried.
 
     Example:
         >>> c = chart(store, panel("requests_per_s"), time_range("1h"), {})  # doctest: +SKIP
     """
     error = None
+    merged = {**dict(p.where), **where}
     try:
-        found = store.timeseries(
-            p.store_query, tr.start_ns, tr.end_ns, tr.step_s, group_by=p.group_by, where={**dict(p.where), **where}
-        )
+        if cache is None:
+            found = store.timeseries(
+                p.store_query, tr.start_ns, tr.end_ns, tr.step_s, group_by=p.group_by, where=merged
+            )
+        else:
+            found = cache.timeseries(store, p.store_query, tr.start_ns, tr.end_ns, tr.step_s, p.group_by, merged)
     except ValueError as exc:  # a query this store does not know (an older or newer panel model)
         found, error = [], str(exc)
     found = [s for s in found if any(v is not None for _, v in s.points)]

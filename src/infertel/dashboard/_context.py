@@ -21,6 +21,7 @@ from jinja2 import ChoiceLoader, Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from infertel.dashboard import _format
+from infertel.dashboard._cache import SeriesCache
 from infertel.dashboard._registry import Api, Page
 from infertel.dashboard._security import TokenGate, secure_route_class, security_headers
 from infertel.dashboard._style import CSS
@@ -32,9 +33,9 @@ RANGES: dict[str, tuple[int, int]] = {
     "1h": (3600, 60),
     "6h": (6 * 3600, 360),
     "24h": (24 * 3600, 1440),
-    "7d": (7 * 24 * 3600, 10080),
+    "7d": (7 * 24 * 3600, 10800),
 }
-"""Range name -> (length in seconds, chart step in seconds: about 60 points, a multiple of the 10 s/60 s rollups)."""
+"""Range name -> (length, chart step) in seconds: about 60 points, multiples of the 10 s/1 min/1 h rollups."""
 
 DEFAULT_RANGE = "1h"
 
@@ -149,6 +150,7 @@ class Dashboard:
         self.env.globals.update(dashboard=self, ranges=list(RANGES), url=self.url)
         for name in self.env.list_templates(filter_func=lambda n: n.endswith(".html")):
             self.env.get_template(name)  # compile every template once, now
+        self.series_cache = SeriesCache()
         self.route_class = secure_route_class(self.gate, self.headers, page=True, error_page=self._error_page)
         self.api_route_class = secure_route_class(self.gate, self.headers, page=False, error_page=self._error_page)
 

@@ -41,7 +41,7 @@ def overview(d: Dashboard, query: _Query, _: _Query) -> str:
     if store is not None:
         rows = store.overview(tr.start_ns, tr.end_ns, group_by=("service", "model"), where=where or None)
         values["headers"], values["table"] = overview_table(rows)
-        values["charts"] = [chart(store, p, tr, where) for p in panels("overview")]
+        values["charts"] = [chart(store, p, tr, where, d.series_cache) for p in panels("overview")]
         values["services"], values["models"] = _labels(store, "service"), _labels(store, "model")
     return d.render("overview.html", **values)
 
@@ -50,7 +50,7 @@ def resources(d: Dashboard, query: _Query, _: _Query) -> str:
     """Host, process and GPU resources: one chart per resources panel ("no data" where none was stored)."""
     tr = d.range_of(query)
     store = d.store()
-    charts = [] if store is None else [chart(store, p, tr, {}) for p in panels("resources")]
+    charts = [] if store is None else [chart(store, p, tr, {}, d.series_cache) for p in panels("resources")]
     return d.render("resources.html", tr=tr, store=store, charts=charts)
 
 
