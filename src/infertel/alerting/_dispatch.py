@@ -121,6 +121,7 @@ class Dispatcher:
         self._groups: dict[tuple[str, tuple[tuple[str, str], ...]], _Group] = {}
         self.notifications = 0
         self.dropped = 0
+        self._unknown: set[str] = set()
 
     def update(self, alerts: Sequence[Alert], now: float) -> None:
         """Put firing and resolved ``alerts`` into their groups (pending ones are ignored)."""
@@ -200,7 +201,9 @@ class Dispatcher:
     def _send(self, receiver_name: str, group: _Group, alerts: list[Alert], now: float, event: str) -> None:
         receiver = self.receivers.get(receiver_name)
         if receiver is None:
-            _logger.warning("alerting: no receiver named %r; notification dropped", receiver_name)
+            if receiver_name not in self._unknown:
+                self._unknown.add(receiver_name)
+                _logger.warning("alerting: no receiver named %r; its notifications are dropped", receiver_name)
             self.dropped += 1
             return
         body = payload(receiver_name, group.key, group.labels, alerts, self.external_url)

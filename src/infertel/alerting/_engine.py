@@ -93,9 +93,11 @@ class AlertEngine:
             thresholds = [r.latency_threshold_s for r in self.rules if isinstance(r, SLORule) and r.sli == "latency"]
             source = LiveSource(latency_thresholds_s=[t for t in thresholds if t is not None])
         self.source = source
+        if not receivers:
+            receivers = [Receiver("default")]  # no channel: alerts are kept and recorded, nothing is sent
         self.receivers = {r.name: r for r in receivers}
         if route is None:
-            route = Route(receivers[0].name if receivers else "default")
+            route = Route(receivers[0].name)
         self.route = route.resolve()
         self.store = AlertStore(store) if isinstance(store, str) else store
         self._lock = threading.Lock()
@@ -115,6 +117,7 @@ class AlertEngine:
     def evaluate(self, now: float | None = None) -> list[Alert]:
         """Run one round at ``now`` (default the clock); returns every alert held after it."""
         now = self._clock() if now is None else now
+        self.series.memo.clear()
         for name, labels, value, at in self.source.collect(now):
             self.series.append(labels_of(name, dict(labels)), at, float(value))
         for recording in self._recordings:
@@ -147,6 +150,7 @@ class AlertEngine:
         current = self.alerts()
         self.dispatcher.update([a for a in current if a.state != "pending"], now)
         self.series.prune(now)
+        self.series.memo.clear()
         self.rounds += 1
         return current
 

@@ -77,7 +77,18 @@ class Expr:
     """Base of every node: ``eval(history, t) -> Vector`` and ``promql() -> str``."""
 
     def eval(self, history: SeriesHistory, t: float) -> Vector:
-        """The instant vector at time ``t``."""
+        """The instant vector at time ``t`` (memoized per round: rules share subexpressions).
+
+        The result is shared: callers must not change it.
+        """
+        memo = history.memo
+        key = (self, t)
+        result = memo.get(key)
+        if result is None:
+            result = memo[key] = self._eval(history, t)
+        return result
+
+    def _eval(self, history: SeriesHistory, t: float) -> Vector:
         raise NotImplementedError
 
     def promql(self) -> str:
@@ -116,7 +127,7 @@ class Selector(Expr):
     matchers: tuple[tuple[str, str, str], ...] = ()
     offset_s: float = 0.0
 
-    def eval(self, history: SeriesHistory, t: float) -> Vector:
+    def _eval(self, history: SeriesHistory, t: float) -> Vector:
         at = t - self.offset_s
         return {labels: points[-1][1] for labels, points in history.select(self.name, self.matchers, at, LOOKBACK_S)}
 
@@ -149,7 +160,7 @@ class RangeFunction(Expr):
         if self.function not in _RANGE_FUNCTIONS:
             raise ValueError(f"range function must be one of {', '.join(_RANGE_FUNCTIONS)}; got {self.function!r}")
 
-    def eval(self, history: SeriesHistory, t: float) -> Vector:
+    def _eval(self, history: SeriesHistory, t: float) -> Vector:
         end = t - self.selector.offset_s
         start = end - self.range_s
         out: Vector = {}
@@ -188,7 +199,7 @@ class Aggregate(Expr):
     by: tuple[str, ...] | None = None
     without: tuple[str, ...] | None = None
 
-    def eval(self, history: SeriesHistory, t: float) -> Vector:
+    def _eval(self, history: SeriesHistory, t: float) -> Vector:
         groups: dict[Labels, list[float]] = {}
         for labels, value in self.expr.eval(history, t).items():
             if self.by is not None:
@@ -219,7 +230,7 @@ class Quantile(Expr):
     q: float
     expr: Expr
 
-    def eval(self, history: SeriesHistory, t: float) -> Vector:
+    def _eval(self, history: SeriesHistory, t: float) -> Vector:
         groups: dict[Labels, list[tuple[float, float]]] = {}
         for labels, value in self.expr.eval(history, t).items():
             le = dict(labels).get("le")
@@ -242,7 +253,7 @@ class Abs(Expr):
 
     expr: Expr
 
-    def eval(self, history: SeriesHistory, t: float) -> Vector:
+    def _eval(self, history: SeriesHistory, t: float) -> Vector:
         return {_drop_name(k): abs(v) for k, v in self.expr.eval(history, t).items()}
 
     def promql(self) -> str:
@@ -258,7 +269,7 @@ class Scalar(Expr):
 
     value: float
 
-    def eval(self, history: SeriesHistory, t: float) -> Vector:
+    def _eval(self, history: SeriesHistory, t: float) -> Vector:
         return {(): self.value}
 
     def promql(self) -> str:
@@ -285,7 +296,7 @@ class Binary(Expr):
     right: Expr
     on: tuple[str, ...] | None = field(default=None)
 
-    def eval(self, history: SeriesHistory, t: float) -> Vector:
+    def _eval(self, history: SeriesHistory, t: float) -> Vector:
         left = self.left.eval(history, t)
         if self.op == "or":
             out = {_drop_name(k): v for k, v in left.items()}

@@ -11,9 +11,11 @@ the same input series (``tests/alerting/test_parity.py``).
 from __future__ import annotations
 
 import bisect
+import functools
 import math
-from collections import deque
+import re
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 Labels = tuple[tuple[str, str], ...]
 """A series' labels, sorted by name (``__name__`` included for stored series)."""
@@ -59,34 +61,46 @@ class SeriesHistory:
         self.max_series = max_series
         self.max_points = max_points
         self.dropped = 0
-        self._by_name: dict[str, dict[Labels, deque[tuple[float, float]]]] = {}
+        self._by_name: dict[str, dict[Labels, list[tuple[float, float]]]] = {}
         self._count = 0
+        # Series matching each (name, matchers) selector: rules select the same series every round.
+        self._matching: dict[tuple[str, tuple[tuple[str, str, str], ...]], list[tuple[Labels, list[Any]]]] = {}
+        self.memo: dict[Any, Any] = {}
+        """Expression results of the current round; cleared whenever samples are added."""
 
     def append(self, labels: Labels, t: float, value: float) -> None:
-        """Add one sample (a sample not newer than the series' last one replaces nothing and is ignored)."""
-        name = dict(labels).get("__name__", "")
-        series_map = self._by_name.setdefault(name, {})
+        """Add one sample (a sample not newer than the series' last one is ignored)."""
+        name = labels_name(labels)
+        series_map = self._by_name.get(name)
+        if series_map is None:
+            series_map = self._by_name[name] = {}
         points = series_map.get(labels)
         if points is None:
             if self._count >= self.max_series:
                 self.dropped += 1
                 return
-            points = series_map[labels] = deque(maxlen=self.max_points)
+            points = series_map[labels] = []
             self._count += 1
-        if points and points[-1][0] >= t:
+            self._matching.clear()
+        elif points[-1][0] >= t:
             return
         points.append((t, value))
+        if self.memo:
+            self.memo.clear()
+        if len(points) > self.max_points:
+            del points[: len(points) - self.max_points]
 
     def prune(self, now: float) -> None:
         """Drop samples older than ``retention_s`` and series left empty."""
         horizon = now - self.retention_s
         for name, series_map in list(self._by_name.items()):
             for labels, points in list(series_map.items()):
-                while points and points[0][0] < horizon:
-                    points.popleft()
+                if points and points[0][0] < horizon:
+                    del points[: bisect.bisect_left(points, (horizon, -math.inf))]
                 if not points:
                     del series_map[labels]
                     self._count -= 1
+                    self._matching.clear()
             if not series_map:
                 del self._by_name[name]
 
@@ -98,28 +112,32 @@ class SeriesHistory:
         self, name: str, matchers: tuple[tuple[str, str, str], ...], t: float, range_s: float
     ) -> Iterator[tuple[Labels, list[tuple[float, float]]]]:
         """Each series of ``name`` matching ``matchers`` with its samples in ``[t - range_s, t]`` (if any)."""
-        for labels, points in self._by_name.get(name, {}).items():
-            if matchers and not matches(labels, matchers):
+        key = (name, matchers)
+        candidates = self._matching.get(key)
+        if candidates is None:
+            series_map = self._by_name.get(name, {})
+            candidates = [(labels, points) for labels, points in series_map.items() if matches(labels, matchers)]
+            self._matching[key] = candidates
+        start = t - range_s
+        for labels, points in candidates:
+            if not points or points[-1][0] < start or points[0][0] > t:
                 continue
-            window = _window(points, t - range_s, t)
-            if window:
-                yield labels, window
+            lo = bisect.bisect_left(points, (start, -math.inf))
+            hi = len(points) if points[-1][0] <= t else bisect.bisect_right(points, (t, math.inf))
+            if hi > lo:
+                yield labels, points[lo:hi]
 
 
-def _window(points: deque[tuple[float, float]], start: float, end: float) -> list[tuple[float, float]]:
-    if not points or points[-1][0] < start or points[0][0] > end:
-        return []
-    # Most windows are short and end at the newest sample: walk back from the end.
-    if points[-1][0] <= end and len(points) > 64:
-        i = bisect.bisect_left(points, (start, -math.inf))
-        return [points[j] for j in range(i, len(points))]
-    return [p for p in points if start <= p[0] <= end]
+def labels_name(labels: Labels) -> str:
+    """The ``__name__`` of a label tuple (``""`` when none)."""
+    for key, value in labels:
+        if key == "__name__":
+            return value
+    return ""
 
 
 def matches(labels: Labels, matchers: Iterable[tuple[str, str, str]]) -> bool:
     """Whether ``labels`` satisfy every ``(name, op, value)`` matcher (``=``, ``!=``, ``=~``, ``!~``)."""
-    import re
-
     lookup = dict(labels)
     for name, op, value in matchers:
         actual = lookup.get(name, "")
@@ -128,12 +146,17 @@ def matches(labels: Labels, matchers: Iterable[tuple[str, str, str]]) -> bool:
         elif op == "!=":
             ok = actual != value
         elif op == "=~":
-            ok = re.fullmatch(value, actual) is not None
+            ok = _regex(value).fullmatch(actual) is not None
         else:
-            ok = re.fullmatch(value, actual) is None
+            ok = _regex(value).fullmatch(actual) is None
         if not ok:
             return False
     return True
+
+
+@functools.lru_cache(maxsize=1024)
+def _regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
 
 
 def extrapolated_rate(
