@@ -93,3 +93,38 @@ def test_retention_settings_from_environment(monkeypatch: pytest.MonkeyPatch) ->
         Retention.from_environment()
     with pytest.raises(ValueError, match="max_age_s"):
         Retention(max_age_s=-1)
+
+
+def test_rollup_retention_keeps_buckets_that_remaining_raw_rows_feed(tmp_path: Path, span_factory) -> None:
+    db = str(tmp_path / "t.db")
+    now = 490_300 * 3600 * 10**9  # a whole hour
+    exporter = SQLiteSpanExporter(db, retention=None)
+    # one span 40 days ago, one 2 days ago, one now
+    spans = [span_factory(0, now - 40 * DAY_NS), span_factory(1, now - 2 * DAY_NS), span_factory(2, now)]
+    assert exporter.export(spans).name == "SUCCESS"
+    exporter.shutdown()
+    with SQLiteStore(db) as store:
+        # raw rows kept 50 days, rollups 1 day: the rollups of the remaining raw rows stay anyway
+        keep_raw = Retention(max_age_s=50 * 86_400, rollup_max_age_s=86_400, max_bytes=None)
+        result = store.apply_retention(now_ns=now, policy=keep_raw)
+        assert result.deleted == {"spans": 0, "metric_points": 0, "logs": 0, "span_rollups": 0, "metric_rollups": 0}
+        assert [r.requests for r in store.overview(now - 41 * DAY_NS, now + DAY_NS, group_by=())] == [3]
+        # default bounds: the raw row of 40 days ago goes, so do its 10 s (with the raw rows) and
+        # 1 min / 1 h rollups (older than 30 days); the 2-day-old rows stay with all their rollups
+        result = store.apply_retention(now_ns=now, policy=Retention(max_bytes=None))
+        assert result.deleted == {"spans": 1, "metric_points": 0, "logs": 0, "span_rollups": 3, "metric_rollups": 0}
+        assert [r.requests for r in store.overview(now - 41 * DAY_NS, now + DAY_NS, group_by=())] == [2]
+        assert [r.requests for r in store.overview(now - 3 * DAY_NS, now - DAY_NS, group_by=())] == [1]
+
+
+def test_rollup_retention_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from infertel.environment_variables import INFERTEL_STORE_ROLLUP_MAX_AGE_SECONDS
+
+    assert Retention.from_environment() == Retention(max_age_s=3 * 86_400, rollup_max_age_s=30 * 86_400)
+    monkeypatch.setenv(INFERTEL_STORE_ROLLUP_MAX_AGE_SECONDS, "0")
+    assert Retention.from_environment().rollup_max_age_s is None
+    monkeypatch.setenv(INFERTEL_STORE_ROLLUP_MAX_AGE_SECONDS, "a week")
+    with pytest.raises(ValueError, match=f"{INFERTEL_STORE_ROLLUP_MAX_AGE_SECONDS} must be a non-negative number"):
+        Retention.from_environment()
+    with pytest.raises(ValueError, match="rollup_max_age_s must be a positive number"):
+        Retention(rollup_max_age_s=0)

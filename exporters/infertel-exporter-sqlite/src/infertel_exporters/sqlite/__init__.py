@@ -12,39 +12,73 @@ Example:
     >>> store = SQLiteStore("/tmp/telemetry.db")
     >>> traces = store.recent_traces(limit=20)
 
-Schema (version 1, kept in ``PRAGMA user_version``; WAL journal, ``synchronous=NORMAL``,
-``auto_vacuum=INCREMENTAL``). Ids are lower-case hex text, times integer nanoseconds since the
-Unix epoch, ``*attributes`` JSON objects (arrays for sequence values):
+Read API (read-only connections for dashboards and the CLI: ``SQLiteStore(path, read_only=True)``):
+``overview`` (per service / model / operation / error type: requests, errors, rates, latency /
+TTFT / TPOT percentiles, tokens/s, in-flight), ``timeseries`` (``ROLLUP_QUERIES`` or
+``metric:<name>[:<stat>]``), ``search_traces`` / ``search_logs`` (newest first, filters, cursor
+pages), ``trace``, ``trace_logs``, ``label_values``; plus ``spans``, ``metric_series``, ``logs``.
+
+Schema version 2 (``PRAGMA user_version``; version 1 files are migrated by the first writer that
+opens them, rollups included; a reader refuses them with "run any writer once to migrate").
+WAL journal, ``synchronous=NORMAL``, ``auto_vacuum=INCREMENTAL``. Times are integer nanoseconds
+since the Unix epoch; trace and span ids 16- and 8-byte BLOBs (``hex(trace_id)`` in SQL):
 
 ``spans``
-    ``id`` INTEGER PRIMARY KEY, ``trace_id`` (32 hex), ``span_id`` (16 hex),
-    ``parent_span_id`` (NULL for a root), ``name``, ``kind`` (``INTERNAL``, ``SERVER``,
-    ``CLIENT``, ``PRODUCER``, ``CONSUMER``), ``start_ns``, ``end_ns``, ``status_code``
-    (``UNSET``, ``OK``, ``ERROR``), ``status_message``, ``model`` (``gen_ai.request.model``, else
-    ``gen_ai.response.model``), ``operation`` (``gen_ai.operation.name``), ``attributes``,
-    ``events`` (JSON array of ``{"name", "time_ns", "attributes"}`` or NULL), ``links`` (JSON
-    array of ``{"trace_id", "span_id", "attributes"}`` or NULL), ``scope_name``,
-    ``scope_version``, ``resource_id`` -> ``resources.id``. Indices: UNIQUE
-    ``(trace_id, span_id)`` (a re-sent span is ignored), ``(start_ns)``, ``(model, start_ns)``.
+    ``id`` INTEGER PRIMARY KEY, ``trace_id``, ``span_id``, ``parent_span_id`` (NULL for a root),
+    ``root`` (1: no parent or a remote one), ``name`` (NULL when it is ``"<operation> <model>"``),
+    ``kind`` (0 INTERNAL, 1 SERVER, 2 CLIENT, 3 PRODUCER, 4 CONSUMER), ``start_ns``,
+    ``duration_ns``, ``status_code`` (NULL = UNSET, ``'OK'``, ``'ERROR'``), ``status_message``,
+    ``model`` (``gen_ai.request.model``, else ``gen_ai.response.model``), ``operation``
+    (``gen_ai.operation.name``), ``shape_id`` -> ``span_shapes.id``, ``attributes`` (JSON array of
+    the values, in the shape's key order, without the implied ones), ``events`` (JSON
+    ``[{"name", "time_ns", "attributes"}]`` or NULL), ``links`` (JSON ``[{"trace_id", "span_id",
+    "attributes"}]`` or NULL). Indices: UNIQUE ``(trace_id, span_id)`` (a re-sent span is
+    ignored), ``(start_ns)``, ``(start_ns) WHERE status_code = 'ERROR'``.
+``span_shapes``
+    ``id`` (47-bit hash of the content: the same in every process), ``resource_id``,
+    ``scope_name``, ``scope_version``, ``keys`` (JSON array of attribute keys), ``implied`` (JSON
+    object: key -> ``"model"`` / ``"operation"``, the column holding that attribute's value).
+``span_rollups`` (WITHOUT ROWID)
+    Key ``(step, bucket_ns, service, model, operation, error_type)``: ``step`` 10, 60 or 3600
+    seconds, ``bucket_ns`` the bucket start, text keys ``''`` when absent (``error_type``:
+    ``error.type``, ``'_OTHER'`` for an ERROR status without one). ``input_tokens``,
+    ``output_tokens`` and ``v0..v34``: the counts ``count``, ``errors``, ``ttft_count``,
+    ``tpot_count`` and the duration (powers of sqrt(2) s, 7.8 ms .. 362 s), TTFT (powers of 2,
+    1 ms .. 32 s) and TPOT (61 us .. 1 s) bucket counts, packed two to a column (lane 0 + lane 1 *
+    2^31, see ``_span_rollups``). Written with the spans, in the same transaction, for GenAI
+    spans only (a model or an operation).
 ``metric_points``
     ``id``, ``name``, ``unit``, ``kind`` (``sum``, ``gauge``, ``histogram``,
     ``exponential_histogram``), ``temporality`` (``cumulative``/``delta``, NULL for gauges),
-    ``monotonic`` (0/1 for sums), ``start_ns``, ``time_ns``, ``attributes``, ``value`` (sums and
-    gauges; integers stay integers), ``histogram`` (JSON ``{"bounds", "counts", "sum", "count",
-    "min", "max"}``; exponential: ``{"scale", "zero_count", "positive": {"offset", "counts"},
-    "negative": {...}, "sum", "count", "min", "max"}``), ``scope_name``, ``resource_id``.
-    Indices: ``(name, time_ns)``, ``(time_ns)``.
+    ``monotonic`` (0/1 for sums), ``start_ns``, ``time_ns``, ``attributes`` (JSON object), ``value``
+    (sums and gauges; integers stay integers), ``histogram`` (JSON ``{"bounds", "counts", "sum",
+    "count", "min", "max"}``; exponential: ``{"scale", "zero_count", "positive": {"offset",
+    "counts"}, "negative": {...}, "sum", "count", "min", "max"}``), ``scope_name``,
+    ``resource_id``. Indices: ``(name, time_ns)``, ``(time_ns)``.
+``metric_series``
+    ``id`` (63-bit hash of resource, name, kind, attributes, bounds), ``name``, ``unit``,
+    ``kind``, ``monotonic``, ``service``, ``resource_id``, ``attributes``, ``bounds``. Index
+    ``(name)``.
+``metric_rollups`` (WITHOUT ROWID)
+    Key ``(step, series_id, bucket_ns)``: ``count`` (points), ``sum``, ``min``, ``max``,
+    ``last`` and ``last_ns`` (gauges and sums), ``delta`` (cumulative monotonic sums: the increase
+    since the series' previous point, a new start time or a lower value being a reset; histograms:
+    the count increase), ``hist`` (histograms: JSON array of bucket-count increases). Written with
+    the points, in the same transaction; exponential histograms are not rolled up.
 ``logs``
     ``id``, ``time_ns``, ``observed_ns``, ``severity_number``, ``severity_text``, ``body`` (JSON),
-    ``attributes``, ``event_name``, ``trace_id``, ``span_id``, ``trace_flags``, ``scope_name``,
-    ``resource_id``. Indices: ``(time_ns)``, ``(trace_id)``.
+    ``attributes``, ``event_name``, ``trace_id`` (BLOB), ``span_id`` (BLOB), ``trace_flags``,
+    ``scope_name``, ``resource_id``. Indices: ``(time_ns)``, ``(trace_id)``.
 ``resources``
     ``id`` (63-bit hash of the content, the same in every process), ``attributes``,
     ``schema_url``, ``last_seen_ns``.
 
-Retention (:class:`Retention`) deletes rows older than ``max_age_s`` and, past ``max_bytes``
-of used pages, the oldest rows of every table, in chunks of short transactions on a daemon
-thread, then returns the freed pages to the file system.
+Retention (:class:`Retention`): raw rows (spans, metric points, logs) and 10 s rollups older than
+``max_age_s`` (3 days; ``INFERTEL_STORE_MAX_AGE_SECONDS``), 1 min and 1 h rollups older than
+``rollup_max_age_s`` (30 days; ``INFERTEL_STORE_ROLLUP_MAX_AGE_SECONDS``), never a rollup bucket
+that a remaining raw row still feeds; past ``max_bytes`` (256 MiB; ``INFERTEL_STORE_MAX_BYTES``)
+the oldest raw rows. In chunks of short transactions on a daemon thread, then the freed pages
+go back to the file system.
 """
 
 from __future__ import annotations

@@ -184,7 +184,11 @@ def _prune_rollups(store: SQLiteStore, policy: Retention, now: int, deleted: dic
             cutoff = (now - int(age * 1e9)) // width * width
             if oldest is not None:
                 cutoff = min(cutoff, oldest // width * width)  # the bucket of the oldest raw row stays
-            deleted[table] += _rowcount(store, f"DELETE FROM {table} WHERE step = ? AND bucket_ns < ?", (step, cutoff))
+            # metric_rollups is keyed (step, series_id, bucket_ns): one range per series, not a scan
+            where = "series_id IN (SELECT id FROM metric_series) AND " if table == "metric_rollups" else ""
+            deleted[table] += _rowcount(
+                store, f"DELETE FROM {table} WHERE step = ? AND {where}bucket_ns < ?", (step, cutoff)
+            )
 
 
 def _shrink(
