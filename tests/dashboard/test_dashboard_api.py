@@ -225,3 +225,19 @@ def test_store_missing_is_404_for_the_api(tmp_path: Path) -> None:
         assert page.status_code == 200
         assert 'id="no-store"' in page.text
     assert not (tmp_path / "absent.db").exists()
+
+
+def test_unusable_store_is_503_with_the_reason(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"not a database, only text " * 8)
+    with Served(create_app(bad, refresh_s=0)) as served:
+        api = httpx.get(f"{served.url}/api/overview", timeout=30)
+        assert (api.status_code, api.headers["retry-after"], api.json()) == (
+            503,
+            "10",
+            {"detail": f"the store cannot be read: '{bad}' is not a usable infertel store: file is not a database"},
+        )
+        page = httpx.get(f"{served.url}/traces", timeout=30)
+        assert page.status_code == 503 and "the store cannot be read: " in page.text
+        assert page.headers["x-content-type-options"] == "nosniff"
+    assert bad.read_bytes() == b"not a database, only text " * 8

@@ -151,8 +151,15 @@ class Dashboard:
         for name in self.env.list_templates(filter_func=lambda n: n.endswith(".html")):
             self.env.get_template(name)  # compile every template once, now
         self.series_cache = SeriesCache()
-        self.route_class = secure_route_class(self.gate, self.headers, page=True, error_page=self._error_page)
-        self.api_route_class = secure_route_class(self.gate, self.headers, page=False, error_page=self._error_page)
+        from infertel_exporters.sqlite import StoreError
+
+        unavailable = (StoreError, TimeoutError)  # a file from a newer release, a writer holding the lock too long
+        self.route_class = secure_route_class(
+            self.gate, self.headers, page=True, error_page=self._error_page, unavailable=unavailable
+        )
+        self.api_route_class = secure_route_class(
+            self.gate, self.headers, page=False, error_page=self._error_page, unavailable=unavailable
+        )
 
     # --- store -----------------------------------------------------------------------------------
 

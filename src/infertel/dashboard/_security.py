@@ -125,9 +125,17 @@ _Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 
 def secure_route_class(
-    gate: TokenGate, headers: dict[str, str], *, page: bool, error_page: Callable[[int, str], Response]
+    gate: TokenGate,
+    headers: dict[str, str],
+    *,
+    page: bool,
+    error_page: Callable[[int, str], Response],
+    unavailable: tuple[type[BaseException], ...] = (),
 ) -> type[APIRoute]:
     """An ``APIRoute`` class that checks the token, renders errors and adds ``headers`` to every response.
+
+    An exception of a class in ``unavailable`` (the store cannot be read now) answers 503 with its
+    message; any other unexpected exception is logged and answers 500.
 
     Page routes (``page=True``) answer errors with ``error_page(status, message)``, API routes in
     JSON (``{"detail": ...}``).
@@ -151,6 +159,8 @@ def secure_route_class(
                         response = _error(exc.status_code, str(exc.detail), is_page, exc.headers)
                     except RequestValidationError as exc:
                         response = JSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
+                    except unavailable as exc:
+                        response = _error(503, f"the store cannot be read: {exc}", is_page, {"Retry-After": "10"})
                     except Exception:  # a bug: one log line with the traceback, a 500, never a crash
                         if reraise_enabled():
                             raise
