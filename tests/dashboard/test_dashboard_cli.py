@@ -125,6 +125,11 @@ def test_serves_the_store_read_only_until_interrupted(store: Path) -> None:
         assert 'data-model="model-a"' in response.text
         api = httpx.get(f"http://127.0.0.1:{port}/api/overview", timeout=30)
         assert [r["requests"] for r in api.json()["rows"]] == [2]
+        # No token on loopback: only loopback Host headers (a DNS-rebinding page gets nothing).
+        rebound = httpx.get(f"http://127.0.0.1:{port}/api/overview", headers={"Host": f"evil.example:{port}"})
+        assert (rebound.status_code, rebound.text) == (400, "Invalid host header")
+        named = httpx.get(f"http://127.0.0.1:{port}/api/stats", headers={"Host": f"localhost:{port}"})
+        assert (named.status_code, named.json()) == (200, {"live": False, "windows": []})
     finally:
         process.terminate()
         out, err = process.communicate(timeout=30)

@@ -110,11 +110,15 @@ def create_app(
     live: bool = False,
     pages: Sequence[Page] = (),
     apis: Sequence[Api] = (),
+    allowed_hosts: Sequence[str] | None = None,
 ) -> FastAPI:
     """The standalone dashboard (``infertel dashboard``): pages at ``/``, JSON at ``/api``, ``/openapi.json``.
 
     Arguments as for :func:`router`; ``live`` defaults to ``False`` (a separate process sees no
     live statistics). No interactive API docs: they load scripts from elsewhere.
+    ``allowed_hosts``: the only ``Host`` headers answered (others get 400), e.g. the loopback names
+    when serving 127.0.0.1 without a token, so a web page whose domain an attacker re-points at
+    127.0.0.1 (DNS rebinding) cannot read the dashboard.
 
     Example:
         >>> import uvicorn
@@ -148,4 +152,8 @@ def create_app(
         return JSONResponse(app.openapi())
 
     app.include_router(schema)
+    if allowed_hosts:
+        from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
     return app

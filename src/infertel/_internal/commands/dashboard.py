@@ -86,7 +86,9 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as exc:
         missing = exc.name or "its extra"
         raise CommandError(f"the dashboard needs {missing}: pip install 'infertel[dashboard]'") from None
-    app = create_app(path, token=token, refresh_s=args.refresh, trace_url=args.trace_url)
+    # Without a token on loopback, only loopback Host headers: no DNS-rebinding page can read the dashboard.
+    hosts = None if token is not None else ["127.0.0.1", "localhost", "::1", "[::1]", args.host.strip("[]")]
+    app = create_app(path, token=token, refresh_s=args.refresh, trace_url=args.trace_url, allowed_hosts=hosts)
     sock = _listen(args.host, args.port)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
     print(f"infertel dashboard: http://{_url_host(args.host)}:{args.port}/  (store {path}; Ctrl-C to stop)", flush=True)
