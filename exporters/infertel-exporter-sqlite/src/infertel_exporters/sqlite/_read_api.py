@@ -41,6 +41,7 @@ class ReadAPI:
             ValueError: An unknown group or filter key.
 
         Example:
+            >>> from infertel_exporters.sqlite import SQLiteStore
             >>> SQLiteStore(":memory:").overview(0, 10**18)
             []
         """
@@ -62,6 +63,7 @@ class ReadAPI:
             ValueError: An unknown query or stat (the message lists the accepted ones), a bad step.
 
         Example:
+            >>> from infertel_exporters.sqlite import SQLiteStore
             >>> SQLiteStore(":memory:").timeseries("requests_per_s", 0, 60 * 10**9, 10)
             []
         """
@@ -79,6 +81,7 @@ class ReadAPI:
         start (the root's start without filters), newest first, and appear once across pages.
 
         Example:
+            >>> from infertel_exporters.sqlite import SQLiteStore
             >>> SQLiteStore(":memory:").search_traces(model="llama-3-8b")
             TracePage(traces=[], next_cursor=None)
         """
@@ -90,6 +93,7 @@ class ReadAPI:
         """Log records correlated with one trace (by trace id), oldest first.
 
         Example:
+            >>> from infertel_exporters.sqlite import SQLiteStore
             >>> SQLiteStore(":memory:").trace_logs("4bf92f3577b34da6a3ce929d0e0e4736")
             []
         """
@@ -105,6 +109,7 @@ class ReadAPI:
         ``text`` (case-insensitive, in the body or attributes), of ``trace_id``.
 
         Example:
+            >>> from infertel_exporters.sqlite import SQLiteStore
             >>> SQLiteStore(":memory:").search_logs(min_severity=17)
             LogPage(logs=[], next_cursor=None)
         """
@@ -119,6 +124,7 @@ class ReadAPI:
             ValueError: Another key.
 
         Example:
+            >>> from infertel_exporters.sqlite import SQLiteStore
             >>> SQLiteStore(":memory:").label_values("model")
             []
         """
@@ -134,6 +140,7 @@ class ReadAPI:
         """The most recent traces, newest first (``search_traces``'s first page).
 
         Example:
+            >>> from infertel_exporters.sqlite import SQLiteStore
             >>> SQLiteStore(":memory:").recent_traces(limit=10)
             []
         """

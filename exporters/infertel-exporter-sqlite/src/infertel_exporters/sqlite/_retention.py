@@ -49,7 +49,7 @@ class Retention:
 
     Example:
         >>> Retention(max_age_s=24 * 3600, max_bytes=64 * 1024 * 1024)  # doctest: +ELLIPSIS
-        Retention(max_age_s=86400, max_bytes=67108864, ...)
+        Retention(max_age_s=86400, rollup_max_age_s=2592000, max_bytes=67108864, ...)
     """
 
     max_age_s: float | None = 3 * _DAY_S

@@ -99,8 +99,8 @@ class SpanRollups:
     Example:
         >>> acc = SpanRollups()
         >>> acc.count("svc", "m", "chat", {"gen_ai.usage.input_tokens": 5}, False, 10**9, 2_000_000_000)
-        >>> [row[:8] for row in acc.rows()][0]
-        (10, 0, 'svc', 'm', 'chat', '', 1, 0)
+        >>> acc.rows()[0][:9]  # step, bucket, service, model, operation, error type, tokens in/out, v0 = count
+        (10, 0, 'svc', 'm', 'chat', '', 5, 0, 1)
     """
 
     __slots__ = ("_groups",)
