@@ -118,9 +118,9 @@ def overview(conn: sqlite3.Connection, start_ns: int, end_ns: int, group_by: Seq
             if acc is None:
                 groups[key] = list(values)
             else:
-                for i, v in enumerate(values):
-                    if v:
-                        acc[i] += v
+                for i, value in enumerate(values):
+                    if value:
+                        acc[i] += value
     span_s = (end_ns - start_ns) / 1e9
     in_flight = _in_flight_now(conn, start_ns, end_ns, group_by, where)
     rows = []
