@@ -180,28 +180,39 @@ def _free_port() -> int:
 
 @contextlib.contextmanager
 def dashboard(path: Path) -> Iterator[str]:
-    """``infertel dashboard --store PATH`` on a free port (the console script of this environment)."""
+    """``infertel dashboard --store PATH`` on a free port (the console script of this environment).
+
+    On an error inside the block, the server's log (its traceback) is printed before the error propagates.
+    """
+    import tempfile
+
     script = shutil.which("infertel", path=os.path.dirname(sys.executable)) or "infertel"
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
-    proc = subprocess.Popen([script, "dashboard", "--store", str(path), "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"infertel dashboard exited with {proc.returncode}: {proc.stderr.read()}")  # type: ignore[union-attr]
-            with contextlib.suppress(httpx.TransportError):
-                httpx.get(base + "/api/stats", timeout=5)
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError("infertel dashboard did not answer within 60 s")
-            time.sleep(0.1)
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with tempfile.TemporaryFile("w+") as log:
+        proc = subprocess.Popen([script, "dashboard", "--store", str(path), "--port", str(port)], env=env,
+                                stdout=log, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"infertel dashboard exited with {proc.returncode}")
+                with contextlib.suppress(httpx.TransportError):
+                    httpx.get(base + "/api/stats", timeout=5)
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError("infertel dashboard did not answer within 60 s")
+                time.sleep(0.1)
+            yield base
+        except BaseException:
+            log.seek(0)
+            tail = log.read().splitlines()[-40:]
+            print("infertel dashboard's log (last 40 lines):", *tail, sep="\n", file=sys.stderr)
+            raise
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
 
 
 def quantile(values: Sequence[float], q: float) -> float:
