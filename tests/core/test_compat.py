@@ -73,24 +73,37 @@ def test_the_fast_span_reads_are_active_on_this_sdk() -> None:
 
 
 def test_private_and_public_span_reads_agree() -> None:
+    op = semconv.GEN_AI_OPERATION_NAME
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    live = provider.get_tracer("t").start_span("live", attributes={"k": 1})
-    attributes, span_id = compat.span_start_fields(live)
-    assert (type(attributes), attributes, span_id) == (dict, {"k": 1}, live.get_span_context().span_id)
-    assert (dict(compat.public_start_fields(live)[0]), compat.public_start_fields(live)[1]) == ({"k": 1}, span_id)
+    live = provider.get_tracer("t").start_span("live", attributes={op: "chat", "k": 1})
+    value, attributes, span_id = compat.span_start_fields(live, op)
+    assert (value, type(attributes), attributes) == ("chat", dict, {op: "chat", "k": 1})
+    assert span_id == live.get_span_context().span_id
+    public = compat.public_start_fields(live, op)
+    assert public is not None
+    assert (public[0], dict(public[1]), public[2]) == (value, attributes, span_id)
+    assert compat.span_start_fields(live, "absent") is compat.public_start_fields(live, "absent") is None
     live.end()
     _genai_spans(provider)
     spans = exporter.get_finished_spans()
     assert len(spans) == 24
     for span in spans:
-        attributes, *fields = compat.span_end_fields(span)
-        public_attributes, *public_fields = compat.public_end_fields(span)
+        fields = compat.span_end_fields(span, op)
+        public_fields = compat.public_end_fields(span, op)
+        if span.attributes.get(op) is None:  # the plain span
+            assert fields is public_fields is None
+            continue
+        assert fields is not None
+        assert public_fields is not None
+        value, attributes, *rest = fields
+        public_value, public_attributes, *public_rest = public_fields
         assert type(attributes) is dict
         assert attributes == dict(public_attributes) == dict(span.attributes)
         parent = span.parent
-        assert fields == public_fields == [
+        assert value == public_value == span.attributes[op]
+        assert rest == public_rest == [
             span.context.span_id,
             span.start_time,
             span.end_time,
@@ -129,7 +142,7 @@ def test_processor_reads_spans_of_another_shape_through_the_public_properties() 
         status=Status(StatusCode.ERROR),
     )
     with pytest.raises(AttributeError):
-        compat.span_end_fields(span)
+        compat.span_end_fields(span, semconv.GEN_AI_OPERATION_NAME)
     processor.on_start(span)  # type: ignore[arg-type]
     processor.on_end(span)
     snapshot = processor.stats.snapshot(60)[("m", "chat")]

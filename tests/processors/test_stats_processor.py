@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from typing import Any
 
 import numpy as np
 import pytest
@@ -162,6 +163,32 @@ def test_a_full_buffer_while_folding_stalls_drops_and_counts_the_excess(
     end_genai_span(tracer)
     end_genai_span(tracer)  # the second append folds the buffer (the lock is free)
     assert (stats.buffer, stats.losses(), processor.force_flush()) == ([], 4, True)
+
+
+def test_a_subclass_override_runs_and_reaches_the_processor_through_super(
+    sdk_tracer_provider: TracerProvider, clock: FakeClock
+) -> None:
+    from infertel._internal.processors import InferenceStatsSpanProcessor
+
+    seen: list[str] = []
+
+    class Counting(InferenceStatsSpanProcessor):
+        def on_end(self, span: Any) -> None:
+            seen.append(span.name)
+            super().on_end(span)
+
+    processor = Counting(windows_s=(60,), clock=clock)
+    sdk_tracer_provider.add_span_processor(processor)
+    tracer = sdk_tracer_provider.get_tracer("test")
+    end_genai_span(tracer, output_tokens=3)
+    tracer.start_span("plain").end()
+    assert seen == ["chat llama-3-8b", "plain"]
+    snap = processor.stats.snapshot(60)["llama-3-8b", "chat"]
+    assert (snap.requests, snap.output_tokens) == (1, 3)
+    processor.shutdown()
+    end_genai_span(tracer, output_tokens=3)  # still seen by the subclass, no longer counted
+    assert len(seen) == 3
+    assert processor.stats.snapshot(60)["llama-3-8b", "chat"].requests == 1
 
 
 def test_eight_threads_lose_nothing(sdk_tracer_provider: TracerProvider) -> None:

@@ -44,7 +44,7 @@ class InferenceStatsSpanProcessor(SpanProcessor):
     One request is counted once: a GenAI span whose child of the same series was already
     counted (an HTTP server span around the in-process model call, a wrapper function observed
     with the same model and operation) is not counted again; the innermost measurement wins.
-    Other spans cost one read of their fields and one dictionary lookup per call.
+    Other spans cost one dictionary lookup per call.
 
     Threading and exceptions: ``on_start`` and ``on_end`` are called synchronously on the
     thread that starts or ends the span, from any number of threads and event loops at once;
@@ -76,17 +76,24 @@ class InferenceStatsSpanProcessor(SpanProcessor):
     def __init__(self, stats: InferenceStats | None = None, **options: Any) -> None:
         self.stats = stats if stats is not None else InferenceStats(**options)
         self._losses_seen = 0
-        # The hot path: closures over the statistics' containers (see _hot_path), set on the
-        # instance so that the SDK's ``processor.on_start(...)`` finds them before the methods.
-        vars(self).update(zip(("on_start", "on_end"), _hot_path(self.stats), strict=True))
+        self._use(_hot_path(self.stats))
+
+    def _use(self, hot: tuple[Callable[..., None], Callable[[Any], None]]) -> None:
+        self._hot = hot
+        # The closures go on the instance too, so that the SDK's ``processor.on_start(...)`` finds
+        # them before the methods below (unless a subclass overrides those: then its own run, and
+        # reach the closures through ``super()``).
+        for name, function in zip(("on_start", "on_end"), hot, strict=True):
+            if getattr(type(self), name) is getattr(InferenceStatsSpanProcessor, name):
+                vars(self)[name] = function
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         """Count a GenAI span in flight (see the class docstring for the contract)."""
-        vars(self)["on_start"](span, parent_context)
+        self._hot[0](span, parent_context)
 
     def on_end(self, span: ReadableSpan) -> None:
         """Record an ended GenAI span (see the class docstring for the contract)."""
-        vars(self)["on_end"](span)
+        self._hot[1](span)
 
     def reset_after_fork(self) -> None:
         """In a forked child: nothing of the processor's own to forget (its statistics reset themselves)."""
@@ -94,7 +101,7 @@ class InferenceStatsSpanProcessor(SpanProcessor):
 
     def shutdown(self) -> None:
         """Stop recording (statistics already gathered stay readable)."""
-        vars(self).update(on_start=_ignore, on_end=_ignore)
+        self._use((_ignore, _ignore))
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         """Nothing is buffered for export; ``False`` when ended spans were dropped since the last call.
@@ -131,13 +138,13 @@ def _hot_path(stats: InferenceStats) -> tuple[Callable[..., None], Callable[[Any
     def on_start(span: Span, parent_context: Context | None = None) -> None:
         try:
             try:
-                attrs, span_id = start_fields(span)
+                fields = start_fields(span, op)
             except AttributeError:  # not an SDK span (see compat)
-                attrs, span_id = public_start_fields(span)
-            if attrs.get(op) is not None and len(started) < max_tracked:
+                fields = public_start_fields(span, op)
+            if fields is not None and len(started) < max_tracked:
                 # The live attribute dict, not a key: the series key is derived when in-flight
                 # counts are read.
-                started[span_id] = attrs
+                started[fields[2]] = fields[1]
         except Exception as exc:
             if reraise_enabled():
                 raise
@@ -146,13 +153,13 @@ def _hot_path(stats: InferenceStats) -> tuple[Callable[..., None], Callable[[Any
     def on_end(span: ReadableSpan) -> None:
         try:
             try:
-                attrs, span_id, start, end, status_code, parent_id = end_fields(span)
+                fields = end_fields(span, op)
             except AttributeError:  # not an SDK span (see compat)
-                attrs, span_id, start, end, status_code, parent_id = public_end_fields(span)
+                fields = public_end_fields(span, op)
+            if fields is None:
+                return  # not a GenAI span
+            operation, attrs, span_id, start, end, status_code, parent_id = fields
             get = attrs.get
-            operation = get(op)
-            if operation is None:
-                return
             if started:
                 started.pop(span_id, None)
             append(  # the fields of _fold.RECORD_FIELDS
