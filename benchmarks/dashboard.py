@@ -5,7 +5,8 @@ The store holds ``--hours`` (24) of a fleet sending ``--rate`` (20) requests/s o
 200 spans), written by ``benchmarks/_fill_store.fill`` through the store's real exporters (so the
 rollups are written as in production). It is built once and cached under ``.cache/``, with data
 reaching ``--valid-hours`` (3) past the time it was built, so the last hour and the last 24 hours
-stay full for that long; after that it is rebuilt (several minutes).
+stay full for that long; after that, or when the store code creates a different schema, it is
+rebuilt (several minutes).
 
 Measured with one keep-alive HTTP client against ``infertel dashboard`` started as a subprocess
 (its console script: uvicorn on 127.0.0.1, the store opened read-only): wall time from sending the
@@ -141,6 +142,22 @@ def _store_facts(path: Path) -> dict[str, int]:
     return {"spans": spans, "newest_ns": newest, "bytes": pages * page_size, "span_bytes": span_bytes}
 
 
+def schema_fingerprint() -> str:
+    """A short hash of the schema the current store code creates (the cache key: a layout change rebuilds)."""
+    import hashlib
+    import tempfile
+
+    from infertel_exporters.sqlite import SQLiteStore
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "empty.db"
+        with SQLiteStore(path) as store:
+            store.counts()
+        with contextlib.closing(sqlite3.connect(path)) as conn:
+            ddl = "\n".join(sql for (sql,) in conn.execute("SELECT sql FROM sqlite_schema WHERE sql IS NOT NULL"))
+    return hashlib.sha256(ddl.encode()).hexdigest()[:8]
+
+
 def prepare_store(path: Path, *, hours: float, rate: float, valid_h: float) -> dict[str, int]:
     """The cached store, (re)built when missing or when its data no longer reaches now.
 
@@ -271,7 +288,8 @@ def main() -> int:
     parser.add_argument("--valid-hours", type=float, default=3.0, help="how long the cached store stays usable")
     parser.add_argument("--store", type=Path, default=None, help="the cached store (default: under .cache/)")
     args = parser.parse_args()
-    path = args.store or REPO / ".cache" / f"bench-dashboard-{VERSION}-{args.hours:g}h-{args.rate:g}rps.db"
+    name = f"bench-dashboard-{VERSION}-{schema_fingerprint()}-{args.hours:g}h-{args.rate:g}rps.db"
+    path = args.store or REPO / ".cache" / name
     facts = prepare_store(path, hours=args.hours, rate=args.rate, valid_h=args.valid_hours)
     rows = []
     with dashboard(path) as base, httpx.Client(base_url=base, timeout=60) as client:
