@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -175,3 +176,28 @@ def test_register_rejects_bad_input() -> None:
         Page("alerts", "Alerts", lambda d, q, p: "")
     with pytest.raises(ValueError, match="register_page expects an infertel.dashboard.Page"):
         register_page("/alerts")  # type: ignore[arg-type]
+
+
+def test_standalone_app_mounted_in_starlette_links_below_the_mount(filled: Filled) -> None:
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    from infertel.dashboard import create_app
+
+    app = Starlette(routes=[Mount("/ops/dash", app=create_app(filled.path, token="t", refresh_s=0))])
+    with Served(app) as served, httpx.Client(base_url=served.url, timeout=30) as browser:
+        redirect = browser.get("/ops/dash/traces", params={"token": "t", "model": "model-a"})
+        assert redirect.status_code == 303 and redirect.headers["location"] == "/ops/dash/traces?model=model-a"
+        assert "Path=/ops/dash;" in redirect.headers["set-cookie"]
+        page = browser.get(redirect.headers["location"])
+        assert page.status_code == 200
+        nav = re.findall(r'<nav class="pages".*?</nav>', page.text, flags=re.S)[0]
+        assert re.findall(r'<a href="([^"]+)"', nav) == [
+            "/ops/dash/",
+            "/ops/dash/resources",
+            "/ops/dash/traces",
+            "/ops/dash/logs",
+        ]
+        trace_links = re.findall(r'<a href="(/[^"]*/traces/[0-9a-f]{32})">', page.text)
+        assert trace_links and all(link.startswith("/ops/dash/traces/") for link in trace_links)
+        assert browser.get(trace_links[0]).status_code == 200

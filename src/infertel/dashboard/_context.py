@@ -23,7 +23,7 @@ from markupsafe import Markup
 from infertel.dashboard import _format
 from infertel.dashboard._cache import SeriesCache
 from infertel.dashboard._registry import Api, Page
-from infertel.dashboard._security import TokenGate, secure_route_class, security_headers
+from infertel.dashboard._security import REQUEST_ROOT, TokenGate, secure_route_class, security_headers
 from infertel.dashboard._style import CSS
 
 _logger = logging.getLogger("infertel.dashboard")
@@ -205,14 +205,14 @@ class Dashboard:
         return self.page(f"Error {status}", body, active="", page_id="error", status=status)
 
     def url(self, path: str, **query: Any) -> str:
-        """The address of ``path`` under the prefix, with the non-empty ``query`` parameters.
+        """The address of ``path`` under the prefix (and the request's root path), with the non-empty ``query``.
 
         Example:
             >>> dashboard.url("/traces", model="m", status=None)  # doctest: +SKIP
             '/monitoring/traces?model=m'
         """
         items = [(k, v) for k, v in query.items() if v not in (None, "")]
-        return (self.prefix + path) + (f"?{urlencode(items)}" if items else "")
+        return (REQUEST_ROOT.get() + self.prefix + path) + (f"?{urlencode(items)}" if items else "")
 
     def external_trace_url(self, trace_id: str) -> str | None:
         """The link to ``trace_id`` in the external UI of ``trace_url``, if one is set."""

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import logging
 from collections.abc import Callable, Coroutine, Mapping
+from contextvars import ContextVar
 from typing import Any
 from urllib.parse import urlencode
 
@@ -24,6 +25,10 @@ from fastapi.routing import APIRoute
 from infertel._internal.errors import reraise_enabled
 
 _logger = logging.getLogger("infertel.dashboard")
+
+REQUEST_ROOT: ContextVar[str] = ContextVar("infertel_dashboard_request_root", default="")
+"""The ASGI ``root_path`` of the request being answered (set per request by the route class), so links
+work when the dashboard is mounted below a path (Starlette ``Mount``, a proxy's ``--root-path``)."""
 
 COOKIE = "infertel_dashboard_token"
 """Name of the HttpOnly, SameSite=Strict cookie that ``?token=`` sets."""
@@ -81,7 +86,7 @@ class TokenGate:
 
     def __init__(self, token: str | None, prefix: str) -> None:
         self._token = token or None
-        self._cookie_path = prefix or "/"
+        self._prefix = prefix
 
     @property
     def enabled(self) -> bool:
@@ -105,7 +110,8 @@ class TokenGate:
                 return None
             rest = urlencode([(k, v) for k, v in query.multi_items() if k != "token"])
             redirect = RedirectResponse(request.url.path + (f"?{rest}" if rest else ""), status_code=303)
-            redirect.set_cookie(COOKIE, token, httponly=True, samesite="strict", path=self._cookie_path)
+            path = (request.scope.get("root_path", "") + self._prefix) or "/"
+            redirect.set_cookie(COOKIE, token, httponly=True, samesite="strict", path=path)
             return redirect
         detail = "a valid bearer token is required (Authorization: Bearer, or ?token= once in a browser)"
         headers = {"WWW-Authenticate": "Bearer"}
@@ -151,6 +157,7 @@ def secure_route_class(
             is_page = page
 
             async def secured(request: Request) -> Response:
+                REQUEST_ROOT.set(request.scope.get("root_path", ""))  # this request's context only
                 response = gate.check(request, page=is_page)
                 if response is None:
                     try:
