@@ -141,6 +141,12 @@ INFERTEL_DASHBOARD_TOKEN: Final = "INFERTEL_DASHBOARD_TOKEN"
 Required when ``infertel dashboard`` binds a non-loopback address. Unset: no token asked.
 """
 
+INFERTEL_PRICES: Final = "INFERTEL_PRICES"
+"""Price table (a JSON file path or JSON text) for per-request cost (``infertel.cost``).
+
+``{"<model>" or "*": {"input_per_1k": USD, "output_per_1k": USD, "instance_hour": USD}}``. Unset: no cost recorded.
+"""
+
 INFERTEL_ALERT_RULES: Final = "INFERTEL_ALERT_RULES"
 """Alert rules file (YAML; ``infertel[alerts]``) that ``configure()`` evaluates in process (``infertel.alerting``).
 

@@ -96,6 +96,7 @@ class Settings:
     durable: bool = True  # spool what OTLP collectors cannot take (INFERTEL_DURABLE)
     export_logs: bool = False  # a LoggingHandler on the root logger (OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED)
     alert_rules: Any = None  # rules file path / mapping / tuple of rules (INFERTEL_ALERT_RULES); None: no alert engine
+    prices: Any = None  # infertel.cost.PriceTable (configure(prices=...) / INFERTEL_PRICES); None: no cost recorded
 
     def export(self, signal: str) -> SignalExport:
         """The :class:`SignalExport` of ``"traces"``, ``"metrics"`` or ``"logs"``."""
@@ -356,6 +357,11 @@ def resolve(**kwargs: Any) -> Settings:
         from infertel.alerting._configure import normalize
 
         rules_value = normalize(rules_value, rules_setting)
+    prices_value, prices_setting = _pick(kwargs.get("prices"), "prices", ev.INFERTEL_PRICES)
+    if prices_value is not None:
+        from infertel.cost import load_prices
+
+        prices_value = load_prices(prices_value, prices_setting)
 
     return Settings(
         service_name=service_name,
@@ -377,6 +383,7 @@ def resolve(**kwargs: Any) -> Settings:
         durable=durable,
         export_logs=export_logs,
         alert_rules=rules_value,
+        prices=prices_value,
     )
 
 

@@ -22,6 +22,7 @@ from opentelemetry.sdk.trace import TracerProvider as SDKTracerProvider
 
 from infertel._internal import state
 from infertel._internal.compat import LoggerProvider as SDKLoggerProvider
+from infertel.cost import _runtime as _cost_runtime
 
 # What only configure() and shutdown() use (settings, exporters, processors, resource metrics,
 # Prometheus, teardown) is imported when they run, not with ``from infertel import configure``:
@@ -85,6 +86,7 @@ def configure(
     durable: bool | None = None,
     export_logs: bool | None = None,
     alert_rules: Any = None,
+    prices: Any = None,
 ) -> None:
     """Set up traces, metrics and logs for inference telemetry.
 
@@ -143,6 +145,9 @@ def configure(
         alert_rules: Alert rules evaluated in process on a background thread (``INFERTEL_ALERT_RULES``):
             a YAML rules file (``infertel[alerts]``), a mapping of the same shape, or a list of
             ``infertel.alerting`` rules. History, silences and acknowledgements go to the store file.
+        prices: Price table for per-request cost (``INFERTEL_PRICES``): a mapping of model (``"*"``:
+            any other) to ``input_per_1k`` / ``output_per_1k`` / ``instance_hour`` in USD, a JSON
+            file path or JSON text. Spans get ``infertel.cost.usd``, the ``infertel.cost`` counter grows.
 
     Raises:
         ValueError: A setting is invalid; the message names it and the accepted values.
@@ -169,7 +174,7 @@ def configure(
         disabled=disabled, capture_content=capture_content, content_max_length=content_max_length,
         store_path=store_path, metric_export_interval_millis=metric_export_interval_millis,
         prometheus_port=prometheus_port, prometheus_host=prometheus_host, resource_metrics=resource_metrics,
-        durable=durable, export_logs=export_logs, alert_rules=alert_rules,
+        durable=durable, export_logs=export_logs, alert_rules=alert_rules, prices=prices,
     )  # fmt: skip
     explicit = (id(tracer_provider), id(meter_provider), id(logger_provider))
     with _lock:
@@ -179,6 +184,7 @@ def configure(
         if settings.disabled:
             if previous is not None:
                 _teardown(previous, time.monotonic() + 30.0)
+            _cost_runtime.install(None)
             state.install(
                 state.Runtime(
                     disabled=True,
@@ -232,6 +238,7 @@ def configure(
                 extras=current.extras,
             )
         )
+        _cost_runtime.install(settings.prices, current.meter_provider)
         _active = current
         lifecycle.flush_at_exit(shutdown)
 
@@ -452,6 +459,7 @@ def shutdown(*, timeout_millis: int = 30_000) -> bool:
         ok = teardown.verdict(cfg, steps, deadline) and ok
     finally:
         state.reset()
+        _cost_runtime.install(None)
         _lock.release()
     return ok and time.monotonic() <= deadline
 

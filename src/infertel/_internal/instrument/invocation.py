@@ -24,6 +24,7 @@ from infertel._internal.instrument.site import Binding, Site
 from infertel._internal.instrument.tokens import finish_reason, valid_count
 from infertel._internal.limits import MAX_NAME_LENGTH, bound_name, bound_text, bound_value, exception_message
 from infertel._internal.metrics.scope import suppressed as _metrics_suppressed
+from infertel.cost import _runtime as _cost
 
 _perf_ns = time.perf_counter_ns
 _PLAIN_CHUNKS = (str, bytes, int, float)
@@ -430,6 +431,10 @@ class Inference:
                 attributes[semconv.INFERTEL_OUTPUT_TOKENS_PER_SECOND] = output / duration
         if error is not None:
             attributes[semconv.ERROR_TYPE] = error
+        elif _cost.active is not None:  # a price table is configured
+            cost = _cost.active.record(response_model or site.model, site.operation, self._input, output)
+            if cost is not None:
+                attributes[semconv.INFERTEL_COST_USD] = cost
         first = per_output = None
         if self._stream:
             if not site.stream:  # else among the start attributes
