@@ -26,7 +26,7 @@ from infertel.alerting._render import render_alertmanager_config, render_prometh
 from infertel.alerting._routing import InhibitRule, Matcher, Receiver, Route, Silence
 from infertel.alerting._rules import DeviationRule, Rule, SLORule, ThresholdRule, TrendRule
 from infertel.alerting._signals import SIGNALS
-from infertel.alerting._sources import LiveSource, ReplaySource
+from infertel.alerting._sources import CombinedSource, LiveSource, ReplaySource, StoreSource
 from infertel.alerting._state import Alert
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "AlertEngine",
     "AlertStore",
     "AlertingConfig",
+    "CombinedSource",
     "DeviationRule",
     "Expr",
     "InhibitRule",
@@ -47,6 +48,7 @@ __all__ = [
     "Rule",
     "SLORule",
     "Silence",
+    "StoreSource",
     "ThresholdRule",
     "TrendRule",
     "default_rules",

@@ -45,6 +45,22 @@ def normalize(value: Any, setting: str) -> Any:
     )
 
 
+def _sources(config: AlertingConfig, store_path: Any) -> Any:
+    """The live source, plus the store's rollups when a rule reads ``infertel_store_*`` series."""
+    from infertel.alerting._rules import SLORule, ThresholdRule
+    from infertel.alerting._sources import STORE_PREFIX, LiveSource, StoreSource
+
+    thresholds = [r.latency_threshold_s for r in config.rules if isinstance(r, SLORule) and r.sli == "latency"]
+    live = LiveSource(latency_thresholds_s=[t for t in thresholds if t is not None])
+    queries = sorted({r.series[len(STORE_PREFIX) :] for r in config.rules
+                      if isinstance(r, ThresholdRule) and r.series.startswith(STORE_PREFIX)})  # fmt: skip
+    if not queries or store_path is None or not Path(store_path).exists():
+        return live
+    from infertel_exporters.sqlite import SQLiteStore
+
+    return [live, StoreSource(SQLiteStore(store_path, read_only=True), queries)]
+
+
 def start(value: Any, *, meter_provider: Any, store_path: Any) -> AlertEngine | None:
     """Build and start the engine for a normalized ``alert_rules`` value (``None``: none)."""
     if value is None:
@@ -57,6 +73,7 @@ def start(value: Any, *, meter_provider: Any, store_path: Any) -> AlertEngine | 
         config = load_config(Path(value) if isinstance(value, str) else value)
     engine = AlertEngine(
         config.rules,
+        source=_sources(config, store_path),
         interval_s=config.interval_s,
         route=config.route,
         receivers=config.receivers,

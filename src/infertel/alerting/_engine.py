@@ -92,6 +92,10 @@ class AlertEngine:
 
             thresholds = [r.latency_threshold_s for r in self.rules if isinstance(r, SLORule) and r.sli == "latency"]
             source = LiveSource(latency_thresholds_s=[t for t in thresholds if t is not None])
+        if isinstance(source, (list, tuple)):
+            from infertel.alerting._sources import CombinedSource
+
+            source = CombinedSource(source)
         self.source = source
         if not receivers:
             receivers = [Receiver("default")]  # no channel: alerts are kept and recorded, nothing is sent

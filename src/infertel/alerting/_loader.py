@@ -40,7 +40,7 @@ _COMMON = {"alert": "name", "name": "name", "severity": "severity", "for": "for_
            "enabled": "enabled"}  # fmt: skip
 _KINDS: dict[str, tuple[type[Rule], dict[str, str]]] = {
     "threshold": (ThresholdRule, {"signal": "signal", "op": "op", "threshold": "threshold", "window": "window_s",
-                                  "by": "by", "where": "where"}),
+                                  "by": "by", "where": "where", "series": "series"}),
     "slo": (SLORule, {"sli": "sli", "objective": "objective", "period": "period_s",
                       "latency_threshold": "latency_threshold_s", "by": "by", "where": "where",
                       "min_events": "min_events", "page_severity": "page_severity",

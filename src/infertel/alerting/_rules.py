@@ -166,10 +166,15 @@ class ThresholdRule(Rule):
     by: tuple[str, ...] | None = None
     where: Mapping[str, str] = field(default_factory=dict)
     expr: Expr | None = None
+    series: str = ""
+    """A series of the engine's input by name (e.g. ``infertel_store_latency_p99``) instead of a signal."""
 
     def validate(self) -> None:
         super().validate()
-        if self.expr is None:
+        if self.series:
+            if not re.match(r"^[A-Za-z_:][A-Za-z0-9_:]*$", self.series):
+                raise _fail(self.name, "series", f"not a series name: {self.series!r}")
+        elif self.expr is None:
             _signal(self.name, self.signal)
         if self.op not in COMPARISONS:
             raise _fail(self.name, "op", f"must be one of {', '.join(COMPARISONS)}; got {self.op!r}")
@@ -180,6 +185,9 @@ class ThresholdRule(Rule):
 
     def compile(self, dialect: str) -> Compiled:
         base = self.expr
+        if base is None and self.series:
+            by = tuple(label_name(b) for b in (("model",) if self.by is None else self.by))
+            base = Aggregate("max", Selector(self.series, _matchers(self.name, self.where)), by=by)
         if base is None:
             by = _by(self.signal, self.by)
             base = SIGNALS[self.signal].expr(dialect, self.window_s, by, _matchers(self.name, self.where))

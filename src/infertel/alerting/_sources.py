@@ -219,3 +219,72 @@ class ReplaySource:
         while self._next < len(self._samples) and self._samples[self._next][3] <= now:
             self._next += 1
         return self._samples[start : self._next]
+
+
+STORE_PREFIX = "infertel_store_"
+"""Series from the store's rollups are named ``infertel_store_<query>`` (``infertel_store_latency_p99``)."""
+
+
+class StoreSource:
+    """Samples the store's rollups (``SQLiteStore.timeseries``) each round: one gauge per query and group.
+
+    For each query (one of ``ROLLUP_QUERIES``, e.g. ``"latency_p99"``), the newest bucket with data
+    within ``lookback_s`` becomes ``infertel_store_<query>{gen_ai_request_model=...}``. This covers
+    every process writing to the store (several workers), which the live source does not.
+    Threading: engine thread only. Exceptions: a failing read is logged once and yields nothing.
+
+    Example:
+        >>> from infertel_exporters.sqlite import SQLiteStore
+        >>> list(StoreSource(SQLiteStore(":memory:"), ["latency_p99"]).collect(1e9))
+        []
+    """
+
+    def __init__(self, store: Any, queries: Sequence[str], *, lookback_s: float = 300.0, step_s: float = 60.0,
+                 group_by: Sequence[str] = ("model",)) -> None:  # fmt: skip
+        self.store = store
+        self.queries = tuple(queries)
+        self.lookback_s = lookback_s
+        self.step_s = step_s
+        self.group_by = tuple(group_by)
+        self._failed = False
+
+    def collect(self, now: float) -> Iterable[Sample]:
+        """The newest value of each query and group at ``now``."""
+        out: list[Sample] = []
+        start_ns, end_ns = int((now - self.lookback_s) * 1e9), int(now * 1e9)
+        for query in self.queries:
+            try:
+                series = self.store.timeseries(query, start_ns, end_ns, self.step_s, group_by=self.group_by)
+            except Exception:  # a store being migrated or locked must not stop the round
+                if not self._failed:
+                    self._failed = True
+                    import logging
+
+                    logging.getLogger(__name__).exception("alerting: reading %r from the store failed", query)
+                continue
+            name = STORE_PREFIX + re.sub(r"[^A-Za-z0-9_]", "_", query)
+            for item in series:
+                values = [v for _, v in item.points if v is not None]
+                if values:
+                    labels = {sig.label_name(k): str(v) for k, v in item.labels.items()}
+                    out.append((name, labels, float(values[-1]), now))
+        return out
+
+
+class CombinedSource:
+    """Several sources read one after the other each round.
+
+    Example:
+        >>> len(list(CombinedSource([ReplaySource([("x", "1")]), ReplaySource([("y", "2")])]).collect(0.0)))
+        2
+    """
+
+    def __init__(self, sources: Sequence[Any]) -> None:
+        self.sources = list(sources)
+
+    def collect(self, now: float) -> Iterable[Sample]:
+        """Every source's samples."""
+        out: list[Sample] = []
+        for source in self.sources:
+            out.extend(source.collect(now))
+        return out
