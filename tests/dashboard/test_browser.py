@@ -398,3 +398,32 @@ def test_mounted_in_the_serving_process_shows_active_requests(filled: dict[str, 
         worker.join(10)
         handle.uninstall()
         provider.shutdown()
+
+
+THEME_JS = """() => {
+  const body = getComputedStyle(document.body), main = getComputedStyle(document.querySelector('main'));
+  return {background: body.backgroundColor, color: main.color,
+          overflow: document.documentElement.scrollWidth - window.innerWidth};
+}"""
+
+
+def _luminance(css_color: str) -> float:
+    """WCAG relative luminance of an ``rgb(r, g, b)`` / ``rgba(...)`` colour."""
+    channels = [float(c) / 255 for c in css_color[css_color.index("(") + 1 : -1].split(",")[:3]]
+    r, g, b = ((c / 12.92) if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+@pytest.mark.parametrize(("scheme", "width"), [("light", 390), ("dark", 1280), ("dark", 390)])
+def test_pages_fit_a_phone_and_read_in_light_and_dark(server: str, browser: Any, scheme: str, width: int) -> None:
+    ctx = browser.new_context(viewport={"width": width, "height": 800}, color_scheme=scheme)
+    try:
+        for path, name in (("/?range=1h", "overview"), ("/traces?range=1h", "traces")):
+            page = visit(ctx, f"{server}{path}", f"{name}-{scheme}-{width}", THEME_JS)
+            assert page.data["overflow"] <= 0, (path, page.data)  # wide tables scroll inside their box
+            background, text = _luminance(page.data["background"]), _luminance(page.data["color"])
+            assert (background < 0.2) == (scheme == "dark"), page.data
+            contrast = (max(background, text) + 0.05) / (min(background, text) + 0.05)
+            assert contrast >= 4.5, (path, scheme, contrast)  # WCAG AA for body text
+    finally:
+        ctx.close()
