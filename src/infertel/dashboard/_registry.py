@@ -43,6 +43,12 @@ class Page:
             Content-Security-Policy allows no ``style=`` attributes and no scripts.
         live_only: Shown only when the dashboard runs inside the serving process.
 
+    Threading and exceptions: ``render`` runs on a worker thread of the server's thread pool, for
+    several requests at once; it should read, not block. Raising ``fastapi.HTTPException`` answers
+    with its status and message on the dashboard's error page; any other exception is logged on
+    ``infertel.dashboard`` and answers 500 (re-raised under the test-suite switch). The token check
+    and the security headers apply before and after it.
+
     Example:
         >>> def render(dashboard, query, params):
         ...     return dashboard.render("alerts.html", rules=[])
@@ -72,6 +78,10 @@ class Api:
         build: ``build(dashboard) -> fastapi.APIRouter``; the router's paths are relative to
             ``<prefix>/api``. Create it with ``dashboard.api_router()`` so the token check and
             the security headers apply to its routes.
+
+    Threading and exceptions: ``build`` runs once, when a dashboard router is built. Its routes
+    follow FastAPI's rules (``def`` handlers on the thread pool); errors answer JSON
+    ``{"detail": ...}`` (``HTTPException``: its status; others: logged, 500).
 
     Example:
         >>> def build(dashboard):
