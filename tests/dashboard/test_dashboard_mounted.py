@@ -171,6 +171,22 @@ def test_extension_pages_and_apis(filled: Filled) -> None:
     assert "/alerts" not in [p.path for p in pages] and "alerts" not in [a.name for a in apis]
 
 
+def test_extension_routes_must_carry_the_token_check(filled: Filled) -> None:
+    from fastapi import APIRouter
+
+    def build(dashboard: Any) -> Any:
+        api = APIRouter()  # not dashboard.api_router(): no token check, no headers
+
+        @api.get("/open")
+        def hole() -> dict[str, str]:
+            return {}
+
+        return api
+
+    with pytest.raises(ValueError, match=r"Api 'holes': routes \['/open'\] do not come from dashboard.api_router\(\)"):
+        router(filled.path, apis=[Api("holes", build)])
+
+
 def test_register_rejects_bad_input() -> None:
     with pytest.raises(ValueError, match="Page path must start with '/'"):
         Page("alerts", "Alerts", lambda d, q, p: "")

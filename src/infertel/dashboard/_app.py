@@ -52,7 +52,14 @@ def _build(
         )
     router.include_router(_api.build(d), prefix="/api", tags=["infertel dashboard"])
     for extension in d.apis:
-        router.include_router(extension.build(d), prefix="/api", tags=[f"infertel {extension.name}"])
+        built = extension.build(d)
+        unguarded = [getattr(r, "path", "?") for r in built.routes if not isinstance(r, d.api_route_class)]
+        if unguarded:  # a route without the token check and the headers would be a hole in the dashboard
+            raise ValueError(
+                f"Api {extension.name!r}: routes {unguarded} do not come from dashboard.api_router() "
+                "(its token check and security headers must apply)"
+            )
+        router.include_router(built, prefix="/api", tags=[f"infertel {extension.name}"])
     return router, d
 
 
