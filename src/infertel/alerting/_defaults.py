@@ -5,16 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from infertel.alerting._expr import Aggregate, Binary, RangeFunction, Scalar, Selector
-from infertel.alerting._rules import Rule, ThresholdRule
+from infertel.alerting._rules import Compiled, Rule, ThresholdRule
 from infertel.alerting._signals import LIVE_REQUESTS, PROM_DURATION
 
 
 class _NoTraffic(ThresholdRule):
     """No requests for ``window_s`` while the hour before had some (both dialects)."""
 
-    def compile(self, dialect: str):  # type: ignore[no-untyped-def]
-        from infertel.alerting._rules import Compiled
-
+    def compile(self, dialect: str) -> Compiled:
         series = LIVE_REQUESTS if dialect == "live" else PROM_DURATION + "_count"
         by = ("gen_ai_request_model",)
         now = Aggregate("sum", RangeFunction("increase", Selector(series), self.window_s), by=by)

@@ -51,6 +51,15 @@ _ARITH: dict[str, Callable[[float, float], float]] = {
 }
 
 
+_REDUCE: dict[str, Callable[[list[float]], float]] = {
+    "sum": math.fsum,
+    "max": max,
+    "min": min,
+    "avg": lambda values: math.fsum(values) / len(values),
+    "count": lambda values: float(len(values)),
+}
+
+
 def duration(seconds: float) -> str:
     """A PromQL duration for ``seconds``: ``90`` -> ``"1m30s"``, ``86400`` -> ``"1d"``.
 
@@ -208,8 +217,7 @@ class Aggregate(Expr):
                 drop = set(self.without or ()) | {"__name__"}
                 key = tuple(item for item in labels if item[0] not in drop)
             groups.setdefault(key, []).append(value)
-        reduce = {"sum": math.fsum, "max": max, "min": min, "avg": lambda v: math.fsum(v) / len(v),
-                  "count": lambda v: float(len(v))}[self.op]  # fmt: skip
+        reduce = _REDUCE[self.op]
         return {key: reduce(values) for key, values in groups.items()}
 
     def promql(self) -> str:

@@ -166,7 +166,7 @@ def _receiver(spec: Any, index: int, build_channels: bool) -> Receiver:
     specs = spec.get("channels", ())
     if specs and build_channels:
         try:
-            from infertel.alerting.channels import from_config  # type: ignore[attr-defined]
+            from infertel.alerting.channels import from_config
         except ImportError:
             raise ValueError(
                 f"{where}: field 'channels': channel configuration needs infertel.alerting.channels"

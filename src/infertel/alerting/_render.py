@@ -96,6 +96,11 @@ def _receiver_config(spec: Mapping[str, Any]) -> dict[str, Any]:
             continue  # a Python callable has no Alertmanager counterpart
         fields = _CHANNEL_FIELDS[kind]
         entry = {fields[k]: v for k, v in channel.items() if k in fields}
+        for key, variable in channel.items():
+            # A secret kept in an environment variable: Alertmanager reads it from a file of that name.
+            if key.endswith("_env") and key[: -len("_env")] in {**fields, "password": "auth_password"}:
+                target = {**fields, "password": "auth_password"}[key[: -len("_env")]]
+                entry[f"{target}_file"] = f"/etc/alertmanager/secrets/{variable}"
         if kind == "email" and "host" in channel:
             entry["smarthost"] = f"{channel['host']}:{channel.get('port', 587)}"
         if isinstance(entry.get("to"), list):

@@ -115,11 +115,11 @@ class Rule:
         """The recording and alert specs of this rule in ``dialect``."""
         raise NotImplementedError
 
-    def _alert(self, expr: Expr, *, severity: str | None = None, annotations: Mapping[str, str] = (),
-               extra_labels: Mapping[str, str] = ()) -> AlertSpec:  # type: ignore[assignment]  # fmt: skip
-        labels = {**dict(extra_labels), **self.labels, "severity": severity or self.severity}
+    def _alert(self, expr: Expr, *, severity: str | None = None, annotations: Mapping[str, str] | None = None,
+               extra_labels: Mapping[str, str] | None = None) -> AlertSpec:  # fmt: skip
+        labels = {**dict(extra_labels or {}), **self.labels, "severity": severity or self.severity}
         return AlertSpec(self.name, expr, float(self.for_s), float(self.keep_firing_for_s), labels,
-                         {**dict(annotations), **self.annotations}, self)  # fmt: skip
+                         {**dict(annotations or {}), **self.annotations}, self)  # fmt: skip
 
 
 def _matchers(rule: str, where: Mapping[str, str]) -> tuple[tuple[str, str, str], ...]:
@@ -315,8 +315,8 @@ class SLORule(Rule):
                 left = _time_left(long, sloth, budget, self.period_s, factor)
                 right = _time_left(short, sloth, budget, self.period_s, factor)
                 # The minimum-events gate: one error at low traffic does not page.
-                events = _sel(f"infertel:slo_events:increase{duration(long)}", sloth)
-                row = Binary("and", Binary("and", left, right), Binary(">=", events, Scalar(float(self.min_events))))
+                gate = _sel(f"infertel:slo_events:increase{duration(long)}", sloth)
+                row = Binary("and", Binary("and", left, right), Binary(">=", gate, Scalar(float(self.min_events))))
                 condition = row if condition is None else Binary("or", condition, row)
             assert condition is not None
             annotations = {

@@ -72,12 +72,15 @@ class LiveSource:
             import infertel
 
             stats = lambda window_s: infertel.stats(window_s=window_s)  # noqa: E731
+        read: Callable[[], Any] | None = None
         if resources is True:
-            from infertel import resources as public_resources
+            from infertel._internal.resources import snapshot
 
-            resources = public_resources.snapshot
+            read = snapshot
+        elif callable(resources):
+            read = resources
         self._stats = stats
-        self._resources = resources or None
+        self._resources = read
         self.rate_window_s = rate_window_s
         self.quantile_window_s = quantile_window_s
         self.disk_paths = tuple(disk_paths)
@@ -147,8 +150,9 @@ class LiveSource:
                 labels = {"hw_id": str(gpu.device.uuid or gpu.device.index)}
                 if gpu.utilization is not None:
                     out.append((sig.GPU_UTILIZATION, labels, float(gpu.utilization), now))
-                if getattr(gpu, "memory_utilization", None) is not None:
-                    out.append((sig.GPU_MEMORY, labels, float(gpu.memory_utilization), now))
+                memory = getattr(gpu, "memory_utilization", None)
+                if memory is not None:
+                    out.append((sig.GPU_MEMORY, labels, float(memory), now))
         for path in self.disk_paths:
             try:
                 usage = shutil.disk_usage(path)

@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         silences = store.silences(include_expired=args.all, now=now)
     finally:
         store.close()
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"id": s.id, "matchers": [str(m) for m in s.matchers], "starts_at": _iso(s.starts_at),
          "ends_at": _iso(s.ends_at), "created_by": s.created_by, "comment": s.comment, "active": s.active(now)}
         for s in silences
