@@ -66,15 +66,18 @@ def test_cache_answers_like_the_store_and_reuses_closed_buckets_until_the_ttl(tm
     store.close()
 
 
-def test_unaligned_steps_are_not_cached(tmp_path: Path) -> None:
+def test_the_stores_rounded_step_is_the_cached_one(tmp_path: Path) -> None:
     path = tmp_path / "store.db"
     base = (time.time_ns() // MINUTE - 10) * MINUTE
     write(path, [base + 5 * 10**9])
     store = SQLiteStore(path, read_only=True)
     cache = SeriesCache(clock=lambda: base + 10 * MINUTE)
-    # 90 s is rounded up by the store to 120 s buckets: not aligned to 90 s, so nothing is kept.
-    got = cache.timeseries(store, "requests_per_s", base - MINUTE, base + 10 * MINUTE, 90, ("model",), {})
+    # 90 s is rounded up by the store to a multiple of its rollup width: that width is what is kept.
     expected = store.timeseries("requests_per_s", base - MINUTE, base + 10 * MINUTE, 90, group_by=("model",))
+    got = cache.timeseries(store, "requests_per_s", base - MINUTE, base + 10 * MINUTE, 90, ("model",), {})
     assert got == [CachedSeries(dict(s.labels), list(s.points)) for s in expected]
-    assert cache._entries == {}
+    (entry,) = cache._entries.values()
+    assert entry.step_ns == expected[0].points[1][0] - expected[0].points[0][0] > 90 * 10**9
+    again = cache.timeseries(store, "requests_per_s", base - MINUTE, base + 10 * MINUTE, 90, ("model",), {})
+    assert again == got
     store.close()

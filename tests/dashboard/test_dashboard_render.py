@@ -90,7 +90,7 @@ def test_formatting() -> None:
 
 def test_time_ranges_and_filters() -> None:
     assert {k: time_range(k, now_ns=10**15).step_s for k in RANGES} == {
-        "15m": 20, "1h": 60, "6h": 360, "24h": 1440, "7d": 10800,
+        "15m": 20, "1h": 60, "6h": 360, "24h": 1800, "7d": 10800,
     }  # fmt: skip
     with pytest.raises(HTTPException) as info:
         time_range("2h")

@@ -74,20 +74,23 @@ class SeriesCache:
         where: Mapping[str, str],
     ) -> list[CachedSeries]:
         """``store.timeseries(...)`` with the closed buckets of earlier calls reused."""
-        step_ns = int(step_s) * _NS
-        key = (query, tuple(group_by), tuple(sorted(where.items())), step_ns)
-        first = start_ns - start_ns % step_ns
+        key = (query, tuple(group_by), tuple(sorted(where.items())), int(step_s * _NS))
         now = self._clock()
-        closed = (now - self._margin_ns) // step_ns * step_ns
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None:
                 self._entries.move_to_end(key)
+        step_ns = entry.step_ns if entry is not None else 0
+        first = start_ns - start_ns % step_ns if step_ns else start_ns
         if entry is None or entry.expires_ns <= now or entry.low_ns > first or entry.high_ns <= first:
             found = store.timeseries(query, start_ns, end_ns, step_s, group_by=group_by, where=where)
-            if all(t % step_ns == 0 for s in found for t, _ in s.points):  # aligned as expected: cacheable
+            step_ns = _step_of(found)  # the store may round the step up to its rollup width
+            if step_ns:
+                first = start_ns - start_ns % step_ns
+                closed = (now - self._margin_ns) // step_ns * step_ns
                 self._keep(key, _Entry(step_ns, first, max(first, closed), now + self._ttl_ns), found)
             return [CachedSeries(dict(s.labels), list(s.points)) for s in found]
+        closed = (now - self._margin_ns) // step_ns * step_ns
         tail = store.timeseries(query, entry.high_ns, end_ns, step_s, group_by=group_by, where=where)
         buckets = range(first, end_ns, step_ns)
         merged: dict[tuple[tuple[str, str], ...], CachedSeries] = {}
@@ -136,3 +139,14 @@ class SeriesCache:
             for t, v in series.points:
                 if low <= t < high:
                     values[t] = v
+
+
+def _step_of(found: Sequence[Any]) -> int:
+    """The bucket width of the store's answer, 0 when it cannot be cached (too few points, not aligned)."""
+    for series in found:
+        if len(series.points) >= 2:
+            step = series.points[1][0] - series.points[0][0]
+            if step > 0 and all(t % step == 0 for s in found for t, _ in s.points):
+                return int(step)
+            return 0
+    return 0

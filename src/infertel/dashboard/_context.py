@@ -32,7 +32,7 @@ RANGES: dict[str, tuple[int, int]] = {
     "15m": (900, 20),
     "1h": (3600, 60),
     "6h": (6 * 3600, 360),
-    "24h": (24 * 3600, 1440),
+    "24h": (24 * 3600, 1800),
     "7d": (7 * 24 * 3600, 10800),
 }
 """Range name -> (length, chart step) in seconds: about 60 points, multiples of the 10 s/1 min/1 h rollups."""
