@@ -124,6 +124,20 @@ def test_v1_store_migrates_and_reads_back_everything(v1: str) -> None:
         assert store.timeseries("in_flight", T0, T0 + 60 * S, 10, group_by=("model",)) == [
             Series({"model": "llama-3-8b"}, list(zip(ten, [None, 3.0, 6.0, 4.0, None, None], strict=True))),
         ]
+        # gauge statistics per bucket over the two processes: (2, 1), (5, 1), (1, 3)
+        stats = {}
+        for stat in ("avg", "min", "max", "sum", "last"):
+            (series,) = store.timeseries(f"metric:infertel.gen_ai.in_flight:{stat}", T0 + 10 * S, T0 + 40 * S, 10,
+                                         group_by=())  # fmt: skip
+            stats[stat] = [v for _, v in series.points]
+        assert stats == {"avg": [1.5, 3.0, 2.0], "min": [1, 1, 1], "max": [2, 5, 3], "sum": [3.0, 6.0, 4.0],
+                         "last": [3.0, 6.0, 4.0]}  # fmt: skip
+        (minute,) = store.timeseries("metric:infertel.gen_ai.in_flight:max", T0, T0 + 60 * S, 60, group_by=())
+        assert minute.points == [(T0, 5)]
+        with pytest.raises(ValueError, match="stat 'rate' does not apply to gauge metric"):
+            store.timeseries("metric:infertel.gen_ai.in_flight:rate", T0, T0 + 60 * S, 60)
+        with pytest.raises(ValueError, match="bad metric query 'metric:x:p42'"):
+            store.timeseries("metric:x:p42", T0, T0 + 60 * S, 60)
         page = store.search_traces(limit=3)
         assert [t.trace_id[-2:] for t in page.traces] == ["a4", "a3", "a2"]
         assert page.traces[0] == TraceSummary(

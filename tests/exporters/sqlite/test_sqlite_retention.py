@@ -110,9 +110,9 @@ def test_rollup_retention_keeps_buckets_that_remaining_raw_rows_feed(tmp_path: P
         assert result.deleted == {"spans": 0, "metric_points": 0, "logs": 0, "span_rollups": 0, "metric_rollups": 0}
         assert [r.requests for r in store.overview(now - 41 * DAY_NS, now + DAY_NS, group_by=())] == [3]
         # default bounds: the raw row of 40 days ago goes, so do its 10 s (with the raw rows) and
-        # 1 min / 1 h rollups (older than 30 days); the 2-day-old rows stay with all their rollups
+        # 1 min / 10 min / 1 h rollups (older than 30 days); the 2-day-old rows stay with all their rollups
         result = store.apply_retention(now_ns=now, policy=Retention(max_bytes=None))
-        assert result.deleted == {"spans": 1, "metric_points": 0, "logs": 0, "span_rollups": 3, "metric_rollups": 0}
+        assert result.deleted == {"spans": 1, "metric_points": 0, "logs": 0, "span_rollups": 4, "metric_rollups": 0}
         assert [r.requests for r in store.overview(now - 41 * DAY_NS, now + DAY_NS, group_by=())] == [2]
         assert [r.requests for r in store.overview(now - 3 * DAY_NS, now - DAY_NS, group_by=())] == [1]
 

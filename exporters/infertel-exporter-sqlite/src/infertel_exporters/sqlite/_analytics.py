@@ -152,18 +152,23 @@ def _in_flight_now(conn: sqlite3.Connection, start_ns: int, end_ns: int, group_b
     if "error_type" in group_by or (where and "error_type" in where):
         return {}
     latest: dict[int, tuple[int, float, tuple[str, ...]]] = {}
+    window_start = max(start_ns, end_ns - 120_000_000_000)  # the gauge's last two minutes, from the 10 s rollups
     rows = conn.execute(
         "SELECT s.id, s.service, s.attributes, r.last, r.last_ns FROM metric_series s JOIN metric_rollups r"
-        " ON r.step = 60 AND r.series_id = s.id AND r.bucket_ns >= ? AND r.bucket_ns < ? WHERE s.name = ?",
-        (start_ns - start_ns % 60_000_000_000, end_ns, INFERTEL_GEN_AI_IN_FLIGHT),
+        " ON r.step = 10 AND r.series_id = s.id AND r.bucket_ns >= ? AND r.bucket_ns < ? WHERE s.name = ?",
+        (window_start - window_start % 10_000_000_000, end_ns, INFERTEL_GEN_AI_IN_FLIGHT),
     )
+    labels: dict[int, tuple[str, ...] | None] = {}
     for sid, service, attrs, last, last_ns in rows:
         if last is None or last_ns >= end_ns:
             continue
-        attributes = json.loads(attrs)
-        if where and any(_series_label(k, service, attributes) != v for k, v in where.items()):
+        if sid not in labels:
+            attributes = json.loads(attrs)
+            matched = not where or all(_series_label(k, service, attributes) == v for k, v in where.items())
+            labels[sid] = tuple(_series_label(k, service, attributes) or "" for k in group_by) if matched else None
+        key = labels[sid]
+        if key is None:
             continue
-        key = tuple(_series_label(k, service, attributes) or "" for k in group_by)
         seen = latest.get(sid)
         if seen is None or last_ns > seen[0]:
             latest[sid] = (last_ns, last, key)

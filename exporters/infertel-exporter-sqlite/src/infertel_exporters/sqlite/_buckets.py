@@ -11,8 +11,8 @@ import math
 from bisect import bisect_left
 from collections.abc import Sequence
 
-STEPS_S = (10, 60, 3600)
-"""Rollup bucket widths in seconds (10 s and 1 min as the contract names them, plus 1 h for long ranges)."""
+STEPS_S = (10, 60, 600, 3600)
+"""Rollup bucket widths in seconds: 10 s and 1 min, plus 10 min and 1 h so that long ranges read few rows."""
 
 
 def _bounds(lo_exp: int, hi_exp: int, per_octave: int) -> tuple[float, ...]:

@@ -227,8 +227,16 @@ _SHAPES = Shapes()
 def span(conn: sqlite3.Connection, row: tuple[Any, ...], resources: _Resources) -> StoredSpan:
     """A ``StoredSpan`` from a row of ``SPAN_COLUMNS``."""
     shape = _SHAPES.get(conn, row[12])
-    events = [StoredEvent(e["name"], e["time_ns"], _tuples(e["attributes"])) for e in json.loads(row[10] or "[]")]
-    links = [StoredLink(x["trace_id"], x["span_id"], _tuples(x["attributes"])) for x in json.loads(row[11] or "[]")]
+    events = (
+        []
+        if row[10] is None
+        else [StoredEvent(e["name"], e["time_ns"], _tuples(e["attributes"])) for e in json.loads(row[10])]
+    )
+    links = (
+        []
+        if row[11] is None
+        else [StoredLink(x["trace_id"], x["span_id"], _tuples(x["attributes"])) for x in json.loads(row[11])]
+    )
     return StoredSpan(
         trace_id=row[0].hex(), span_id=row[1].hex(), parent_span_id=hex_id(row[2]),
         name=span_name(row[3], row[13], row[14]), kind=KINDS[row[4]], start_time_ns=row[5],

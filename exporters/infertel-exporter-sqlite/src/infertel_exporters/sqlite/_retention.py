@@ -172,7 +172,7 @@ def apply(store: SQLiteStore, policy: Retention, *, now_ns: int | None = None) -
 def _prune_rollups(store: SQLiteStore, policy: Retention, now: int, deleted: dict[str, int]) -> None:
     """Delete rollup buckets past their age, never one that a remaining raw row still feeds.
 
-    10 s buckets follow the raw rows' age bound; 1 min and 1 h buckets ``rollup_max_age_s``.
+    10 s buckets follow the raw rows' age bound; 1 min, 10 min and 1 h buckets ``rollup_max_age_s``.
     """
     for table, (raw, column) in ROLLUP_TABLES.items():
         oldest = _fetchone(store, f"SELECT min({column}) FROM {raw}")[0]

@@ -88,6 +88,40 @@ def unpack(sums: Sequence[Any]) -> list[int]:
     return out
 
 
+def sums_of(indices: Sequence[int]) -> tuple[str, Any]:
+    """SQL summing only the logical values ``indices`` (lanes unpacked), and its decoder to a logical list.
+
+    Example:
+        >>> sql, decode = sums_of([0])
+        >>> sql, decode([7])[:2]
+        ('sum(v0 & 2147483647)', [7, 0])
+    """
+    parts: list[str] = []
+    slots: list[int] = []
+    for i in indices:
+        if i in _TOKENS:
+            parts.append(f"sum({STORED_COLUMNS[_TOKENS.index(i)]})")
+        else:
+            j = _PACKED.index(i)
+            column, lane = (j, 0) if j < _HALF else (j - _HALF, 1)
+            parts.append(f"sum(v{column} & {_MASK})" if lane == 0 else f"sum(v{column} >> 31)")
+        slots.append(i)
+
+    def decode(sums: Sequence[Any]) -> list[int]:
+        out = [0] * len(VALUE_COLUMNS)
+        for slot, value in zip(slots, sums, strict=True):
+            out[slot] = value or 0
+        return out
+
+    return ", ".join(parts), decode
+
+
+def histogram_indices(prefix: str) -> list[int]:
+    """Logical indices of histogram ``prefix``'s buckets (``d``, ``f``, ``p``)."""
+    start = {"d": _D0, "f": _F0, "p": _P0}[prefix]
+    return list(range(start, start + len(dict(HISTOGRAMS)[prefix]) + 1))
+
+
 def unpack_basic(sums: Sequence[Any]) -> list[int]:
     """A ``BASIC_SQL`` result -> ``[count, errors, input_tokens, output_tokens, ttft_count, tpot_count]``."""
     return [sums[2] or 0, sums[3] or 0, sums[0] or 0, sums[1] or 0, sums[4] or 0, sums[5] or 0]

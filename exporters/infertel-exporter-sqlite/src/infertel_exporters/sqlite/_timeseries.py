@@ -12,7 +12,6 @@ from infertel_exporters.sqlite import _span_rollups as sr
 from infertel_exporters.sqlite._analytics import (
     _HIST,
     _QUANTILES,
-    _SUMS,
     METRIC_STATS,
     ROLLUP_QUERIES,
     Series,
@@ -20,15 +19,15 @@ from infertel_exporters.sqlite._analytics import (
     _filters,
     _series_label,
 )
-from infertel_exporters.sqlite._buckets import quantile
+from infertel_exporters.sqlite._buckets import STEPS_S, quantile
 from infertel_exporters.sqlite._names import INFERTEL_GEN_AI_IN_FLIGHT
 
 
 def plan(start_ns: int, end_ns: int, step_s: float) -> tuple[int, int, list[int]]:
     """``(rollup step s, series step ns, bucket starts)`` for a range and a requested step.
 
-    The rollup is the coarsest of 10 s / 1 min / 1 h not above ``step_s``; the step is rounded up
-    to a multiple of it. At most 10,000 points.
+    The rollup is the coarsest of 10 s / 1 min / 10 min / 1 h not above ``step_s``; the step is
+    rounded up to a multiple of it. At most 10,000 points.
 
     Example:
         >>> plan(0, 120 * 10**9, 25)[:2]
@@ -36,7 +35,7 @@ def plan(start_ns: int, end_ns: int, step_s: float) -> tuple[int, int, list[int]
     """
     if not (step_s > 0 and math.isfinite(step_s)):
         raise ValueError(f"step_s must be a positive number of seconds, got {step_s!r}")
-    tier = 3600 if step_s >= 3600 else 60 if step_s >= 60 else 10
+    tier = max(t for t in STEPS_S if t <= step_s) if step_s >= STEPS_S[0] else STEPS_S[0]
     step_ns = math.ceil(step_s / tier - 1e-9) * tier * 1_000_000_000
     first = start_ns - start_ns % step_ns
     if (end_ns - first) // step_ns > 10_000:
@@ -64,8 +63,10 @@ def timeseries(conn: sqlite3.Connection, query: str, start_ns: int, end_ns: int,
     cols = ", ".join(group_by)
     extra, params = _filters(where)
     needs_hist = query.split("_")[0] in _HIST and query.split("_")[-1] in _QUANTILES
-    values = _SUMS if needs_hist else sr.BASIC_SQL
-    unpack = sr.unpack if needs_hist else sr.unpack_basic
+    if needs_hist:
+        values, unpack = sr.sums_of([0, *sr.histogram_indices(_HIST[query.split("_")[0]][0])])
+    else:
+        values, unpack = sr.BASIC_SQL, sr.unpack_basic
     sql = f"SELECT {cols + ', ' if cols else ''}bucket_ns - bucket_ns % ? AS b, {values} FROM span_rollups"
     sql += f" WHERE step = ? AND bucket_ns >= ? AND bucket_ns < ?{extra} GROUP BY {cols + ', ' if cols else ''}b"
     grouped: dict[tuple[str, ...], dict[int, float | None]] = {}
@@ -123,50 +124,57 @@ def _metric(conn: sqlite3.Connection, query: str, start_ns: int, end_ns: int, st
             bounds = json.loads(bounds_json)
     if not labels:
         return []
-    # per (group, bucket): count, sum, min, max, {series: (last_ns, last)}, delta, hist, {series: (sum, count)}
-    acc: dict[tuple[tuple[str, ...], int], list[Any]] = {}
-    rows = conn.execute(
-        f"SELECT series_id, bucket_ns - bucket_ns % ?, count, sum, min, max, last, last_ns, delta, hist FROM"
-        f" metric_rollups WHERE step = ? AND series_id IN ({','.join('?' * len(labels))}) AND bucket_ns >= ?"
-        " AND bucket_ns < ?",
-        (step_ns, tier, *labels, buckets[0], end_ns),
-    )
-    for sid, b, count, total, low, high, last, last_ns, delta, hist in rows:
-        a = acc.get((labels[sid], b))
-        if a is None:
-            a = acc[(labels[sid], b)] = [0, 0.0, None, None, {}, 0.0, None, {}]
-        a[0] += count
-        a[1] += total or 0.0
-        if low is not None:
-            a[2] = low if a[2] is None else min(a[2], low)
-            a[3] = high if a[3] is None else max(a[3], high)
-        if last is not None and (sid not in a[4] or last_ns > a[4][sid][0]):
-            a[4][sid] = (last_ns, last)
-        a[5] += delta or 0.0
-        if hist is not None:
+    marks = ",".join("?" * len(labels))
+    where_sql = f"WHERE step = ? AND series_id IN ({marks}) AND bucket_ns >= ? AND bucket_ns < ?"
+    params = (step_ns, tier, *labels, buckets[0], end_ns)
+    grouped: dict[tuple[str, ...], dict[int, Any]] = {key: {} for key in labels.values()}
+    if stat in _QUANTILES:
+        hists: dict[tuple[tuple[str, ...], int], list[float]] = {}
+        for sid, b, hist in conn.execute(
+            f"SELECT series_id, bucket_ns - bucket_ns % ?, hist FROM metric_rollups {where_sql} AND hist IS NOT NULL",
+            params,
+        ):
             counts = json.loads(hist)
-            a[6] = counts if a[6] is None else [x + y for x, y in zip(a[6], counts, strict=False)]
-        s = a[7].get(sid, (0.0, 0))
-        a[7][sid] = (s[0] + (total or 0.0), s[1] + count)
-    grouped: dict[tuple[str, ...], dict[int, float | None]] = {key: {} for key in labels.values()}
-    step_s_eff = step_ns / 1e9
-    for (key, b), a in acc.items():
-        value: float | None
-        if stat == "avg":
-            value = a[1] / a[0] if a[0] and kind != "histogram" else None
-        elif stat == "min":
-            value = a[2]
-        elif stat == "max":
-            value = a[3]
-        elif stat == "last":
-            value = sum(v for _, v in a[4].values()) if a[4] else None
-        elif stat == "sum":
-            value = sum(s / c for s, c in a[7].values() if c) if kind != "histogram" else a[1]
-        elif stat == "rate":
-            value = a[5] / step_s_eff
+            merged = hists.get((labels[sid], b))
+            hists[(labels[sid], b)] = (
+                counts if merged is None else [x + y for x, y in zip(merged, counts, strict=False)]
+            )
+        for (key, b), counts in hists.items():
+            grouped[key][b] = quantile(_QUANTILES[stat], bounds, counts)
+    else:
+        # one SQL aggregate per (series, step bucket), then a cheap merge per label group
+        if stat == "last":  # the bucket's latest value of each series (a single max(): its row's `last`)
+            sql = (
+                f"SELECT series_id, bucket_ns - bucket_ns % ? AS b, last, max(last_ns) FROM metric_rollups {where_sql}"
+            )
         else:
-            value = quantile(_QUANTILES[stat], bounds, a[6]) if a[6] else None
-        grouped[key][b] = value
+            value = {"avg": "sum(sum), sum(count)", "min": "min(min), 0", "max": "max(max), 0",
+                     "sum": "sum(sum), sum(count)", "rate": "sum(delta), 0"}[stat]  # fmt: skip
+            sql = f"SELECT series_id, bucket_ns - bucket_ns % ? AS b, {value} FROM metric_rollups {where_sql}"
+        acc: dict[tuple[tuple[str, ...], int], list[Any]] = {}
+        for sid, b, x, y in conn.execute(sql + " GROUP BY series_id, b", params):
+            if x is None:
+                continue
+            if stat == "sum" and kind != "histogram":
+                x, y = (x / y if y else 0.0), 0  # a series' average in the bucket; the group sums them
+            a = acc.get((labels[sid], b))
+            if a is None:
+                acc[(labels[sid], b)] = [x, y]
+            elif stat == "min":
+                a[0] = min(a[0], x)
+            elif stat == "max":
+                a[0] = max(a[0], x)
+            else:
+                a[0] += x
+                a[1] += y
+        step_s_eff = step_ns / 1e9
+        for (key, b), (x, y) in acc.items():
+            if stat == "avg":
+                grouped[key][b] = x / y if y and kind != "histogram" else None
+            elif stat == "rate":
+                grouped[key][b] = x / step_s_eff
+            else:
+                grouped[key][b] = x
     return [
         Series(labels=dict(zip(group_by, key, strict=True)), points=[(b, points.get(b)) for b in buckets])
         for key, points in sorted(grouped.items())
