@@ -39,8 +39,8 @@ since the Unix epoch; trace and span ids 16- and 8-byte BLOBs (``hex(trace_id)``
     ``scope_name``, ``scope_version``, ``keys`` (JSON array of attribute keys), ``implied`` (JSON
     object: key -> ``"model"`` / ``"operation"``, the column holding that attribute's value).
 ``span_rollups`` (WITHOUT ROWID)
-    Key ``(step, bucket_ns, service, model, operation, error_type)``: ``step`` 10, 60 or 3600
-    seconds, ``bucket_ns`` the bucket start, text keys ``''`` when absent (``error_type``:
+    Key ``(step, bucket_ns, service, model, operation, error_type)``: ``step`` 10, 60, 600 or
+    3600 seconds, ``bucket_ns`` the bucket start, text keys ``''`` when absent (``error_type``:
     ``error.type``, ``'_OTHER'`` for an ERROR status without one). ``input_tokens``,
     ``output_tokens`` and ``v0..v34``: the counts ``count``, ``errors``, ``ttft_count``,
     ``tpot_count`` and the duration (powers of sqrt(2) s, 7.8 ms .. 362 s), TTFT (powers of 2,
@@ -74,7 +74,7 @@ since the Unix epoch; trace and span ids 16- and 8-byte BLOBs (``hex(trace_id)``
     ``schema_url``, ``last_seen_ns``.
 
 Retention (:class:`Retention`): raw rows (spans, metric points, logs) and 10 s rollups older than
-``max_age_s`` (3 days; ``INFERTEL_STORE_MAX_AGE_SECONDS``), 1 min and 1 h rollups older than
+``max_age_s`` (3 days; ``INFERTEL_STORE_MAX_AGE_SECONDS``), 1 min, 10 min and 1 h rollups older than
 ``rollup_max_age_s`` (30 days; ``INFERTEL_STORE_ROLLUP_MAX_AGE_SECONDS``), never a rollup bucket
 that a remaining raw row still feeds; past ``max_bytes`` (256 MiB; ``INFERTEL_STORE_MAX_BYTES``)
 the oldest raw rows. In chunks of short transactions on a daemon thread, then the freed pages

@@ -1,4 +1,4 @@
-"""Metric rollups: per series (resource, name, attributes) and 10 s / 1 min / 1 h bucket.
+"""Metric rollups: per series (resource, name, attributes) and 10 s / 1 min / 10 min / 1 h bucket.
 
 Written in the same transaction as the raw points that feed them. Gauges (and non-monotonic
 sums) keep ``count``/``sum``/``min``/``max``/``last``; cumulative monotonic sums keep ``delta``,

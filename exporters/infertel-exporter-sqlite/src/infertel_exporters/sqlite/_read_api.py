@@ -52,7 +52,7 @@ class ReadAPI:
                    where: Mapping[str, str] | None = None) -> list[Series]:  # fmt: skip
         """One series per group of ``query`` (``ROLLUP_QUERIES`` or ``metric:<name>[:<stat>]``), a point per step.
 
-        ``step_s`` is rounded up to a multiple of the rollup used (10 s, 1 min or 1 h: the coarsest
+        ``step_s`` is rounded up to a multiple of the rollup used (10 s, 1 min, 10 min or 1 h: the coarsest
         not above it). For ``metric:`` queries the group keys are attribute names and ``service``
         (``model`` and ``operation`` stand for ``gen_ai.request.model`` / ``gen_ai.operation.name``).
         Stats: gauges ``avg`` (default), ``min``, ``max``, ``last`` (latest per process, summed),

@@ -38,7 +38,7 @@ class Retention:
     Args:
         max_age_s: Raw rows (spans, metric points, logs) older than this many seconds are deleted,
             with the 10 s rollups (``None``: no age bound).
-        rollup_max_age_s: 1 min and 1 h rollup buckets older than this are deleted (``None``:
+        rollup_max_age_s: 1 min, 10 min and 1 h rollup buckets older than this are deleted (``None``:
             kept). A rollup bucket that a remaining raw row still feeds is never deleted.
         max_bytes: Bound on the database's used pages; past it the oldest rows of every table
             are deleted (the same fraction of each) and the freed pages returned to the file

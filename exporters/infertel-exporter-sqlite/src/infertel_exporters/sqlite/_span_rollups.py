@@ -1,4 +1,4 @@
-"""Span rollups: per 10 s / 1 min / 1 h bucket and (service, model, operation, error type).
+"""Span rollups: per 10 s / 1 min / 10 min / 1 h bucket and (service, model, operation, error type).
 
 Written in the same transaction as the spans that feed them.
 Only GenAI spans (with a model or a ``gen_ai.operation.name``) feed them. Per row: ``count``,
@@ -177,7 +177,7 @@ class SpanRollups:
             acc[_P0 + bisect_left(TPOT_BOUNDS, tpot)] += 1
 
     def rows(self) -> list[tuple[Any, ...]]:
-        """Upsert rows for ``UPSERT``: the 10 s groups, and the same merged into 1 min and 1 h buckets."""
+        """Upsert rows for ``UPSERT``: the 10 s groups, and the same merged into the coarser buckets."""
         out: list[tuple[Any, ...]] = []
         coarser: dict[tuple[Any, ...], list[Any]] = {}
         for (bucket, *group), values in self._groups.items():
