@@ -191,6 +191,19 @@ def test_a_subclass_override_runs_and_reaches_the_processor_through_super(
     assert processor.stats.snapshot(60)["llama-3-8b", "chat"].requests == 1
 
 
+@pytest.mark.usefixtures("production_errors")
+def test_a_record_that_breaks_the_fold_is_dropped_alone(clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
+    stats = InferenceStats(windows_s=(60,), clock=clock, extra_attributes=("tenant",))
+    good = stats.end_record(("m", "chat", "a"), 1.0, None, None, 1, 2, None)
+    broken = stats.end_record(("m", "chat", ["unhashable"]), 1.0, None, None, 1, 2, None)
+    with caplog.at_level(logging.WARNING, logger="infertel"):
+        for record in (good, broken, good, good):
+            stats.record_end(record)
+        snap = stats.snapshot(60)
+    assert {key: s.requests for key, s in snap.items()} == {("m", "chat", "a"): 3}
+    assert any("infertel internal error" in r.getMessage() for r in caplog.records)
+
+
 def test_eight_threads_lose_nothing(sdk_tracer_provider: TracerProvider) -> None:
     handle = install(sdk_tracer_provider, windows_s=(900,))  # real monotonic clock
     tracer = sdk_tracer_provider.get_tracer("test")
