@@ -314,3 +314,34 @@ def test_a_failing_channel_does_not_stop_the_others() -> None:
     _run(engine, 0, 30)
     assert len(good.payloads) == 1
     assert engine.dispatcher.dropped == 2
+
+
+def test_a_restart_keeps_the_for_clock_and_does_not_notify_twice(tmp_path: Path) -> None:
+    store = str(tmp_path / "infertel.db")
+    inbox = Inbox("team")
+    series = [(CPU, "0.9x40 0.1x10"), ("system_memory_utilization_ratio", "0.95x60")]
+    rules = [_hot_cpu(), ThresholdRule("FullMemory", signal="memory_utilization", threshold=0.9, for_s=600)]
+
+    def engine_at() -> AlertEngine:
+        return AlertEngine(rules, source=ReplaySource(series, interval_s=15), route=Route("team", group_wait_s=0),
+                           receivers=[Receiver("team", [inbox])], store=store)  # fmt: skip
+
+    first = engine_at()
+    _run(first, 0, 300)
+    assert [(p["status"], p["groupLabels"]["alertname"]) for p in inbox.payloads] == [("firing", "HotCpu")]
+    before = {a.name: (a.state, a.active_at, a.fired_at) for a in first.alerts()}
+    assert before == {"HotCpu": ("firing", 0.0, 0.0), "FullMemory": ("pending", 0.0, None)}
+    first.shutdown()
+
+    second = engine_at()  # restarted: the saved alerts are back before the first round
+    assert {a.name: (a.state, a.active_at, a.fired_at) for a in second.alerts()} == before
+    _run(second, 315, 900)
+    # HotCpu was notified before the restart: only its resolution is sent; FullMemory fires at 600 s, not 915 s.
+    assert [(p["status"], p["groupLabels"]["alertname"]) for p in inbox.payloads] == [
+        ("firing", "HotCpu"),
+        ("firing", "FullMemory"),
+        ("resolved", "HotCpu"),
+    ]
+    memory = next(a for a in second.alerts() if a.name == "FullMemory")
+    assert memory.fired_at == 600.0
+    second.shutdown()

@@ -142,6 +142,16 @@ class Dispatcher:
                     group = self._groups[key] = _Group(route, labels, now + float(route.group_wait_s or 0))
                 group.alerts[alert.fingerprint] = alert
 
+    def restore(self, alerts: Sequence[Alert], now: float) -> None:
+        """Alerts already notified before a restart: grouped as notified, so they are not sent again."""
+        self.update(alerts, now)
+        for group in self._groups.values():
+            for fp, alert in group.alerts.items():
+                if alert.state == "firing":
+                    group.notified_firing = group.notified_firing | {fp}
+                    group.first_notified.setdefault(fp, now)
+                    group.last_notify = now
+
     def muted(self, alert: Alert, firing: Sequence[Mapping[str, str]], now: float) -> str | None:
         """``"silenced"``, ``"inhibited"`` or ``None``."""
         if self._muted_by_silence(alert.labels, now):

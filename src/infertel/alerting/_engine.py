@@ -111,6 +111,9 @@ class AlertEngine:
                                      acknowledged=self.acknowledged, record=self._record_alert,
                                      external_url=external_url)  # fmt: skip
         self._failed_actions: set[int] = set()
+        self._notified_before: list[Alert] | None = None
+        if self.store is not None:
+            self._restore()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.rounds = 0
@@ -121,6 +124,9 @@ class AlertEngine:
     def evaluate(self, now: float | None = None) -> list[Alert]:
         """Run one round at ``now`` (default the clock); returns every alert held after it."""
         now = self._clock() if now is None else now
+        if self._notified_before is not None:
+            self.dispatcher.restore(self._notified_before, now)
+            self._notified_before = None
         self.series.memo.clear()
         for name, labels, value, at in self.source.collect(now):
             self.series.append(labels_of(name, dict(labels)), at, float(value))
@@ -157,6 +163,19 @@ class AlertEngine:
         self.series.memo.clear()
         self.rounds += 1
         return current
+
+    def _restore(self) -> None:
+        """Pending and firing alerts saved by a previous run: their ``for`` clock and notification carry on."""
+        notified: list[Alert] = []
+        for row in self.store.active() if self.store is not None else []:
+            alert = Alert(row["alertname"], row["labels"], row["annotations"], row["state"], row["value"],
+                          row["active_at"], row["fired_at"], None, row["fingerprint"])  # fmt: skip
+            if any(state.restore(alert) for state in self._states):
+                if row["notified"] and alert.state == "firing":
+                    notified.append(alert)
+            else:
+                self.store.forget_active(alert.fingerprint)  # type: ignore[union-attr]  # its rule is gone
+        self._notified_before = notified  # grouped as notified at the first round, at its time
 
     def tick(self, now: float | None = None) -> None:
         """Flush the notification groups that are due at ``now``."""
@@ -283,6 +302,16 @@ class AlertEngine:
 
     def _record_alert(self, alert: Alert, event: str, message: str) -> None:
         self.record(alert.fingerprint, event, message, alert=alert)
+        if self.store is None:
+            return
+        if event in ("pending", "firing"):
+            self.store.save_active(fingerprint=alert.fingerprint, alertname=alert.name, labels=alert.labels,
+                                   annotations=alert.annotations, state=alert.state, value=_finite(alert.value),
+                                   active_at=alert.active_at, fired_at=alert.fired_at)  # fmt: skip
+        elif event in ("resolved", "dropped"):
+            self.store.forget_active(alert.fingerprint)
+        elif event == "notified" and alert.state == "firing":
+            self.store.mark_notified(alert.fingerprint)
 
     def history(self, *, limit: int = 100) -> list[dict[str, Any]]:
         """Stored history entries, newest first (empty without a store)."""

@@ -36,6 +36,10 @@ CREATE INDEX IF NOT EXISTS alerting_history_fp ON alerting_history (fingerprint)
 CREATE TABLE IF NOT EXISTS alerting_silences (
     id TEXT PRIMARY KEY, matchers TEXT NOT NULL, starts_unix_nano INTEGER NOT NULL,
     ends_unix_nano INTEGER NOT NULL, created_by TEXT NOT NULL, comment TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS alerting_active (
+    fingerprint TEXT PRIMARY KEY, alertname TEXT NOT NULL, labels TEXT NOT NULL, annotations TEXT NOT NULL,
+    state TEXT NOT NULL, value REAL, active_unix_nano INTEGER NOT NULL, fired_unix_nano INTEGER,
+    notified INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS alerting_acks (
     fingerprint TEXT PRIMARY KEY, time_unix_nano INTEGER NOT NULL, by TEXT NOT NULL, comment TEXT NOT NULL,
     labels TEXT NOT NULL);
@@ -165,6 +169,45 @@ class AlertStore:
                 (_ns(now), silence_id, _ns(now)),
             )
             return cursor.rowcount > 0
+
+    # Active alerts (restored after a restart, as Prometheus restores its "for" state) ------------
+    def save_active(self, *, fingerprint: str, alertname: str, labels: Mapping[str, str],
+                    annotations: Mapping[str, str], state: str, value: float | None, active_at: float,
+                    fired_at: float | None) -> None:  # fmt: skip
+        """Insert or update a pending or firing alert (its ``notified`` mark is kept)."""
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO alerting_active VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0) ON CONFLICT(fingerprint) DO UPDATE SET "
+                "state = excluded.state, value = excluded.value, annotations = excluded.annotations, "
+                "fired_unix_nano = excluded.fired_unix_nano",
+                (fingerprint, alertname, json.dumps(dict(labels), sort_keys=True),
+                 json.dumps(dict(annotations), sort_keys=True), state, value, _ns(active_at),
+                 None if fired_at is None else _ns(fired_at)),
+            )  # fmt: skip
+
+    def mark_notified(self, fingerprint: str) -> None:
+        """Remember that a firing alert was notified (no second notification after a restart)."""
+        with self._lock:
+            self._conn.execute("UPDATE alerting_active SET notified = 1 WHERE fingerprint = ?", (fingerprint,))
+
+    def forget_active(self, fingerprint: str) -> None:
+        """The alert resolved or its pending condition cleared."""
+        with self._lock:
+            self._conn.execute("DELETE FROM alerting_active WHERE fingerprint = ?", (fingerprint,))
+
+    def active(self) -> list[dict[str, Any]]:
+        """Pending and firing alerts as saved."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT fingerprint, alertname, labels, annotations, state, value, active_unix_nano, fired_unix_nano, "
+                "notified FROM alerting_active"
+            ).fetchall()
+        return [
+            {"fingerprint": r[0], "alertname": r[1], "labels": json.loads(r[2]), "annotations": json.loads(r[3]),
+             "state": r[4], "value": r[5], "active_at": r[6] / 1e9, "fired_at": None if r[7] is None else r[7] / 1e9,
+             "notified": bool(r[8])}
+            for r in rows
+        ]  # fmt: skip
 
     # Acknowledgements --------------------------------------------------------------------------
     def acknowledge(self, fingerprint: str, *, time: float, by: str, comment: str, labels: Mapping[str, str]) -> None:

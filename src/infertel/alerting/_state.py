@@ -178,6 +178,13 @@ class RuleState:
             events.append(("resolved", entry.alert))
         return events
 
+    def restore(self, alert: Alert) -> bool:
+        """Take back a pending or firing alert saved before a restart, if it is this rule's."""
+        if alert.name != self.spec.name or any(alert.labels.get(k) != v for k, v in self.spec.labels.items()):
+            return False
+        self.active[alert.fingerprint] = _Active(alert)
+        return True
+
     def alerts(self) -> list[Alert]:
         """Every alert held (pending, firing, recently resolved)."""
         return [entry.alert for entry in self.active.values()]
