@@ -47,9 +47,7 @@ def hour_start(hours_ago: int = 1) -> int:
 def write(path, requests: Iterable[Req], *, service: str = "chat-api", instance: str = "i-1") -> int:
     """Write ``requests`` as GenAI spans through the SDK (explicit start/end times) and the store exporter."""
     memory = InMemorySpanExporter()
-    provider = TracerProvider(
-        resource=Resource.create({"service.name": service, "service.instance.id": instance})
-    )
+    provider = TracerProvider(resource=Resource.create({"service.name": service, "service.instance.id": instance}))
     provider.add_span_processor(SimpleSpanProcessor(memory))
     tracer = provider.get_tracer("tests.analysis")
     n = 0

@@ -5,11 +5,11 @@ from __future__ import annotations
 import random
 
 import pytest
-from analysis_fill import S, Req, durations, hour_start, spaced, write
-from infertel_exporters.sqlite import SQLiteStore
+from analysis_fill import Req, S, durations, hour_start, spaced, write
 
 from infertel.analysis import analyze, render_text
 from infertel.analysis._stats import quantile
+from infertel_exporters.sqlite import SQLiteStore
 
 
 def _decode_heavy(start: int, count: int, seed: int) -> list[Req]:
@@ -202,7 +202,9 @@ def test_empty_store_and_bad_arguments(store_path) -> None:
     assert report.series == [] and report.breakdown.tails == [] and report.saturation.resource is None
     assert report.regression.metrics[0].verdict == "insufficient data"
     assert report.as_dict()["saturation"] == {
-        "resource": None, "reason": "not enough data to correlate latency with load", "correlations": []
+        "resource": None,
+        "reason": "not enough data to correlate latency with load",
+        "correlations": [],
     }
     assert "no requests in the window" in render_text(report)
     with pytest.raises(ValueError, match="must be before the end"):
