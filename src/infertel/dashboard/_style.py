@@ -6,7 +6,8 @@ attributes anywhere (indentation and colours are classes).
 
 from __future__ import annotations
 
-_DEPTHS = "".join(f".d{i}{{padding-left:{0.25 + i * 0.9:.2f}rem}}" for i in range(16))
+# Selectors as specific as ``table.waterfall td`` and later in the sheet, so the indentation wins.
+_DEPTHS = "".join(f"table.waterfall td.d{i}{{padding-left:{0.4 + i * 0.9:.2f}rem}}" for i in range(16))
 
 CSS = (
     ":root{color-scheme:light dark;--bg:#fff;--fg:#1b1f24;--muted:#5c6670;--line:#d6dbe0;--panel:#f6f8fa;"
