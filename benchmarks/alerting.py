@@ -23,7 +23,7 @@ from infertel.alerting import AlertEngine, DeviationRule, ReplaySource, SLORule,
 
 STEP_S = 15.0
 MODELS = 100
-DUR = "gen_ai_client_operation_duration_seconds"
+DUR = "gen_ai_server_request_duration_seconds"
 BUDGET_MS = 1.0
 
 
@@ -37,9 +37,11 @@ def series(samples: int) -> list[tuple[str, str]]:
         for le, share in (("0.5", 0.6), ("1", 0.9), ("2.5", 0.99)):
             out.append((f'{DUR}_bucket{{{m},le="{le}"}}', f"0+{(10 + i % 7) * share:g}x{n}"))
         out.append((f'{DUR}_bucket{{{m},le="+Inf"}}', f"0+{10 + i % 7}x{n}"))
-    out.append(("system_cpu_utilization_ratio", f"0.5+0.001x{n}"))
-    out.append(("system_memory_utilization_ratio", f"0.7x{n}"))
-    out.append(('system_filesystem_utilization_ratio{mountpoint="/"}', f"0.6x{n}"))
+    for mode, share in (("user", 0.4), ("system", 0.1), ("idle", 0.5)):
+        out.append((f'system_cpu_utilization{{cpu_mode="{mode}"}}', f"{share}x{n}"))
+    out.append(('system_memory_utilization{system_memory_state="used"}', f"0.7x{n}"))
+    out.append(('node_filesystem_avail_bytes{mountpoint="/"}', f"40x{n}"))
+    out.append(('node_filesystem_size_bytes{mountpoint="/"}', f"100x{n}"))
     return out
 
 

@@ -20,7 +20,7 @@ from infertel.alerting import (
     ThresholdRule,
 )
 
-CPU = "system_cpu_utilization_ratio"
+CPU = "infertel_live_cpu_utilization"
 
 
 class Inbox:
@@ -319,7 +319,7 @@ def test_a_failing_channel_does_not_stop_the_others() -> None:
 def test_a_restart_keeps_the_for_clock_and_does_not_notify_twice(tmp_path: Path) -> None:
     store = str(tmp_path / "infertel.db")
     inbox = Inbox("team")
-    series = [(CPU, "0.9x40 0.1x10"), ("system_memory_utilization_ratio", "0.95x60")]
+    series = [(CPU, "0.9x40 0.1x10"), ("infertel_live_memory_utilization", "0.95x60")]
     rules = [_hot_cpu(), ThresholdRule("FullMemory", signal="memory_utilization", threshold=0.9, for_s=600)]
 
     def engine_at() -> AlertEngine:

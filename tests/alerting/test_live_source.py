@@ -58,12 +58,12 @@ def test_samples_from_statistics_resources_and_disk(stats: tuple, tmp_path: Path
     assert second[("infertel_live_latency_seconds", (*series, ("quantile", "0.5")))] == pytest.approx(0.2, rel=0.02)
     assert second[("infertel_live_latency_seconds", (*series, ("quantile", "0.99")))] == pytest.approx(2.0, rel=0.02)
     assert second[("infertel_live_ttft_seconds", (*series, ("quantile", "0.5")))] == pytest.approx(0.05, rel=0.02)
-    assert second[("system_cpu_utilization_ratio", ())] == 0.91
-    assert second[("system_memory_utilization_ratio", ())] == 0.75
-    assert second[("hw_gpu_utilization_ratio", (("hw_id", "GPU-1"),))] == 0.5
-    assert second[("hw_gpu_memory_utilization_ratio", (("hw_id", "GPU-1"),))] == pytest.approx(23 / 24)
+    assert second[("infertel_live_cpu_utilization", ())] == 0.91
+    assert second[("infertel_live_memory_utilization", ())] == 0.75
+    assert second[("infertel_live_gpu_utilization", (("hw_id", "GPU-1"),))] == 0.5
+    assert second[("infertel_live_gpu_memory_utilization", (("hw_id", "GPU-1"),))] == pytest.approx(23 / 24)
     usage = shutil.disk_usage(tmp_path)
-    disk = second[("system_filesystem_utilization_ratio", (("mountpoint", str(tmp_path)),))]
+    disk = second[("infertel_live_filesystem_utilization", (("mountpoint", str(tmp_path)),))]
     assert disk == pytest.approx(usage.used / usage.total, abs=0.01)
 
 

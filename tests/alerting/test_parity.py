@@ -38,7 +38,9 @@ def _series() -> list[tuple[str, str]]:
         (f'{DUR}_bucket{{{M},le="1"}}', "0+10x239 2400+9x479"),
         (f'{DUR}_bucket{{{M},le="+Inf"}}', "0+10x719"),
         # CPU: idle, hot for 10 min, a dip, hot again, idle.
-        ("system_cpu_utilization_ratio", "0.2x59 0.95x39 0.5x3 0.9x59 0.1x555"),
+        ('system_cpu_utilization{cpu_mode="user"}', "0.15x59 0.8x39 0.4x3 0.7x59 0.05x555"),
+        ('system_cpu_utilization{cpu_mode="system"}', "0.05x59 0.15x39 0.1x3 0.2x59 0.05x555"),
+        ('system_cpu_utilization{cpu_mode="idle"}', "0.8x59 0.05x39 0.5x3 0.1x59 0.9x555"),
     ]
 
 

@@ -40,7 +40,7 @@ def test_add_list_expire_and_the_engine_reads_them(tmp_path: Path) -> None:
 
     # An engine on the same store mutes the alert while the silence lasts.
     engine = AlertEngine([ThresholdRule("HotCpu", signal="cpu_utilization", threshold=0.5)],
-                         source=ReplaySource([("system_cpu_utilization_ratio", "0.9x3")]), store=store)  # fmt: skip
+                         source=ReplaySource([("infertel_live_cpu_utilization", "0.9x3")]), store=store)  # fmt: skip
     engine.evaluate(60.0)  # the canned samples are at 0, 60 and 120 s
     firing = engine.alerts()[0]
     assert engine.dispatcher.muted(firing, [firing.labels], time.time()) == "silenced"

@@ -55,7 +55,7 @@ def test_a_firing_then_resolved_alert_reaches_the_webhook(receiver: tuple) -> No
         "route": {"receiver": "ops", "group_wait": "0s", "group_interval": "1m"},
         "receivers": [{"name": "ops", "channels": [{"type": "webhook", "url": url}]}],
     })  # fmt: skip
-    source = ReplaySource([("system_cpu_utilization_ratio", "0.95x8 0.2x8")], interval_s=15)
+    source = ReplaySource([("infertel_live_cpu_utilization", "0.95x8 0.2x8")], interval_s=15)
     engine = AlertEngine(config.rules, route=config.route, receivers=config.receivers, external_url="http://infertel",
                          source=source)  # fmt: skip
     for step in range(17):

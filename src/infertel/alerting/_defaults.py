@@ -4,19 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from infertel.alerting._expr import Aggregate, Binary, RangeFunction, Scalar, Selector
+from infertel.alerting._expr import Aggregate, Binary, Expr, RangeFunction, Scalar, Selector
 from infertel.alerting._rules import Compiled, Rule, ThresholdRule
-from infertel.alerting._signals import LIVE_REQUESTS, PROM_DURATION
+from infertel.alerting._signals import LIVE_REQUESTS, PROM_DURATION, either
 
 
 class _NoTraffic(ThresholdRule):
     """No requests for ``window_s`` while the hour before had some (both dialects)."""
 
     def compile(self, dialect: str) -> Compiled:
-        series = LIVE_REQUESTS if dialect == "live" else PROM_DURATION + "_count"
         by = ("gen_ai_request_model",)
-        now = Aggregate("sum", RangeFunction("increase", Selector(series), self.window_s), by=by)
-        before = Aggregate("sum", RangeFunction("increase", Selector(series, (), self.window_s), 3600.0), by=by)
+
+        def increase(offset_s: float, range_s: float) -> Expr:
+            def one(series: str) -> Expr:
+                return Aggregate("sum", RangeFunction("increase", Selector(series, (), offset_s), range_s), by=by)
+
+            return one(LIVE_REQUESTS) if dialect == "live" else either(lambda h: one(h + "_count"), PROM_DURATION)
+
+        now = increase(0.0, self.window_s)
+        before = increase(self.window_s, 3600.0)
         condition = Binary("and", Binary("==", now, Scalar(0.0)), Binary(">", before, Scalar(0.0)))
         return Compiled((), (self._alert(condition),))
 

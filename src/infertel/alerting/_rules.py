@@ -14,7 +14,15 @@ from typing import Any
 
 from infertel.alerting import _templates
 from infertel.alerting._expr import COMPARISONS, Abs, Aggregate, Binary, Expr, RangeFunction, Scalar, Selector, duration
-from infertel.alerting._signals import LATENCY_SLI_SERIES, LIVE_REQUESTS, PROM_DURATION, SIGNALS, label_name
+from infertel.alerting._signals import (
+    LIVE_REQUESTS,
+    LIVE_SLOW,
+    PROM_DURATION,
+    SIGNALS,
+    either,
+    error_ratio,
+    label_name,
+)
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DAY = 86_400.0
@@ -251,20 +259,19 @@ class SLORule(Rule):
         def rate(name: str, extra: tuple[tuple[str, str, str], ...] = ()) -> Expr:
             return Aggregate("sum", RangeFunction("rate", Selector(name, (*matchers, *extra)), window_s), by=by)
 
+        le = (("le", "=", _le(self.latency_threshold_s)),) if self.sli == "latency" else ()
         if dialect == "live":
             total = rate(LIVE_REQUESTS)
+            bad = rate("infertel_live_errors_total") if self.sli == "error" else rate(LIVE_SLOW, le)
+            return error_ratio(bad, total)
+
+        def ratio(histogram: str) -> Expr:
+            total = rate(histogram + "_count")
             if self.sli == "error":
-                bad = rate("infertel_live_errors_total")
-            else:
-                bad = rate(LATENCY_SLI_SERIES["live"][1], (("le", "=", _le(self.latency_threshold_s)),))
-        else:
-            total = rate(PROM_DURATION + "_count")
-            if self.sli == "error":
-                bad = rate(PROM_DURATION + "_count", (("error_type", "!=", ""),))
-            else:
-                good = rate(PROM_DURATION + "_bucket", (("le", "=", _le(self.latency_threshold_s)),))
-                bad = Binary("-", total, good)
-        return Binary("/", bad, total)
+                return error_ratio(rate(histogram + "_count", (("error_type", "!=", ""),)), total)
+            return Binary("/", Binary("-", total, rate(histogram + "_bucket", le)), total)
+
+        return either(ratio, PROM_DURATION)
 
     def compile(self, dialect: str) -> Compiled:
         sloth = self._sloth_labels()
@@ -281,9 +288,16 @@ class SLORule(Rule):
         ]
         by = tuple(label_name(b) for b in self.by)
         matchers = _matchers(self.name, self.where)
-        total_series = LIVE_REQUESTS if dialect == "live" else PROM_DURATION + "_count"
         for long in sorted({long for long, _, _, _ in windows}):
-            events = Aggregate("sum", RangeFunction("increase", Selector(total_series, matchers), long), by=by)
+
+            def increase(series: str, long: float = long) -> Expr:
+                return Aggregate("sum", RangeFunction("increase", Selector(series, matchers), long), by=by)
+
+            events = (
+                increase(LIVE_REQUESTS)
+                if dialect == "live"
+                else either(lambda h: increase(h + "_count"), PROM_DURATION)
+            )
             recordings.append(RecordingSpec(f"infertel:slo_events:increase{duration(long)}", events, sloth))
         period = duration(self.period_s)
         recordings += [
