@@ -85,6 +85,9 @@ def test_formatting() -> None:
         "trace", "debug", "info", "warn", "error", "fatal", "fatal",
     ]  # fmt: skip
     assert _format.timestamp(1_700_000_000_123_456_789) == "2023-11-14 22:13:20.123"
+    assert [_format.number(v) for v in (12.3456, 3.0, 9999, 123456, 2.5e6, 7e9, None)] == [
+        "12.35", "3", "9999", "123k", "2.5M", "7G", "—",
+    ]  # fmt: skip
     assert _format.value({"a": [1, "<b>"]}) == '{"a": [1, "<b>"]}'
 
 

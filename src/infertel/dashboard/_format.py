@@ -93,9 +93,9 @@ def number(value: float | None) -> str:
     if value is None or not math.isfinite(value):
         return "—"
     magnitude = abs(value)
-    for limit, suffix in ((1e9, "G"), (1e6, "M"), (1e4, "k")):
+    for limit, scale, suffix in ((1e9, 1e9, "G"), (1e6, 1e6, "M"), (1e4, 1e3, "k")):
         if magnitude >= limit:
-            return f"{value / limit:.3g}{suffix}"
+            return f"{value / scale:.3g}{suffix}"
     if value == int(value):
         return str(int(value))
     return f"{value:.4g}"

@@ -199,7 +199,7 @@ def axis_ticks(total_ns: int) -> list[str]:
 
     Example:
         >>> axis_ticks(4_000_000)
-        ['0', '1.00 ms', '2.00 ms', '3.00 ms', '4.00 ms']
+        ['0', '1 ms', '2 ms', '3 ms', '4 ms']
     """
     return ["0"] + [duration(total_ns * k / 4 / 1e9) for k in (1, 2, 3, 4)]
 
