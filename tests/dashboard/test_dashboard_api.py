@@ -241,3 +241,13 @@ def test_unusable_store_is_503_with_the_reason(tmp_path: Path) -> None:
         assert page.status_code == 503 and "the store cannot be read: " in page.text
         assert page.headers["x-content-type-options"] == "nosniff"
     assert bad.read_bytes() == b"not a database, only text " * 8
+
+
+def test_a_store_object_passed_in_stays_the_callers(filled: Filled) -> None:
+    from infertel_exporters.sqlite import SQLiteStore
+
+    store = SQLiteStore(filled.path, read_only=True)
+    with Served(create_app(store, refresh_s=0)) as served:
+        page = httpx.get(f"{served.url}/api/traces", params={"limit": 1}, timeout=30).json()
+    assert [t.trace_id for t in store.search_traces(limit=1).traces] == [t["trace_id"] for t in page["traces"]]
+    store.close()

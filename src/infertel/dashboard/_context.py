@@ -132,9 +132,11 @@ class Dashboard:
 
             self.store_path = Path(default_path() if store is None else store).expanduser()
             self._store: Any = None
+            self._owns_store = True
         else:
             self.store_path = Path(store.path)
             self._store = store
+            self._owns_store = False  # the caller's: the caller closes it
         self.css = CSS + "".join(p.css for p in self.pages)
         self.headers = security_headers(self.css)
         self.gate = TokenGate(token, prefix)
@@ -175,8 +177,9 @@ class Dashboard:
     def close(self) -> None:
         """Close the store if this dashboard opened it."""
         with self._store_lock:
-            if self._store is not None:
+            if self._store is not None and self._owns_store:
                 self._store.close()
+                self._store = None
 
     # --- rendering -------------------------------------------------------------------------------
 
