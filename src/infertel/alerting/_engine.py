@@ -105,6 +105,7 @@ class AlertEngine:
         self.route = route.resolve()
         self.store = AlertStore(store) if isinstance(store, str) else store
         self._lock = threading.Lock()
+        self._round_lock = threading.RLock()
         self._silences: list[Silence] = []
         self._acks: dict[str, dict[str, Any]] = self.store.acks() if self.store is not None else {}
         self.dispatcher = Dispatcher(self.route, self.receivers, inhibit_rules, muted_by_silence=self._silenced,
@@ -112,6 +113,7 @@ class AlertEngine:
                                      external_url=external_url)  # fmt: skip
         self._failed_actions: set[int] = set()
         self._notified_before: list[Alert] | None = None
+        self._snapshot: list[Alert] = []
         if self.store is not None:
             self._restore()
         self._stop = threading.Event()
@@ -123,7 +125,10 @@ class AlertEngine:
     # Evaluation --------------------------------------------------------------------------------
     def evaluate(self, now: float | None = None) -> list[Alert]:
         """Run one round at ``now`` (default the clock); returns every alert held after it."""
-        now = self._clock() if now is None else now
+        with self._round_lock:  # a direct call never overlaps the thread's round
+            return self._evaluate(self._clock() if now is None else now)
+
+    def _evaluate(self, now: float) -> list[Alert]:
         if self._notified_before is not None:
             self.dispatcher.restore(self._notified_before, now)
             self._notified_before = None
@@ -157,7 +162,7 @@ class AlertEngine:
                         self._acks.pop(alert.fingerprint, None)
                     if self.store is not None:
                         self.store.clear_ack(alert.fingerprint)
-        current = self.alerts()
+        current = self._snapshot = self._current()
         self.dispatcher.update([a for a in current if a.state != "pending"], now)
         self.series.prune(now)
         self.series.memo.clear()
@@ -176,15 +181,20 @@ class AlertEngine:
             else:
                 self.store.forget_active(alert.fingerprint)  # type: ignore[union-attr]  # its rule is gone
         self._notified_before = notified  # grouped as notified at the first round, at its time
+        self._snapshot = self._current()
 
     def tick(self, now: float | None = None) -> None:
         """Flush the notification groups that are due at ``now``."""
-        now = self._clock() if now is None else now
-        firing = [a.labels for a in self.alerts() if a.state == "firing"]
-        self.dispatcher.tick(now, firing)
+        with self._round_lock:
+            now = self._clock() if now is None else now
+            firing = [a.labels for a in self._current() if a.state == "firing"]
+            self.dispatcher.tick(now, firing)
 
     def alerts(self) -> list[Alert]:
-        """Pending, firing and recently resolved alerts."""
+        """Pending, firing and recently resolved alerts, as of the end of the last round (any thread)."""
+        return list(self._snapshot)
+
+    def _current(self) -> list[Alert]:
         return [alert for state in self._states for alert in state.alerts()]
 
     def _run_actions(self, spec: AlertSpec, alert: Alert, hook: str) -> None:
