@@ -24,8 +24,9 @@ from infertel.alerting._loader import AlertingConfig, load_config, load_rules
 from infertel.alerting._persist import AlertStore
 from infertel.alerting._render import render_alertmanager_config, render_prometheus_rules
 from infertel.alerting._routing import InhibitRule, Matcher, Receiver, Route, Silence
-from infertel.alerting._rules import DeviationRule, Rule, SLORule, ThresholdRule, TrendRule
+from infertel.alerting._rules import DeviationRule, Rule, ThresholdRule, TrendRule
 from infertel.alerting._signals import SIGNALS
+from infertel.alerting._slo import SLORule
 from infertel.alerting._sources import CombinedSource, LiveSource, ReplaySource, StoreSource
 from infertel.alerting._state import Alert
 

@@ -47,7 +47,8 @@ def normalize(value: Any, setting: str) -> Any:
 
 def _sources(config: AlertingConfig, store_path: Any) -> Any:
     """The live source, plus the store's rollups when a rule reads ``infertel_store_*`` series."""
-    from infertel.alerting._rules import SLORule, ThresholdRule
+    from infertel.alerting._rules import ThresholdRule
+    from infertel.alerting._slo import SLORule
     from infertel.alerting._sources import STORE_PREFIX, LiveSource, StoreSource
 
     thresholds = [r.latency_threshold_s for r in config.rules if isinstance(r, SLORule) and r.sli == "latency"]

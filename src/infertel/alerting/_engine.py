@@ -14,7 +14,8 @@ from infertel.alerting._expr import Scalar
 from infertel.alerting._history import SeriesHistory, labels_of
 from infertel.alerting._persist import AlertStore
 from infertel.alerting._routing import InhibitRule, Receiver, Route, Silence, matchers_of
-from infertel.alerting._rules import AlertSpec, RecordingSpec, Rule, SLORule
+from infertel.alerting._rules import AlertSpec, RecordingSpec, Rule
+from infertel.alerting._slo import SLORule
 from infertel.alerting._state import Alert, RuleState
 
 _logger = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ class AlertEngine:
     Example:
         >>> from infertel.alerting import ThresholdRule, ReplaySource
         >>> engine = AlertEngine([ThresholdRule("Hot", signal="cpu_utilization", threshold=0.8)],
-        ...                      source=ReplaySource([("system_cpu_utilization_ratio", "0.9x3")]))
+        ...                      source=ReplaySource([("infertel_live_cpu_utilization", "0.9x3")]))
         >>> [a.state for a in engine.evaluate(0.0)]
         ['firing']
     """

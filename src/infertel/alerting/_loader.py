@@ -31,7 +31,8 @@ from typing import Any
 
 from infertel.alerting._defaults import default_rules
 from infertel.alerting._routing import InhibitRule, Receiver, Route, matchers_of
-from infertel.alerting._rules import DeviationRule, Rule, SLORule, ThresholdRule, TrendRule
+from infertel.alerting._rules import DeviationRule, Rule, ThresholdRule, TrendRule
+from infertel.alerting._slo import SLORule
 
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$")
 

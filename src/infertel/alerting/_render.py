@@ -29,7 +29,7 @@ def prometheus_rule_groups(rules: Sequence[Rule], *, interval_s: float = 15.0) -
         >>> from infertel.alerting import ThresholdRule
         >>> groups = prometheus_rule_groups([ThresholdRule("Hot", signal="cpu_utilization", threshold=0.8)])
         >>> groups["groups"][0]["rules"][0]["expr"]
-        '(max(system_cpu_utilization_ratio) > 0.8)'
+        '(max(sum without (cpu_mode) (system_cpu_utilization{cpu_mode!~"idle|iowait"})) > 0.8)'
     """
     groups = []
     for rule in rules:

@@ -68,8 +68,8 @@ class Signal:
         description: One line for docs and annotations.
 
     Example:
-        >>> SIGNALS["error_rate"].expr("prometheus", 300, ("gen_ai_request_model",), ()).promql()[:20]
-        '(sum by (gen_ai_requ'
+        >>> SIGNALS["requests_per_s"].expr("live", 300, ("gen_ai_request_model",), ()).promql()
+        'sum by (gen_ai_request_model) (rate(infertel_live_requests_total[5m]))'
     """
 
     name: str
