@@ -10,7 +10,7 @@ import pytest
 
 import infertel
 from infertel._internal import configure as configure_module
-from infertel.alerting import AlertEngine
+from infertel.alerting import AlertEngine, current_engine
 
 pytest.importorskip("yaml")
 
@@ -54,6 +54,7 @@ def test_live_statistics_fire_a_rule_on_the_engine_thread_and_shutdown_stops_it(
     infertel.configure(alert_rules=str(rules), resource_metrics=False)
     engine = configure_module._active.extras["alerting"]  # type: ignore[union-attr]
     assert isinstance(engine, AlertEngine)
+    assert current_engine() is engine
     assert any(t.name == "infertel-alerting" for t in threading.enumerate())
 
     @infertel.observe(model="llama", operation="chat", provider="vllm")
@@ -78,4 +79,5 @@ def test_live_statistics_fire_a_rule_on_the_engine_thread_and_shutdown_stops_it(
     assert firing[0].annotations["summary"].startswith("llama fails ")
     assert 0.3 < (firing[0].value or 0) <= 0.6
     assert infertel.shutdown(timeout_millis=5000)
+    assert current_engine() is None
     assert not any(t.name == "infertel-alerting" for t in threading.enumerate())

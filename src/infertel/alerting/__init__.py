@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+from infertel.alerting._configure import current_engine
 from infertel.alerting._defaults import default_rules
 from infertel.alerting._dispatch import payload
 from infertel.alerting._engine import FIRING_METRIC, AlertEngine
@@ -52,6 +53,7 @@ __all__ = [
     "StoreSource",
     "ThresholdRule",
     "TrendRule",
+    "current_engine",
     "default_rules",
     "load_config",
     "load_rules",

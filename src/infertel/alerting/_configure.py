@@ -84,3 +84,19 @@ def start(value: Any, *, meter_provider: Any, store_path: Any) -> AlertEngine | 
     )
     engine.start()
     return engine
+
+
+def current_engine() -> AlertEngine | None:
+    """The engine ``configure(alert_rules=...)`` started, ``None`` without alert rules.
+
+    For pages and APIs that show alerts (``engine.alerts()``, ``silences()``, ``history()``,
+    ``acknowledge()``, ``add_silence()``, ``expire_silence()``).
+
+    Example:
+        >>> current_engine() is None or current_engine().rounds >= 0
+        True
+    """
+    from infertel._internal import state
+
+    engine = state.current().extras.get("alerting")
+    return engine if isinstance(engine, AlertEngine) else None
