@@ -52,7 +52,8 @@ def _sources(config: AlertingConfig, store_path: Any) -> Any:
     from infertel.alerting._sources import STORE_PREFIX, LiveSource, StoreSource
 
     thresholds = [r.latency_threshold_s for r in config.rules if isinstance(r, SLORule) and r.sli == "latency"]
-    live = LiveSource(latency_thresholds_s=[t for t in thresholds if t is not None])
+    disks = (str(Path(store_path).parent),) if store_path is not None else (".",)  # the store's filesystem
+    live = LiveSource(latency_thresholds_s=[t for t in thresholds if t is not None], disk_paths=disks)
     queries = sorted({r.series[len(STORE_PREFIX) :] for r in config.rules
                       if isinstance(r, ThresholdRule) and r.series.startswith(STORE_PREFIX)})  # fmt: skip
     if not queries or store_path is None or not Path(store_path).exists():
