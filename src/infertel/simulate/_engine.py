@@ -43,7 +43,7 @@ class ReplicaModel:
 
     max_batch: int = 8
     base_ttft_s: float = 0.05
-    prefill_s_per_token: float = 0.00025
+    prefill_s_per_token: float = 0.00012
     ttft_growth: float = 0.12
     tpot_s: float = 0.04
     tpot_growth: float = 0.06
@@ -133,6 +133,8 @@ class SimulationResult:
         violation_minutes: minutes whose p95 TTFT or p95 TPOT broke the SLO.
         replica_hours: replica time paid for within the simulated span (starting and draining included).
         timeline: (time s, replicas, ready) at each policy decision.
+        ttft_p95_s: p95 time to first token over all requests.
+        mean_running: time-average of the sequences running, over the whole fleet.
 
     Example:
         >>> SimulationResult(0, 0.0, [], 0, 0.0, []).violation_minutes
@@ -145,6 +147,8 @@ class SimulationResult:
     violation_minutes: int
     replica_hours: float
     timeline: list[tuple[float, int, int]] = field(default_factory=list)
+    ttft_p95_s: float = 0.0
+    mean_running: float = 0.0
 
 
 def _p95(values: list[float]) -> float:
@@ -198,7 +202,7 @@ def simulate(
     running_total = 0
     tokens_total = 0
     ready_slots = replicas * model.max_batch
-    acc_running = acc_slots = replica_seconds = 0.0
+    acc_running = acc_slots = replica_seconds = total_running = 0.0
     provisioned = replicas  # not removed, draining included: what is paid for
     interval_arrivals = 0
     interval_ttfts: list[float] = []
@@ -207,10 +211,11 @@ def simulate(
     index = 0
 
     def advance(to: float) -> None:
-        nonlocal now, acc_running, acc_slots, replica_seconds
+        nonlocal now, acc_running, acc_slots, replica_seconds, total_running
         dt = to - now
         if dt > 0:
             acc_running += running_total * dt
+            total_running += running_total * dt
             acc_slots += ready_slots * dt
             if now < end:
                 replica_seconds += provisioned * (min(to, end) - now)
@@ -334,6 +339,7 @@ def simulate(
     advance(max(now, end))
     minutes = []
     violations = 0
+    every_ttft = [v for ttfts, _ in per_minute.values() for v in ttfts]
     for minute in sorted(per_minute):
         ttfts, tpots = per_minute[minute]
         p_ttft, p_tpot = _p95(ttfts), _p95(tpots)
@@ -347,4 +353,6 @@ def simulate(
         violation_minutes=violations,
         replica_hours=replica_seconds / 3600.0,
         timeline=timeline,
+        ttft_p95_s=_p95(every_ttft) if every_ttft else 0.0,
+        mean_running=total_running / now if now > 0 else 0.0,
     )

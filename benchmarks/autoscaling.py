@@ -1,0 +1,216 @@
+"""Autoscaling policies compared on the fleet simulator: SLO-violation minutes and replica-hours.
+
+On the same traces, infertel's PredictiveAutoscaler (forecast load at the measured per-replica
+capacity, corrected by LLM signals) against (a) a CPU > 80% step policy like the reference systems',
+(b) the Kubernetes HPA on utilization, (c) the best fixed fleet chosen in hindsight. Also prints the
+forecaster's rolling-origin backtest (MASE, relative MAE against seasonal-naive, interval coverage).
+
+Traces: synthetic daily/weekly seasonal traffic with bursts (token lengths drawn from the real trace),
+and the real Azure LLM inference trace 2023 (code), replayed faster to load a fleet. The real trace:
+Azure Public Dataset, CC-BY 4.0; Patel et al., "Splitwise: Efficient generative LLM inference using
+phase splitting", ISCA 2024.
+
+Targets (issue 15): at most half the violation minutes of (a) and of (b) at no more replica-hours;
+within 15% of the hindsight fleet's replica-hours at equal (or fewer) violations.
+
+Usage: python benchmarks/autoscaling.py [--days 1] [--seed 1] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from infertel.autoscaling import CpuThresholdPolicy, HpaUtilizationPolicy, PredictiveAutoscaler
+from infertel.capacity import simulated_capacity_table
+from infertel.forecast import HoltWinters, backtest
+from infertel.simulate import (
+    AZURE_ATTRIBUTION,
+    DAY_S,
+    Burst,
+    ReplicaModel,
+    Request,
+    Seasonality,
+    SimulationResult,
+    azure_code_trace,
+    bucket_counts,
+    poisson_arrivals,
+    random_bursts,
+    rate_with_bursts,
+    simulate,
+)
+
+STEP_S = 300.0
+HISTORY_DAYS = 21
+REPLAY_SPEEDUP = 1.0
+REPLAY_COLD_START_S = 120.0
+
+
+@dataclass
+class Row:
+    policy: str
+    result: SimulationResult
+
+
+def _run(requests: list[Request], model: ReplicaModel, policy: object, replicas: int, end_s: float) -> SimulationResult:
+    return simulate(requests, model=model, policy=policy, replicas=replicas, end_s=end_s)  # type: ignore[arg-type]
+
+
+def _hindsight(
+    requests: list[Request], model: ReplicaModel, end_s: float, violations: int, start: int
+) -> tuple[int, SimulationResult]:
+    """The smallest fixed fleet with at most ``violations`` violation minutes."""
+    n = max(1, start)
+    result = simulate(requests, model=model, replicas=n, end_s=end_s)
+    while result.violation_minutes > violations:
+        n += 1
+        result = simulate(requests, model=model, replicas=n, end_s=end_s)
+    while n > 1:
+        smaller = simulate(requests, model=model, replicas=n - 1, end_s=end_s)
+        if smaller.violation_minutes > violations:
+            break
+        n, result = n - 1, smaller
+    return n, result
+
+
+def compare(
+    name: str,
+    requests: list[Request],
+    *,
+    model: ReplicaModel,
+    end_s: float,
+    ours: PredictiveAutoscaler,
+    start_replicas: int,
+) -> bool:
+    t0 = time.perf_counter()
+    rows = [
+        Row("infertel predictive", _run(requests, model, ours, start_replicas, end_s)),
+        Row("(a) CPU > 80% step", _run(requests, model, CpuThresholdPolicy(), start_replicas, end_s)),
+        Row("(b) HPA utilization 70%", _run(requests, model, HpaUtilizationPolicy(), start_replicas, end_s)),
+    ]
+    mine = rows[0].result
+    n, fixed = _hindsight(requests, model, end_s, mine.violation_minutes, start_replicas)
+    rows.append(Row(f"(c) fixed fleet of {n} (hindsight)", fixed))
+    minutes = len(mine.minutes)
+    print(f"\n## {name}: {len(requests):,} requests, {end_s / 3600:.1f} h, {minutes} minutes with arrivals")
+    print(f"{'policy':34} {'violation min':>13} {'replica-h':>10} {'p95 TTFT s':>10}")
+    for row in rows:
+        r = row.result
+        print(f"{row.policy:34} {r.violation_minutes:>13} {r.replica_hours:>10.1f} {r.ttft_p95_s:>10.2f}")
+    checks = []
+    for base in rows[1:3]:
+        b = base.result
+        ok = mine.violation_minutes <= b.violation_minutes / 2 and mine.replica_hours <= b.replica_hours
+        checks.append((f"vs {base.policy}: <= 1/2 violation minutes at <= replica-hours", ok))
+    ok = fixed.violation_minutes <= mine.violation_minutes and mine.replica_hours <= 1.15 * fixed.replica_hours
+    checks.append((f"vs hindsight fleet: replica-hours <= 1.15 x {fixed.replica_hours:.1f}", ok))
+    for label, passed in checks:
+        print(f"  {'PASS' if passed else 'FAIL'}  {label}")
+    print(f"  ({time.perf_counter() - t0:.0f} s)")
+    return all(passed for _, passed in checks)
+
+
+def _seasonal_day(
+    seed: int, base_rps: float, lengths: list[tuple[int, int]], days: float, bursts_today: list[Burst]
+) -> tuple[list[int], list[Request], float, Callable[[float], float]]:
+    """Three weeks of history (5-min counts) and then ``days`` of requests, times from the day's start."""
+    rng = random.Random(seed)
+    season = Seasonality(base_rps=base_rps, daily_amplitude=0.8, trend_per_day=0.005)
+    start = HISTORY_DAYS * DAY_S
+    history_bursts = random_bursts(start, per_day=2.0, rng=rng)
+    rate = rate_with_bursts(
+        season, history_bursts + [Burst(start + b.start_s, b.duration_s, b.factor) for b in bursts_today]
+    )
+    history = bucket_counts(rate, start_s=0.0, end_s=start, step_s=STEP_S, rng=rng)
+    end_s = days * DAY_S
+    peak = max(rate(start + i * 60.0) for i in range(int(end_s // 60)))
+    arrivals = poisson_arrivals(rate, start_s=start, end_s=start + end_s, max_rate=peak, rng=rng, lengths=lengths)
+    requests = [Request(r.arrival_s - start, r.input_tokens, r.output_tokens) for r in arrivals]
+    return history, requests, end_s, lambda t: rate(start + t)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=float, default=1.0, help="simulated days of synthetic traffic (default 1)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--base-rps", type=float, default=6.0, help="synthetic mean request rate (default 6)")
+    parser.add_argument("--backlog-drain-s", type=float, default=300.0)
+    args = parser.parse_args(argv)
+
+    print(f"Real trace: {AZURE_ATTRIBUTION}")
+    trace = azure_code_trace()
+    lengths = [(r.input_tokens, r.output_tokens) for r in trace]
+    model = ReplicaModel()
+    t0 = time.perf_counter()
+    table = simulated_capacity_table(model, lengths=lengths, duration_s=900.0, seed=args.seed)
+    caps = {n: c.capacity_rps for n, c in table.items()}
+    running = {n: c.running for n, c in table.items()}
+    print(
+        f"Replica: batch {model.max_batch}, cold start {model.cold_start_s:.0f} s. SLO per minute: p95 TTFT <= 2 s, "
+        "p95 TPOT <= 100 ms. Measured per-replica capacity by fleet size (80% of the TTFT SLO, <= 1% bad "
+        f"minutes; {time.perf_counter() - t0:.0f} s):"
+    )
+    for n, c in table.items():
+        print(f"  {n} replica(s): {c.capacity_rps:.2f} req/s per replica at {c.running:.1f} running")
+
+    ok = True
+    scenarios = [
+        ("Seasonal weekday, no burst", []),
+        (
+            "Seasonal weekday with 4 bursts (x1.5-x2, 10-30 min)",
+            [
+                Burst(3 * 3600.0, 900.0, 2.0),
+                Burst(10.5 * 3600, 1200.0, 1.8),
+                Burst(15 * 3600.0, 600.0, 2.0),
+                Burst(20 * 3600.0, 1800.0, 1.5),
+            ],
+        ),
+    ]
+    for title, bursts in scenarios:
+        history, requests, end_s, rate = _seasonal_day(args.seed, args.base_rps, lengths, args.days, bursts)
+        if not bursts:
+            print(
+                "\nForecast of requests per 5 min (robust double-seasonal Holt-Winters, 90% intervals), "
+                "rolling origin over the last week of history:"
+            )
+            print(f"{'horizon':>10} {'MASE':>6} {'MAE/seasonal-naive':>19} {'coverage':>9}")
+            for steps, label in ((2, "10 min"), (12, "1 h"), (288, "1 day")):
+                bt = backtest(history, step_s=STEP_S, horizon_steps=steps, train=14 * 288, every=3)
+                print(f"{label:>10} {bt.mase:>6.2f} {bt.relative_mae:>19.2f} {bt.coverage:>9.2f}")
+        ours = PredictiveAutoscaler(
+            capacity_rps=caps,
+            target_running=running,
+            forecaster=HoltWinters(step_s=STEP_S).fit(history, horizon_steps=3),
+            cold_start_s=model.cold_start_s,
+            backlog_drain_s=args.backlog_drain_s,
+        )
+        first = max(1, math.ceil(rate(0.0) / caps[1]))
+        ok &= compare(title, requests, model=model, end_s=end_s, ours=ours, start_replicas=first)
+
+    replay = azure_code_trace(speedup=REPLAY_SPEEDUP)
+    replay_end = replay[-1].arrival_s
+    fast = ReplicaModel(cold_start_s=REPLAY_COLD_START_S)
+    reactive = PredictiveAutoscaler(
+        capacity_rps=caps, target_running=running, cold_start_s=fast.cold_start_s, backlog_drain_s=args.backlog_drain_s
+    )
+    first = max(1, math.ceil(len(replay) / replay_end / caps[1]))
+    ok &= compare(
+        f"Azure code trace x{REPLAY_SPEEDUP:g} rate, cold start {REPLAY_COLD_START_S:.0f} s (no history: "
+        "LLM signals only)",
+        replay,
+        model=fast,
+        end_s=replay_end,
+        ours=reactive,
+        start_replicas=first,
+    )
+    print("\nOVERALL:", "PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
