@@ -420,6 +420,25 @@ STATS_WINDOW: Final = "window"
 UNIT_TOKENS_PER_SECOND: Final = "{token}/s"
 UNIT_REQUESTS_PER_SECOND: Final = "{request}/s"
 
+# --- Autoscaling signal (infertel.autoscaling) -----------------------------------------------
+# Observable gauges of the latest PredictiveAutoscaler decision, for KEDA's Prometheus scaler or
+# an HPA external metric; each carries AUTOSCALING_REASON on the desired-replicas gauge only.
+INFERTEL_AUTOSCALING_DESIRED_REPLICAS: Final = "infertel.autoscaling.desired_replicas"
+"""Gauge ({replica}): the replica count the policy recommends now."""
+INFERTEL_AUTOSCALING_CURRENT_REPLICAS: Final = "infertel.autoscaling.current_replicas"
+"""Gauge ({replica}): replicas running or starting when the recommendation was made."""
+INFERTEL_AUTOSCALING_FORECAST_RATE: Final = "infertel.autoscaling.forecast.requests_per_second"
+"""Gauge ({request}/s): mean forecast request rate over the look-ahead (cold start + interval)."""
+INFERTEL_AUTOSCALING_FORECAST_UPPER_RATE: Final = "infertel.autoscaling.forecast.requests_per_second.upper"
+"""Gauge ({request}/s): the prediction interval's upper bound used for scale-up."""
+INFERTEL_AUTOSCALING_CAPACITY: Final = "infertel.autoscaling.capacity.requests_per_second"
+"""Gauge ({request}/s): measured sustainable request rate per replica at the SLO."""
+INFERTEL_AUTOSCALING_TARGET_RUNNING: Final = "infertel.autoscaling.target_running"
+"""Gauge ({request}): running requests per replica the policy holds."""
+AUTOSCALING_REASON: Final = "infertel.autoscaling.reason"
+"""Gauge attribute: the input that set the recommendation (forecast, load, rate, ttft, kv_cache, stabilization)."""
+UNIT_REPLICAS: Final = "{replica}"
+
 # --- Deprecated names (no longer emitted; removed in the next minor release) -----------------
 _DEPRECATED: Final = {
     "INFERTEL_STREAM": ("infertel.stream", "GEN_AI_REQUEST_STREAM"),
