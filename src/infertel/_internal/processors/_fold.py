@@ -1,8 +1,8 @@
 """Folding buffered span records into the series' staging slots (the batch half of the hot path).
 
 A record is the tuple the span processor's ``on_end`` appends (:data:`RECORD_FIELDS`): the values
-read from the span while it is still in the CPU's caches, nothing derived. The fold derives the
-rest in one pass over the batch, locals only: the series key, ``error.type`` (``_OTHER`` for an
+read from the span while it is still in the CPU's caches, with the latency and the series key. The
+fold derives the rest in one pass over the batch, locals only: ``error.type`` (``_OTHER`` for an
 ERROR status without one), the one-count-per-request rule between nested spans of one series, and
 checks of the attribute values (fast paths for well-typed values; bad ones take the slow path, are
 dropped with a rate-limited warning, and never raise). Each value is only appended to a list per
@@ -33,14 +33,12 @@ RECORD_FIELDS = (
     "span_id",  # None for a record without a span (InferenceStats.end_record)
     "parent_span_id",  # None without a parent
     "status_code",  # the span's StatusCode (None without a span)
-    "operation",  # gen_ai.operation.name
-    "model",  # gen_ai.request.model
+    "key",  # the series key: (gen_ai.request.model, gen_ai.operation.name, *extra attribute values)
     "error_type",  # error.type
     "ttft_s",  # gen_ai.response.time_to_first_chunk
     "tpot_s",  # infertel.time_per_output_token
     "input_tokens",  # gen_ai.usage.input_tokens
     "output_tokens",  # gen_ai.usage.output_tokens
-    "extra",  # the values of the extra attributes (a tuple), or None when there are none
 )
 """The fields of a buffered record, in order."""
 
@@ -72,7 +70,6 @@ _TTFT = semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK
 _TPOT = semconv.INFERTEL_TIME_PER_OUTPUT_TOKEN
 _INPUT = semconv.GEN_AI_USAGE_INPUT_TOKENS
 _OUTPUT = semconv.GEN_AI_USAGE_OUTPUT_TOKENS
-_NOTHING: Any = object()
 
 
 def fold(
@@ -125,8 +122,7 @@ def _gather(
 ) -> None:
     error = StatusCode.ERROR
     max_parents = MAX_PENDING_PARENTS
-    last_model = last_operation = last_extra = _NOTHING
-    key: Any = None
+    last_key: Any = None
     series: Any = None
     slot: Any = None
     until = 0.0  # the current slot's stage_until
@@ -142,19 +138,15 @@ def _gather(
                 span_id,
                 parent_id,
                 status_code,
-                operation,
-                model,
+                key,
                 error_type,
                 ttft,
                 tpot,
                 input_tokens,
                 output_tokens,
-                extra,
             ) = record
-            # Consecutive records of one series are the common case: the key is built when it changes.
-            if model != last_model or operation != last_operation or extra != last_extra:
-                key = (model, operation) if extra is None else (model, operation, *extra)
-                last_model, last_operation, last_extra = model, operation, extra
+            if key != last_key:  # consecutive records of one series are the common case
+                last_key = key
                 series = series_for(key)
                 until = -math.inf  # take the new series' staging slot below
             if counted and counted.pop(span_id, None) == key:

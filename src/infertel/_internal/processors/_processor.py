@@ -170,14 +170,12 @@ def _hot_path(stats: InferenceStats) -> tuple[Callable[..., None], Callable[[Any
                     span_id,
                     parent_id,
                     status_code,
-                    operation,
-                    get(model),
+                    (get(model), operation) if extras is None else (get(model), operation, *[get(n) for n in extras]),
                     get(error_type),
                     get(ttft),
                     get(tpot),
                     get(input_tokens),
                     get(output_tokens),
-                    None if extras is None else tuple([get(name) for name in extras]),
                 )
             )
             if len(buffer) >= fold_batch:

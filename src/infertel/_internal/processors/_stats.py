@@ -168,8 +168,19 @@ class InferenceStats:
         error_type: Any,
     ) -> tuple[Any, ...]:
         """Build the buffer record of an ended request (of :data:`._fold.RECORD_FIELDS`)."""
-        values = (error_type, ttft_s, tpot_s, input_tokens, output_tokens)
-        return (self.clock(), latency_s, None, None, None, key[1], key[0], *values, tuple(key[2:]) or None)
+        return (
+            self.clock(),
+            latency_s,
+            None,
+            None,
+            None,
+            tuple(key),
+            error_type,
+            ttft_s,
+            tpot_s,
+            input_tokens,
+            output_tokens,
+        )
 
     def key_of(self, attributes: Mapping[str, Any]) -> SeriesKey:
         """The series key of a span with ``attributes`` (model, operation, extra attributes)."""
