@@ -1,0 +1,124 @@
+"""The profiling pages and API in a dashboard mounted in a real app served by uvicorn over HTTP."""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+from typing import Any
+
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("uvicorn")
+
+import httpx  # noqa: E402
+import uvicorn  # noqa: E402
+from fastapi import FastAPI  # noqa: E402
+
+import infertel.dashboard  # noqa: E402
+import infertel.profiling  # noqa: E402
+
+pytestmark = pytest.mark.integration
+
+TOKEN = "s3cret-token"
+
+
+class _Served:
+    def __init__(self, app: Any) -> None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = int(sock.getsockname()[1])
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on", ws="none")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> _Served:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            assert self.thread.is_alive() and time.monotonic() < deadline
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.should_exit = True
+        self.thread.join(30)
+
+
+@pytest.fixture
+def registered():
+    infertel.profiling.register_dashboard()
+    yield
+    for name in ("/profiles", "/profiles/{profile_id}", "profiling"):
+        infertel.dashboard.unregister(name)
+
+
+def _spin(stop: threading.Event) -> None:
+    while not stop.is_set():
+        sum(i for i in range(1000))
+
+
+def test_mounted_dashboard_starts_stores_and_shows_profiles(tmp_path, registered) -> None:
+    store = tmp_path / "telemetry.db"
+    app = FastAPI()
+    app.include_router(infertel.dashboard.router(store, prefix="/monitoring", token=TOKEN, refresh_s=0))
+    stop = threading.Event()
+    spinner = threading.Thread(target=_spin, args=(stop,))
+    spinner.start()
+    try:
+        with _Served(app) as served, httpx.Client(base_url=f"http://127.0.0.1:{served.port}/monitoring") as http:
+            auth = {"Authorization": f"Bearer {TOKEN}"}
+            assert http.post("/api/profiles/cpu?seconds=0.5").status_code == 401  # the dashboard's token check
+            started = http.post("/api/profiles/cpu?seconds=0.5", headers=auth)
+            assert started.status_code == 202
+            status = started.json()
+            assert (status["kind"], status["seconds"], status["done"], status["error"]) == ("cpu", 0.5, False, None)
+            busy = http.post("/api/profiles/cpu?seconds=1", headers=auth)
+            assert busy.status_code == 409 and "already running" in busy.json()["detail"]
+            bad = http.post("/api/profiles/heap?seconds=9999", headers=auth)
+            assert bad.status_code == 422 and bad.json()["detail"].startswith("seconds: 9999.0 is not accepted")
+            form = http.post("/api/profiles/heap", content="seconds=0.3", headers={
+                **auth, "content-type": "application/x-www-form-urlencoded"})  # fmt: skip
+            assert form.status_code == 303 and form.headers["location"] == "/monitoring/profiles"
+            deadline = time.monotonic() + 30
+            while http.get("/api/profiles", headers=auth).json()["running"]:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+            listed = http.get("/api/profiles", headers=auth).json()["profiles"]
+            assert sorted(p["kind"] for p in listed) == ["cpu", "heap"]
+            cpu_id = next(p["id"] for p in listed if p["kind"] == "cpu")
+            heap_id = next(p["id"] for p in listed if p["kind"] == "heap")
+            assert sorted(p.name for p in (tmp_path / "telemetry.db.profiles").iterdir()) == sorted(
+                [f"{cpu_id}.json", f"{heap_id}.json"]
+            )
+            page = http.get("/profiles", headers=auth)
+            assert page.status_code == 200 and "<script" not in page.text
+            assert re.findall(r'data-profile-id="([^"]+)"', page.text) == [p["id"] for p in listed]
+            assert 'id="start-cpu"' in page.text and 'id="start-heap"' in page.text
+            one = http.get(f"/profiles/{cpu_id}", headers=auth)
+            assert one.status_code == 200 and "script-src" not in one.headers["content-security-policy"]
+            assert '<svg xmlns="http://www.w3.org/2000/svg" class="flame"' in one.text
+            assert "_spin (test_profiling_dashboard.py:" in one.text and 'id="top-functions"' in one.text
+            svg = http.get(f"/api/profiles/{cpu_id}/flamegraph.svg", headers=auth)
+            assert svg.headers["content-type"] == "image/svg+xml" and svg.text.startswith("<svg")
+            heap = http.get(f"/profiles/{heap_id}", headers=auth)
+            assert 'id="allocation-sites"' in heap.text
+            assert http.get(f"/api/profiles/{heap_id}/flamegraph.svg", headers=auth).status_code == 404
+            assert http.get("/api/profiles/cpu-0000000000000000000-00000000", headers=auth).status_code == 404
+            assert 'id="profile-missing"' in http.get("/profiles/nope", headers=auth).text
+    finally:
+        stop.set()
+        spinner.join()
+
+
+def test_standalone_dashboard_shows_but_does_not_start(tmp_path, registered) -> None:
+    store = tmp_path / "telemetry.db"
+    app = infertel.dashboard.create_app(store, refresh_s=0)
+    with _Served(app) as served, httpx.Client(base_url=f"http://127.0.0.1:{served.port}") as http:
+        refused = http.post("/api/profiles/cpu?seconds=1")
+        assert refused.status_code == 409 and "serving process" in refused.json()["detail"]
+        page = http.get("/profiles")
+        assert page.status_code == 200 and 'id="profiles-not-live"' in page.text and 'id="profiles-empty"' in page.text
+    assert infertel.profiling.running() == []
