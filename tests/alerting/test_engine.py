@@ -345,3 +345,24 @@ def test_a_restart_keeps_the_for_clock_and_does_not_notify_twice(tmp_path: Path)
     memory = next(a for a in second.alerts() if a.name == "FullMemory")
     assert memory.fired_at == 600.0
     second.shutdown()
+
+
+def test_why_an_alert_is_not_notified() -> None:
+    now = [0.0]
+    rules = [_hot_cpu(severity="page"), ThresholdRule("WarmCpu", signal="cpu_utilization", threshold=0.5),
+             ThresholdRule("MemoryFull", signal="memory_utilization", threshold=0.5)]  # fmt: skip
+    inhibit = InhibitRule((Matcher.parse('severity="page"'),), (Matcher.parse('alertname="WarmCpu"'),))
+    source = ReplaySource([(CPU, "0.9x100"), ("infertel_live_memory_utilization", "0.9x100")], interval_s=15)
+    engine = AlertEngine(rules, source=source, inhibit_rules=[inhibit], clock=lambda: now[0])
+    engine.evaluate(0.0)
+    by_name = {a.name: a for a in engine.alerts()}
+    assert {n: engine.suppressed(a) for n, a in by_name.items()} == {
+        "HotCpu": None, "WarmCpu": "inhibited", "MemoryFull": None,
+    }  # fmt: skip
+    engine.add_silence({"alertname": "MemoryFull"}, duration_s=60)
+    assert engine.acknowledge(by_name["HotCpu"].fingerprint, by="carol")
+    assert {n: engine.suppressed(a) for n, a in by_name.items()} == {
+        "HotCpu": "acknowledged", "WarmCpu": "inhibited", "MemoryFull": "silenced",
+    }  # fmt: skip
+    now[0] = 61.0  # the silence ended
+    assert engine.suppressed(by_name["MemoryFull"]) is None

@@ -295,6 +295,19 @@ class AlertEngine:
                 except Exception:  # a channel's bug must not reach the caller
                     _logger.exception("alerting: channel %r failed to accept an acknowledgement", channel)
 
+    def suppressed(self, alert: Alert) -> str | None:
+        """Why ``alert`` is not being notified now: ``"silenced"``, ``"inhibited"``, ``"acknowledged"`` or ``None``.
+
+        Example:
+            >>> engine = AlertEngine([])
+            >>> engine.suppressed(Alert("A", {"alertname": "A"}, {}, "firing", 1.0, 0.0, 0.0, None, "f"))
+        """
+        firing = [a.labels for a in self.alerts() if a.state == "firing"]
+        reason = self.dispatcher.muted(alert, firing, self._clock())
+        if reason is None and self.acknowledged(alert.fingerprint):
+            return "acknowledged"
+        return reason
+
     def acknowledged(self, fingerprint: str) -> bool:
         """Whether the alert is acknowledged."""
         with self._lock:
