@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
 from typing import Any
@@ -122,3 +127,44 @@ def test_standalone_dashboard_shows_but_does_not_start(tmp_path, registered) -> 
         page = http.get("/profiles")
         assert page.status_code == 200 and 'id="profiles-not-live"' in page.text and 'id="profiles-empty"' in page.text
     assert infertel.profiling.running() == []
+
+
+def _infertel(*args: str) -> subprocess.CompletedProcess[str]:
+    script = shutil.which("infertel", path=os.path.dirname(sys.executable))
+    command = [script] if script else [sys.executable, "-m", "infertel._internal.cli"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "INFERTEL_"))}
+    env.update(COLUMNS="200", INFERTEL_DASHBOARD_TOKEN=TOKEN)
+    return subprocess.run([*command, *args], capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_cli_starts_through_the_api_and_reads_the_store(tmp_path, registered) -> None:
+    store = tmp_path / "telemetry.db"
+    app = FastAPI()
+    app.include_router(infertel.dashboard.router(store, prefix="/monitoring", token=TOKEN, refresh_s=0))
+    stop = threading.Event()
+    spinner = threading.Thread(target=_spin, args=(stop,))
+    spinner.start()
+    try:
+        with _Served(app) as served:
+            url = f"http://127.0.0.1:{served.port}/monitoring"
+            done = _infertel("profile", "start", "cpu", "--url", url, "--seconds", "500ms", "--wait", "--json")
+            assert done.returncode == 0, done.stderr
+            summary = json.loads(done.stdout)
+            assert (summary["kind"], summary["requested_seconds"], summary["pid"]) == ("cpu", 0.5, os.getpid())
+            denied = _infertel("profile", "start", "heap", "--url", url, "--token", "wrong")
+            assert denied.returncode == 2
+            assert denied.stderr.strip().splitlines() == [
+                f"infertel profile: error: {url}/api/profiles/heap?seconds=10: HTTP 401: "
+                + denied.stderr.split("HTTP 401: ", 1)[1].strip()
+            ]
+    finally:
+        stop.set()
+        spinner.join()
+    listed = _infertel("profile", "list", "--store", str(store), "--json")
+    assert [p["id"] for p in json.loads(listed.stdout)["profiles"]] == [summary["id"]]
+    svg = tmp_path / "flame.svg"
+    shown = _infertel("profile", "show", summary["id"], "--store", str(store), "--svg", str(svg))
+    assert shown.returncode == 0 and "_spin (test_profiling_dashboard.py:" in shown.stdout
+    assert svg.read_text().startswith("<svg") and "_spin" in svg.read_text()
+    missing = _infertel("profile", "show", "cpu-0000000000000000000-00000000", "--store", str(store))
+    assert missing.returncode == 2 and missing.stderr.startswith("infertel profile: error: no profile ")
