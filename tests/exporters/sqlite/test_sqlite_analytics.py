@@ -74,6 +74,16 @@ def test_overview_groups_counts_and_percentiles(store: SQLiteStore) -> None:
     by_error = store.overview(T0, T0 + 100 * S, group_by=("error_type",), where={"service": "batch"})
     assert [(r.group, r.requests, r.errors) for r in by_error] == [
         ({"error_type": ""}, 7, 0), ({"error_type": "TimeoutError"}, 3, 3)]  # fmt: skip
+    only_timeouts = store.overview(T0, T0 + 100 * S, group_by=("model",), where={"error_type": "TimeoutError"})
+    assert [(r.group, r.requests, r.errors, r.latency_s["p50"] is not None) for r in only_timeouts] == [
+        ({"model": "m2"}, 3, 3, True)]  # fmt: skip
+    without_errors = store.overview(T0, T0 + 100 * S, group_by=("model",), where={"error_type": ""})
+    assert [(r.group, r.requests, r.errors) for r in without_errors] == [({"model": "m1"}, 100, 0),
+                                                                         ({"model": "m2"}, 7, 0)]  # fmt: skip
+    assert store.label_values("error_type") == ["TimeoutError"]
+    # the 2 s batch spans sit in the bucket (2^0.5, 2^1]: the error-free group's histogram is the
+    # whole group's minus the failed spans', still 7 spans in that bucket
+    assert 2**0.5 <= without_errors[1].latency_s["p50"] <= 2
     # a range on 1 h / 1 min / 10 s buckets at once gives the same totals
     assert [r.requests for r in store.overview(T0 - 3600 * S, T0 + 7200 * S + 10 * S, group_by=())] == [110]
     with pytest.raises(ValueError, match="group_by/where key must be one of service, model, operation, error_type"):

@@ -24,7 +24,14 @@ def test_retention_by_age_deletes_only_old_rows(tmp_path: Path, span_factory) ->
         result = store.apply_retention(policy=Retention(max_age_s=2 * 86_400, max_bytes=None, chunk_rows=50))
         # the old spans' 10 s rollup buckets go with them (3 models x 1 bucket of old spans; the 1 min and 1 h
         # buckets are younger than 30 days)
-        assert result.deleted == {"spans": 120, "metric_points": 0, "logs": 0, "span_rollups": 3, "metric_rollups": 0}
+        assert result.deleted == {
+            "spans": 120,
+            "metric_points": 0,
+            "logs": 0,
+            "span_rollups": 3,
+            "span_error_rollups": 0,
+            "metric_rollups": 0,
+        }
         assert result.complete
         remaining = store.spans()
         assert sorted(s.span_id for s in remaining) == sorted(f"{s.context.span_id:016x}" for s in new)
@@ -107,12 +114,26 @@ def test_rollup_retention_keeps_buckets_that_remaining_raw_rows_feed(tmp_path: P
         # raw rows kept 50 days, rollups 1 day: the rollups of the remaining raw rows stay anyway
         keep_raw = Retention(max_age_s=50 * 86_400, rollup_max_age_s=86_400, max_bytes=None)
         result = store.apply_retention(now_ns=now, policy=keep_raw)
-        assert result.deleted == {"spans": 0, "metric_points": 0, "logs": 0, "span_rollups": 0, "metric_rollups": 0}
+        assert result.deleted == {
+            "spans": 0,
+            "metric_points": 0,
+            "logs": 0,
+            "span_rollups": 0,
+            "span_error_rollups": 0,
+            "metric_rollups": 0,
+        }
         assert [r.requests for r in store.overview(now - 41 * DAY_NS, now + DAY_NS, group_by=())] == [3]
         # default bounds: the raw row of 40 days ago goes, so do its 10 s (with the raw rows) and
         # 1 min / 10 min / 1 h rollups (older than 30 days); the 2-day-old rows stay with all their rollups
         result = store.apply_retention(now_ns=now, policy=Retention(max_bytes=None))
-        assert result.deleted == {"spans": 1, "metric_points": 0, "logs": 0, "span_rollups": 4, "metric_rollups": 0}
+        assert result.deleted == {
+            "spans": 1,
+            "metric_points": 0,
+            "logs": 0,
+            "span_rollups": 4,
+            "span_error_rollups": 0,
+            "metric_rollups": 0,
+        }
         assert [r.requests for r in store.overview(now - 41 * DAY_NS, now + DAY_NS, group_by=())] == [2]
         assert [r.requests for r in store.overview(now - 3 * DAY_NS, now - DAY_NS, group_by=())] == [1]
 

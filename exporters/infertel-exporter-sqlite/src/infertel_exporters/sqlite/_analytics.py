@@ -11,6 +11,7 @@ from typing import Any
 from infertel_exporters.sqlite import _span_rollups as sr
 from infertel_exporters.sqlite._buckets import DURATION_BOUNDS, STEPS_S, TPOT_BOUNDS, TTFT_BOUNDS, quantile
 from infertel_exporters.sqlite._names import GEN_AI_OPERATION_NAME, GEN_AI_REQUEST_MODEL, INFERTEL_GEN_AI_IN_FLIGHT
+from infertel_exporters.sqlite._rollup_read import grouped
 
 GROUP_KEYS = ("service", "model", "operation", "error_type")
 ROLLUP_QUERIES: tuple[str, ...] = (
@@ -85,12 +86,6 @@ def cover(start_ns: int, end_ns: int) -> list[tuple[int, int, int]]:
     return sorted(pieces, key=lambda p: p[1])
 
 
-def _filters(where: Mapping[str, str] | None) -> tuple[str, list[Any]]:
-    if not where:
-        return "", []
-    return "".join(f" AND {k} = ?" for k in where), list(where.values())
-
-
 def _percentiles(values: Sequence[Any], what: str, present: bool = True) -> dict[str, float | None]:
     prefix, bounds = _HIST[what]
     counts = sr.histogram(values, prefix)
@@ -104,23 +99,8 @@ def overview(conn: sqlite3.Connection, start_ns: int, end_ns: int, group_by: Seq
     _check_keys(group_by, where)
     if end_ns <= start_ns:
         return []
-    cols = ", ".join(group_by)
-    extra, params = _filters(where)
-    groups: dict[tuple[str, ...], list[Any]] = {}
-    for step, lo, hi in cover(start_ns, end_ns):
-        sql = f"SELECT {cols + ', ' if cols else ''}{_SUMS} FROM span_rollups WHERE step = ? AND bucket_ns >= ?"
-        sql += f" AND bucket_ns < ?{extra}" + (f" GROUP BY {cols}" if cols else "")
-        for row in conn.execute(sql, (step, lo, hi, *params)):
-            key, values = tuple(row[: len(group_by)]), sr.unpack(row[len(group_by) :])
-            if not values[0]:
-                continue
-            acc = groups.get(key)
-            if acc is None:
-                groups[key] = list(values)
-            else:
-                for i, value in enumerate(values):
-                    if value:
-                        acc[i] += value
+    sums = grouped(conn, cover(start_ns, end_ns), group_by, where, sr.SUMS_SQL, sr.unpack)
+    groups = {key: values for (key, _bucket), values in sums.items()}
     span_s = (end_ns - start_ns) / 1e9
     in_flight = _in_flight_now(conn, start_ns, end_ns, group_by, where)
     rows = []
@@ -153,22 +133,24 @@ def _in_flight_now(conn: sqlite3.Connection, start_ns: int, end_ns: int, group_b
         return {}
     latest: dict[int, tuple[int, float, tuple[str, ...]]] = {}
     window_start = max(start_ns, end_ns - 120_000_000_000)  # the gauge's last two minutes, from the 10 s rollups
-    rows = conn.execute(
-        "SELECT s.id, s.service, s.attributes, r.last, r.last_ns FROM metric_series s JOIN metric_rollups r"
-        " ON r.step = 10 AND r.series_id = s.id AND r.bucket_ns >= ? AND r.bucket_ns < ? WHERE s.name = ?",
-        (window_start - window_start % 10_000_000_000, end_ns, INFERTEL_GEN_AI_IN_FLIGHT),
+    labels: dict[int, tuple[str, ...]] = {}
+    for sid, service, attrs in conn.execute(
+        "SELECT id, service, attributes FROM metric_series WHERE name = ?", (INFERTEL_GEN_AI_IN_FLIGHT,)
+    ):
+        attributes = json.loads(attrs)
+        if not where or all(_series_label(k, service, attributes) == v for k, v in where.items()):
+            labels[sid] = tuple(_series_label(k, service, attributes) or "" for k in group_by)
+    if not labels:
+        return {}
+    rows = conn.execute(  # one primary-key range per series
+        f"SELECT series_id, last, last_ns FROM metric_rollups WHERE step = 10 AND series_id IN"
+        f" ({','.join('?' * len(labels))}) AND bucket_ns >= ? AND bucket_ns < ?",
+        (*labels, window_start - window_start % 10_000_000_000, end_ns),
     )
-    labels: dict[int, tuple[str, ...] | None] = {}
-    for sid, service, attrs, last, last_ns in rows:
+    for sid, last, last_ns in rows:
         if last is None or last_ns >= end_ns:
             continue
-        if sid not in labels:
-            attributes = json.loads(attrs)
-            matched = not where or all(_series_label(k, service, attributes) == v for k, v in where.items())
-            labels[sid] = tuple(_series_label(k, service, attributes) or "" for k in group_by) if matched else None
         key = labels[sid]
-        if key is None:
-            continue
         seen = latest.get(sid)
         if seen is None or last_ns > seen[0]:
             latest[sid] = (last_ns, last, key)

@@ -44,7 +44,8 @@ def span_batch(spans: Sequence[Any], cache: ResourceCache, store: SQLiteStore) -
     statements: list[tuple[str, Sequence[Any]]] = [(RESOURCE_UPSERT, resources), (SHAPE_INSERT, shapes),
                                                     (SPAN_INSERT, rows)]  # fmt: skip
     if rollups:
-        statements.append((_span_rollups.UPSERT, rollups.rows()))
+        main, errors = rollups.rows()
+        statements += [(_span_rollups.UPSERT, main), (_span_rollups.UPSERT_ERRORS, errors)]
     return Batch(len(rows), statements)
 
 

@@ -71,7 +71,7 @@ def migrate_to_v2(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE spans RENAME TO spans_v1")
     for index in ("spans_trace", "spans_start", "spans_model"):
         conn.execute(f"DROP INDEX IF EXISTS {index}")
-    for statement in CREATE_SPANS_V2 + (_span_rollups.CREATE,) + _metric_rollups.CREATE:
+    for statement in CREATE_SPANS_V2 + _span_rollups.CREATE + _metric_rollups.CREATE:
         conn.execute(statement)
     rows = conn.execute(
         "SELECT trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns, status_code, status_message, model,"
@@ -101,7 +101,9 @@ def migrate_to_v2(conn: sqlite3.Connection) -> None:
         cursor = conn.cursor()  # the read cursor stays open on spans_v1
         cursor.executemany(SHAPE_INSERT, list(shapes.values()))
         cursor.executemany(SPAN_INSERT, out)
-        cursor.executemany(_span_rollups.UPSERT, rollups.rows())
+        main, errors = rollups.rows()
+        cursor.executemany(_span_rollups.UPSERT, main)
+        cursor.executemany(_span_rollups.UPSERT_ERRORS, errors)
     conn.execute("DROP TABLE spans_v1")
     logs = conn.execute("SELECT id, trace_id, span_id FROM logs WHERE trace_id IS NOT NULL OR span_id IS NOT NULL")
     updates = [

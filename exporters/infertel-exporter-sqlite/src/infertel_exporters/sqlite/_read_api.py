@@ -15,7 +15,7 @@ _T = TypeVar("_T")
 _LABEL_SQL = {
     "model": "SELECT DISTINCT model FROM span_rollups WHERE step = 3600 AND model != '' ORDER BY model",
     "operation": "SELECT DISTINCT operation FROM span_rollups WHERE step = 3600 AND operation != '' ORDER BY 1",
-    "error_type": "SELECT DISTINCT error_type FROM span_rollups WHERE step = 3600 AND error_type != '' ORDER BY 1",
+    "error_type": "SELECT DISTINCT error_type FROM span_error_rollups WHERE step = 3600 ORDER BY 1",
 }
 
 

@@ -27,7 +27,11 @@ _logger = logging.getLogger(__name__)
 # table -> its time column (age retention); size retention removes the oldest rows by id.
 TABLES = {"spans": "start_ns", "metric_points": "time_ns", "logs": "time_ns"}
 # rollup table -> the raw table (and time column) that feeds it
-ROLLUP_TABLES = {"span_rollups": ("spans", "start_ns"), "metric_rollups": ("metric_points", "time_ns")}
+ROLLUP_TABLES = {
+    "span_rollups": ("spans", "start_ns"),
+    "span_error_rollups": ("spans", "start_ns"),
+    "metric_rollups": ("metric_points", "time_ns"),
+}
 _DAY_S = 24 * 3600
 
 

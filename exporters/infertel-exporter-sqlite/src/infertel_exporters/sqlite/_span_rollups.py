@@ -45,19 +45,30 @@ STORED_COLUMNS = ("input_tokens", "output_tokens") + tuple(f"v{j}" for j in rang
 _LANE = 2**31
 _MASK = _LANE - 1
 
+_VALUES_DDL = ", ".join(f"{c} INTEGER NOT NULL DEFAULT 0" for c in STORED_COLUMNS)
+_MAIN_KEY = "step, bucket_ns, service, model, operation"
+_ERROR_KEY = _MAIN_KEY + ", error_type"
 CREATE = (
-    "CREATE TABLE span_rollups (step INTEGER NOT NULL, bucket_ns INTEGER NOT NULL, "
-    + ", ".join(f"{c} TEXT NOT NULL" for c in KEY_COLUMNS)
-    + ", "
-    + ", ".join(f"{c} INTEGER NOT NULL DEFAULT 0" for c in STORED_COLUMNS)
-    + ", PRIMARY KEY (step, bucket_ns, service, model, operation, error_type)) WITHOUT ROWID"
+    f"CREATE TABLE span_rollups (step INTEGER NOT NULL, bucket_ns INTEGER NOT NULL, service TEXT NOT NULL,"
+    f" model TEXT NOT NULL, operation TEXT NOT NULL, {_VALUES_DDL}, PRIMARY KEY ({_MAIN_KEY})) WITHOUT ROWID",
+    f"CREATE TABLE span_error_rollups (step INTEGER NOT NULL, bucket_ns INTEGER NOT NULL, service TEXT NOT NULL,"
+    f" model TEXT NOT NULL, operation TEXT NOT NULL, error_type TEXT NOT NULL, {_VALUES_DDL},"
+    f" PRIMARY KEY ({_ERROR_KEY})) WITHOUT ROWID",
 )
-UPSERT = (
-    f"INSERT INTO span_rollups (step, bucket_ns, {', '.join(KEY_COLUMNS)}, {', '.join(STORED_COLUMNS)}) VALUES ("
-    + ",".join("?" * (2 + len(KEY_COLUMNS) + len(STORED_COLUMNS)))
-    + ") ON CONFLICT (step, bucket_ns, service, model, operation, error_type) DO UPDATE SET "
-    + ", ".join(f"{c} = {c} + excluded.{c}" for c in STORED_COLUMNS)
-)
+"""Every GenAI span in ``span_rollups``; the failed ones again, per error type, in ``span_error_rollups``."""
+
+
+def _upsert(table: str, key: str) -> str:
+    return (
+        f"INSERT INTO {table} ({key}, {', '.join(STORED_COLUMNS)}) VALUES ("
+        + ",".join("?" * (len(key.split(",")) + len(STORED_COLUMNS)))
+        + f") ON CONFLICT ({key}) DO UPDATE SET "
+        + ", ".join(f"{c} = {c} + excluded.{c}" for c in STORED_COLUMNS)
+    )
+
+
+UPSERT = _upsert("span_rollups", _MAIN_KEY)
+UPSERT_ERRORS = _upsert("span_error_rollups", _ERROR_KEY)
 SUMS_SQL = ", ".join(
     ["sum(input_tokens)", "sum(output_tokens)"]
     + [f"sum(v{j} & {_MASK})" + (f", sum(v{j} >> 31)" if hi is not None else "") for j, (_lo, hi) in enumerate(_PAIRS)]
@@ -133,8 +144,8 @@ class SpanRollups:
     Example:
         >>> acc = SpanRollups()
         >>> acc.count("svc", "m", "chat", {"gen_ai.usage.input_tokens": 5}, False, 10**9, 2_000_000_000)
-        >>> acc.rows()[0][:9]  # step, bucket, service, model, operation, error type, tokens in/out, v0 = count
-        (10, 0, 'svc', 'm', 'chat', '', 5, 0, 1)
+        >>> acc.rows()[0][0][:8]  # step, bucket, service, model, operation, tokens in / out, v0 = count
+        (10, 0, 'svc', 'm', 'chat', 5, 0, 1)
     """
 
     __slots__ = ("_groups",)
@@ -176,24 +187,31 @@ class SpanRollups:
             acc[5] += 1
             acc[_P0 + bisect_left(TPOT_BOUNDS, tpot)] += 1
 
-    def rows(self) -> list[tuple[Any, ...]]:
-        """Upsert rows for ``UPSERT``: the 10 s groups, and the same merged into the coarser buckets."""
-        out: list[tuple[Any, ...]] = []
-        coarser: dict[tuple[Any, ...], list[Any]] = {}
-        for (bucket, *group), values in self._groups.items():
-            out.append((10, bucket, *group, *pack(values)))
-            for step in STEPS_S[1:]:
+    def rows(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """Rows for ``UPSERT`` (groups without the error type) and ``UPSERT_ERRORS``, for every step."""
+        main: dict[tuple[Any, ...], list[Any]] = {}
+        errors: dict[tuple[Any, ...], list[Any]] = {}
+        for (bucket, service, model, operation, error_type), values in self._groups.items():
+            for step in STEPS_S:
                 width = step * 1_000_000_000
-                key = (step, bucket - bucket % width, *group)
-                merged = coarser.get(key)
-                if merged is None:
-                    coarser[key] = list(values)
-                else:
-                    for i, v in enumerate(values):
-                        if v:
-                            merged[i] += v
-        out.extend((*key, *pack(values)) for key, values in coarser.items())
-        return out
+                key = (step, bucket - bucket % width, service, model, operation)
+                _add(main, key, values)
+                if error_type:
+                    _add(errors, (*key, error_type), values)
+        return (
+            [(*key, *pack(values)) for key, values in main.items()],
+            [(*key, *pack(values)) for key, values in errors.items()],
+        )
+
+
+def _add(target: dict[tuple[Any, ...], list[Any]], key: tuple[Any, ...], values: list[Any]) -> None:
+    merged = target.get(key)
+    if merged is None:
+        target[key] = list(values)
+    else:
+        for i, v in enumerate(values):
+            if v:
+                merged[i] += v
 
 
 def histogram(values: Sequence[Any], prefix: str) -> list[Any]:

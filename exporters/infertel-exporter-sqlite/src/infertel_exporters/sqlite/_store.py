@@ -190,7 +190,7 @@ class SQLiteStore(ReadAPI):
 
         Example:
             >>> SQLiteStore(":memory:").apply_retention().deleted
-            {'spans': 0, 'metric_points': 0, 'logs': 0, 'span_rollups': 0, 'metric_rollups': 0}
+            {'spans': 0, 'metric_points': 0, 'logs': 0, 'span_rollups': 0, 'span_error_rollups': 0, 'metric_rollups': 0}
         """
         return apply(self, policy or self._retention or Retention(), now_ns=now_ns)
 

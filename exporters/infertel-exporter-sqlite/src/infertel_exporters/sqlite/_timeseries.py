@@ -16,11 +16,11 @@ from infertel_exporters.sqlite._analytics import (
     ROLLUP_QUERIES,
     Series,
     _check_keys,
-    _filters,
     _series_label,
 )
 from infertel_exporters.sqlite._buckets import STEPS_S, quantile
 from infertel_exporters.sqlite._names import INFERTEL_GEN_AI_IN_FLIGHT
+from infertel_exporters.sqlite._rollup_read import grouped as grouped_sums
 
 
 def plan(start_ns: int, end_ns: int, step_s: float) -> tuple[int, int, list[int]]:
@@ -60,20 +60,17 @@ def timeseries(conn: sqlite3.Connection, query: str, start_ns: int, end_ns: int,
     tier, step_ns, buckets = plan(start_ns, end_ns, step_s)
     if not buckets:
         return []
-    cols = ", ".join(group_by)
-    extra, params = _filters(where)
     needs_hist = query.split("_")[0] in _HIST and query.split("_")[-1] in _QUANTILES
     if needs_hist:
         values, unpack = sr.sums_of([0, *sr.histogram_indices(_HIST[query.split("_")[0]][0])])
     else:
         values, unpack = sr.BASIC_SQL, sr.unpack_basic
-    sql = f"SELECT {cols + ', ' if cols else ''}bucket_ns - bucket_ns % ? AS b, {values} FROM span_rollups"
-    sql += f" WHERE step = ? AND bucket_ns >= ? AND bucket_ns < ?{extra} GROUP BY {cols + ', ' if cols else ''}b"
+    sums = grouped_sums(conn, [(tier, buckets[0], end_ns)], group_by, where, values, unpack, step_ns)
     grouped: dict[tuple[str, ...], dict[int, float | None]] = {}
     step_s_eff = step_ns / 1e9
-    for row in conn.execute(sql, (step_ns, tier, buckets[0], end_ns, *params)):
-        key, bucket, v = tuple(row[: len(group_by)]), row[len(group_by)], unpack(row[len(group_by) + 1 :])
-        grouped.setdefault(key, {})[bucket] = _value(query, v, step_s_eff)
+    for (key, bucket), v in sums.items():
+        if bucket is not None:
+            grouped.setdefault(key, {})[bucket] = _value(query, v, step_s_eff)
     return [
         Series(labels=dict(zip(group_by, key, strict=True)), points=[(b, points.get(b)) for b in buckets])
         for key, points in sorted(grouped.items())
