@@ -59,6 +59,8 @@ def _rules() -> list:
         TrendRule("LatencyRising", signal="latency_p95", threshold_pct_per_hour=20, trend_window_s=1800,
                   annotations={"summary": "{{ $value | humanize }}%/h"}),
         DeviationRule("TrafficOdd", signal="error_rate", method="bands", k=2.5, baseline_window_s=1800),
+        DeviationRule("ErrorsOffTrend", signal="error_rate", method="ewma", alpha=0.05, k=3, min_samples=20,
+                      baseline_window_s=1800, window_s=120),
     ]  # fmt: skip
 
 
@@ -74,7 +76,8 @@ def test_in_process_engine_fires_what_prometheus_fires(tmp_path: Path, promtool:
     rules = _rules()
     checks, fired = engine_expectations(rules, _series(), end_s=END, step_s=STEP)
     # The scenario must exercise every rule kind, or parity would be checked on silence only.
-    assert fired == {"HighErrorRate", "HotCpu", "SlowP95", "Availability", "Fast", "LatencyRising", "TrafficOdd"}
+    assert fired == {"HighErrorRate", "HotCpu", "SlowP95", "Availability", "Fast", "LatencyRising", "TrafficOdd",
+                     "ErrorsOffTrend"}  # fmt: skip
     (tmp_path / "rules.yml").write_text(yaml.safe_dump(prometheus_rule_groups(rules, interval_s=STEP), sort_keys=False))
     test_file = tmp_path / "test.yml"
     test_file.write_text(yaml.safe_dump(promtool_test("rules.yml", _series(), checks, STEP), sort_keys=False))

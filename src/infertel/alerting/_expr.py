@@ -255,17 +255,26 @@ class Quantile(Expr):
         return self.expr.max_range_s()
 
 
+def _sqrt(value: float) -> float:
+    return math.sqrt(value) if value >= 0 else math.nan
+
+
+_FUNCTIONS: dict[str, Callable[[float], float]] = {"abs": abs, "sqrt": _sqrt}
+
+
 @dataclass(frozen=True)
 class Abs(Expr):
-    """``abs(expr)``."""
+    """``abs(expr)`` (or another element-wise function: ``function="sqrt"``)."""
 
     expr: Expr
+    function: str = "abs"
 
     def _eval(self, history: SeriesHistory, t: float) -> Vector:
-        return {_drop_name(k): abs(v) for k, v in self.expr.eval(history, t).items()}
+        apply = _FUNCTIONS[self.function]
+        return {_drop_name(k): apply(v) for k, v in self.expr.eval(history, t).items()}
 
     def promql(self) -> str:
-        return f"abs({self.expr.promql()})"
+        return f"{self.function}({self.expr.promql()})"
 
     def max_range_s(self) -> float:
         return self.expr.max_range_s()

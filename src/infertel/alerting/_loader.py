@@ -48,7 +48,8 @@ _KINDS: dict[str, tuple[type[Rule], dict[str, str]]] = {
                       "ticket_severity": "ticket_severity", "service": "service"}),
     "trend": (TrendRule, {"signal": "signal", "threshold_pct_per_hour": "threshold_pct_per_hour",
                           "trend_window": "trend_window_s", "window": "window_s", "by": "by", "where": "where"}),
-    "deviation": (DeviationRule, {"signal": "signal", "method": "method", "k": "k",
+    "deviation": (DeviationRule, {"signal": "signal", "method": "method", "k": "k", "alpha": "alpha",
+                                  "min_samples": "min_samples",
                                   "baseline_window": "baseline_window_s", "days": "days", "tolerance": "tolerance",
                                   "direction": "direction", "window": "window_s", "by": "by", "where": "where"}),
 }  # fmt: skip

@@ -247,7 +247,10 @@ class DeviationRule(Rule):
     """Fires while ``signal`` leaves its baseline.
 
     ``method="bands"``: ``|x - mean| / stddev`` over the trailing ``baseline_window_s`` above ``k``
-    (value: the z-score). ``method="seasonal"``: ``x`` against the mean of the same time on the
+    (value: the z-score). ``method="ewma"``: the same z-score against an exponentially weighted
+    mean and variance (weight ``alpha`` per round), kept as self-referencing recording rules so
+    Prometheus computes the very same series; no alert before ``min_samples`` rounds within
+    ``baseline_window_s``. ``method="seasonal"``: ``x`` against the mean of the same time on the
     previous ``days`` days, above ``1 + tolerance`` (``direction="up"``), below ``1 - tolerance``
     (``"down"``) or either (``"both"``); the value is the ratio.
 
@@ -259,6 +262,8 @@ class DeviationRule(Rule):
 
     signal: str = ""
     method: str = "bands"
+    alpha: float = 0.1
+    min_samples: int = 20
     k: float = 3.0
     baseline_window_s: float = 3600.0
     days: int = 3
@@ -271,8 +276,12 @@ class DeviationRule(Rule):
     def validate(self) -> None:
         super().validate()
         _signal(self.name, self.signal)
-        if self.method not in ("bands", "seasonal"):
-            raise _fail(self.name, "method", f"must be 'bands' or 'seasonal'; got {self.method!r}")
+        if self.method not in ("bands", "seasonal", "ewma"):
+            raise _fail(self.name, "method", f"must be 'bands', 'seasonal' or 'ewma'; got {self.method!r}")
+        if not isinstance(self.alpha, (int, float)) or not 0 < self.alpha < 1:
+            raise _fail(self.name, "alpha", f"must be between 0 and 1 (exclusive); got {self.alpha!r}")
+        if not isinstance(self.min_samples, int) or self.min_samples < 2:
+            raise _fail(self.name, "min_samples", f"must be an integer of at least 2; got {self.min_samples!r}")
         if self.direction not in ("up", "down", "both"):
             raise _fail(self.name, "direction", f"must be 'up', 'down' or 'both'; got {self.direction!r}")
         _positive(self.name, "k", self.k)
@@ -285,6 +294,8 @@ class DeviationRule(Rule):
 
     def compile(self, dialect: str) -> Compiled:
         recording, series = _recorded(self, self.signal, self.window_s, self.by, self.where, dialect)
+        if self.method == "ewma":
+            return self._ewma(recording, series)
         if self.method == "bands":
             mean = RangeFunction("avg_over_time", series, self.baseline_window_s)
             spread = RangeFunction("stddev_over_time", series, self.baseline_window_s)
@@ -298,3 +309,23 @@ class DeviationRule(Rule):
         down = Binary("<", ratio, Scalar(max(0.0, 1.0 - self.tolerance)))
         condition = up if self.direction == "up" else down if self.direction == "down" else Binary("or", up, down)
         return Compiled((recording,), (self._alert(condition),))
+
+    def _ewma(self, recording: RecordingSpec, x: Selector) -> Compiled:
+        # m_t = a x_t + (1 - a) m_{t-1};  v_t = (1 - a) (v_{t-1} + a (x_t - m_{t-1})^2), read back one round
+        # late with "offset 1s" (the newest sample before this round's), seeded with x and 0.
+        a = float(self.alpha)
+        labels = dict(recording.labels)
+        mean_name, var_name = f"{recording.record}:ewma", f"{recording.record}:ewvar"
+        previous_mean = Binary("or", Selector(mean_name, x.matchers, 1.0), x)
+        previous_var = Binary("or", Selector(var_name, x.matchers, 1.0), Binary("*", x, Scalar(0.0)))
+        deviation = Binary("-", x, previous_mean)
+        mean = Binary("+", Binary("*", Scalar(a), x), Binary("*", Scalar(1 - a), previous_mean))
+        var = Binary("*", Scalar(1 - a),
+                     Binary("+", previous_var, Binary("*", Scalar(a), Binary("*", deviation, deviation))))  # fmt: skip
+        z = Binary("/", Abs(Binary("-", x, Selector(mean_name, x.matchers, 1.0))),
+                   Abs(Selector(var_name, x.matchers, 1.0), "sqrt"))  # fmt: skip
+        seen = RangeFunction("count_over_time", x, float(self.baseline_window_s))
+        warm = Binary(">=", seen, Scalar(float(self.min_samples)))
+        alert = self._alert(Binary("and", Binary(">", z, Scalar(float(self.k))), warm))
+        return Compiled((recording, RecordingSpec(mean_name, mean, labels), RecordingSpec(var_name, var, labels)),
+                        (alert,))  # fmt: skip
