@@ -26,7 +26,7 @@ def test_the_checked_in_files_are_what_the_generator_writes() -> None:
 def test_the_example_scenario_fires_every_kind_it_can_in_two_hours() -> None:
     assert deploy_scenario.fired() == {
         "ChatP99LatencyHigh", "ChatAvailability", "ChatLatencySLO", "ChatLatencyRising",
-        "InfertelHighCpu", "InfertelHighErrorRate",
+        "InfertelHighCpu", "InfertelHighErrorRate", "ChatErrorsOffBaseline",
     }  # fmt: skip
 
 
@@ -39,7 +39,7 @@ def test_promtool_checks_and_unit_tests_the_generated_rules() -> None:
     check = subprocess.run([promtool, "check", "rules", "infertel-rules.yml"], capture_output=True, text=True,
                            cwd=folder, timeout=60)  # fmt: skip
     assert check.returncode == 0, check.stdout + check.stderr
-    assert "SUCCESS: 52 rules found" in check.stdout
+    assert "SUCCESS: 56 rules found" in check.stdout
     unit = subprocess.run([promtool, "test", "rules", "infertel-rules.test.yml"], capture_output=True, text=True,
                           cwd=folder, timeout=120)  # fmt: skip
     assert unit.returncode == 0, unit.stdout[-4000:] + unit.stderr[-2000:]
