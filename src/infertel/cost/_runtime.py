@@ -7,7 +7,10 @@ module attribute read and a ``None`` check when no price table is configured: no
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
+
+from opentelemetry.metrics import Observation
 
 from infertel import semconv
 from infertel.cost._prices import PriceTable
@@ -21,8 +24,8 @@ _MAX_SERIES = 1000
 class CostRecorder:
     """Prices one ended request and adds its cost to the ``infertel.cost`` counter.
 
-    Threading: ``record`` runs on the user's thread at span end, from any thread; it takes no lock
-    (the series set only grows, bounded; a race admits at most a few extra series).
+    Threading: ``record`` runs on the user's thread at span end, from any thread, and takes one
+    short lock; the counter's callback runs on the metric reader's thread (never a finalizer).
 
     Example:
         >>> from infertel.cost import Price, PriceTable
@@ -33,13 +36,16 @@ class CostRecorder:
 
     def __init__(self, table: PriceTable, *, meter_provider: Any) -> None:
         self.table = table
-        self._counter = None
+        self._lock = threading.Lock()
+        self._sums: dict[tuple[str | None, str | None], float] = {}
         if meter_provider is not None:
+            # An observable counter reads the sums at collection time: a request pays a dict update
+            # under an uncontended lock (~0.3 us), not a synchronous Counter.add (~5 us).
             meter = meter_provider.get_meter("infertel.cost")
-            self._counter = meter.create_counter(
-                semconv.INFERTEL_COST, unit=semconv.INFERTEL_COST_UNIT, description="Token cost of the requests priced"
-            )
-        self._series: set[tuple[str | None, str | None]] = set()
+            meter.create_observable_counter(
+                semconv.INFERTEL_COST, callbacks=[self._observe], unit=semconv.INFERTEL_COST_UNIT,
+                description="Token cost of the requests priced",
+            )  # fmt: skip
 
     def record(self, model: str | None, operation: str | None, input_tokens: Any, output_tokens: Any) -> float | None:
         """The request's cost in USD (None: not priced), added to the counter.
@@ -50,20 +56,36 @@ class CostRecorder:
             True
         """
         cost = self.table.request_cost(model, input_tokens, output_tokens)
-        if cost is None or self._counter is None:
+        if cost is None:
             return cost
         key = (model, operation)
-        if key not in self._series:
-            if len(self._series) >= _MAX_SERIES:
+        sums = self._sums
+        with self._lock:
+            if key not in sums and len(sums) >= _MAX_SERIES:
                 key = ("_OTHER", operation)
-            self._series.add(key)
-        attributes = {}
-        if key[0] is not None:
-            attributes[semconv.GEN_AI_REQUEST_MODEL] = key[0]
-        if operation is not None:
-            attributes[semconv.GEN_AI_OPERATION_NAME] = operation
-        self._counter.add(cost, attributes)
+            sums[key] = sums.get(key, 0.0) + cost
         return cost
+
+    def totals(self) -> dict[tuple[str | None, str | None], float]:
+        """Cost so far by (model, operation), in USD.
+
+        Example:
+            >>> CostRecorder(PriceTable(), meter_provider=None).totals()
+            {}
+        """
+        with self._lock:
+            return dict(self._sums)
+
+    def _observe(self, options: Any) -> list[Observation]:
+        out = []
+        for (model, operation), total in self.totals().items():
+            attributes = {}
+            if model is not None:
+                attributes[semconv.GEN_AI_REQUEST_MODEL] = model
+            if operation is not None:
+                attributes[semconv.GEN_AI_OPERATION_NAME] = operation
+            out.append(Observation(total, attributes))
+        return out
 
 
 active: CostRecorder | None = None
