@@ -166,6 +166,7 @@ def simulate(
     slo_tpot_s: float = 0.1,
     end_s: float | None = None,
     max_replicas: int = 1000,
+    samples: list[tuple[int, float, float, float]] | None = None,
 ) -> SimulationResult:
     """Run the fleet over ``requests`` (sorted by arrival) and measure waits, SLO minutes and cost.
 
@@ -178,6 +179,8 @@ def simulate(
         slo_tpot_s: the p95 time-per-output-token objective per minute.
         end_s: the span paid for and decided over (default: the last arrival).
         max_replicas: the policy's answers are clamped to [1, max_replicas].
+        samples: when given, one ``(concurrency at admission, TTFT s, TPOT s, latency s)`` per request
+            is appended: the per-request measurements a capacity model is fitted on.
 
     Example:
         >>> from infertel.simulate import Request
@@ -248,6 +251,8 @@ def simulate(
                 ttft = wait + prefill
                 service = prefill + tpot * req.output_tokens
             interval_ttfts.append(ttft)
+            if samples is not None:
+                samples.append((best.running, ttft, tpot, wait + service))
             bucket = per_minute.setdefault(int(req.arrival_s // 60), ([], []))
             bucket[0].append(ttft)
             bucket[1].append(tpot)

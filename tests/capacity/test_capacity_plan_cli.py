@@ -1,0 +1,98 @@
+"""``infertel capacity-plan`` over a real store filled with three days of GenAI spans."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+from infertel_exporters.sqlite import SQLiteSpanExporter
+
+DAYS = 3
+STEP_S = 600  # one burst of spans every 10 minutes
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three days of requests with a daily cycle: 1 to 9 per 10 minutes, peak at 14:00 UTC."""
+    path = tmp_path_factory.mktemp("plan") / "store.db"
+    exporter = SQLiteSpanExporter(path, retention=None)
+    provider = TracerProvider(resource=Resource.create({"service.name": "llm"}))
+    provider.add_span_processor(BatchSpanProcessor(exporter, max_export_batch_size=512))
+    tracer = provider.get_tracer("test")
+    rng = random.Random(4)
+    now = time.time_ns()
+    start = now - DAYS * 86_400 * 10**9
+    for i in range(DAYS * 86_400 // STEP_S):
+        t = start + i * STEP_S * 10**9
+        hour = (t / 1e9 % 86_400) / 3600
+        for _ in range(round(5 + 4 * math.cos(2 * math.pi * (hour - 14) / 24) + rng.uniform(-0.5, 0.5))):
+            at = t + rng.randrange(STEP_S * 10**9)
+            span = tracer.start_span("chat m", start_time=at, attributes={
+                "gen_ai.operation.name": "chat", "gen_ai.request.model": "m",
+                "gen_ai.usage.input_tokens": 100, "gen_ai.usage.output_tokens": 20,
+            })  # fmt: skip
+            span.end(end_time=at + 500_000_000)
+    provider.shutdown()
+    return path
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "infertel._internal.cli", "capacity-plan", *args],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+
+def test_json_plan_from_the_store(store: Path) -> None:
+    done = _cli("--store", str(store), "--capacity-rps", "0.004", "--horizon", "30d", "--growth", "1,2",
+                "--price-per-gpu-hour", "2", "--json")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    plan = json.loads(done.stdout)
+    assert set(plan) == {"horizon_days", "capacity_rps_per_replica", "coverage", "history_days", "scenarios"}
+    assert (plan["horizon_days"], plan["capacity_rps_per_replica"], plan["coverage"]) == (30.0, 0.004, 0.9)
+    assert 2.5 <= plan["history_days"] <= 3.01
+    one, two = plan["scenarios"]
+    keys = {"growth", "peak_rps", "peak_upper_rps", "replicas", "gpus", "gpu_hours", "cost", "breach_probability",
+            "risk", "reason"}  # fmt: skip
+    assert set(one) == keys and set(two) == keys
+    # the daily peak is about 9 requests / 600 s = 0.015 req/s
+    assert 0.011 <= one["peak_rps"] <= 0.02
+    assert two["peak_rps"] == pytest.approx(2 * one["peak_rps"], rel=0.1)
+    assert one["replicas"] == math.ceil(one["peak_upper_rps"] / 0.004)
+    assert two["replicas"] > one["replicas"] and two["gpu_hours"] > one["gpu_hours"]
+    assert one["cost"] == pytest.approx(2 * one["gpu_hours"])
+    assert one["risk"] in {"low", "medium", "high"} and 0 < one["breach_probability"] <= 0.5
+
+
+def test_text_table(store: Path) -> None:
+    done = _cli("--store", str(store), "--capacity-rps", "0.004", "--growth", "1,1.5")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("Capacity plan over 30 days from ")
+    assert lines[1].split() == ["growth", "peak", "req/s", "upper", "replicas", "GPUs", "GPU-hours", "cost",
+                                "P(breach)", "risk"]  # fmt: skip
+    assert lines[2].split()[0] == "x1" and lines[3].split()[0] == "x1.5"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--capacity-rps", "0"), "expected a positive number"),
+        (("--capacity-rps", "1", "--growth", "1,x"), "expected comma-separated positive multiples"),
+        (("--capacity-rps", "1", "--history", "1d"), "need at least 2 days of request history"),
+    ],
+)
+def test_errors_are_one_line_and_exit_2(store: Path, args: tuple[str, ...], message: str) -> None:
+    done = _cli("--store", str(store), *args)
+    assert done.returncode == 2
+    assert message in done.stderr and len(done.stderr.strip().splitlines()) <= 2
