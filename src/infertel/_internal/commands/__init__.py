@@ -20,7 +20,7 @@ import math
 
 COMMANDS: tuple[str, ...] = (
     "demo", "dashboard", "traces", "trace", "stats", "logs", "grafana_dashboard", "prometheus_rules", "silence",
-    "analyze", "profile",
+    "analyze", "profile", "capacity_plan",
 )  # fmt: skip
 """Module names under ``infertel._internal.commands``, in the order ``infertel --help`` lists them."""
 
