@@ -30,6 +30,10 @@ REQUEST_ROOT: ContextVar[str] = ContextVar("infertel_dashboard_request_root", de
 """The ASGI ``root_path`` of the request being answered (set per request by the route class), so links
 work when the dashboard is mounted below a path (Starlette ``Mount``, a proxy's ``--root-path``)."""
 
+REQUEST: ContextVar[Request | None] = ContextVar("infertel_dashboard_request", default=None)
+"""The request being answered (set per request by the route class), for extension pages that need its
+cookies or headers (the alerts page binds its CSRF token to the caller's credential)."""
+
 COOKIE = "infertel_dashboard_token"
 """Name of the HttpOnly, SameSite=Strict cookie that ``?token=`` sets."""
 
@@ -158,6 +162,7 @@ def secure_route_class(
 
             async def secured(request: Request) -> Response:
                 REQUEST_ROOT.set(request.scope.get("root_path", ""))  # this request's context only
+                REQUEST.set(request)
                 response = gate.check(request, page=is_page)
                 if response is None:
                     try:

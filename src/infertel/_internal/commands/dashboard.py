@@ -88,6 +88,11 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"the dashboard needs {missing}: pip install 'infertel[dashboard]'") from None
     # Without a token on loopback, only loopback Host headers: no DNS-rebinding page can read the dashboard.
     hosts = None if token is not None else ["127.0.0.1", "localhost", "::1", "[::1]", args.host.strip("[]")]
+    from infertel.alerting.web import register as register_alerts
+    from infertel.health.web import register as register_health
+
+    register_alerts()  # the alerts, silences and health pages over the store's alerting tables
+    register_health()
     app = create_app(path, token=token, refresh_s=args.refresh, trace_url=args.trace_url, allowed_hosts=hosts)
     sock = _listen(args.host, args.port)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
