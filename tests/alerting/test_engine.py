@@ -366,3 +366,20 @@ def test_why_an_alert_is_not_notified() -> None:
     }  # fmt: skip
     now[0] = 61.0  # the silence ended
     assert engine.suppressed(by_name["MemoryFull"]) is None
+
+
+def test_escalation_climbs_the_chain_one_step_per_deadline() -> None:
+    oncall, lead, director = Inbox("oncall"), Inbox("lead"), Inbox("director")
+    receivers = [
+        Receiver("oncall", [oncall], escalate_to="lead", escalate_after_s=300),
+        Receiver("lead", [lead], escalate_to="director", escalate_after_s=600),
+        Receiver("director", [director]),
+    ]
+    engine = AlertEngine([_hot_cpu()], source=ReplaySource([(CPU, "0.9x200")], interval_s=15),
+                         route=Route("oncall", group_wait_s=0), receivers=receivers)  # fmt: skip
+    _run(engine, 0, 885)
+    assert [p["receiver"] for p in lead.payloads] == ["lead"]  # at 300 s
+    assert director.payloads == []  # the lead has until 900 s
+    _run(engine, 900, 1800)
+    assert [p["receiver"] for p in director.payloads] == ["director"]  # once, at 900 s
+    assert len(lead.payloads) == 1 and len(oncall.payloads) == 1

@@ -33,7 +33,8 @@ class _Group:
     notified_firing: frozenset[str] = frozenset()
     last_notify: float | None = None
     first_notified: dict[str, float] = field(default_factory=dict)
-    escalated: set[str] = field(default_factory=set)
+    escalated: dict[str, tuple[str, float]] = field(default_factory=dict)
+    """Alert fingerprint -> (receiver it was last escalated to, when)."""
 
     @property
     def key(self) -> str:
@@ -193,20 +194,24 @@ class Dispatcher:
             if alert.state == "resolved":
                 del group.alerts[fp]
                 group.first_notified.pop(fp, None)
-                group.escalated.discard(fp)
+                group.escalated.pop(fp, None)
 
     def _escalate(self, group: _Group, now: float) -> None:
-        receiver = self.receivers.get(str(group.route.receiver))
-        while receiver is not None and receiver.escalate_to and receiver.escalate_after_s is not None:
-            due = [a for fp, a in group.alerts.items()
-                   if a.state == "firing" and fp in group.first_notified and fp not in group.escalated
-                   and now - group.first_notified[fp] >= receiver.escalate_after_s
-                   and not self._acknowledged(fp)]  # fmt: skip
-            if not due:
-                return
-            self._send(receiver.escalate_to, group, due, now, "escalated")
-            group.escalated.update(a.fingerprint for a in due)
-            return
+        # Each unacknowledged firing alert climbs the chain: route receiver -> its escalate_to -> that
+        # receiver's escalate_to ..., one step per escalate_after_s of the receiver it is at.
+        due: dict[str, list[Alert]] = {}
+        for fp, alert in group.alerts.items():
+            if alert.state != "firing" or fp not in group.first_notified or self._acknowledged(fp):
+                continue
+            at, since = group.escalated.get(fp, (str(group.route.receiver), group.first_notified[fp]))
+            receiver = self.receivers.get(at)
+            if receiver is None or not receiver.escalate_to or receiver.escalate_after_s is None:
+                continue
+            if now - since >= receiver.escalate_after_s and receiver.escalate_to != group.route.receiver:
+                due.setdefault(receiver.escalate_to, []).append(alert)
+                group.escalated[fp] = (receiver.escalate_to, now)
+        for target, alerts in due.items():
+            self._send(target, group, alerts, now, "escalated")
 
     def _send(self, receiver_name: str, group: _Group, alerts: list[Alert], now: float, event: str) -> None:
         receiver = self.receivers.get(receiver_name)
