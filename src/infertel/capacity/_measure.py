@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from infertel.simulate import ReplicaModel, poisson_arrivals, simulate
@@ -26,6 +26,10 @@ class ReplicaCapacity:
     capacity_rps: float
     running: float
     ttft_p95_s: float
+
+
+def _constant(rate: float) -> Callable[[float], float]:
+    return lambda _t: rate
 
 
 def simulated_capacity(
@@ -67,7 +71,7 @@ def simulated_capacity(
     for _ in range(18):
         rate = (low + high) / 2
         reqs = poisson_arrivals(
-            lambda t, r=rate: r, start_s=0.0, end_s=duration_s, max_rate=rate, rng=random.Random(seed), lengths=lengths
+            _constant(rate), start_s=0.0, end_s=duration_s, max_rate=rate, rng=random.Random(seed), lengths=lengths
         )
         result = None
         if reqs:

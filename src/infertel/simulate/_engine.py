@@ -21,7 +21,7 @@ import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, cast
 
 from infertel.simulate._traffic import Request
 
@@ -291,19 +291,19 @@ def simulate(
                 continue
             advance(t)
             if kind == _COMPLETE:
-                rep, size = data  # type: ignore[misc]
-                rep.running -= 1
-                rep.tokens -= size
+                done, size = cast("tuple[_Replica, int]", data)
+                done.running -= 1
+                done.tokens -= size
                 running_total -= 1
                 tokens_total -= size
-                if rep.draining and rep.running == 0:
-                    rep.removed = True
+                if done.draining and done.running == 0:
+                    done.removed = True
                     provisioned -= 1
-                    fleet.remove(rep)
+                    fleet.remove(done)
             elif kind == _READY:
-                rep = data  # type: ignore[assignment]
-                if not rep.draining:
-                    rep.ready = True
+                started = cast("_Replica", data)
+                if not started.draining:
+                    started.ready = True
                     ready_slots += model.max_batch
             else:
                 assert policy is not None

@@ -155,7 +155,7 @@ def random_bursts(duration_s: float, *, per_day: float, rng: random.Random, star
         >>> len(random_bursts(86_400.0, per_day=0.0, rng=random.Random(1)))
         0
     """
-    bursts = []
+    bursts: list[Burst] = []
     t = start_s
     if per_day <= 0:
         return bursts
