@@ -76,9 +76,9 @@ class InferenceStatsSpanProcessor(SpanProcessor):
     def __init__(self, stats: InferenceStats | None = None, **options: Any) -> None:
         self.stats = stats if stats is not None else InferenceStats(**options)
         self._losses_seen = 0
-        self._use(_hot_path(self.stats))
+        self._set_hot_path(_hot_path(self.stats))
 
-    def _use(self, hot: tuple[Callable[..., None], Callable[[Any], None]]) -> None:
+    def _set_hot_path(self, hot: tuple[Callable[..., None], Callable[[Any], None]]) -> None:
         self._hot = hot
         # The closures go on the instance too, so that the SDK's ``processor.on_start(...)`` finds
         # them before the methods below (unless a subclass overrides those: then its own run, and
@@ -101,7 +101,7 @@ class InferenceStatsSpanProcessor(SpanProcessor):
 
     def shutdown(self) -> None:
         """Stop recording (statistics already gathered stay readable)."""
-        self._use((_ignore, _ignore))
+        self._set_hot_path((_ignore, _ignore))
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         """Nothing is buffered for export; ``False`` when ended spans were dropped since the last call.
