@@ -24,6 +24,15 @@ if ! command -v prometheus >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus
 fi
 
+# amtool (Debian's prometheus-alertmanager): tests/alerting/test_deploy_files.py runs `amtool check-config` on the
+# generated examples/deploy/alertmanager.yml. No Alertmanager service is started.
+if ! command -v amtool >/dev/null 2>&1; then
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus-alertmanager
+fi
+
 # Headless Chromium (tests/dashboard/test_browser*.py drive it through the playwright package, which is
 # told to use this binary: no browser download). Debian's package, installed only when absent; DejaVu so the
 # screenshots have a font to draw text with.

@@ -51,3 +51,18 @@ def test_the_cli_writes_the_same_files(tmp_path: Path) -> None:
     assert main(["prometheus-rules", "--rules", str(deploy_scenario.EXAMPLE), "--out-dir", str(tmp_path)]) == 0
     for relative in ("prometheus/infertel-rules.yml", "alertmanager.yml"):
         assert (tmp_path / relative).read_text(encoding="utf-8") == (DEPLOY / relative).read_text(encoding="utf-8")
+
+
+@pytest.mark.integration
+def test_amtool_accepts_the_generated_alertmanager_config(tmp_path: Path) -> None:
+    amtool = shutil.which("amtool")
+    if amtool is None:
+        pytest.skip("amtool not installed (scripts/install-peers.sh installs Debian's prometheus-alertmanager)")
+    from infertel.alerting import Route
+    from infertel.alerting._render import render_alertmanager_config
+
+    default = tmp_path / "default.yml"  # the default pack's config: one receiver, no channel
+    default.write_text(render_alertmanager_config(Route("default"), [{"name": "default"}]))
+    for path in (DEPLOY / "alertmanager.yml", default):
+        result = subprocess.run([amtool, "check-config", str(path)], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0 and "SUCCESS" in result.stdout, result.stdout + result.stderr
