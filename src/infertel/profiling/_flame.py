@@ -112,7 +112,7 @@ def top_functions(profile: Mapping[str, Any], limit: int = 20) -> list[dict[str,
     own: dict[str, int] = {}
     total: dict[str, int] = {}
     for entry in profile.get("stacks") or []:
-        labels = [_label(f) for f in entry["frames"]]
+        labels = [_label(f) for f in entry["frames"] if f[0]]  # not the "thread <name>" roots
         if not labels:
             continue
         own[labels[-1]] = own.get(labels[-1], 0) + entry["count"]

@@ -37,7 +37,12 @@ OTHER: tuple[Frame, ...] = (("", "(other stacks)", 0),)
 
 @dataclass
 class CpuSamples:
-    """What one run of the sampler saw: sample counts per stack (outermost frame first)."""
+    """What one run of the sampler saw: sample counts per stack (outermost frame first).
+
+    The outermost frame of every stack is ``("", "thread <name>", 0)``: the flame graph has one
+    subtree per thread. Samples are wall-clock: a thread sleeping in ``time.sleep`` counts in the
+    function that sleeps (only the waits listed in ``_IDLE_LEAVES`` are recognised as idle).
+    """
 
     interval_s: float
     samples: int = 0
@@ -66,8 +71,11 @@ def sample(seconds: float, interval_s: float, stop: threading.Event, *, include_
     out = CpuSamples(interval_s=interval_s)
     stacks = out.stacks
     deadline = time.monotonic() + seconds
+    names: dict[int | None, str] = {}
     while not stop.is_set():
         frames = sys._current_frames()
+        if len(names) != len(frames) or any(tid not in names for tid in frames):
+            names = {t.ident: t.name for t in threading.enumerate()}
         for tid, frame in frames.items():
             if tid == me:
                 continue
@@ -83,6 +91,7 @@ def sample(seconds: float, interval_s: float, stop: threading.Event, *, include_
             if _idle(stack[0]) and not include_idle:
                 out.idle_samples += 1
                 continue
+            stack.append(("", f"thread {names.get(tid, tid)}", 0))  # the root: one subtree per thread
             stack.reverse()
             key = tuple(stack)
             if key not in stacks and len(stacks) >= MAX_STACKS:
