@@ -65,8 +65,7 @@ def test_json_plan_from_the_store(store: Path) -> None:
     keys = {"growth", "peak_rps", "peak_upper_rps", "replicas", "gpus", "gpu_hours", "cost", "breach_probability",
             "risk", "reason"}  # fmt: skip
     assert set(one) == keys and set(two) == keys
-    # the daily peak is about 9 requests / 600 s = 0.015 req/s
-    assert 0.011 <= one["peak_rps"] <= 0.02
+    assert 0.011 <= one["peak_rps"] <= 0.025  # about 9.5 requests / 600 s = 0.016 req/s, plus the fitted trend
     assert two["peak_rps"] == pytest.approx(2 * one["peak_rps"], rel=0.1)
     assert one["replicas"] == math.ceil(one["peak_upper_rps"] / 0.004)
     assert two["replicas"] > one["replicas"] and two["gpu_hours"] > one["gpu_hours"]
