@@ -74,7 +74,6 @@ class AlertEngine:
             raise ValueError(f"dialect must be 'live' or 'prometheus'; got {dialect!r}")
         if not (isinstance(interval_s, (int, float)) and interval_s > 0):
             raise ValueError(f"alert evaluation interval must be a positive number of seconds; got {interval_s!r}")
-        names = [r.name for r in rules]
         self.rules = [r for r in rules if r.enabled]
         self.interval_s = float(interval_s)
         self._clock = clock
@@ -84,7 +83,6 @@ class AlertEngine:
             compiled = rule.compile(dialect)
             self._recordings.extend(r for r in compiled.recordings if r.in_process)
             self._states.extend(RuleState(spec) for spec in compiled.alerts)
-        del names
         longest = max([s.spec.expr.max_range_s() for s in self._states]
                       + [r.expr.max_range_s() for r in self._recordings] + [600.0])  # fmt: skip
         self.series = SeriesHistory(retention_s=longest + 2 * self.interval_s)

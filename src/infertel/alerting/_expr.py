@@ -328,16 +328,17 @@ class Binary(Expr):
             return {_drop_name(k): v for k, v in left.items() if self._key(k) in keys}
         compare = _COMPARE.get(self.op)
         if right_scalar or left_scalar:
+            # Vector and scalar: a comparison keeps the vector's samples for which it holds, with their
+            # values; arithmetic applies to each sample.
             vector, scalar = (right, self.left.value) if left_scalar else (left, self.right.value)  # type: ignore[attr-defined]
             out = {}
             for k, v in vector.items():
                 a, b = (scalar, v) if left_scalar else (v, scalar)
-                if compare is not None:
-                    if compare(a, b):
-                        out[k if self.op in _COMPARE else _drop_name(k)] = v
-                else:
+                if compare is None:
                     out[_drop_name(k)] = _ARITH[self.op](a, b)
-            return {_drop_name(k): v for k, v in out.items()} if compare is None else out
+                elif compare(a, b):
+                    out[_drop_name(k)] = v
+            return out
         by_key = {_drop_name(k): v for k, v in right.items()}
         out = {}
         for k, v in left.items():

@@ -216,7 +216,6 @@ def load_config(source: str | os.PathLike[str] | Mapping[str, Any], *, build_cha
             raise ValueError(f"alert rules: each group needs 'rules'; got {group!r}")
         items.extend(group["rules"])
     config.rules.extend(rule_from_mapping(item) for item in items)
-    names = [r.name for r in config.rules]
     receivers = data.get("receivers", ())
     config.receiver_specs = [dict(r) for r in receivers]
     config.receivers = [_receiver(spec, i, build_channels) for i, spec in enumerate(receivers)]
@@ -228,7 +227,6 @@ def load_config(source: str | os.PathLike[str] | Mapping[str, Any], *, build_cha
         for r in data.get("inhibit_rules", ())
     ]  # fmt: skip
     _check_references(config)
-    del names
     return config
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -142,8 +141,7 @@ class RuleState:
             labels = {k: v for k, v in series if k != "__name__"}
             labels.update(spec.labels)
             labels["alertname"] = spec.name
-            shown = value if math.isfinite(value) else value
-            annotations = {k: _templates.expand(t, labels, shown) for k, t in spec.annotations.items()}
+            annotations = {k: _templates.expand(t, labels, value) for k, t in spec.annotations.items()}
             fp = fingerprint(labels)
             seen.add(fp)
             entry = self.active.get(fp)
