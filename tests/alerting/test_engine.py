@@ -383,3 +383,34 @@ def test_escalation_climbs_the_chain_one_step_per_deadline() -> None:
     _run(engine, 900, 1800)
     assert [p["receiver"] for p in director.payloads] == ["director"]  # once, at 900 s
     assert len(lead.payloads) == 1 and len(oncall.payloads) == 1
+
+
+def test_an_ack_written_by_another_process_stops_repeats_and_actions_are_attached(tmp_path: Path) -> None:
+    from infertel.alerting import AlertStore
+
+    store = str(tmp_path / "infertel.db")
+    inbox = Inbox("team")
+    attached: list[AlertEngine] = []
+
+    class Recorded:
+        def attach(self, engine: AlertEngine) -> None:
+            attached.append(engine)
+
+        def on_fire(self, alert: Any) -> None:
+            attached[0].record(alert.fingerprint, "remediation", "Recorded (fire): ok", alert=alert)
+
+    route = Route("team", group_wait_s=0, group_interval_s=60, repeat_interval_s=60)
+    engine = AlertEngine([_hot_cpu(actions=(Recorded(),))], source=ReplaySource([(CPU, "0.9x100")], interval_s=15),
+                         route=route, receivers=[Receiver("team", [inbox])], store=store)  # fmt: skip
+    assert attached == [engine]
+    _run(engine, 0, 60)
+    assert len(inbox.payloads) == 2  # the first notification and one repeat
+    fingerprint = engine.alerts()[0].fingerprint
+    other = AlertStore(store)  # e.g. the standalone dashboard
+    other.acknowledge(fingerprint, time=75.0, by="dave", comment="on it", labels=engine.alerts()[0].labels)
+    other.close()
+    _run(engine, 75, 600)
+    assert engine.acknowledged(fingerprint)
+    assert len(inbox.payloads) == 2
+    assert ("remediation", "Recorded (fire): ok") in [(h["event"], h["message"]) for h in engine.history()]
+    assert engine.shutdown()

@@ -73,4 +73,5 @@ def test_a_firing_then_resolved_alert_reaches_the_webhook(receiver: tuple) -> No
     assert firing["annotations"] == {"summary": "CPU at 95%"}
     assert (firing["startsAt"], firing["endsAt"]) == ("1970-01-01T00:00:30Z", "0001-01-01T00:00:00Z")
     assert received[1]["alerts"][0]["endsAt"] == "1970-01-01T00:02:15Z"
-    assert channel.shutdown(timeout_millis=5_000)
+    assert engine.shutdown(timeout_millis=5_000)  # stops the channels too
+    assert channel.status["delivered"] == 2

@@ -111,6 +111,11 @@ class AlertEngine:
                                      acknowledged=self.acknowledged, record=self._record_alert,
                                      external_url=external_url)  # fmt: skip
         self._failed_actions: set[int] = set()
+        for rule in self.rules:  # remediation actions write to the alert's history through the engine
+            for action in rule.actions:
+                attach = getattr(action, "attach", None)
+                if attach is not None:
+                    attach(self)
         self._notified_before: list[Alert] | None = None
         self._snapshot: list[Alert] = []
         if self.store is not None:
@@ -211,10 +216,13 @@ class AlertEngine:
 
     # Silences and acknowledgements -------------------------------------------------------------
     def _refresh_silences(self, now: float) -> None:
+        # Silences and acknowledgements another process wrote (the CLI, a standalone dashboard) count too.
         if self.store is not None:
             silences = self.store.silences(now=now)
+            acks = self.store.acks()
             with self._lock:
                 self._silences = silences
+                self._acks = acks
 
     def _silenced(self, labels: Mapping[str, str], now: float) -> bool:
         with self._lock:
@@ -364,16 +372,31 @@ class AlertEngine:
             self._stop.wait(max(0.0, min(1.0, next_round - time.monotonic())))
 
     def shutdown(self, timeout_millis: float = 5000) -> bool:
-        """Stop the thread; ``True`` when it stopped in time."""
+        """Stop the thread, then flush and stop the receivers' channels within ``timeout_millis``.
+
+        Returns:
+            ``True`` when the thread stopped in time and every channel delivered what it was given.
+        """
+        deadline = time.monotonic() + timeout_millis / 1000
         self._stop.set()
         thread, self._thread = self._thread, None
-        stopped = True
+        ok = True
         if thread is not None:
-            thread.join(timeout_millis / 1000)
-            stopped = not thread.is_alive()
-        if self.store is not None and stopped:
+            thread.join(max(0.0, deadline - time.monotonic()))
+            ok = not thread.is_alive()
+        for receiver in self.receivers.values():
+            for channel in receiver.channels:
+                stop = getattr(channel, "shutdown", None)
+                if stop is None:
+                    continue
+                try:
+                    ok = bool(stop(timeout_millis=max(0.0, (deadline - time.monotonic()) * 1000))) and ok
+                except Exception:  # a channel's bug must not stop the others' shutdown
+                    _logger.exception("alerting: channel %r failed to shut down", channel)
+                    ok = False
+        if self.store is not None and (thread is None or not thread.is_alive()):
             self.store.close()
-        return stopped
+        return ok
 
     def _register_metric(self, meter_provider: Any) -> None:
         from opentelemetry.metrics import CallbackOptions, Observation
