@@ -303,3 +303,45 @@ def test_load_shedding_and_loop_lag_checks() -> None:
     result = lag.fn()
     assert result.status == "fail" and 0.25 < result.observed_value < 1.0
     assert result.observed_unit == "s"
+
+
+def test_builtin_checks_read_the_configured_store(fresh_otel: Any) -> None:
+    import infertel
+
+    infertel.configure(service_name="health-test", resource_metrics=False)
+    registry = HealthRegistry(checks=[health.exporters_check(), health.store_check(), health.disk_check()])
+    registry.start()
+    try:
+        assert registry.refresh()
+        checks = registry.report("readyz").document["checks"]
+    finally:
+        registry.stop()
+    statuses = infertel.status()
+    assert {c.kind for c in statuses.values()} == {"sqlite-store"}
+    assert checks["exporters:state"][0]["status"] == "pass"
+    assert checks["exporters:state"][0]["output"] == f"{len(statuses)} exporters ok"
+    assert checks["store:writable"][0] == {
+        "status": "pass",
+        "componentType": "datastore",
+        "observedValue": 0,
+        "observedUnit": "{error}",
+        "time": checks["store:writable"][0]["time"],
+    }
+    # The disk check follows the store's folder by default.
+    assert checks["disk:utilization"][0]["output"].endswith(f"used on {fresh_otel.parent}")
+
+
+@pytest.mark.gpu
+def test_gpu_check_on_a_real_gpu() -> None:
+    from infertel.resources import NvmlSource
+
+    source = NvmlSource()
+    try:
+        devices = list(source.devices())
+        if not devices:
+            pytest.skip(f"no NVIDIA GPU with NVML ({source.unavailable_reason})")
+        result = health.gpu_check(source=source).fn()
+    finally:
+        source.close()
+    assert result.status in ("pass", "warn") and result.observed_value == len(devices)
+    assert (result.observed_unit, result.component_type) == ("{gpu}", "system")

@@ -159,7 +159,7 @@ class HealthRegistry:
         def register(function: CheckFunction) -> Any:
             self.add_check(
                 Check(
-                    name or getattr(function, "__name__", "check"),
+                    str(name or getattr(function, "__name__", "check")),
                     function,
                     timeout_millis=timeout_millis,
                     period_s=period_s,
@@ -172,7 +172,7 @@ class HealthRegistry:
         if fn is None:
             return register
         register(fn)
-        return self._states[name or getattr(fn, "__name__", "check")].check
+        return self._states[str(name or getattr(fn, "__name__", "check"))].check
 
     def remove(self, name: str) -> None:
         """Forget the check ``name`` (no error if unknown).

@@ -57,6 +57,7 @@ def iso_time(time_unix_nano: int) -> str:
 def _entry(observation: Observation) -> tuple[str, dict[str, Any]]:
     """The check's effective status in the probe and its health+json entry."""
     result = observation.result
+    entry: dict[str, Any]
     if result is None:
         status, entry = FAIL, {"status": FAIL, "output": "not run yet"}
     else:
