@@ -25,8 +25,8 @@ def test_series_percentiles_errors_and_breakdown(store_path) -> None:
     errors = [Req(start + i * 97 * S, 0, 0, 0, error="timeout") for i in range(6)]
     errors += [Req(start + i * 131 * S + S // 2, 0, 0, 0, error="OverloadedError") for i in range(3)]
     write(store_path, reqs + errors)
-    store = SQLiteStore(store_path, read_only=True)
-    report = analyze(store, start_ns=start, end_ns=start + 3600 * S, baseline="none")
+    with SQLiteStore(store_path, read_only=True) as store:
+        report = analyze(store, start_ns=start, end_ns=start + 3600 * S, baseline="none")
     assert report.requests_read == report.requests_total == 309
     [series] = report.series
     lat = durations(reqs)
@@ -65,7 +65,8 @@ def test_queue_dominates_the_tail_and_the_change_is_named(store_path) -> None:
     now = [Req(t, ttft=0.2 + q, tpot=0.02, output=100, queue=q)
            for t in spaced(start, 3000, 200) for q in [rng.expovariate(1 / 1.5)]]  # fmt: skip
     write(store_path, before + now)
-    report = analyze(SQLiteStore(store_path, read_only=True), start_ns=start, end_ns=start + 3600 * S)
+    with SQLiteStore(store_path, read_only=True) as store:
+        report = analyze(store, start_ns=start, end_ns=start + 3600 * S)
     assert report.baseline_start_ns == start - 3600 * S
     assert report.breakdown.queue_reported
     assert report.breakdown.tail("p99").dominant == "queue"
@@ -87,8 +88,7 @@ def test_latency_rising_with_in_flight_names_concurrency(store_path) -> None:
         for j in range(group % 8 + 1):
             reqs.append(Req(t0 + j * 10**6, ttft=0.1 + 0.3 * j + rng.uniform(0, 0.05), tpot=0.02, output=50))
     write(store_path, reqs)
-    report = analyze(SQLiteStore(store_path, read_only=True), start_ns=start, end_ns=start + 3600 * S,
-                     baseline="none")  # fmt: skip
+    report = analyze(store_path, start_ns=start, end_ns=start + 3600 * S, baseline="none")
     sat = report.saturation
     assert sat.resource == "concurrency"
     [c] = sat.correlations
@@ -197,7 +197,8 @@ def test_cost_per_series_from_spans_and_instance_hours(store_path) -> None:
 
 
 def test_empty_store_and_bad_arguments(store_path) -> None:
-    SQLiteStore(store_path).counts()  # a writer creates the file
+    with SQLiteStore(store_path) as writer:
+        writer.counts()  # a writer creates the file
     report = analyze(store_path, since_s=600)
     assert report.series == [] and report.breakdown.tails == [] and report.saturation.resource is None
     assert report.regression.metrics[0].verdict == "insufficient data"

@@ -26,7 +26,7 @@ def _infertel(*args: str, **env_extra: str) -> subprocess.CompletedProcess[str]:
 def _fill(path) -> None:
     now = time.time_ns()
     # The last 30 minutes: decode-heavy llama; the 30 minutes before: the same at half the decode time.
-    recent = [Req(now - (1800 - i * 9) * S, ttft=0.1, tpot=0.02 + (i % 7) * 0.001, output=200, input=1000)
+    recent = [Req(now - (1770 - i * 9) * S, ttft=0.1, tpot=0.02 + (i % 7) * 0.001, output=200, input=1000)
               for i in range(190)]  # fmt: skip
     before = [Req(r.start_ns - 1800 * S, ttft=0.1, tpot=r.tpot / 2, output=200, input=1000) for r in recent]
     write(path, recent + before, service="chat\x1b[31m-api")

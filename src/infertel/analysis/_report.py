@@ -187,7 +187,11 @@ def analyze(
     if not hasattr(store, "overview"):
         from infertel_exporters.sqlite import SQLiteStore
 
-        store = SQLiteStore(store, read_only=True)
+        with SQLiteStore(store, read_only=True) as opened:
+            return analyze(
+                opened, start_ns=start_ns, end_ns=end_ns, since_s=since_s, baseline=baseline, model=model,
+                service=service, prices=prices, max_samples=max_samples,
+            )  # fmt: skip
     end = time.time_ns() if end_ns is None else int(end_ns)
     start = end - int(since_s * 1e9) if start_ns is None else int(start_ns)
     # The store counts requests in 10 s buckets: align the window on them, so counts and samples agree.
