@@ -145,7 +145,8 @@ class LiveAlerts:
         engine = self.engine()
         if engine is None:
             return Snapshot("none")
-        now = self._clock()
+        # The engine's own clock (injected in tests and replays) decides what is active, as the engine does.
+        now = getattr(engine, "_clock", self._clock)()
         silences = engine.silences()
         store = getattr(engine, "store", None)
         acks = store.acks() if store is not None else {}
