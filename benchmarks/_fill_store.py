@@ -43,7 +43,7 @@ from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, Trace
 
 from infertel_exporters.sqlite import SCHEMA_VERSION, SQLiteLogExporter, SQLiteMetricExporter, SQLiteSpanExporter
 
-VERSION = f"v{SCHEMA_VERSION}.5"
+VERSION = f"v{SCHEMA_VERSION}.6"
 """Bump when the generated data changes (the cache key includes it)."""
 BIG_TRACE_ID = 0xB16B16B16B16B16B16B16B16B16B16B1
 """The trace with 200 spans (the trace page benchmark)."""

@@ -41,7 +41,7 @@ since the Unix epoch; trace and span ids 16- and 8-byte BLOBs (``hex(trace_id)``
 ``span_rollups`` (WITHOUT ROWID)
     Key ``(step, bucket_ns, service, model, operation)``: ``step`` 10, 60, 600 or 3600 seconds,
     ``bucket_ns`` the bucket start, text keys ``''`` when absent. ``input_tokens``,
-    ``output_tokens`` and ``v0..v34``: the counts ``count``, ``errors``, ``ttft_count``,
+    ``output_tokens`` and ``v0..v35``: the counts ``count``, ``errors``, ``ttft_count``,
     ``tpot_count`` and the duration (powers of sqrt(2) s, 7.8 ms .. 362 s), TTFT (powers of 2,
     1 ms .. 32 s) and TPOT (61 us .. 1 s) bucket counts, packed two to a column (lane 0 + lane 1 *
     2^31, see ``_span_rollups``). Written with the spans, in the same transaction, for GenAI

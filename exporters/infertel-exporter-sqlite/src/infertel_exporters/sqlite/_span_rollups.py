@@ -34,14 +34,28 @@ _F0 = _D0 + len(DURATION_BOUNDS) + 1
 _P0 = _F0 + len(TTFT_BOUNDS) + 1
 
 # Storage: the token sums in their own columns; every other count is packed two to an integer
-# column (``v<j>`` = lane 0 + lane 1 * 2**31, lanes far apart so most rows fill one lane only): half
-# the columns make the upsert (one SQL expression per column) and the record header half as costly.
-# A lane holds one bucket's count per rollup row (< 2**31); reads unpack each lane in SQL before summing.
+# column (``v<j>`` = lane 0 + lane 1 * 2**31): half the columns make the upsert (one SQL expression
+# per column) and the record header half as costly. Pairs stay inside one histogram (so a latency
+# query reads the duration columns only) and far apart in it (most rows fill one lane only). A lane
+# holds one bucket's count per rollup row (< 2**31); reads unpack each lane in SQL before summing.
 _TOKENS = (2, 3)
-_PACKED = tuple(i for i in range(len(VALUE_COLUMNS)) if i not in _TOKENS)
-_HALF = (len(_PACKED) + 1) // 2
-_PAIRS = tuple((_PACKED[j], _PACKED[j + _HALF] if j + _HALF < len(_PACKED) else None) for j in range(_HALF))
-STORED_COLUMNS = ("input_tokens", "output_tokens") + tuple(f"v{j}" for j in range(_HALF))
+
+
+def _pairs_within(indices: list[int]) -> list[tuple[int, int | None]]:
+    half = (len(indices) + 1) // 2
+    return [(indices[j], indices[j + half] if j + half < len(indices) else None) for j in range(half)]
+
+
+_PAIRS = tuple(
+    _pairs_within([0, 1, 4, 5])  # count with ttft_count, errors with tpot_count
+    + _pairs_within(list(range(_D0, _F0)))
+    + _pairs_within(list(range(_F0, _P0)))
+    + _pairs_within(list(range(_P0, len(VALUE_COLUMNS))))
+)
+_LANE_OF = {i: (j, 0) for j, (i, _hi) in enumerate(_PAIRS)} | {
+    hi: (j, 1) for j, (_lo, hi) in enumerate(_PAIRS) if hi is not None
+}
+STORED_COLUMNS = ("input_tokens", "output_tokens") + tuple(f"v{j}" for j in range(len(_PAIRS)))
 _LANE = 2**31
 _MASK = _LANE - 1
 
@@ -75,7 +89,11 @@ SUMS_SQL = ", ".join(
 )
 """SQL of every value summed (lanes unpacked): :func:`unpack` turns a result row into the logical values."""
 BASIC_SQL = ", ".join(
-    ["sum(input_tokens)", "sum(output_tokens)"] + [f"sum(v{_PACKED.index(i)} & {_MASK})" for i in (0, 1, 4, 5)]
+    ["sum(input_tokens)", "sum(output_tokens)"]
+    + [
+        f"sum(v{_LANE_OF[i][0]} & {_MASK})" if _LANE_OF[i][1] == 0 else f"sum(v{_LANE_OF[i][0]} >> 31)"
+        for i in (0, 1, 4, 5)
+    ]
 )
 """SQL of ``count``, ``errors``, tokens and the TTFT / TPOT counts only (see :func:`unpack_basic`)."""
 
@@ -113,8 +131,7 @@ def sums_of(indices: Sequence[int]) -> tuple[str, Any]:
         if i in _TOKENS:
             parts.append(f"sum({STORED_COLUMNS[_TOKENS.index(i)]})")
         else:
-            j = _PACKED.index(i)
-            column, lane = (j, 0) if j < _HALF else (j - _HALF, 1)
+            column, lane = _LANE_OF[i]
             parts.append(f"sum(v{column} & {_MASK})" if lane == 0 else f"sum(v{column} >> 31)")
         slots.append(i)
 
