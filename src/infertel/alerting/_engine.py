@@ -11,7 +11,7 @@ from typing import Any
 
 from infertel.alerting._dispatch import Dispatcher, group_key, payload
 from infertel.alerting._expr import Scalar
-from infertel.alerting._history import SeriesHistory, labels_of
+from infertel.alerting._history import LOOKBACK_S, SeriesHistory, labels_of
 from infertel.alerting._persist import AlertStore
 from infertel.alerting._routing import InhibitRule, Receiver, Route, Silence, matchers_of
 from infertel.alerting._rules import AlertSpec, RecordingSpec, Rule
@@ -83,9 +83,15 @@ class AlertEngine:
             compiled = rule.compile(dialect)
             self._recordings.extend(r for r in compiled.recordings if r.in_process)
             self._states.extend(RuleState(spec) for spec in compiled.alerts)
-        longest = max([s.spec.expr.max_range_s() for s in self._states]
-                      + [r.expr.max_range_s() for r in self._recordings] + [600.0])  # fmt: skip
-        self.series = SeriesHistory(retention_s=longest + 2 * self.interval_s)
+        # Each series is kept as far back as some expression reads it, no further.
+        lookbacks: dict[str, float] = {}
+        for expr in [s.spec.expr for s in self._states] + [r.expr for r in self._recordings]:
+            for name, seconds in expr.lookbacks().items():
+                lookbacks[name] = max(lookbacks.get(name, 0.0), seconds)
+        margin = 2 * self.interval_s
+        self.series = SeriesHistory(
+            retention_s=LOOKBACK_S + margin, retention_by_name={n: s + margin for n, s in lookbacks.items()}
+        )
         if source is None:
             from infertel.alerting._sources import LiveSource
 

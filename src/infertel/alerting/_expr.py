@@ -108,6 +108,15 @@ class Expr:
         """The longest look back (range plus offset) this expression needs."""
         return LOOKBACK_S
 
+    def lookbacks(self) -> dict[str, float]:
+        """How far back this expression reads each series name (the history keeps no more)."""
+        out: dict[str, float] = {}
+        for value in vars(self).values():
+            if isinstance(value, Expr):
+                for name, seconds in value.lookbacks().items():
+                    out[name] = max(out.get(name, 0.0), seconds)
+        return out
+
     def __str__(self) -> str:
         return self.promql()
 
@@ -146,6 +155,9 @@ class Selector(Expr):
 
     def max_range_s(self) -> float:
         return LOOKBACK_S + self.offset_s
+
+    def lookbacks(self) -> dict[str, float]:
+        return {self.name: LOOKBACK_S + self.offset_s}
 
 
 _RANGE_FUNCTIONS = ("rate", "increase", "deriv", "avg_over_time", "min_over_time", "max_over_time",
@@ -192,6 +204,9 @@ class RangeFunction(Expr):
 
     def max_range_s(self) -> float:
         return self.range_s + self.selector.offset_s
+
+    def lookbacks(self) -> dict[str, float]:
+        return {self.selector.name: self.range_s + self.selector.offset_s}
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,11 @@ LOOKBACK_S = 300.0
 """Prometheus' default lookback delta: an instant selector ignores older samples."""
 
 DEFAULT_MAX_SERIES = 10_000
+FINE_S = 6 * 3600.0
+"""Samples younger than this are kept at full resolution (a 30-day SLO's page windows are exact)."""
+COARSE_STEP_S = 60.0
+COARSE_AFTER_S = FINE_S
+"""Series read further back than this are thinned beyond :data:`FINE_S`."""
 DEFAULT_MAX_POINTS = 20_000
 
 
@@ -55,9 +60,17 @@ class SeriesHistory:
     """
 
     def __init__(
-        self, *, retention_s: float, max_series: int = DEFAULT_MAX_SERIES, max_points: int = DEFAULT_MAX_POINTS
+        self,
+        *,
+        retention_s: float,
+        max_series: int = DEFAULT_MAX_SERIES,
+        max_points: int = DEFAULT_MAX_POINTS,
+        retention_by_name: dict[str, float] | None = None,
     ) -> None:
         self.retention_s = retention_s
+        self.retention_by_name = dict(retention_by_name or {})
+        """Per series name, how far back expressions read it (``retention_s`` for names not listed)."""
+        self._compacted: dict[Labels, float] = {}
         self.max_series = max_series
         self.max_points = max_points
         self.dropped = 0
@@ -91,18 +104,42 @@ class SeriesHistory:
             del points[: len(points) - self.max_points]
 
     def prune(self, now: float) -> None:
-        """Drop samples older than ``retention_s`` and series left empty."""
-        horizon = now - self.retention_s
+        """Drop samples older than their name's retention, thin old ones, drop series left empty.
+
+        Samples older than :data:`FINE_S` are thinned to one per :data:`COARSE_STEP_S` in series kept
+        longer than :data:`COARSE_AFTER_S` (long SLO windows): a rate over days moves by well under a
+        percent, and a series costs about 5,800 samples for 3 days instead of 17,000 at 15 s.
+        """
         for name, series_map in list(self._by_name.items()):
+            retention = self.retention_by_name.get(name, self.retention_s)
+            horizon = now - retention
             for labels, points in list(series_map.items()):
                 if points and points[0][0] < horizon:
                     del points[: bisect.bisect_left(points, (horizon, -math.inf))]
+                if retention > COARSE_AFTER_S and points:
+                    self._thin(labels, points, now - FINE_S)
                 if not points:
                     del series_map[labels]
                     self._count -= 1
+                    self._compacted.pop(labels, None)
                     self._matching.clear()
             if not series_map:
                 del self._by_name[name]
+
+    def _thin(self, labels: Labels, points: list[tuple[float, float]], before: float) -> None:
+        done = self._compacted.get(labels, -math.inf)
+        start = bisect.bisect_right(points, (done, math.inf))
+        end = bisect.bisect_left(points, (before, -math.inf))
+        if end - start < 2:
+            return
+        kept: list[tuple[float, float]] = []
+        last = points[start - 1][0] if start > 0 else -math.inf
+        for point in points[start:end]:
+            if point[0] - last >= COARSE_STEP_S:
+                kept.append(point)
+                last = point[0]
+        points[start:end] = kept
+        self._compacted[labels] = kept[-1][0] if kept else done
 
     def series_count(self) -> int:
         """Number of series held."""
