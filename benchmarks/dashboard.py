@@ -97,7 +97,7 @@ def _span(rng: random.Random, start_ns: int, resources: Sequence[Resource]) -> R
     )  # fmt: skip
 
 
-def ingest_cost(n: int = 20_000, repeat: int = 3) -> tuple[float, float]:
+def ingest_cost(n: int = 20_000, repeat: int = 5) -> tuple[float, float]:
     """Spans/s written through ``SQLiteSpanExporter.export`` (batches of 512) with and without rollups.
 
     Fresh stores, the same spans, runs alternated (with, without, with, ...); the median of ``repeat`` each.
@@ -313,12 +313,14 @@ def main() -> int:
         failed += not ok
         print(f"{label:36} {p50 * 1e3:8.1f} {p95 * 1e3:8.1f} {target * 1e3:8.0f} {size:9,}  "
               f"{'PASS' if ok else 'FAIL':7}  {reference}")  # fmt: skip
-    verdict = "PASS" if per_span <= BYTES_PER_SPAN_TARGET else "FAIL"
+    # The target is the growth per span stored: the spans table, its indices and the span rollups (dbstat). The
+    # whole file also holds the filler's log records and metric points (and their rollups): printed beside it.
+    own = facts["span_bytes"] / facts["spans"] if facts["span_bytes"] else per_span
+    verdict = "PASS" if own <= BYTES_PER_SPAN_TARGET else "FAIL"
     failed += verdict == "FAIL"
-    print(f"{'store bytes per span (all tables)':36} {per_span:8.0f} {'':8} {BYTES_PER_SPAN_TARGET:8} "
-          f"{facts['bytes']:9.3g}  {verdict}")  # fmt: skip
-    if facts["span_bytes"]:
-        print(f"{'  of which spans + span rollups':36} {facts['span_bytes'] / facts['spans']:8.0f}")
+    label = "store bytes per span" + (" (spans+rollups)" if facts["span_bytes"] else " (whole file)")
+    print(f"{label:36} {own:8.0f} {'':8} {BYTES_PER_SPAN_TARGET:8} {'':9}  {verdict}"
+          f"  whole file incl. logs and metrics: {per_span:.0f} B/span, {facts['bytes'] / 2**20:,.0f} MiB")  # fmt: skip
     verdict = "PASS" if cost <= INGEST_COST_TARGET else "FAIL"
     failed += verdict == "FAIL"
     print(f"{'rollup ingest cost':36} {cost * 100:7.1f}% {'':8} {INGEST_COST_TARGET * 100:7.0f}% {'':9}  {verdict}"
