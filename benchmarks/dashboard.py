@@ -134,10 +134,10 @@ def _store_facts(path: Path) -> dict[str, int]:
         spans, newest = conn.execute("SELECT count(*), coalesce(max(start_ns), 0) FROM spans").fetchone()
         page_size = conn.execute("PRAGMA page_size").fetchone()[0]
         pages = conn.execute("PRAGMA page_count").fetchone()[0] - conn.execute("PRAGMA freelist_count").fetchone()[0]
-        try:  # the spans table, its indices and the span rollups alone (SQLite's dbstat, where compiled in)
+        try:  # span tables (spans, span_rollups, span_shapes) with their indices (dbstat, where compiled in)
             span_bytes = conn.execute(
                 "SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name IN (SELECT name FROM sqlite_schema WHERE "
-                "tbl_name = 'spans' OR tbl_name LIKE 'span_rollup%')"
+                "tbl_name LIKE 'span%')"
             ).fetchone()[0]
         except sqlite3.Error:
             span_bytes = 0
