@@ -66,3 +66,23 @@ def test_amtool_accepts_the_generated_alertmanager_config(tmp_path: Path) -> Non
     for path in (DEPLOY / "alertmanager.yml", default):
         result = subprocess.run([amtool, "check-config", str(path)], capture_output=True, text=True, timeout=60)
         assert result.returncode == 0 and "SUCCESS" in result.stdout, result.stdout + result.stderr
+
+
+def test_without_a_rules_file_the_default_pack_is_rendered(capsys: pytest.CaptureFixture[str],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    from infertel._internal.cli import main
+    from infertel.alerting import default_rules
+    from infertel.alerting._render import render_prometheus_rules
+
+    monkeypatch.delenv("INFERTEL_ALERT_RULES", raising=False)
+    assert main(["prometheus-rules"]) == 0
+    assert capsys.readouterr().out == render_prometheus_rules(default_rules())
+    assert main(["prometheus-rules", "--alertmanager"]) == 0
+    assert "receivers:\n- name: default\n" in capsys.readouterr().out
+    monkeypatch.setenv("INFERTEL_ALERT_RULES", str(deploy_scenario.EXAMPLE))
+    assert main(["prometheus-rules"]) == 0
+    assert capsys.readouterr().out == (DEPLOY / "prometheus" / "infertel-rules.yml").read_text(encoding="utf-8")
+    assert main(["prometheus-rules", "--rules", "/nonexistent/rules.yml"]) == 2
+    assert (
+        capsys.readouterr().err == "infertel prometheus-rules: error: --rules: no such file: /nonexistent/rules.yml\n"
+    )
