@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from infertel import semconv
@@ -18,13 +18,13 @@ SLICES = 20
 _QUEUE_KEYS = (semconv.INFERTEL_TIME_IN_QUEUE, semconv.VLLM_TIME_IN_QUEUE)
 
 
-@dataclass(frozen=True)
+@dataclass
 class RequestSample:
     """One GenAI request as the analysis sees it (times in seconds).
 
     ``ttft_s``/``tpot_s`` are None for a request that was not streamed; ``queue_s`` None when the
     server did not report its queue wait; ``in_flight`` counts the requests read that were running
-    when this one started (itself included).
+    when this one started (itself included; set by :func:`with_in_flight`).
     """
 
     start_ns: int
@@ -102,7 +102,7 @@ def _sample(span: Any) -> RequestSample | None:
 
 
 def with_in_flight(samples: Sequence[RequestSample]) -> list[RequestSample]:
-    """The samples (by start time) with ``in_flight``: requests started at or before and not yet ended.
+    """The samples by start time, each with ``in_flight`` set: requests started at or before it and not yet ended.
 
     Example:
         >>> s = [RequestSample(0, 10, 1e-8, None, "m", None, None, None, None, None, None, None, None),
@@ -112,12 +112,38 @@ def with_in_flight(samples: Sequence[RequestSample]) -> list[RequestSample]:
     """
     ordered = sorted(samples, key=lambda s: s.start_ns)
     ends = sorted(s.end_ns for s in ordered)
-    out = []
     for i, s in enumerate(ordered):
         # started at or before s (i + 1, ties by order) minus those that ended at or before s started
-        ended = bisect.bisect_right(ends, s.start_ns)
-        out.append(replace(s, in_flight=max(1, i + 1 - ended)))
-    return out
+        s.in_flight = max(1, i + 1 - bisect.bisect_right(ends, s.start_ns))
+    return ordered
+
+
+_READS_PER_SLICE = 8
+"""Most reads per slice when other spans (HTTP, database) are interleaved with the GenAI ones."""
+
+
+def _read_slice(store: Any, lo: int, hi: int, want: int, model: str | None, service: str | None,
+                out: list[RequestSample]) -> None:  # fmt: skip
+    """Append up to ``want`` GenAI requests starting in ``[lo, hi)``, oldest first, reading no more than needed."""
+    got = 0
+    seen: set[tuple[str, str]] = set()  # spans at the resume time, already looked at
+    for _ in range(_READS_PER_SLICE):
+        ask = want - got + 16
+        batch = store.spans(lo, hi, model=model, limit=ask)
+        for span in batch:
+            key = (span.trace_id, span.span_id)
+            if key in seen:
+                continue
+            sample = _sample(span)
+            if sample is not None and (service is None or sample.service == service):
+                out.append(sample)
+                got += 1
+                if got >= want:
+                    return
+        if len(batch) < ask:
+            return  # the slice is exhausted
+        lo = batch[-1].start_time_ns  # resume at the last start time (others may share it)
+        seen = {(sp.trace_id, sp.span_id) for sp in batch if sp.start_time_ns == lo}
 
 
 def read_samples(
@@ -149,21 +175,11 @@ def read_samples(
     rows = store.overview(start_ns, end_ns, group_by=("model",), where=where)
     total = sum(r.requests for r in rows if model is None or r.group.get("model") == model)
     samples: list[RequestSample] = []
-    # Non-GenAI spans (HTTP, database) share the table: read a few times the share, then filter.
     if total <= limit:
-        slices = [(start_ns, end_ns, None)]
+        _read_slice(store, start_ns, end_ns, limit, model, service, samples)
     else:
         step = (end_ns - start_ns) // SLICES or 1
-        slices = [(start_ns + i * step, start_ns + (i + 1) * step if i < SLICES - 1 else end_ns, limit // SLICES)
-                  for i in range(SLICES)]  # fmt: skip
-    for lo, hi, share in slices:
-        got = 0
-        for span in store.spans(lo, hi, model=model, limit=(limit if share is None else share) * 4):
-            sample = _sample(span)
-            if sample is None or (service is not None and sample.service != service):
-                continue
-            samples.append(sample)
-            got += 1
-            if share is not None and got >= share:
-                break
+        for i in range(SLICES):
+            hi = start_ns + (i + 1) * step if i < SLICES - 1 else end_ns
+            _read_slice(store, start_ns + i * step, hi, limit // SLICES, model, service, samples)
     return SampleSet(start_ns, end_ns, with_in_flight(samples), max(total, len(samples)))
