@@ -9,6 +9,7 @@ import threading
 import time
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -115,6 +116,17 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+def make_store(path: Path) -> None:
+    """An empty infertel store at ``path`` (the other dashboard pages read it), made by the store itself."""
+    from infertel_exporters.sqlite import SQLiteStore
+
+    store = SQLiteStore(path)
+    try:
+        assert store.search_traces(limit=1).traces == []
+    finally:
+        store.close()
 
 
 def hidden(html: str, name: str) -> list[str]:

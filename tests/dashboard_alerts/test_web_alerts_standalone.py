@@ -26,7 +26,7 @@ pytest.importorskip("uvicorn")
 pytest.importorskip("jinja2")
 
 import httpx  # noqa: E402
-from alerts_web_support import EVIL, Gauges, WebhookReceiver, assert_inert, free_port, hidden, iso  # noqa: E402
+from alerts_web_support import EVIL, Gauges, WebhookReceiver, assert_inert, free_port, hidden, iso, make_store  # noqa: E402
 
 from infertel.alerting import AlertEngine, AlertStore, Receiver, Route, ThresholdRule  # noqa: E402
 from infertel.alerting.channels import WebhookChannel  # noqa: E402
@@ -58,6 +58,7 @@ class Dashboard:
 @pytest.fixture(scope="module")
 def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
     path = tmp_path_factory.mktemp("standalone") / "store.db"
+    make_store(path)
     engine = _engine(path)
     now = time.time()
     engine.evaluate(now)
