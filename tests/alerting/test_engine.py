@@ -414,3 +414,20 @@ def test_an_ack_written_by_another_process_stops_repeats_and_actions_are_attache
     assert len(inbox.payloads) == 2
     assert ("remediation", "Recorded (fire): ok") in [(h["event"], h["message"]) for h in engine.history()]
     assert engine.shutdown()
+
+
+def test_an_alert_silenced_after_its_notification_sends_nothing_new() -> None:
+    inbox = Inbox("team")
+    now = [0.0]
+    gpu = "infertel_live_gpu_utilization"
+    source = ReplaySource(
+        [(f'{gpu}{{hw_id="GPU-0"}}', "0.99x100"), (f'{gpu}{{hw_id="GPU-1"}}', "0.99x100")], interval_s=15
+    )
+    engine = AlertEngine([ThresholdRule("GpuBusy", signal="gpu_utilization", threshold=0.9)], source=source,
+                         route=Route("team", group_wait_s=0, group_interval_s=60), receivers=[Receiver("team", [inbox])],
+                         clock=lambda: now[0])  # fmt: skip
+    _run(engine, 0, 30)
+    assert [sorted(a["labels"]["hw_id"] for a in p["alerts"]) for p in inbox.payloads] == [["GPU-0", "GPU-1"]]
+    engine.add_silence(['hw_id="GPU-1"'], duration_s=3600)
+    _run(engine, 45, 600)
+    assert len(inbox.payloads) == 1  # the group only shrank: Alertmanager sends nothing for that

@@ -182,12 +182,13 @@ class Dispatcher:
             group.route.repeat_interval_s or 0
         )
         unacked = any(not self._acknowledged(a.fingerprint) for a in firing)
-        if firing_set != group.notified_firing or resolved or (firing and repeat_due and unacked):
-            if firing or resolved:
-                receiver = str(group.route.receiver)
-                self._send(receiver, group, [*firing, *resolved], now, "notified")
-                for alert in firing:
-                    group.first_notified.setdefault(alert.fingerprint, now)
+        # Alertmanager's rule: notify for a firing alert not yet notified, for a notified one that resolved,
+        # or when repeat_interval has passed; an alert that merely went quiet (silenced) sends nothing.
+        new_firing = not firing_set <= group.notified_firing
+        if new_firing or resolved or (firing and repeat_due and unacked):
+            self._send(str(group.route.receiver), group, [*firing, *resolved], now, "notified")
+            for alert in firing:
+                group.first_notified.setdefault(alert.fingerprint, now)
             group.notified_firing = firing_set
             group.last_notify = now
         for fp, alert in list(group.alerts.items()):
