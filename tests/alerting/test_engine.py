@@ -423,9 +423,9 @@ def test_an_alert_silenced_after_its_notification_sends_nothing_new() -> None:
     source = ReplaySource(
         [(f'{gpu}{{hw_id="GPU-0"}}', "0.99x100"), (f'{gpu}{{hw_id="GPU-1"}}', "0.99x100")], interval_s=15
     )
+    route = Route("team", group_wait_s=0, group_interval_s=60)
     engine = AlertEngine([ThresholdRule("GpuBusy", signal="gpu_utilization", threshold=0.9)], source=source,
-                         route=Route("team", group_wait_s=0, group_interval_s=60), receivers=[Receiver("team", [inbox])],
-                         clock=lambda: now[0])  # fmt: skip
+                         route=route, receivers=[Receiver("team", [inbox])], clock=lambda: now[0])  # fmt: skip
     _run(engine, 0, 30)
     assert [sorted(a["labels"]["hw_id"] for a in p["alerts"]) for p in inbox.payloads] == [["GPU-0", "GPU-1"]]
     engine.add_silence(['hw_id="GPU-1"'], duration_s=3600)
