@@ -6,7 +6,7 @@
   the ratio: reading the same window's spans alone (``store.spans``), the least any per-request
   analysis must do.
 * A CPU-bound thread's throughput with no profile, during a CPU profile (200 Hz sampling of all
-  threads) and during a heap snapshot (tracemalloc, 8 frames), interleaved rounds, median ratio.
+  threads) and during a heap snapshot (tracemalloc, 1 frame, the default), interleaved rounds, median ratio.
   Off (the default) there is nothing to measure: no thread, no hook (tests/profiling asserts it).
 
 Run: ``.venv/bin/python benchmarks/analysis.py`` (about a minute; ``--hours 1 --rate 10`` for less).
@@ -99,7 +99,8 @@ def bench_profiler(rounds: int, seconds: float) -> None:
     print(f"CPU-bound thread, {rounds} interleaved rounds of {seconds:g} s: no profile {base:,.0f} units/s")
     for mode, label in (("cpu", "during a CPU profile (200 Hz)"), ("heap", "during a heap snapshot")):
         ratios = [on / off for on, off in zip(results[mode], results["off"], strict=True)]
-        print(f"  {label:<32} {statistics.median(results[mode]):>10,.0f} units/s   ratio {statistics.median(ratios):.3f}"
+        rate = statistics.median(results[mode])
+        print(f"  {label:<32} {rate:>10,.0f} units/s   ratio {statistics.median(ratios):.3f}"
               f" (min {min(ratios):.3f}, max {max(ratios):.3f})")  # fmt: skip
 
 

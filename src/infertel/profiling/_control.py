@@ -150,12 +150,14 @@ def start_cpu(
                                                             include_idle=include_idle)))  # fmt: skip
 
 
-def start_heap(seconds: float = 10.0, *, frames: int = 8, directory: Any = "default") -> Job:
+def start_heap(seconds: float = 10.0, *, frames: int = 1, directory: Any = "default") -> Job:
     """Start a heap snapshot: trace allocations for ``seconds``, keep the top sites still alive at the end.
 
     Args:
         seconds: Length of the time box (at most :data:`MAX_SECONDS`).
-        frames: Frames kept per allocation traceback (1 to 64; more costs more while tracing).
+        frames: Frames kept per allocation traceback (1 to 64). Tracing is costly and grows with
+            frames: an allocation-heavy pure-Python loop ran 3-6x slower at 1 frame, 25-40x at 4-8
+            (benchmarks/analysis.py); allocations in C extensions that do not report to tracemalloc cost nothing.
         directory: As for :func:`start_cpu`.
 
     Raises:

@@ -33,7 +33,7 @@ class HeapSnapshot:
     was_tracing: bool
 
 
-def snapshot(seconds: float, stop: threading.Event, *, frames: int = 8, top: int = MAX_SITES) -> HeapSnapshot:
+def snapshot(seconds: float, stop: threading.Event, *, frames: int = 1, top: int = MAX_SITES) -> HeapSnapshot:
     """Trace allocations for ``seconds`` (or until ``stop``) and return the top sites still alive.
 
     If tracemalloc was already tracing (started by the application), it is left running and the
