@@ -264,7 +264,9 @@ def _read(source: str | os.PathLike[str] | Mapping[str, Any]) -> Any:
     if isinstance(source, Mapping):
         return source
     text = str(source)
-    is_path = isinstance(source, os.PathLike) or "\n" not in text and (text.endswith((".yml", ".yaml", ".json")))
+    is_path = isinstance(source, os.PathLike) or (
+        "\n" not in text and (text.endswith((".yml", ".yaml", ".json")) or Path(text).is_file())
+    )
     try:
         import yaml
     except ImportError:
