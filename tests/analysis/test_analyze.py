@@ -39,6 +39,7 @@ def test_series_percentiles_errors_and_breakdown(store_path) -> None:
         for name, q in (("p50", 0.5), ("p90", 0.9), ("p95", 0.95), ("p99", 0.99), ("max", 1.0))
     }
     assert series.tpot_s["p50"] == pytest.approx(0.02)
+    assert series.tail_dominant == "decode"
     assert series.token_cost_usd is None and series.cost_per_request_usd is None
     b = report.breakdown
     assert (b.attributed, b.unattributed, b.queue_reported) == (300, 0, False)

@@ -50,7 +50,7 @@ def render_text(report: Report) -> str:
         out.append(f"Sampled: {report.requests_read} of {report.requests_total} requests read")
     out += ["", "Traffic, errors and latency per series"]
     out.append(f"  {'service':<16} {'model':<20} {'req/s':>8} {'errors':>7} {'p50':>8} {'p95':>8} {'p99':>8}"
-               f" {'TTFT p95':>9} {'TPOT p95':>9} {'cost/req':>10} {'cost':>10}")  # fmt: skip
+               f" {'TTFT p95':>9} {'TPOT p95':>9} {'cost/req':>10} {'cost':>10}  tail")  # fmt: skip
     for s in report.series:
         cost = None if s.cost_per_request_usd is None else s.cost_per_request_usd * s.requests
         errors = "—" if s.error_rate is None else f"{s.error_rate:.1%}"
@@ -58,6 +58,7 @@ def render_text(report: Report) -> str:
             f"  {(s.service or '—')[:16]:<16} {(s.model or '—')[:20]:<20} {s.requests_per_s:>8.2f} {errors:>7}"
             f" {_s(s.latency_s['p50']):>8} {_s(s.latency_s['p95']):>8} {_s(s.latency_s['p99']):>8}"
             f" {_s(s.ttft_s['p95']):>9} {_s(s.tpot_s['p95']):>9} {_usd(s.cost_per_request_usd):>10} {_usd(cost):>10}"
+            f"  {s.tail_dominant or '—'}"
         )
         for kind, rate in s.error_rates.items():
             out.append(f"      error {kind}: {rate:.1%}")

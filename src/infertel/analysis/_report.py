@@ -47,6 +47,8 @@ class SeriesStats:
     token_cost_usd: float | None
     instance_cost_usd: float | None
     cost_per_request_usd: float | None
+    tail_dominant: str | None = None
+    """The part (queue, prefill, decode, rest) that makes most of this series' p95 tail; None: not streamed."""
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,7 @@ def _series(store: Any, window: SampleSet, prices: PriceTable | None, model: str
             tpot_s=_table([s.tpot_s for s in ok if s.tpot_s is not None]),
             output_tokens_per_s=row.output_tokens_per_s, token_cost_usd=token, instance_cost_usd=instance,
             cost_per_request_usd=None if total is None or not row.requests else total / row.requests,
+            tail_dominant=tail.dominant if (tail := breakdown(members).tail("p95")) is not None else None,
         ))  # fmt: skip
     return out
 
