@@ -91,7 +91,6 @@ def test_overload_fires_the_alert_and_sheds_until_it_resolves(tmp_path: Any) -> 
         interval_s=0.1,
         store=str(tmp_path / "alerts.db"),
     )
-    action.attach(engine)
     url = f"http://127.0.0.1:{port}/v1/chat/completions"
     body = {"model": "llama", "messages": [{"role": "user", "content": "hi"}]}
     timeline: list[tuple[float, str]] = []
