@@ -356,3 +356,33 @@ def test_concurrent_submitters_lose_nothing_within_bounds() -> None:
         thread.join()
     assert channel.shutdown(10_000)
     assert sorted(received) == sorted(k * 1000 + i for k in range(4) for i in range(500))
+
+
+def test_through_the_engine_a_hanging_channel_delays_neither_evaluation_nor_the_others() -> None:
+    from infertel.alerting import AlertEngine, Receiver, ReplaySource, Route, ThresholdRule
+
+    got: list[tuple[float, dict[str, Any]]] = []
+    with HttpReceiver(ALERTMANAGER_V4) as slow:
+        slow.default = Reply(200, delay_s=3.0)
+        stuck = WebhookChannel(slow.url(), name="stuck", timeout_millis=5_000)
+        quick = CallableChannel(lambda payload: got.append((time.monotonic(), payload)), name="quick")
+        engine = AlertEngine(
+            [ThresholdRule("Overloaded", signal="in_flight", threshold=50)],
+            source=ReplaySource([('infertel_live_in_flight{gen_ai_request_model="m1"}', "100 100 100")], interval_s=15),
+            route=Route("oncall", group_wait_s=0),
+            receivers=[Receiver("oncall", channels=[stuck, quick])],
+        )
+        started = time.monotonic()
+        engine.evaluate(0.0)
+        engine.tick(0.0)
+        engine.evaluate(15.0)
+        spent = time.monotonic() - started
+        deadline = time.monotonic() + 5
+        while not got and time.monotonic() < deadline:
+            time.sleep(0.01)
+        slow.wait(1)
+        engine.shutdown(100)
+    assert spent < 0.5  # two rounds and a dispatch while one channel's receiver takes 3 s to answer
+    assert got and got[0][0] - started < 1.0
+    assert got[0][1]["status"] == "firing" and got[0][1]["alerts"][0]["labels"]["alertname"] == "Overloaded"
+    assert slow.invalid == [] and len(slow.received) == 1
