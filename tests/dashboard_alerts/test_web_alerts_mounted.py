@@ -266,7 +266,8 @@ def test_api_health_is_the_registry_probe_body_and_the_page_shows_every_check(mo
         ("model:loaded", "ok", "pass", "critical", "—"),
         ("queue:depth", "crit", "fail", "critical", escaped),
     ]
-    assert EVIL not in page.text and 'id="gates-list"' in page.text
+    assert EVIL not in page.text
+    assert '<li class="gate crit"><code>model-loaded</code>: closed</li>' in page.text
 
 
 def test_the_openapi_schema_documents_the_shapes(mounted: Mounted) -> None:

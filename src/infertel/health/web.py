@@ -106,7 +106,9 @@ class HealthFeature:
                 "period_s": obs.check.period_s, "timeout_millis": obs.check.timeout_millis,
                 "probes": sorted(obs.check.probes),
             })  # fmt: skip
-        gates = {k[5:]: v[0] for k, v in probes[READYZ].document.get("checks", {}).items() if k.startswith("gate:")}
+        gates = {
+            k[5:]: v[0]["status"] for k, v in probes[READYZ].document.get("checks", {}).items() if k.startswith("gate:")
+        }
         return {"probes": [{"probe": p, "status": r.status, "colour": _COLOURS[r.status], "http_status": r.http_status}
                            for p, r in probes.items()], "checks": rows, "gates": gates}  # fmt: skip
 

@@ -38,7 +38,7 @@ def build(feature: Any, d: Any) -> Any:
     api = d.api_router()
     csrf = feature.csrf(d)
 
-    async def guarded(request: Request, default_page: str) -> tuple[dict[str, Any], bool, Response | None]:
+    async def guarded(request: Request) -> tuple[dict[str, Any], bool, Response | None]:
         """The fields, whether a form sent them, and the refusal to send (None: go on)."""
         try:
             fields, form = await read_body(request)
@@ -79,7 +79,7 @@ def build(feature: Any, d: Any) -> Any:
     )
     async def acknowledge(fingerprint: str, request: Request) -> Response:
         """Acknowledge a firing alert: no repeated notification and no escalation until it resolves."""
-        fields, form, refused = await guarded(request, "/alerts")
+        fields, form, refused = await guarded(request)
         if refused is not None:
             return refused
         try:
@@ -112,7 +112,7 @@ def build(feature: Any, d: Any) -> Any:
     )
     async def create_silence(request: Request) -> Response:
         """Create a silence starting now: matchers, a duration (at most 30 days) and a comment."""
-        fields, form, refused = await guarded(request, "/silences")
+        fields, form, refused = await guarded(request)
         if refused is not None:
             return refused
         data = {k: fields[k] for k in ("matchers", "duration", "comment", "created_by") if k in fields}
@@ -141,7 +141,7 @@ def build(feature: Any, d: Any) -> Any:
                       done=f"created silence {silence_id}")  # fmt: skip
 
     async def expire(silence_id: str, request: Request) -> Response:
-        fields, form, refused = await guarded(request, "/silences")
+        fields, form, refused = await guarded(request)
         if refused is not None:
             return refused
         source = feature.source(d)
