@@ -93,3 +93,23 @@ def test_live_rules_fire_on_the_live_series(stats: tuple, tmp_path: Path) -> Non
         ("HotCpu", "", "warning"),
         ("SlowP99", "llama", "warning"),
     ]
+
+
+def test_a_window_that_is_not_configured_falls_back_to_the_closest_one(caplog: pytest.LogCaptureFixture) -> None:
+    clock = FakeClock(1000.0)
+    provider = TracerProvider()
+    handle = install(provider, clock=clock, windows_s=(30.0, 900.0))  # neither 60 nor 300
+    try:
+        end_genai_span(provider.get_tracer("t"), model="llama", latency_s=0.5)
+        source = LiveSource(resources=None, disk_paths=())  # reads infertel.stats(), the installed statistics
+        for at in (0.0, 15.0):
+            names = {name for name, _, _, _ in source.collect(at)}
+        assert {"infertel_live_requests_total", "infertel_live_latency_seconds"} <= names
+        warnings = [r.getMessage() for r in caplog.records if "not configured" in r.getMessage()]
+        assert warnings == [
+            "alerting: statistics window 60s is not configured (INFERTEL_STATS_WINDOWS); using 30s",
+            "alerting: statistics window 300s is not configured (INFERTEL_STATS_WINDOWS); using 30s",
+        ]  # once each, not every round
+    finally:
+        handle.uninstall()
+        provider.shutdown()

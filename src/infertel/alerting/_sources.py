@@ -6,12 +6,15 @@ A source is any object with ``collect(now) -> Iterable[Sample]`` where a sample 
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from infertel.alerting import _signals as sig
+
+_logger = logging.getLogger(__name__)
 
 Sample = tuple[str, Mapping[str, str], float, float]
 
@@ -86,7 +89,33 @@ class LiveSource:
         self.disk_paths = tuple(disk_paths)
         self.latency_thresholds_s = tuple(sorted(set(latency_thresholds_s)))
         self._counters: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+        self._substituted: set[float] = set()
         self._last: float | None = None
+
+    def _read(self, window_s: float) -> Any:
+        """Statistics over ``window_s``, or over the configured window closest to it (logged once)."""
+        try:
+            return self._stats(window_s)
+        except ValueError:
+            pass
+        from infertel._internal.processors._install import current
+
+        handle = current()
+        windows = tuple(getattr(getattr(handle, "stats", None), "windows_s", ()))
+        if not windows:
+            return {}
+        closest = min(windows, key=lambda w: abs(w - window_s))
+        if window_s not in self._substituted:
+            self._substituted.add(window_s)
+            _logger.warning(
+                "alerting: statistics window %gs is not configured (INFERTEL_STATS_WINDOWS); using %gs",
+                window_s,
+                closest,
+            )
+        try:
+            return self._stats(closest)
+        except ValueError:
+            return {}
 
     def _add(self, name: str, labels: dict[str, str], amount: float) -> float:
         key = (name, tuple(sorted(labels.items())))
@@ -98,10 +127,7 @@ class LiveSource:
         out: list[Sample] = []
         dt = 0.0 if self._last is None else max(0.0, now - self._last)
         self._last = now
-        try:
-            rates = self._stats(self.rate_window_s)
-        except ValueError:  # the window is not configured: take none
-            rates = {}
+        rates = self._read(self.rate_window_s)
         for stats in rates.values():
             if getattr(stats, "overflow", False):
                 continue
@@ -118,10 +144,7 @@ class LiveSource:
                 slow = {**labels, "le": f"{threshold:g}"}
                 rate = stats.requests_per_s * _fraction_above(stats.latency.quantiles, threshold)
                 out.append((sig.LIVE_SLOW, slow, self._add(sig.LIVE_SLOW, slow, rate * dt), now))
-        try:
-            quantiles = self._stats(self.quantile_window_s)
-        except ValueError:
-            quantiles = {}
+        quantiles = self._read(self.quantile_window_s)
         for stats in quantiles.values():
             if getattr(stats, "overflow", False):
                 continue
@@ -262,9 +285,7 @@ class StoreSource:
             except Exception:  # a store being migrated or locked must not stop the round
                 if not self._failed:
                     self._failed = True
-                    import logging
-
-                    logging.getLogger(__name__).exception("alerting: reading %r from the store failed", query)
+                    _logger.exception("alerting: reading %r from the store failed", query)
                 continue
             name = STORE_PREFIX + re.sub(r"[^A-Za-z0-9_]", "_", query)
             for item in series:
