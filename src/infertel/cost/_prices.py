@@ -7,7 +7,6 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 FIELDS = ("input_per_1k", "output_per_1k", "instance_hour")
@@ -133,6 +132,8 @@ def load_prices(source: Any, setting: str = "prices") -> PriceTable:
             except json.JSONDecodeError as exc:
                 raise ValueError(f"{setting}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
         else:
+            from pathlib import Path  # only here: the span-end path imports this module and stays import-light
+
             path = Path(text).expanduser()
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
