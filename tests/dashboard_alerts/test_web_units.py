@@ -132,3 +132,14 @@ def test_the_health_view_reads_the_cached_results_of_every_check(tmp_path: Path)
     assert view["gates"] == {"model": "fail"}
     store = tmp_path / "s.db"
     assert store_readable_check(store).fn().output == f"no store at {store}"
+
+
+def test_a_file_that_is_not_a_database_is_a_store_error(tmp_path: Path) -> None:
+    from infertel_exporters.sqlite import StoreError
+
+    path = tmp_path / "junk.db"
+    path.write_bytes(b"not a database" * 100)
+    with pytest.raises(StoreError, match="alerting tables of"):
+        StoredAlerts(path).snapshot()
+    with pytest.raises(StoreError, match="alerting tables of"):
+        StoredAlerts(path).add_silence(['a="b"'], duration_s=60, created_by="", comment="")

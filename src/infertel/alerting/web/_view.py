@@ -183,12 +183,17 @@ def _has_tables(path: Path) -> bool:
     """Whether the file holds the engine's tables, checked read-only (no file or table is created)."""
     if not path.is_file():
         return False
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10.0)
     try:
-        row = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='alerting_silences'").fetchone()
-        return row is not None
-    finally:
-        conn.close()
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10.0)
+        try:
+            query = "SELECT 1 FROM sqlite_master WHERE type='table' AND name='alerting_silences'"
+            return conn.execute(query).fetchone() is not None
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        from infertel_exporters.sqlite import StoreError
+
+        raise StoreError(f"alerting tables of {path}: {exc}") from exc
 
 
 class StoredAlerts:
@@ -206,6 +211,15 @@ class StoredAlerts:
         self.path = Path(path)
         self._clock = clock
 
+    def _open(self) -> AlertStore:
+        """The engine's tables; a file that cannot serve them now raises ``StoreError`` (the pages answer 503)."""
+        try:
+            return AlertStore(self.path)
+        except (sqlite3.Error, ValueError) as exc:  # locked too long, not a database, tables of a newer release
+            from infertel_exporters.sqlite import StoreError
+
+            raise StoreError(f"alerting tables of {self.path}: {exc}") from exc
+
     def snapshot(self, history_limit: int = HISTORY_LIMIT) -> Snapshot:
         """Pending and firing alerts as last saved, silences (expired ones too) and history."""
         if not _has_tables(self.path):
@@ -213,7 +227,7 @@ class StoredAlerts:
         from infertel.alerting._state import Alert
 
         now = self._clock()
-        store = AlertStore(self.path)
+        store = self._open()
         try:
             every = store.silences(include_expired=True, now=now)
             acks = store.acks()
@@ -234,7 +248,7 @@ class StoredAlerts:
         """Store a silence (the tables are created if this store has none yet)."""
         parsed = matchers_of(list(matchers))
         now = self._clock()
-        store = AlertStore(self.path)
+        store = self._open()
         try:
             return store.add_silence(parsed, starts_at=now, ends_at=now + duration_s, created_by=created_by,
                                      comment=comment)  # fmt: skip
@@ -245,7 +259,7 @@ class StoredAlerts:
         """End a stored silence now."""
         if not _has_tables(self.path):
             return False
-        store = AlertStore(self.path)
+        store = self._open()
         try:
             return store.expire_silence(silence_id, now=self._clock())
         finally:
@@ -256,7 +270,7 @@ class StoredAlerts:
         if not _has_tables(self.path):
             return False
         now = self._clock()
-        store = AlertStore(self.path)
+        store = self._open()
         try:
             row = next((r for r in store.active() if r["fingerprint"] == fingerprint and r["state"] == "firing"), None)
             if row is None:
