@@ -126,9 +126,24 @@ def test_forecast_scales_up_ahead_of_a_daily_ramp() -> None:
     assert desired * 2.0 * 1.1 >= last.forecast_upper_rps
 
 
+def test_cooldowns_hold_changes_back() -> None:
+    policy = PredictiveAutoscaler(
+        capacity_rps=2.0, target_running=4.0, scale_up_cooldown_s=60.0, scale_down_cooldown_s=120.0,
+        scale_down_window_s=0.0,
+    )  # fmt: skip
+    burst = {"arrivals": 120, "utilization": 0.5}  # 8 req/s on 2 replicas of 2 req/s -> 4
+    assert policy.decide(_obs(15.0, **burst)) == 4  # first change: no cooldown running
+    assert policy.decide(_obs(30.0, replicas=4, ready=2, arrivals=240, utilization=1.0)) == 4
+    assert policy.last is not None and policy.last.reason == "cooldown" and policy.last.from_rate > 4
+    assert policy.decide(_obs(90.0, replicas=4, ready=4, arrivals=15, utilization=0.1)) == 4  # down: 120 s
+    assert policy.last is not None and policy.last.reason == "cooldown"
+    assert policy.decide(_obs(150.0, replicas=4, ready=4, arrivals=15, utilization=0.1)) == 1
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
+        ({"capacity_rps": 2.0, "target_running": 4.0, "scale_up_cooldown_s": -1.0}, "cooldown_s must be >= 0"),
         ({"capacity_rps": 0.0, "target_running": 4.0}, "capacity_rps must be a positive number"),
         ({"capacity_rps": {0: 2.0}, "target_running": 4.0}, "capacity_rps needs fleet sizes >= 1"),
         ({"capacity_rps": 2.0, "target_running": math.nan}, "target_running must be a positive number"),

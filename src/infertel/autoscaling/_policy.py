@@ -31,7 +31,8 @@ class Recommendation:
             ``backlog_drain_s``) need at ``capacity_rps``.
         from_ttft: replicas asked for because p95 TTFT broke the SLO at two decisions in a row (0 otherwise).
         from_kv_cache: replicas the KV-cache usage needs (0 when not reported or below target).
-        reason: the input that set ``desired_replicas`` before stabilisation.
+        reason: the input that set ``desired_replicas`` ("forecast", "load", "rate", "ttft", "kv_cache"),
+            or "stabilization" (the window held a higher value) or "cooldown" (a change was held back).
 
     Example:
         >>> r = Recommendation(0.0, 3, 2, 5.0, 6.0, 2.5, 6.0, 3, 2, 2, 0, 0, "forecast")
@@ -80,6 +81,8 @@ class PredictiveAutoscaler:
         interval_s: seconds between decisions.
         tolerance: the HPA tolerance (0.1).
         scale_down_window_s: the stabilisation window (300 s).
+        scale_up_cooldown_s: after a change, no scale-up for this long (default 0, as the HPA).
+        scale_down_cooldown_s: after a change, no scale-down for this long (default 0: the window rules).
         coverage: the prediction interval used for scale-up.
         slo_ttft_s: the p95 time-to-first-token objective.
         kv_cache_target: KV-cache usage to hold when the server reports it.
@@ -109,6 +112,8 @@ class PredictiveAutoscaler:
         interval_s: float = 15.0,
         tolerance: float = 0.1,
         scale_down_window_s: float = 300.0,
+        scale_up_cooldown_s: float = 0.0,
+        scale_down_cooldown_s: float = 0.0,
         coverage: float = 0.9,
         slo_ttft_s: float = 2.0,
         kv_cache_target: float = 0.8,
@@ -128,6 +133,10 @@ class PredictiveAutoscaler:
         self.kv_cache_target, self.min_replicas, self.max_replicas = kv_cache_target, min_replicas, max_replicas
         self.backlog_drain_s = backlog_drain_s
         self._window = StabilizationWindow(scale_down_window_s)
+        if scale_up_cooldown_s < 0 or scale_down_cooldown_s < 0:
+            raise ValueError("scale_up_cooldown_s and scale_down_cooldown_s must be >= 0")
+        self.scale_up_cooldown_s, self.scale_down_cooldown_s = scale_up_cooldown_s, scale_down_cooldown_s
+        self._last_change_s = -math.inf
         self._origin_s = origin_s
         self._bucket = 0
         self._recent: deque[tuple[float, int]] = deque()
@@ -221,6 +230,13 @@ class PredictiveAutoscaler:
         reason = max(candidates, key=lambda k: candidates[k])
         wanted = max(self.min_replicas, min(self.max_replicas, candidates[reason]))
         desired = self._window.apply(obs.time_s, wanted)
+        since = obs.time_s - self._last_change_s
+        if (desired > obs.replicas and since < self.scale_up_cooldown_s) or (
+            desired < obs.replicas and since < self.scale_down_cooldown_s
+        ):
+            desired, reason = obs.replicas, "cooldown"
+        elif desired != obs.replicas:
+            self._last_change_s = obs.time_s
         self.last = Recommendation(
             time_s=obs.time_s,
             desired_replicas=desired,
@@ -234,7 +250,7 @@ class PredictiveAutoscaler:
             from_rate=from_rate,
             from_ttft=from_ttft,
             from_kv_cache=from_kv,
-            reason=reason if desired == wanted else "stabilization",
+            reason=reason if desired == wanted or reason == "cooldown" else "stabilization",
         )
         return desired
 
