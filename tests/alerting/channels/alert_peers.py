@@ -6,7 +6,7 @@ import json
 import subprocess
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -151,7 +151,3 @@ def sample_payload(status: str = "firing", *, alerts: int = 2, receiver: str = "
         "externalURL": "http://127.0.0.1:8686",
         "alerts": items,
     }
-
-
-def iter_lines(text: str) -> Iterator[str]:
-    yield from text.splitlines()
