@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from types import FrameType
 
 Frame = tuple[str, str, int]
 """(file, function, first line of the function)."""
@@ -81,7 +82,7 @@ def sample(seconds: float, interval_s: float, stop: threading.Event, *, include_
             if tid == me:
                 continue
             stack: list[Frame] = []
-            f = frame
+            f: FrameType | None = frame
             while f is not None and len(stack) < MAX_DEPTH:
                 code = f.f_code
                 stack.append((code.co_filename, code.co_name, code.co_firstlineno))
