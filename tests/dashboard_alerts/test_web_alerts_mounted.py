@@ -86,7 +86,7 @@ def mounted(tmp_path: Path) -> Iterator[Mounted]:
     alerts, health = alerts_web.feature(engine), health_web.feature(registry)
     app = FastAPI()
     app.include_router(infertel.dashboard.router(
-        tmp_path / "store.db", prefix="/monitoring", token=TOKEN, refresh_s=0,
+        tmp_path / "store.db", prefix="/monitoring", token=TOKEN, refresh_s=7,
         pages=[*alerts.pages(), *health.pages()], apis=[alerts.api(), health.api()],
     ))  # fmt: skip
     try:
@@ -144,6 +144,9 @@ def test_the_pages_and_api_show_the_live_engine(mounted: Mounted) -> None:
     assert_inert(page.text)
     table = re.findall(r'<table id="alerts-resolved".*?</table>', page.text, flags=re.S)[0]
     assert re.findall(r'<strong class="alert-name">([^<]+)</strong>', table) == ["HotCpuOther", "HotCpuTicket"]
+    assert '<meta http-equiv="refresh" content="7">' in page.text  # the alerts page follows refresh_s
+    silences = httpx.get(mounted.url + "/monitoring/silences", headers=BEARER, timeout=10).text
+    assert 'http-equiv="refresh"' not in silences  # not the page with the form: a reload would wipe the input
     nav = re.findall(r'<nav class="pages".*?</nav>', page.text, flags=re.S)[0]
     links = re.findall(r'<a href="([^"]+)"', nav)
     assert links[-3:] == ["/monitoring/alerts", "/monitoring/silences", "/monitoring/health"]

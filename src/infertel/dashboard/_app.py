@@ -27,7 +27,7 @@ def _page_handler(d: Dashboard, page: Page) -> Callable[[Request], Response]:
 
     def handler(request: Request) -> Response:
         body = page.render(d, dict(request.query_params), dict(request.path_params))
-        return d.page(page.title, body, active=page.path, page_id=page_id)
+        return d.page(page.title, body, active=page.path, page_id=page_id, refresh=page.refresh)
 
     handler.__name__ = f"page_{page_id}"
     return handler

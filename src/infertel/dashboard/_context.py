@@ -192,14 +192,14 @@ class Dashboard:
         """
         return self.env.get_template(template).render(**values)
 
-    def page(self, title: str, body: str, *, active: str, page_id: str, status: int = 200) -> Any:
+    def page(self, title: str, body: str, *, active: str, page_id: str, status: int = 200, refresh: bool = True) -> Any:
         """The full HTML response of a page: the layout (navigation, style, auto-refresh) around ``body``."""
         from fastapi.responses import HTMLResponse
 
         nav = [(p.title, self.url(p.path), p.path == active) for p in self.pages if p.nav]
         html = self.render(
             "layout.html", title=title, body=Markup(body), nav=nav, css=Markup(self.css), page_id=page_id,
-            refresh=self.refresh_s,
+            refresh=self.refresh_s if refresh else 0,
         )  # fmt: skip
         return HTMLResponse(html, status_code=status)
 

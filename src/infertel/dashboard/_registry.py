@@ -42,6 +42,7 @@ class Page:
         css: Extra CSS rules (class selectors) appended to the dashboard's style sheet. The
             Content-Security-Policy allows no ``style=`` attributes and no scripts.
         live_only: Shown only when the dashboard runs inside the serving process.
+        refresh: Whether the page reloads itself every ``refresh_s`` (off for pages with forms to fill in).
 
     Threading and exceptions: ``render`` runs on a worker thread of the server's thread pool, for
     several requests at once; it should read, not block. Raising ``fastapi.HTTPException`` answers
@@ -63,6 +64,7 @@ class Page:
     templates: tuple[str, ...] = ()
     css: str = ""
     live_only: bool = False
+    refresh: bool = True
 
     def __post_init__(self) -> None:
         if not _PATH.match(self.path):

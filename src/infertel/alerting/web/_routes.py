@@ -96,7 +96,8 @@ class AlertsFeature:
         templates = ("infertel.alerting.web",)
         return [
             Page("/alerts", "Alerts", self._render_alerts, order=70, templates=templates, css=CSS),
-            Page("/silences", "Silences", self._render_silences, order=71, templates=templates),
+            # No self-reload on the page with the form: it would wipe what the user is typing.
+            Page("/silences", "Silences", self._render_silences, order=71, templates=templates, refresh=False),
         ]
 
     def _common(self, d: Any, query: Mapping[str, str]) -> dict[str, Any]:
