@@ -57,7 +57,12 @@ _NAMES: dict[str, str] = {
 }
 """Each public name and the module it lives in."""
 
-_SUBMODULES = frozenset({"environment_variables", "instrumentation", "processors", "resources", "semconv"})
+_SUBMODULES = frozenset(
+    {
+        "alerting", "analysis", "autoscaling", "capacity", "cost", "dashboard", "environment_variables", "forecast",
+        "health", "instrumentation", "processors", "profiling", "resources", "semconv", "simulate",
+    }
+)  # fmt: skip
 """Public submodules, importable as attributes of ``infertel``."""
 
 __all__ = [
