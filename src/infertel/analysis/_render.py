@@ -15,7 +15,9 @@ def _t(ns: int) -> str:
 def _s(value: float | None) -> str:
     if value is None:
         return "—"
-    return f"{value * 1000:.0f} ms" if value < 10 else f"{value:.1f} s"
+    if value < 1:
+        return f"{value * 1000:.0f} ms"
+    return f"{value:.2f} s" if value < 10 else f"{value:.1f} s"
 
 
 def _usd(value: float | None) -> str:
@@ -69,7 +71,8 @@ def render_text(report: Report) -> str:
     if report.tail_change_s:
         moved = max(report.tail_change_s, key=lambda p: abs(report.tail_change_s[p]))  # type: ignore[index]
         deltas = ", ".join(f"{p} {v * 1000:+.0f} ms" for p, v in report.tail_change_s.items())
-        out.append(f"  p95 tail against the baseline: {deltas}; most changed: {moved}")
+        out.append(f"  p95 tail against the baseline: {deltas}; most changed: {moved} (tail means, not tested:")
+        out.append("  see the regression test below for what is significant)")
     out += ["", "Saturation"]
     sat = report.saturation
     out.append(f"  {sat.resource or 'none'}: {sat.reason}")
