@@ -133,6 +133,7 @@ class HealthFeature:
 
         from infertel.health._web_models import HealthOut
 
+        self.registry(d)  # its own registry starts now, when the router is built, so the first page has results
         api = d.api_router()
         doc = {"model": HealthOut, "content": {HEALTH_JSON: {"schema": {"$ref": "#/components/schemas/HealthOut"}}}}
 
