@@ -74,6 +74,9 @@ GEN_AI_OPERATION_GENERATE_CONTENT: Final = "generate_content"
 
 # --- General attributes ----------------------------------------------------------------------
 ERROR_TYPE: Final = "error.type"
+ERROR_TYPE_OTHER: Final = "_OTHER"
+"""The ``error.type`` value the conventions reserve for an error with no better name."""
+SERVICE_NAME: Final = "service.name"
 SERVER_ADDRESS: Final = "server.address"
 SERVER_PORT: Final = "server.port"
 OTEL_METRIC_OVERFLOW: Final = "otel.metric.overflow"
