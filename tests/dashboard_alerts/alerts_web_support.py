@@ -12,8 +12,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import uvicorn
-
 EVIL = '<script>alert("x")</script>\'"&'
 """Markup and quotes that must render inert wherever an alert's label or annotation is shown."""
 
@@ -39,6 +37,8 @@ class Served:
     """A real uvicorn server on 127.0.0.1 in a thread (lifespan on)."""
 
     def __init__(self, app: Any) -> None:
+        import uvicorn  # the unit tests use this module too, without a server
+
         self.port = free_port()
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on", ws="none")
         self.server = uvicorn.Server(config)
