@@ -9,7 +9,8 @@ and GPU memory, with the coefficients and ranges as evidence), the cost per seri
 report between the two windows with a Mann-Whitney U test so noise is not reported.
 
 ``analyze()`` computes a :class:`Report` (plain data, ``as_dict()`` for JSON); ``render_text``
-is its terminal view; ``infertel analyze`` prints either. Only the store is read, never written.
+is its terminal view; ``infertel analyze`` prints either; ``register_dashboard()`` adds an Analysis
+page and ``api/analysis`` to the dashboard. Only the store is read, never written.
 Pure Python: numpy and scipy are not needed.
 
 Example:
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 from infertel.analysis._breakdown import PARTS, Breakdown, TailBreakdown, breakdown, parts_of
 from infertel.analysis._correlate import Correlation, Saturation, saturation
+from infertel.analysis._dashboard import register as register_dashboard
 from infertel.analysis._regression import ErrorChange, MetricChange, Regression, compare
 from infertel.analysis._render import render_text
 from infertel.analysis._report import BASELINES, Report, SeriesStats, analyze
@@ -33,6 +35,6 @@ from infertel.analysis._stats import MannWhitney, mann_whitney, quantile, spearm
 __all__ = [
     "BASELINES", "MAX_SAMPLES", "PARTS", "Breakdown", "Correlation", "ErrorChange", "MannWhitney", "MetricChange",
     "Regression", "Report", "RequestSample", "SampleSet", "Saturation", "SeriesStats", "TailBreakdown", "analyze",
-    "breakdown", "compare", "mann_whitney", "parts_of", "quantile", "read_samples", "render_text", "saturation",
-    "spearman",
+    "breakdown", "compare", "mann_whitney", "parts_of", "quantile", "read_samples", "register_dashboard",
+    "render_text", "saturation", "spearman",
 ]  # fmt: skip
