@@ -69,6 +69,12 @@ def test_analyze_text_and_errors(tmp_path) -> None:
     assert len(missing.stderr.strip().splitlines()) == 1
     bad = _infertel("analyze", "--store", str(path), "--prices", str(tmp_path / "nope.json"))
     assert bad.returncode == 2
-    assert bad.stderr.strip().startswith("infertel analyze: error: prices: cannot read the price file")
+    assert bad.stderr.strip().startswith("infertel analyze: error: --prices: cannot read the price file")
+    env_bad = _infertel("analyze", "--store", str(path), INFERTEL_PRICES='{"llama": {"output_per_1k": -2}}')
+    assert env_bad.returncode == 2
+    assert env_bad.stderr.strip() == (
+        "infertel analyze: error: INFERTEL_PRICES['llama'].output_per_1k: -2 is not accepted (accepted: a finite"
+        " number >= 0, in USD)"
+    )
     since = _infertel("analyze", "--since", "soon")
     assert since.returncode == 2 and "expected a duration" in since.stderr

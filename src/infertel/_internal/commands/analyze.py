@@ -59,9 +59,14 @@ def run(args: argparse.Namespace) -> int:
     (ISO 8601 UTC).
     """
     from infertel.analysis import analyze, render_text
+    from infertel.cost import load_prices
     from infertel.environment_variables import INFERTEL_PRICES
 
-    prices = args.prices if args.prices is not None else (os.environ.get(INFERTEL_PRICES) or None)
+    prices = None
+    if args.prices is not None:
+        prices = load_prices(args.prices, "--prices")
+    elif os.environ.get(INFERTEL_PRICES, "").strip():
+        prices = load_prices(os.environ[INFERTEL_PRICES], INFERTEL_PRICES)
     with q.open_store(args.store) as store:
         report = analyze(
             store, end_ns=q.now_ns(), since_s=args.since, baseline=args.baseline, model=args.model,
