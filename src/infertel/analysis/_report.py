@@ -170,8 +170,9 @@ def analyze(
         start_ns: Window start (Unix ns); default ``end_ns - since_s``.
         end_ns: Window end (Unix ns, exclusive); default now.
         since_s: Window length when ``start_ns`` is not given.
-        baseline: ``"previous-hour"``, ``"previous-window"``, ``"yesterday"``, ``"none"``/None, or
-            a ``(start_ns, end_ns)`` tuple.
+        baseline: ``"previous-hour"`` (the window shifted one hour back: for windows longer than an
+            hour it overlaps them, use ``"previous-window"``), ``"previous-window"`` (the same length
+            just before), ``"yesterday"`` (shifted 24 h back), ``"none"``/None, or a ``(start_ns, end_ns)`` tuple.
         model: Only this model.
         service: Only this ``service.name``.
         prices: A price table (see :func:`infertel.cost.load_prices`) for requests recorded without
