@@ -407,6 +407,7 @@ class AlertEngine:
     def _register_metric(self, meter_provider: Any) -> None:
         from opentelemetry.metrics import CallbackOptions, Observation
 
+        from infertel import semconv
         from infertel.version import __version__
 
         def observe(options: CallbackOptions) -> list[Observation]:
@@ -417,7 +418,7 @@ class AlertEngine:
                     counts[key] = counts.get(key, 0) + 1
             return [Observation(n, {"alertname": a, "severity": s}) for (a, s), n in sorted(counts.items())]
 
-        meter = meter_provider.get_meter("infertel.alerting", __version__)
+        meter = meter_provider.get_meter("infertel.alerting", __version__, schema_url=semconv.SCHEMA_URL)
         meter.create_observable_gauge(FIRING_METRIC, [observe], unit="{alert}", description="Alerts firing now")
 
 

@@ -14,6 +14,7 @@ from opentelemetry.metrics import Observation
 
 from infertel import semconv
 from infertel.cost._prices import PriceTable
+from infertel.version import __version__
 
 _logger = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ class CostRecorder:
         if meter_provider is not None:
             # An observable counter reads the sums at collection time: a request pays a dict update
             # under an uncontended lock (~0.3 us), not a synchronous Counter.add (~5 us).
-            meter = meter_provider.get_meter("infertel.cost")
+            meter = meter_provider.get_meter("infertel.cost", __version__, schema_url=semconv.SCHEMA_URL)
             meter.create_observable_counter(
                 semconv.INFERTEL_COST, callbacks=[self._observe], unit=semconv.INFERTEL_COST_UNIT,
                 description="Token cost of the requests priced",
