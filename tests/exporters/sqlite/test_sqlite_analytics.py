@@ -165,3 +165,18 @@ def test_rollups_can_be_switched_off_for_measurement(tmp_path: Path) -> None:
         assert exporter.store.overview(T0, T0 + 10 * S) == []
         assert exporter.store.counts()["spans"] == 1
         exporter.shutdown()
+
+
+def test_packed_and_lane_by_lane_sums_agree(store: SQLiteStore) -> None:
+    from infertel_exporters.sqlite import _span_rollups
+    from infertel_exporters.sqlite._rollup_read import grouped
+
+    for prefix in ("d", "f", "p"):
+        results = []
+        for packed in (True, False):
+            sql, decode = _span_rollups.histogram_sums(prefix, packed=packed)
+            results.append(store._read(lambda c, sql=sql, decode=decode: grouped(
+                c, [(10, T0, T0 + 100 * S)], ("service", "error_type"), None, sql, decode, 10 * S)))  # fmt: skip
+        assert results[0] == results[1] and len(results[0]) == 7, prefix  # 5 buckets of api, 1 of batch, 1 of errors
+    with pytest.raises(OverflowError):
+        _span_rollups.histogram_sums("d")[1]([2**31] + [0] * 17)

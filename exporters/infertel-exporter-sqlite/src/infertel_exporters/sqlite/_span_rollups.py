@@ -144,6 +144,43 @@ def sums_of(indices: Sequence[int]) -> tuple[str, Any]:
     return ", ".join(parts), decode
 
 
+def histogram_sums(prefix: str, *, packed: bool = True) -> tuple[str, Any]:
+    """SQL of the span count and histogram ``prefix``'s buckets, and its decoder to ``[count, *bucket counts]``.
+
+    ``packed``: sum the stored columns whole and split the lanes afterwards (half the SQL work;
+    exact while a lane's sum stays below 2**31, which the decoder checks on the count: every lane
+    holds at most the count); else unpack each lane in SQL first.
+
+    Example:
+        >>> sql, decode = histogram_sums("f")
+        >>> sql.split(", ")[:2], decode([3, 1 + 2 * 2**31] + [0] * 8)[:3]
+        (['sum(v0 & 2147483647)', 'sum(v19)'], [3, 1, 0])
+    """
+    indices = histogram_indices(prefix)
+    if not packed:
+        sql, decode_lanes = sums_of([0, *indices])
+        return sql, lambda sums: [(v := decode_lanes(sums))[0], *[v[i] for i in indices]]
+    columns = sorted({_LANE_OF[i][0] for i in indices})
+    slots = {i: n for n, i in enumerate(indices)}
+    layout = [(slots.get(_PAIRS[j][0]), slots.get(_PAIRS[j][1]) if _PAIRS[j][1] is not None else None) for j in columns]
+    sql = ", ".join([f"sum(v0 & {_MASK})"] + [f"sum(v{j})" for j in columns])
+
+    def decode(sums: Sequence[Any]) -> list[int]:
+        count = sums[0] or 0
+        if count >= _LANE:
+            raise OverflowError("a rollup lane sum reached 2**31: use packed=False")
+        out = [count] + [0] * len(indices)
+        for (lo, hi), total in zip(layout, sums[1:], strict=True):
+            total = total or 0
+            if lo is not None:
+                out[1 + lo] = total & _MASK
+            if hi is not None:
+                out[1 + hi] = total >> 31
+        return out
+
+    return sql, decode
+
+
 def histogram_indices(prefix: str) -> list[int]:
     """Logical indices of histogram ``prefix``'s buckets (``d``, ``f``, ``p``)."""
     start = {"d": _D0, "f": _F0, "p": _P0}[prefix]

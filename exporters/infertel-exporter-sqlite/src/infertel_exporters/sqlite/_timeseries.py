@@ -61,11 +61,17 @@ def timeseries(conn: sqlite3.Connection, query: str, start_ns: int, end_ns: int,
     if not buckets:
         return []
     needs_hist = query.split("_")[0] in _HIST and query.split("_")[-1] in _QUANTILES
+    pieces = [(tier, buckets[0], end_ns)]
     if needs_hist:
-        values, unpack = sr.sums_of([0, *sr.histogram_indices(_HIST[query.split("_")[0]][0])])
+        prefix = _HIST[query.split("_")[0]][0]
+        try:
+            values, unpack = sr.histogram_sums(prefix)
+            sums = grouped_sums(conn, pieces, group_by, where, values, unpack, step_ns)
+        except OverflowError:  # more than 2**31 spans in one group and step: sum lane by lane
+            values, unpack = sr.histogram_sums(prefix, packed=False)
+            sums = grouped_sums(conn, pieces, group_by, where, values, unpack, step_ns)
     else:
-        values, unpack = sr.BASIC_SQL, sr.unpack_basic
-    sums = grouped_sums(conn, [(tier, buckets[0], end_ns)], group_by, where, values, unpack, step_ns)
+        sums = grouped_sums(conn, pieces, group_by, where, sr.BASIC_SQL, sr.unpack_basic, step_ns)
     grouped: dict[tuple[str, ...], dict[int, float | None]] = {}
     step_s_eff = step_ns / 1e9
     for (key, bucket), v in sums.items():
@@ -88,8 +94,7 @@ def _value(query: str, v: Sequence[Any], step_s: float) -> float | None:
     if query == "output_tokens_per_s":
         return v[3] / step_s
     what, q = query.rsplit("_", 1)
-    prefix, bounds = _HIST[what]
-    return quantile(_QUANTILES[q], bounds, sr.histogram(v, prefix))
+    return quantile(_QUANTILES[q], _HIST[what][1], v[1:])  # v: [count, *bucket counts]
 
 
 def _metric(conn: sqlite3.Connection, query: str, start_ns: int, end_ns: int, step_s: float,
