@@ -162,7 +162,7 @@ def histogram_sums(prefix: str, *, packed: bool = True) -> tuple[str, Any]:
         return sql, lambda sums: [(v := decode_lanes(sums))[0], *[v[i] for i in indices]]
     columns = sorted({_LANE_OF[i][0] for i in indices})
     slots = {i: n for n, i in enumerate(indices)}
-    layout = [(slots.get(_PAIRS[j][0]), slots.get(_PAIRS[j][1]) if _PAIRS[j][1] is not None else None) for j in columns]
+    layout = [(slots.get(_PAIRS[j][0]), slots.get(_PAIRS[j][1] if _PAIRS[j][1] is not None else -1)) for j in columns]
     sql = ", ".join([f"sum(v0 & {_MASK})"] + [f"sum(v{j})" for j in columns])
 
     def decode(sums: Sequence[Any]) -> list[int]:
