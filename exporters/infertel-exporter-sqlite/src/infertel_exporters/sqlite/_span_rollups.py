@@ -162,7 +162,10 @@ def histogram_sums(prefix: str, *, packed: bool = True) -> tuple[str, Any]:
         return sql, lambda sums: [(v := decode_lanes(sums))[0], *[v[i] for i in indices]]
     columns = sorted({_LANE_OF[i][0] for i in indices})
     slots = {i: n for n, i in enumerate(indices)}
-    layout = [(slots.get(_PAIRS[j][0]), slots.get(_PAIRS[j][1] if _PAIRS[j][1] is not None else -1)) for j in columns]
+    layout: list[tuple[int | None, int | None]] = []
+    for j in columns:
+        lo, hi = _PAIRS[j]
+        layout.append((slots.get(lo), None if hi is None else slots.get(hi)))
     sql = ", ".join([f"sum(v0 & {_MASK})"] + [f"sum(v{j})" for j in columns])
 
     def decode(sums: Sequence[Any]) -> list[int]:
