@@ -363,3 +363,29 @@ def test_settings_are_validated() -> None:
         PlanningSettings(capacity_rps=1.0, min_replicas=5, max_replicas=2)
     with pytest.raises(ValueError, match="settings must be an infertel.planning_web.PlanningSettings"):
         infertel.planning_web.router(None, settings={"capacity_rps": 1})  # type: ignore[arg-type]
+
+
+def test_without_capacity_the_forecast_and_cost_still_answer(filled, tmp_path) -> None:
+    path, _ = filled
+    app = FastAPI()
+    app.include_router(infertel.planning_web.router(path, settings=PlanningSettings(horizon_s=1800.0), token=TOKEN,
+                                                    clock=_clock, prefix="/ops"))  # fmt: skip
+    with _Served(app) as client:
+        rec = client.get("/ops/autoscaling/recommendations")
+        plan = client.get("/ops/autoscaling/capacity-plan")
+        predictions = client.get("/ops/autoscaling/predictions")
+        cost = client.get("/ops/autoscaling/cost?range=1h")
+    assert (rec.status_code, plan.status_code) == (409, 409)
+    assert rec.json() == plan.json() == {"detail": "no per-replica capacity set: pass capacity_rps (infertel "
+                                         "dashboard --capacity-rps), measured with infertel.capacity."
+                                         "estimate_capacity or the simulator"}  # fmt: skip
+    assert predictions.json() == _expected_predictions(path) and cost.status_code == 200
+
+
+def test_a_cross_site_form_cannot_record(filled, tmp_path) -> None:
+    """A browser form can post ``text/plain`` (no preflight) with the cookie: it is not JSON, so 422, nothing kept."""
+    with _standalone(tmp_path / "csrf.db") as client:
+        answer = client.post("/autoscaling/record-action", content='{"replicas": 5}',
+                             headers={"content-type": "text/plain"})  # fmt: skip
+    assert answer.status_code == 422
+    assert not actions_path(tmp_path / "csrf.db").exists()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from infertel._internal.commands._query import iso
@@ -75,19 +75,20 @@ def recommendation(store: Any, s: PlanningSettings, now_ns: int, current: int, s
     from infertel.forecast import HoltWinters
     from infertel.simulate import Observation
 
+    table = s.capacity_table()
     step_ns = int(STEP_S * _NS)
     origin = now_ns // step_ns * step_ns - step_ns
     values, _ = request_history(store, origin - int(s.history_s * _NS), origin)
     forecaster = HoltWinters(step_s=STEP_S).fit(values) if len(values) >= 4 else None
     policy = PredictiveAutoscaler(
-        capacity_rps=s.capacity_table(), target_running=s.target_running, forecaster=forecaster,
+        capacity_rps=table, target_running=s.target_running, forecaster=forecaster,
         origin_s=origin / _NS, cold_start_s=s.cold_start_s, interval_s=DECISION_S, coverage=s.coverage,
         slo_ttft_s=s.slo_ttft_s, min_replicas=s.min_replicas, max_replicas=s.max_replicas,
     )  # fmt: skip
     rates = _by_time(store, "requests_per_s", origin, now_ns)
     in_flight = _by_time(store, "in_flight", origin, now_ns)
     ttft = _by_time(store, "ttft_p95", origin, now_ns)
-    signals = []
+    signals: list[dict[str, Any]] = []
     minute = DECISION_S * _NS
     t = origin + minute
     while t <= now_ns:
@@ -123,13 +124,13 @@ def capacity_plan(store: Any, s: PlanningSettings, now_ns: int) -> dict[str, Any
     """The growth scenarios: the same JSON as ``infertel capacity-plan --json`` with these settings."""
     from infertel.capacity import plan_capacity
 
+    table = s.capacity_table()
     values, tokens = request_history(store, now_ns - int(s.history_s * _NS), now_ns)
     days = len(values) * STEP_S / 86_400.0
     if days < 2.0:
         raise NotEnoughData(
             f"need at least 2 days of request history in the store to forecast a daily season, found {days:.1f}"
         )
-    table = s.capacity_table()
     plan = plan_capacity(
         values, step_s=STEP_S, capacity_rps=table[min(table)], horizon_days=s.plan_horizon_days, growth=s.growth,
         gpus_per_replica=s.gpus_per_replica, price_per_gpu_hour=s.price_per_gpu_hour,
@@ -143,7 +144,7 @@ def cost(store: Any, s: PlanningSettings, now_ns: int, range_s: float) -> dict[s
     from infertel.analysis import analyze
 
     report = analyze(store, end_ns=now_ns, since_s=range_s, baseline="none", prices=s.prices)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for x in report.series:
         parts = [v for v in (x.token_cost_usd, x.instance_cost_usd) if v is not None]
         rows.append({
@@ -159,7 +160,7 @@ def cost(store: Any, s: PlanningSettings, now_ns: int, range_s: float) -> dict[s
     }  # fmt: skip
 
 
-def _totals(rows: list[Mapping[str, Any]], key: str) -> list[dict[str, Any]]:
+def _totals(rows: Sequence[Mapping[str, Any]], key: str) -> list[dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for r in rows:
         name = r[key] or ""

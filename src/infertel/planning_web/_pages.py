@@ -22,7 +22,7 @@ _Render = Callable[[Any, Mapping[str, str], Mapping[str, str]], str]
 def _attempt(compute: Callable[[], Any]) -> tuple[Any, str | None]:
     try:
         return compute(), None
-    except NotEnoughData as exc:
+    except (NotEnoughData, LookupError) as exc:
         return None, str(exc)
 
 

@@ -33,8 +33,8 @@ def range_seconds(name: str | None) -> float:
 def _answer(compute: Any) -> Any:
     try:
         return compute()
-    except NotEnoughData as exc:
-        raise HTTPException(409, str(exc)) from None
+    except (NotEnoughData, LookupError) as exc:
+        raise HTTPException(409, str(exc.args[0]) if exc.args else str(exc)) from None
 
 
 def build(api: APIRouter, views: Views) -> APIRouter:

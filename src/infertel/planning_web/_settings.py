@@ -17,7 +17,8 @@ class PlanningSettings:
 
     Args:
         capacity_rps: Sustainable requests/s of one replica at the SLO (measured, see ``infertel.capacity``),
-            or a table {fleet size: per-replica capacity}.
+            or a table {fleet size: per-replica capacity}; None: the recommendation and the capacity
+            plan answer 409 naming this setting (the forecast and the cost need no capacity).
         target_running: Running requests per replica to hold (the SLO concurrency).
         max_batch: A replica's batch size (in-flight requests over ``max_batch x replicas`` is the utilization).
         cold_start_s: Replica start-up time; the recommendation looks this far ahead.
@@ -44,7 +45,7 @@ class PlanningSettings:
         (1.0, 1.5, 2.0, 3.0)
     """
 
-    capacity_rps: float | Mapping[int, float]
+    capacity_rps: float | Mapping[int, float] | None = None
     target_running: float = 8.0
     max_batch: int = 8
     cold_start_s: float = 600.0
@@ -64,7 +65,9 @@ class PlanningSettings:
 
     def __post_init__(self) -> None:
         table = self.capacity_rps if isinstance(self.capacity_rps, Mapping) else {1: self.capacity_rps}
-        if not table or any(not _positive(v) for v in table.values()) or any(int(k) < 1 for k in table):
+        if self.capacity_rps is None:
+            pass
+        elif not table or any(not _positive(v) for v in table.values()) or any(int(k) < 1 for k in table):
             raise ValueError(f"capacity_rps must be a positive number or {{fleet size >= 1: number}}, got "
                              f"{self.capacity_rps!r}")  # fmt: skip
         for name in ("target_running", "cold_start_s", "slo_ttft_s", "horizon_s", "history_s", "plan_horizon_days"):
@@ -92,7 +95,16 @@ class PlanningSettings:
             object.__setattr__(self, "prices", load_prices(self.prices, setting="prices"))
 
     def capacity_table(self) -> dict[int, float]:
-        """``capacity_rps`` as a {fleet size: per-replica capacity} table."""
+        """``capacity_rps`` as a {fleet size: per-replica capacity} table.
+
+        Raises:
+            LookupError: No capacity is set (answered 409 naming the setting).
+        """
+        if self.capacity_rps is None:
+            raise LookupError(
+                "no per-replica capacity set: pass capacity_rps (infertel dashboard --capacity-rps), measured with "
+                "infertel.capacity.estimate_capacity or the simulator"
+            )
         if isinstance(self.capacity_rps, Mapping):
             return {int(k): float(v) for k, v in self.capacity_rps.items()}
         return {1: float(self.capacity_rps)}
