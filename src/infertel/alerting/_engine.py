@@ -132,6 +132,17 @@ class AlertEngine:
         if meter_provider is not None:
             self._register_metric(meter_provider)
 
+    def now(self) -> float:
+        """The engine's time now, Unix seconds: its ``clock`` (injected in tests and replays; else ``time.time``).
+
+        Views that show the engine's alerts and silences use it, so "active" means what it means to the engine.
+
+        Example:
+            >>> AlertEngine([], clock=lambda: 42.0).now()
+            42.0
+        """
+        return self._clock()
+
     # Evaluation --------------------------------------------------------------------------------
     def evaluate(self, now: float | None = None) -> list[Alert]:
         """Run one round at ``now`` (default the clock); returns every alert held after it."""

@@ -8,7 +8,37 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-_MATCHER = re.compile(r'^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"?(.*?)"?\s*$')
+_MATCHER_HEAD = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*")
+_ESCAPES = {"n": "\n", '"': '"', "\\": "\\"}
+
+
+def _unquote(raw: str, text: str) -> str:
+    r"""A matcher's value as Alertmanager reads it: optional quotes, ``\"`` ``\\`` ``\n`` escapes.
+
+    A backslash before any other character stays (``"a\.b"`` is the regex ``a\.b``), as in
+    Alertmanager's ``labels.ParseMatcher``; an unescaped quote inside the value is an error.
+    """
+    quoted = raw.startswith('"')
+    body = raw[1:] if quoted else raw
+    out: list[str] = []
+    index = 0
+    while index < len(body):
+        char = body[index]
+        if char == "\\" and index + 1 < len(body):
+            follower = body[index + 1]
+            out.append(_ESCAPES.get(follower, "\\" + follower))
+            index += 2
+            continue
+        if char == '"':
+            if not quoted or index != len(body) - 1:
+                raise ValueError(f'matcher {text!r}: unescaped double quote in the value (write \\")')
+            quoted = False  # the closing quote
+        else:
+            out.append(char)
+        index += 1
+    if quoted:
+        raise ValueError(f"matcher {text!r}: the value's closing double quote is missing")
+    return "".join(out)
 
 
 @dataclass(frozen=True)
@@ -37,11 +67,17 @@ class Matcher:
 
     @classmethod
     def parse(cls, text: str) -> Matcher:
-        """Parse ``name="value"`` (Alertmanager's matcher syntax)."""
-        match = _MATCHER.match(text)
+        r"""Parse ``name="value"`` (Alertmanager's matcher syntax; ``str(matcher)`` gives text it reads back).
+
+        Example:
+            >>> m = Matcher.parse(r'path="C:\\tmp \"x\""')
+            >>> m.value, Matcher.parse(str(m)) == m
+            ('C:\\tmp "x"', True)
+        """
+        match = _MATCHER_HEAD.match(text)
         if match is None:
             raise ValueError(f"matcher {text!r}: expected name=value, name!=value, name=~regex or name!~regex")
-        return cls(match.group(1), match.group(2), match.group(3))
+        return cls(match.group(1), match.group(2), _unquote(text[match.end() :].rstrip(), text))
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         """Whether ``labels`` satisfy this matcher (a missing label is the empty string)."""
@@ -54,7 +90,7 @@ class Matcher:
         return found if self.op == "=~" else not found
 
     def __str__(self) -> str:
-        value = self.value.replace("\\", "\\\\").replace('"', '\\"')
+        value = self.value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
         return f'{self.name}{self.op}"{value}"'
 
 

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from infertel.alerting.web import _models as m
 from infertel.alerting.web._csrf import FIELD, HEADER
-from infertel.alerting.web._routes import MAX_SILENCE_S, back_to, read_body
+from infertel.alerting.web._routes import MAX_SILENCE_S, back_to, form_matchers, read_body
 from infertel.alerting.web._view import MAX_HISTORY
 
 
@@ -117,7 +117,7 @@ def build(feature: Any, d: Any) -> Any:
             return refused
         data = {k: fields[k] for k in ("matchers", "duration", "comment", "created_by") if k in fields}
         if form and isinstance(data.get("matchers"), str):  # a textarea: one matcher per line
-            data["matchers"] = [line.strip() for line in data["matchers"].splitlines() if line.strip()]
+            data["matchers"] = form_matchers(data["matchers"])
         try:
             body = m.SilenceIn.model_validate(data)
             from infertel.alerting._loader import parse_duration

@@ -54,6 +54,20 @@ def silence_matchers(alert: Mapping[str, Any]) -> str:
     return "\n".join(str(Matcher(k, "=", v)) for k, v in sorted(alert["labels"].items()))
 
 
+def form_matchers(text: str) -> list[str]:
+    r"""The matchers of the silences form's textarea: one per line (only ``\n`` ends a line; a CR before it goes).
+
+    The reverse of :func:`silence_matchers`: a label value's newline is escaped there, and other
+    line separators (``\u2028``, form feeds) stay inside the quoted value.
+
+    Example:
+        >>> form_matchers('a="1"\r\n\r\n b="2" ')
+        ['a="1"', 'b="2"']
+    """
+    lines = (line.removesuffix("\r").strip(" \t") for line in text.split("\n"))
+    return [line for line in lines if line]
+
+
 class AlertsFeature:
     """The pages and routes over one engine (``None``: the serving process's, else the store's tables).
 

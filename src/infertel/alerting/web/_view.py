@@ -132,9 +132,8 @@ class LiveAlerts:
         'none'
     """
 
-    def __init__(self, engine_of: Callable[[], Any], *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, engine_of: Callable[[], Any]) -> None:
         self._engine_of = engine_of
-        self._clock = clock
 
     def engine(self) -> Any:
         """The engine now, or ``None``."""
@@ -145,8 +144,8 @@ class LiveAlerts:
         engine = self.engine()
         if engine is None:
             return Snapshot("none")
-        # The engine's own clock (injected in tests and replays) decides what is active, as the engine does.
-        now = getattr(engine, "_clock", self._clock)()
+        # The engine's own time (its injected clock in tests and replays) decides what is active, as for the engine.
+        now = engine.now()
         silences = engine.silences()
         store = getattr(engine, "store", None)
         acks = store.acks() if store is not None else {}
