@@ -84,7 +84,29 @@ def start(value: Any, *, meter_provider: Any, store_path: Any) -> AlertEngine | 
         meter_provider=meter_provider,
     )
     engine.start()
+    from infertel.dashboard._registry import register_provider
+
+    register_provider("alerting", dashboard_features)  # mounted dashboards built from now on show the alerts
     return engine
+
+
+def dashboard_features() -> tuple[list[Any], list[Any]]:
+    """The alerts and silences pages and their API while :func:`current_engine` runs, else nothing.
+
+    The dashboard asks each time a router is built (``infertel.dashboard.router(...)``), so a
+    mounted dashboard shows the alerts of the engine ``configure(alert_rules=...)`` started without
+    ``infertel.alerting.web.register()``; an explicit ``register(...)`` replaces these.
+
+    Example:
+        >>> dashboard_features() if current_engine() is None else ([], [])
+        ([], [])
+    """
+    if current_engine() is None:
+        return [], []
+    from infertel.alerting.web import feature
+
+    built = feature()
+    return built.pages(), [built.api()]
 
 
 def current_engine() -> AlertEngine | None:

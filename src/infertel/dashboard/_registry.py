@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -99,10 +99,15 @@ class Api:
     build: Callable[[Dashboard], APIRouter]
 
 
+Provider = Callable[[], "tuple[Sequence[Page], Sequence[Api]]"]
+"""``provide() -> (pages, apis)``: what a feature adds while it is active (empty when it is not)."""
+
+
 @dataclass
 class _Registry:
     pages: dict[str, Page] = field(default_factory=dict)
     apis: dict[str, Api] = field(default_factory=dict)
+    providers: dict[str, Provider] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -144,8 +149,31 @@ def unregister(name_or_path: str) -> None:
         _registry.apis.pop(name_or_path, None)
 
 
+def register_provider(name: str, provide: Provider) -> None:
+    """Add pages and APIs that appear only while a feature is active (an engine runs, a registry is in use).
+
+    ``provide()`` runs each time a dashboard is built and answers ``(pages, apis)``, empty when the
+    feature is not active; pages and APIs registered with :func:`register_page` / :func:`register_api`
+    replace a provider's at the same path or name. A provider of the same ``name`` is replaced.
+
+    Example:
+        >>> register_provider("example", lambda: ([], []))  # doctest: +SKIP
+    """
+    with _registry.lock:
+        _registry.providers[name] = provide
+
+
 def registered() -> tuple[list[Page], list[Api]]:
     """A copy of the registered pages (by ``order``) and APIs, taken when a dashboard is built."""
     with _registry.lock:
-        pages = sorted(_registry.pages.values(), key=lambda p: (p.order, p.path))
-        return pages, list(_registry.apis.values())
+        providers = list(_registry.providers.values())
+        explicit_pages, explicit_apis = dict(_registry.pages), dict(_registry.apis)
+    pages: dict[str, Page] = {}
+    apis: dict[str, Api] = {}
+    for provide in providers:  # outside the lock: a provider may import its feature's modules
+        found_pages, found_apis = provide()
+        pages.update((p.path, p) for p in found_pages)
+        apis.update((a.name, a) for a in found_apis)
+    pages.update(explicit_pages)
+    apis.update(explicit_apis)
+    return sorted(pages.values(), key=lambda p: (p.order, p.path)), list(apis.values())

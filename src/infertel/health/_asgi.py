@@ -8,12 +8,14 @@ probe starts the event-loop lag monitor on the server's loop.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from infertel.health._model import LIVEZ, PROBES, READYZ, STARTUPZ
 from infertel.health._registry import HealthRegistry
 from infertel.health._render import HEALTH_JSON, ProbeReport
+from infertel.health.web import use
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -61,6 +63,7 @@ def health_app(registry: HealthRegistry, *, prefix: str = "") -> Callable[[Scope
         >>> import uvicorn  # doctest: +SKIP
         >>> uvicorn.run(health_app(HealthRegistry(checks=default_checks())), port=8081)  # doctest: +SKIP
     """
+    use(registry)
     paths = {f"{prefix.rstrip('/')}/{probe}": probe for probe in PROBES}
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -108,12 +111,34 @@ async def _lifespan(registry: HealthRegistry, receive: Receive, send: Send) -> N
             return
 
 
-def router(registry: HealthRegistry, *, prefix: str = "", tags: list[str] | None = None) -> Any:
+def terse(report: ProbeReport, verbose: bool) -> tuple[bytes, bytes]:
+    """The verdict alone, for callers not shown the details: ``{"status": ...}`` or one line of text.
+
+    Example:
+        >>> from infertel.health import HealthRegistry
+        >>> terse(HealthRegistry().report("livez"), False)
+        (b'{"status": "pass"}', b'application/health+json')
+    """
+    if verbose:
+        return f"{report.probe} check {'failed' if report.status == 'fail' else 'passed'}\n".encode(), _TEXT.encode()
+    return json.dumps({"status": report.status}).encode(), HEALTH_JSON.encode()
+
+
+def router(
+    registry: HealthRegistry,
+    *,
+    prefix: str = "",
+    tags: list[str] | None = None,
+    details: Callable[[Any], bool] | None = None,
+) -> Any:
     """A FastAPI ``APIRouter`` with ``{prefix}/livez``, ``/readyz`` and ``/startupz``.
 
     Mount it with ``app.include_router(router(registry))``. The application starts the registry
     (``registry.start()`` in its lifespan); the first probe starts the event-loop lag monitor on
-    the server's loop.
+    the server's loop. ``details(request) -> bool`` decides who sees the checks (their messages,
+    values, paths): the others get the same status code with the verdict alone (``{"status":
+    "pass"}``, or ``readyz check passed`` with ``?verbose``), so a Kubernetes probe that sends no
+    credentials works while the details stay behind, e.g., the dashboard's token.
 
     Raises:
         ImportError: FastAPI is not installed (``pip install 'infertel[fastapi]'``).
@@ -130,6 +155,7 @@ def router(registry: HealthRegistry, *, prefix: str = "", tags: list[str] | None
     except ImportError as exc:  # pragma: no cover - fastapi is in the test environment
         raise ImportError("infertel.health.router needs FastAPI: pip install 'infertel[fastapi]'") from exc
 
+    use(registry)
     api = APIRouter(prefix=prefix.rstrip("/"), tags=list(tags) if tags is not None else ["health"])
     responses: dict[int | str, dict[str, Any]] = {
         200: {"description": "pass or warn", "content": {HEALTH_JSON: {}, _TEXT: {}}},
@@ -145,7 +171,9 @@ def router(registry: HealthRegistry, *, prefix: str = "", tags: list[str] | None
         async def probe_endpoint(request: Request) -> Response:
             _start_monitor(registry)
             report = registry.report(probe)
-            body, content_type = _payload(report, wants_verbose(request.scope.get("query_string", b"")))
+            verbose = wants_verbose(request.scope.get("query_string", b""))
+            shown = details is None or details(request)
+            body, content_type = _payload(report, verbose) if shown else terse(report, verbose)
             return Response(body, report.http_status, {"cache-control": "no-store"}, media_type=content_type.decode())
 
         probe_endpoint.__name__ = probe

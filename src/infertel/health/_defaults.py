@@ -11,6 +11,7 @@ from infertel.health._looplag import EventLoopLagMonitor
 from infertel.health._model import Check
 from infertel.health._registry import HealthRegistry
 from infertel.health._shedding import LoadShedder, load_shedder
+from infertel.health.web import use
 
 
 def default_registry(
@@ -29,12 +30,14 @@ def default_registry(
         True
     """
     monitor = EventLoopLagMonitor()
-    return HealthRegistry(
+    registry = HealthRegistry(
         checks=[*default_checks(monitor=monitor, shedder=shedder, gpu=gpu), *checks],
         gates=gates,
         service=service,
         event_loop_monitor=monitor,
     )
+    use(registry)  # the application's registry: a mounted dashboard shows its health page
+    return registry
 
 
 def lifespan(registry: HealthRegistry) -> Callable[[Any], contextlib.AbstractAsyncContextManager[None]]:
@@ -44,6 +47,7 @@ def lifespan(registry: HealthRegistry) -> Callable[[Any], contextlib.AbstractAsy
         >>> from fastapi import FastAPI
         >>> app = FastAPI(lifespan=lifespan(default_registry(gpu=False)))
     """
+    use(registry)
 
     @contextlib.asynccontextmanager
     async def run(_app: Any) -> AsyncIterator[None]:

@@ -236,6 +236,11 @@ class HealthRegistry:
         thread = self._thread
         return thread is not None and thread.is_alive()
 
+    @property
+    def stopped(self) -> bool:
+        """Whether :meth:`stop` was called after the last :meth:`start` (a registry never started is not)."""
+        return self._stopping.is_set()
+
     def start(self) -> None:
         """Start refreshing in the background (idempotent).
 

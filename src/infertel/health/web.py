@@ -56,12 +56,85 @@ def store_readable_check(path: str | os.PathLike[str], *, period_s: float = 10.0
     return Check("store:readable", run, period_s=period_s, critical=True)
 
 
-def _own_registry(store_path: Path) -> HealthRegistry:
+def dashboard_registry(store_path: str | os.PathLike[str]) -> HealthRegistry:
+    """The standalone dashboard's own checks: the store's file readable (critical), memory, the store's disk.
+
+    Example:
+        >>> sorted(dashboard_registry("/tmp/store.db").observations())
+        ['disk:utilization', 'memory:utilization', 'store:readable']
+    """
     from infertel.health._builtin import disk_check, memory_check
 
+    store_path = Path(store_path)
     folder = store_path.parent if store_path.parent.exists() else Path(os.sep)
     return HealthRegistry(checks=[store_readable_check(store_path), memory_check(), disk_check(folder)],
                           max_workers=2)  # fmt: skip
+
+
+class _InUse:
+    """The application's health registry, weakly held, until it is stopped.
+
+    The last one made by ``default_registry()`` or served by ``router()`` / ``health_app()`` / ``lifespan()``.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ref: weakref.ref[HealthRegistry] | None = None
+
+    def mark(self, registry: HealthRegistry) -> None:
+        with self._lock:
+            self._ref = weakref.ref(registry)
+
+    def get(self) -> HealthRegistry | None:
+        with self._lock:
+            registry = self._ref() if self._ref is not None else None
+        return None if registry is None or registry.stopped else registry
+
+
+_IN_USE = _InUse()
+
+
+def use(registry: HealthRegistry) -> None:
+    """Mark ``registry`` as the application's: mounted dashboards built from now on show its health page.
+
+    ``default_registry()``, ``router()``, ``health_app()`` and ``lifespan()`` call it; a registry that
+    is stopped (or garbage-collected) is no longer shown. An explicit :func:`register` replaces it.
+
+    Example:
+        >>> registry = HealthRegistry()
+        >>> use(registry)
+        >>> in_use() is registry
+        True
+    """
+    _IN_USE.mark(registry)
+    from infertel.dashboard._registry import register_provider
+
+    register_provider("health", dashboard_features)
+
+
+def in_use() -> HealthRegistry | None:
+    """The registry last marked by :func:`use`, unless it was stopped since (``None``: none).
+
+    Example:
+        >>> in_use() is None or not in_use().stopped
+        True
+    """
+    return _IN_USE.get()
+
+
+def dashboard_features() -> tuple[list[Any], list[Any]]:
+    """The health page and ``api/health`` over :func:`in_use`'s registry, else nothing (asked per router built).
+
+    Example:
+        >>> pages, apis = dashboard_features()
+        >>> len(pages) == len(apis) and len(pages) in (0, 1)
+        True
+    """
+    registry = in_use()
+    if registry is None:
+        return [], []
+    built = HealthFeature(registry)
+    return built.pages(), [built.api()]
 
 
 class HealthFeature:
@@ -72,8 +145,9 @@ class HealthFeature:
         ['/health']
     """
 
-    def __init__(self, registry: HealthRegistry | None = None) -> None:
+    def __init__(self, registry: HealthRegistry | None = None, *, own: bool | None = None) -> None:
         self._registry = registry
+        self._own_checks = registry is None if own is None else own  # the page says whose checks these are
         self._lock = threading.Lock()
         self._own: weakref.WeakKeyDictionary[Any, HealthRegistry] = weakref.WeakKeyDictionary()
 
@@ -84,7 +158,7 @@ class HealthFeature:
         with self._lock:
             found = self._own.get(d)
             if found is None:
-                found = self._own[d] = _own_registry(Path(d.store_path))
+                found = self._own[d] = dashboard_registry(d.store_path)
         found.start()  # idempotent; checks run on the registry's threads, never on this request
         return found
 
@@ -119,7 +193,7 @@ class HealthFeature:
         return [Page("/health", "Health", self._render, order=75, templates=("infertel.health",), css=CSS)]
 
     def _render(self, d: Any, query: Mapping[str, str], params: Mapping[str, str]) -> str:
-        return d.render("health.html", own=self._registry is None, **self.view(d))
+        return d.render("health.html", own=self._own_checks, **self.view(d))
 
     def api(self) -> Any:
         """The ``health`` API: ``GET api/health?probe=readyz``."""
@@ -155,17 +229,17 @@ class HealthFeature:
         return api
 
 
-def feature(registry: HealthRegistry | None = None) -> HealthFeature:
+def feature(registry: HealthRegistry | None = None, *, own: bool | None = None) -> HealthFeature:
     """The health page and API over ``registry``, to add to one router: ``router(pages=f.pages(), apis=[f.api()])``.
 
     Example:
         >>> feature().api().name
         'health'
     """
-    return HealthFeature(registry)
+    return HealthFeature(registry, own=own)
 
 
-def register(registry: HealthRegistry | None = None) -> None:
+def register(registry: HealthRegistry | None = None, *, own: bool | None = None) -> None:
     """Add the ``/health`` page and ``api/health`` to every dashboard built from now on.
 
     Example:
@@ -173,10 +247,19 @@ def register(registry: HealthRegistry | None = None) -> None:
     """
     from infertel.dashboard import register_api, register_page
 
-    built = HealthFeature(registry)
+    built = HealthFeature(registry, own=own)
     for page in built.pages():
         register_page(page)
     register_api(built.api())
 
 
-__all__ = ["HealthFeature", "feature", "register", "store_readable_check"]
+__all__ = [
+    "HealthFeature",
+    "dashboard_features",
+    "dashboard_registry",
+    "feature",
+    "in_use",
+    "register",
+    "store_readable_check",
+    "use",
+]

@@ -31,10 +31,11 @@ def add(commands: Any) -> None:
     """Add ``dashboard``'s parser to the subparsers ``commands``."""
     parser = commands.add_parser(
         NAME,
-        help="serve the web dashboard (overview, resources, traces, logs) over the local store",
+        help="serve the web dashboard (overview, resources, traces, logs, alerts, health) over the local store",
         description="Serve server-rendered pages and a JSON API over the embedded SQLite store, read-only: "
         "per-model request rate, errors, latency, TTFT, tokens/s, resources, traces with their waterfall, logs. "
-        "Binds 127.0.0.1 unless told otherwise; a non-loopback --host needs a token.",
+        "Binds 127.0.0.1 unless told otherwise; a non-loopback --host needs a token. /livez, /readyz and /startupz "
+        "report this process's health (status code and verdict without the token, the checks with it).",
     )
     parser.add_argument("--store", default=None, metavar="PATH", help=STORE_HELP)
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -89,15 +90,27 @@ def run(args: argparse.Namespace) -> int:
     # Without a token on loopback, only loopback Host headers: no DNS-rebinding page can read the dashboard.
     hosts = None if token is not None else ["127.0.0.1", "localhost", "::1", "[::1]", args.host.strip("[]")]
     from infertel.alerting.web import register as register_alerts
+    from infertel.dashboard._security import TokenGate
+    from infertel.health import router as probes
+    from infertel.health.web import dashboard_registry
     from infertel.health.web import register as register_health
 
+    registry = dashboard_registry(path)  # this process's health: the store readable, memory, the store's disk
     register_alerts()  # the alerts, silences and health pages over the store's alerting tables
-    register_health()
+    register_health(registry, own=True)
     app = create_app(path, token=token, refresh_s=args.refresh, trace_url=args.trace_url, allowed_hosts=hosts)
+    # /livez /readyz /startupz answer Kubernetes (which sends no token) with the status code and verdict only;
+    # the checks themselves (messages, the store's path) need the dashboard's token, as every other route.
+    gate = TokenGate(token, "")
+    app.include_router(probes(registry, details=lambda request: gate.check(request, page=False) is None))
     sock = _listen(args.host, args.port)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
     print(f"infertel dashboard: http://{_url_host(args.host)}:{args.port}/  (store {path}; Ctrl-C to stop)", flush=True)
-    server.run(sockets=[sock])
+    registry.start()
+    try:
+        server.run(sockets=[sock])
+    finally:
+        registry.stop()
     return 0
 
 
