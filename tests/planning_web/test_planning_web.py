@@ -218,6 +218,7 @@ def test_json_routes_under_the_dashboard_api(filled, registered) -> None:
         plan = client.get("/api/autoscaling/capacity-plan")
         predictions = client.get("/api/autoscaling/predictions")
         recommendation = client.get("/api/autoscaling/recommendations", params={"current_replicas": 2})
+        again = client.get("/api/autoscaling/recommendations", params={"current_replicas": 3})  # the fit reused
         cost = client.get("/api/autoscaling/cost", params={"range": "24h"})
         schema = client.get("/openapi.json").json()
     assert plan.status_code == 200 and plan.json() == _expected_plan(path)
@@ -226,6 +227,7 @@ def test_json_routes_under_the_dashboard_api(filled, registered) -> None:
     assert recommendation.status_code == 200
     body = recommendation.json()
     assert body == _expected_recommendation(path, 2, "query")
+    assert again.json() == _expected_recommendation(path, 3, "query")  # the cached forecaster was not changed
     assert 5 <= len(body["signals"]) <= 10 and body["desired_replicas"] >= 2  # the busy last minutes: ~20 req/min
     assert cost.status_code == 200
     by_model: dict[str, float] = {}

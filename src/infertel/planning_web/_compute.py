@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from infertel._internal.commands._query import iso
@@ -63,23 +63,34 @@ def _by_time(store: Any, query: str, start_ns: int, end_ns: int) -> dict[int, fl
     return out
 
 
-def recommendation(store: Any, s: PlanningSettings, now_ns: int, current: int, source: str) -> dict[str, Any]:
+def fit_history(store: Any, s: PlanningSettings, origin_ns: int) -> tuple[list[float], Any]:
+    """The 5-minute request history up to ``origin_ns`` and a ``HoltWinters`` fitted on it (None under 4 buckets)."""
+    from infertel.forecast import HoltWinters
+
+    values, _ = request_history(store, origin_ns - int(s.history_s * _NS), origin_ns)
+    return values, HoltWinters(step_s=STEP_S).fit(values) if len(values) >= 4 else None
+
+
+def recommendation(
+    store: Any, s: PlanningSettings, now_ns: int, current: int, source: str,
+    fitted: Callable[[Any, PlanningSettings, int], tuple[list[float], Any]] | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """Desired replicas now: infertel's policy replayed over the last 5-10 minutes of the store, minute by minute.
 
     The forecaster is fitted on the 5-minute request history up to ``origin`` (the start of the
     previous full bucket); each minute since then is one decision on that minute's arrivals, requests
     in flight, p95 TTFT; so the HPA-style "two decisions in a row" checks and the stabilisation
     window see real history. The store reports no waiting queue or KV-cache usage: they count as 0.
+    ``fitted(store, settings, origin_ns)`` gives the history and a fitted forecaster the replay may
+    update (default :func:`fit_history`; the views pass a cached copy).
     """
     from infertel.autoscaling import PredictiveAutoscaler
-    from infertel.forecast import HoltWinters
     from infertel.simulate import Observation
 
     table = s.capacity_table()
     step_ns = int(STEP_S * _NS)
     origin = now_ns // step_ns * step_ns - step_ns
-    values, _ = request_history(store, origin - int(s.history_s * _NS), origin)
-    forecaster = HoltWinters(step_s=STEP_S).fit(values) if len(values) >= 4 else None
+    values, forecaster = (fitted or fit_history)(store, s, origin)
     policy = PredictiveAutoscaler(
         capacity_rps=table, target_running=s.target_running, forecaster=forecaster,
         origin_s=origin / _NS, cold_start_s=s.cold_start_s, interval_s=DECISION_S, coverage=s.coverage,
