@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from collections.abc import Mapping, Sequence
+from operator import add
 from typing import Any
 
 from infertel_exporters.sqlite._buckets import DURATION_BOUNDS, HISTOGRAMS, STEPS_S, TPOT_BOUNDS, TTFT_BOUNDS
@@ -245,30 +246,24 @@ class SpanRollups:
             acc[_P0 + bisect_left(TPOT_BOUNDS, tpot)] += 1
 
     def rows(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-        """Rows for ``UPSERT`` (groups without the error type) and ``UPSERT_ERRORS``, for every step."""
-        main: dict[tuple[Any, ...], list[Any]] = {}
-        errors: dict[tuple[Any, ...], list[Any]] = {}
+        """Rows for ``UPSERT`` (groups without the error type) and ``UPSERT_ERRORS``, for every step.
+
+        Each 10 s group is packed once; packing is additive (a lane stays below 2**31), so the
+        coarser buckets add packed tuples (in C, through ``map``) instead of repacking.
+        """
+        main: dict[tuple[Any, ...], tuple[int, ...]] = {}
+        errors: dict[tuple[Any, ...], tuple[int, ...]] = {}
         for (bucket, service, model, operation, error_type), values in self._groups.items():
+            packed = pack(values)
             for step in STEPS_S:
-                width = step * 1_000_000_000
-                key = (step, bucket - bucket % width, service, model, operation)
-                _add(main, key, values)
+                key = (step, bucket - bucket % (step * 1_000_000_000), service, model, operation)
+                current = main.get(key)
+                main[key] = packed if current is None else tuple(map(add, current, packed))
                 if error_type:
-                    _add(errors, (*key, error_type), values)
-        return (
-            [(*key, *pack(values)) for key, values in main.items()],
-            [(*key, *pack(values)) for key, values in errors.items()],
-        )
-
-
-def _add(target: dict[tuple[Any, ...], list[Any]], key: tuple[Any, ...], values: list[Any]) -> None:
-    merged = target.get(key)
-    if merged is None:
-        target[key] = list(values)
-    else:
-        for i, v in enumerate(values):
-            if v:
-                merged[i] += v
+                    key = (*key, error_type)
+                    current = errors.get(key)
+                    errors[key] = packed if current is None else tuple(map(add, current, packed))
+        return [(*key, *values) for key, values in main.items()], [(*key, *values) for key, values in errors.items()]
 
 
 def histogram(values: Sequence[Any], prefix: str) -> list[Any]:
