@@ -260,9 +260,9 @@ class SpanRollups:
                 current = main.get(key)
                 main[key] = packed if current is None else tuple(map(add, current, packed))
                 if error_type:
-                    key = (*key, error_type)
-                    current = errors.get(key)
-                    errors[key] = packed if current is None else tuple(map(add, current, packed))
+                    error_key = (*key, error_type)
+                    current = errors.get(error_key)
+                    errors[error_key] = packed if current is None else tuple(map(add, current, packed))
         return [(*key, *values) for key, values in main.items()], [(*key, *values) for key, values in errors.items()]
 
 
