@@ -174,6 +174,10 @@ def prepare_store(path: Path, *, hours: float, rate: float, valid_h: float) -> d
     if facts is not None and facts["newest_ns"] > now + 60_000_000_000:
         return facts
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.name.startswith("bench-dashboard-"):  # the default cache: drop older builds (hundreds of MiB each)
+        for old in path.parent.glob("bench-dashboard-*"):
+            if not old.name.startswith(path.stem):
+                old.unlink(missing_ok=True)
     tmp = path.with_suffix(".tmp")
     print(f"filling {path} ({hours + valid_h:g} h at {rate:g} requests/s; minutes) ...", flush=True)
     t0 = time.perf_counter()
