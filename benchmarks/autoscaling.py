@@ -11,7 +11,15 @@ Azure Public Dataset, CC-BY 4.0; Patel et al., "Splitwise: Efficient generative 
 phase splitting", ISCA 2024.
 
 Targets (issue 15): at most half the violation minutes of (a) and of (b) at no more replica-hours;
-within 15% of the hindsight fleet's replica-hours at equal (or fewer) violations.
+within 15% of the hindsight fleet's replica-hours at equal (or fewer) violations ((c) is the fewest
+replicas of a fixed fleet whose violation minutes are at most infertel's).
+
+Where a target fails, reference rows ("ref:") show what else reaches it at the baseline's cost:
+the HPA at lower utilization targets and infertel with a wider interval (standing headroom bought
+with replica-hours), fixed fleets, and a clairvoyant reference that sizes the fleet from the
+arrivals one cold start ahead (no real policy can). The burst table gives violation minutes per
+burst window and the cold-start floor; the real-trace table gives the autocorrelation of the
+per-minute request counts at the cold-start lag.
 
 Usage: python benchmarks/autoscaling.py [--days 1] [--seed 1] [--quick]
 """
@@ -33,6 +41,7 @@ from infertel.simulate import (
     AZURE_ATTRIBUTION,
     DAY_S,
     Burst,
+    Observation,
     ReplicaModel,
     Request,
     Seasonality,
@@ -78,6 +87,23 @@ def _hindsight(
     return n, result
 
 
+def _burst_minutes(result: SimulationResult, burst: Burst) -> int:
+    # a burst's window: from its start to 15 minutes after its end (cold start + 5 min to drain)
+    first = int(burst.start_s // 60)
+    last = int((burst.start_s + burst.duration_s) // 60) + 15
+    return sum(1 for i, m in enumerate(result.minutes) if m[3] and first <= i < last)
+
+
+def _line(row: Row, shadow: set[int], bursts: list[Burst]) -> str:
+    r = row.result
+    line = f"{row.policy:34} {r.violation_minutes:>13} {r.replica_hours:>10.1f} {r.ttft_p95_s:>10.2f}"
+    if shadow:
+        line += f" {sum(1 for i, m in enumerate(r.minutes) if m[3] and i not in shadow):>14}"
+    if bursts:
+        line += f" {' '.join(f'{_burst_minutes(r, b):>3}' for b in bursts):>22}"
+    return line
+
+
 def compare(
     name: str,
     requests: list[Request],
@@ -87,6 +113,7 @@ def compare(
     ours: PredictiveAutoscaler,
     start_replicas: int,
     bursts: list[Burst] | None = None,
+    frontier: list[tuple[str, SimulationResult]] | None = None,
 ) -> bool:
     t0 = time.perf_counter()
     rows = [
@@ -102,12 +129,11 @@ def compare(
     # minutes from a burst's start to cold start + 5 min after its end: no reactive policy can avoid those
     shadow = {m for b in bursts or [] for m in range(int(b.start_s // 60), int((b.start_s + b.duration_s) // 60) + 15)}
     extra = f" {'outside bursts':>14}" if shadow else ""
+    if bursts:
+        extra += f" {'in each burst window':>22}"
     print(f"{'policy':34} {'violation min':>13} {'replica-h':>10} {'p95 TTFT s':>10}{extra}")
-    for row in rows:
-        r = row.result
-        outside = sum(1 for i, m in enumerate(r.minutes) if m[3] and i not in shadow)
-        cell = f" {outside:>14}" if shadow else ""
-        print(f"{row.policy:34} {r.violation_minutes:>13} {r.replica_hours:>10.1f} {r.ttft_p95_s:>10.2f}{cell}")
+    for row in rows + [Row(label, result) for label, result in (frontier or [])]:
+        print(_line(row, shadow, bursts or []))
     checks = []
     for base in rows[1:3]:
         b = base.result
@@ -117,8 +143,54 @@ def compare(
     checks.append((f"vs hindsight fleet: replica-hours <= 1.15 x {fixed.replica_hours:.1f}", ok))
     for label, passed in checks:
         print(f"  {'PASS' if passed else 'FAIL'}  {label}")
+    print(
+        f"  (c) is the fewest replicas of a fixed fleet with <= {mine.violation_minutes} violation minutes (equal "
+        "or fewer than infertel's), found by simulating fixed fleets; its replica-hours are compared."
+    )
+    if frontier:
+        # what the reference rows (policies with more standing headroom, fixed fleets, a clairvoyant) reach
+        # at each baseline's cost: if none halves its violation minutes, the target is beyond them too
+        for base in rows[1:3]:
+            b = base.result
+            refs = [*frontier, (rows[3].policy, rows[3].result)]
+            within = [(r.violation_minutes, label) for label, r in refs if r.replica_hours <= b.replica_hours]
+            best = min(within) if within else None
+            found = f"{best[0]} ({best[1]})" if best else "none"
+            print(
+                f"  reference rows at <= {b.replica_hours:.1f} replica-h ({base.policy}): fewest violation minutes "
+                f"{found}; target <= {b.violation_minutes // 2}"
+            )
     print(f"  ({time.perf_counter() - t0:.0f} s)")
     return all(passed for _, passed in checks)
+
+
+def _autocorrelation(values: list[int], lag: int) -> float:
+    mean = sum(values) / len(values)
+    var = sum((v - mean) ** 2 for v in values)
+    cov = sum((values[i] - mean) * (values[i + lag] - mean) for i in range(len(values) - lag))
+    return cov / var if var else 0.0
+
+
+class _Clairvoyant:
+    """A reference that sees the future (no real policy can): the fleet the next arrivals need, asked early.
+
+    At each decision it asks for the replicas that carry ``factor`` x the highest 1-minute arrival rate
+    from now to one cold start plus one interval and one minute ahead, at the measured capacity. It
+    bounds what knowing the arrivals buys; it is a heuristic, not the optimum.
+    """
+
+    def __init__(self, requests: list[Request], *, sizing: PredictiveAutoscaler, cold_start_s: float, factor: float):
+        self.interval_s, self.cold_start_s, self.factor, self.sizing = 15.0, cold_start_s, factor, sizing
+        self.counts: dict[int, int] = {}
+        for r in requests:
+            k = int(r.arrival_s // self.interval_s)
+            self.counts[k] = self.counts.get(k, 0) + 1
+
+    def decide(self, obs: Observation) -> int:
+        now = int(obs.time_s // self.interval_s)
+        ahead = math.ceil((self.cold_start_s + self.interval_s + 60.0) / self.interval_s)
+        per_min = [sum(self.counts.get(k + j, 0) for j in range(4)) / 60.0 for k in range(now, now + ahead)]
+        return self.sizing.replicas_for(self.factor * max(per_min), 0)
 
 
 def _seasonal_day(
@@ -196,7 +268,38 @@ def main(argv: list[str] | None = None) -> int:
             backlog_drain_s=args.backlog_drain_s,
         )
         first = max(1, math.ceil(rate(0.0) / caps[1]))
-        ok &= compare(title, requests, model=model, end_s=end_s, ours=ours, start_replicas=first, bursts=bursts)
+        frontier = []
+        if bursts:
+            # standing headroom bought with replica-hours: the HPA at lower targets, infertel at a wider interval
+            for target in (0.6, 0.5):
+                hpa = _run(requests, model, HpaUtilizationPolicy(target=target), first, end_s)
+                frontier.append((f"ref: HPA at {target:.0%} target", hpa))
+            wide = PredictiveAutoscaler(
+                capacity_rps=caps,
+                target_running=running,
+                forecaster=HoltWinters(step_s=STEP_S).fit(history, horizon_steps=3),
+                cold_start_s=model.cold_start_s,
+                backlog_drain_s=args.backlog_drain_s,
+                coverage=0.98,
+            )
+            frontier.append(("ref: infertel, 98% interval", _run(requests, model, wide, first, end_s)))
+        ok &= compare(
+            title,
+            requests,
+            model=model,
+            end_s=end_s,
+            ours=ours,
+            start_replicas=first,
+            bursts=bursts,
+            frontier=frontier,
+        )
+        if bursts:
+            floor = [min(b.duration_s, model.cold_start_s + 15.0) / 60 for b in bursts]
+            print(
+                "  cold-start floor: minutes of each burst before a replica asked at its first decision can serve "
+                f"({', '.join(f'{f:.0f}' for f in floor)}); a burst above the standing fleet's capacity loses them "
+                "under any policy that cannot see it coming"
+            )
 
     replay = azure_code_trace(speedup=REPLAY_SPEEDUP)
     replay_end = replay[-1].arrival_s
@@ -205,6 +308,13 @@ def main(argv: list[str] | None = None) -> int:
         capacity_rps=caps, target_running=running, cold_start_s=fast.cold_start_s, backlog_drain_s=args.backlog_drain_s
     )
     first = max(1, math.ceil(len(replay) / replay_end / caps[1]))
+    frontier = [(f"ref: fixed fleet of {n}", _run(replay, fast, None, n, replay_end)) for n in (1, 2, 4, 5)]
+    for factor in (0.75, 1.0, 1.5, 2.0):
+        oracle = _Clairvoyant(replay, sizing=reactive, cold_start_s=fast.cold_start_s, factor=factor)
+        frontier.append((f"ref: clairvoyant x{factor:g}", _run(replay, fast, oracle, first, replay_end)))
+    reactive = PredictiveAutoscaler(
+        capacity_rps=caps, target_running=running, cold_start_s=fast.cold_start_s, backlog_drain_s=args.backlog_drain_s
+    )
     ok &= compare(
         f"Azure code trace x{REPLAY_SPEEDUP:g} rate, cold start {REPLAY_COLD_START_S:.0f} s (no history: "
         "LLM signals only)",
@@ -213,6 +323,16 @@ def main(argv: list[str] | None = None) -> int:
         end_s=replay_end,
         ours=reactive,
         start_replicas=first,
+        frontier=frontier,
+    )
+    counts = [0] * (int(replay_end // 60) + 1)
+    for r in replay:
+        counts[int(r.arrival_s // 60)] += 1
+    lag = max(1, round(fast.cold_start_s / 60))
+    print(
+        f"  requests per minute: mean {sum(counts) / len(counts):.0f}, range {min(counts)}-{max(counts)}; "
+        f"autocorrelation at the cold-start lag ({lag} min): {_autocorrelation(counts, lag):+.2f} "
+        "(what arrives one cold start ahead is not predictable from what arrives now)"
     )
     print("\nOVERALL:", "PASS" if ok else "FAIL")
     return 0 if ok else 1
