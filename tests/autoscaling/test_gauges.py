@@ -37,7 +37,8 @@ def test_desired_replicas_and_inputs_are_exported(
     policy = PredictiveAutoscaler(capacity_rps=2.0, target_running=4.0)
     AutoscalingGauges(policy, meter_provider=meter_provider)
     # 8 req/s + a queue of 300 over 300 s = 9 req/s on 2 replicas of 2 req/s: 5 wanted, doubling caps at 4
-    policy.decide(Observation(15.0, 15.0, 2, 2, 300, 16, 120, 1.0, 1.0, 0.3, 1.5, 8))
+    # (4 running per replica on average: on target, so the running requests ask for no more)
+    policy.decide(Observation(15.0, 15.0, 2, 2, 300, 16, 120, 0.5, 0.5, 0.3, 1.5, 8))
     assert _points(metric_reader) == {
         semconv.INFERTEL_AUTOSCALING_DESIRED_REPLICAS: ("{replica}", [({semconv.AUTOSCALING_REASON: "rate"}, 4)]),
         semconv.INFERTEL_AUTOSCALING_CURRENT_REPLICAS: ("{replica}", [({}, 2)]),

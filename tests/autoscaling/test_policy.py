@@ -60,16 +60,35 @@ def test_steady_load_within_tolerance_keeps_the_fleet() -> None:
 def test_a_queue_and_a_burst_of_arrivals_scale_up_at_once() -> None:
     policy = PredictiveAutoscaler(capacity_rps=2.0, target_running=4.0, backlog_drain_s=300.0)
     # 8 req/s arriving + 300 waiting (1 req/s over 300 s) = 9 req/s -> 5 replicas
-    assert policy.decide(_obs(15.0, arrivals=120, waiting=300, utilization=1.0)) == 4  # at most doubling
+    # (4 running per replica on average: on target, so the running requests ask for no more)
+    assert policy.decide(_obs(15.0, arrivals=120, waiting=300, utilization=0.5)) == 4  # at most doubling
     assert policy.last is not None and (policy.last.from_rate, policy.last.reason) == (5, "rate")
 
 
-def test_running_above_target_must_last_two_decisions() -> None:
-    policy = PredictiveAutoscaler(capacity_rps=2.0, target_running=4.0)
+def test_running_above_target_must_last_two_decisions_with_a_forecast() -> None:
+    # a flat forecast of 1 req/s: the forecast needs 1 replica, the rate (4 req/s) 2 within tolerance
+    flat = HoltWinters(step_s=300.0, seasons_s=(86_400.0,)).fit([300.0] * (3 * 288))
+    policy = PredictiveAutoscaler(capacity_rps=2.0, target_running=4.0, forecaster=flat)
     busy = {"utilization": 1.0, "arrivals": 60}  # 8 running per replica on average
     assert policy.decide(_obs(15.0, **busy)) == 2
+    assert policy.last is not None and (policy.last.from_load, policy.last.reason) == (2, "load")
     assert policy.decide(_obs(30.0, **busy)) == 4
-    assert policy.last is not None and policy.last.reason == "load"
+    assert policy.last is not None and (policy.last.from_load, policy.last.reason) == (4, "load")
+    # a single reading above target after a reading on target is held back again
+    assert policy.decide(_obs(45.0, utilization=0.5, arrivals=60)) == 4  # the window holds 4
+    assert policy.decide(_obs(60.0, replicas=4, ready=4, utilization=0.5, arrivals=60)) == 4
+    assert policy.last is not None and policy.last.from_load == 4
+
+
+def test_running_above_target_acts_on_one_reading_without_a_forecast() -> None:
+    # reactive path (no history to forecast from): the running requests are the primary signal, as the HPA's
+    policy = PredictiveAutoscaler(capacity_rps=2.0, target_running=4.0)
+    assert policy.decide(_obs(15.0, utilization=1.0, arrivals=60)) == 4  # ceil(2 * 8 / 4)
+    assert policy.last is not None and (policy.last.from_load, policy.last.from_rate, policy.last.reason) == (
+        4,
+        2,
+        "load",
+    )
 
 
 def test_ttft_breach_adds_a_replica_only_when_none_is_starting() -> None:

@@ -61,7 +61,8 @@ class PredictiveAutoscaler:
     Each decision takes the largest of: the replicas the forecast's upper bound needs over the next
     ``cold_start_s + interval_s`` (a replica asked for now serves only after its cold start); the
     replicas the running requests need at ``target_running`` per replica (the HPA formula with its
-    tolerance, above target at two decisions in a row); the replicas the last minute's arrival rate
+    tolerance; above target at two decisions in a row with a forecaster, at one without, as the HPA
+    acts on its metric); the replicas the last minute's arrival rate
     plus the waiting requests need, when that exceeds the forecast's upper bound (a burst); one more
     replica while the p95 time to first token breaks the SLO at two decisions in a row and no replica
     is starting; and the replicas the KV-cache usage needs. Scale-up is immediate (the rate signal at
@@ -95,7 +96,7 @@ class PredictiveAutoscaler:
     Example:
         >>> from infertel.simulate import Observation
         >>> policy = PredictiveAutoscaler(capacity_rps=2.0, target_running=6.0)
-        >>> policy.decide(Observation(15.0, 15.0, 1, 1, 10, 8, 60, 1.0, 1.0, 0.2, 3.0, 8))
+        >>> policy.decide(Observation(15.0, 15.0, 1, 1, 10, 4, 60, 0.5, 0.5, 0.2, 3.0, 8))
         2
         >>> policy.last.reason
         'rate'
@@ -207,9 +208,11 @@ class PredictiveAutoscaler:
         from_rate = self.replicas_for(demand, current)
         if upper_rps is not None and demand <= upper_rps:
             from_rate = 0  # within the forecast's interval: noise the forecast already covers
-        # the running requests must exceed the target at two decisions in a row (not a swing)
+        # with a forecast, the running requests must exceed the target at two decisions in a row (the
+        # forecast covers the expected load; one high reading is mostly a swing); without one they are
+        # the primary signal and act on one reading, as the HPA's metric does
         over = from_load > current
-        if over and not self._over:
+        if over and not self._over and self.forecaster is not None:
             from_load = min(from_load, current)
         self._over = over
         # a breach in one short interval is noise (a few long prompts); two in a row is a trend
