@@ -171,6 +171,10 @@ class Dispatcher:
             if not group.alerts:
                 del self._groups[key]
 
+    def next_flush(self) -> float | None:
+        """When the earliest group is due (the engine's clock), ``None`` without groups: the engine wakes then."""
+        return min((group.next_flush for group in self._groups.values()), default=None)
+
     def _flush(self, group: _Group, now: float, firing_labels: Sequence[Mapping[str, str]]) -> None:
         firing = [a for a in group.alerts.values()
                   if a.state == "firing" and self.muted(a, firing_labels, now) is None]  # fmt: skip

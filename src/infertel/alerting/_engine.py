@@ -376,17 +376,27 @@ class AlertEngine:
     def _loop(self) -> None:
         next_round = time.monotonic()
         while not self._stop.is_set():
-            if time.monotonic() >= next_round:
+            late = time.monotonic() - next_round
+            if late >= 0:
                 next_round += self.interval_s
+                # A round runs at its planned time, rounds exactly interval_s apart (as Prometheus evaluates at
+                # aligned times): a round started a few ms late must not find `for` short by those ms, which
+                # would fire one whole interval later.
+                now = self._clock()
                 try:
-                    self.evaluate()
+                    self.evaluate(now - late if late < self.interval_s else now)
                 except Exception:
                     _logger.exception("alerting: evaluation round failed; the next round runs as planned")
             try:
                 self.tick()
             except Exception:
                 _logger.exception("alerting: notification dispatch failed")
-            self._stop.wait(max(0.0, min(1.0, next_round - time.monotonic())))
+            wake = next_round - time.monotonic()
+            with self._round_lock:
+                due = self.dispatcher.next_flush()
+            if due is not None:  # a group's group_wait/group_interval ends before the next round: flush it then
+                wake = min(wake, max(due - self._clock(), 0.01))
+            self._stop.wait(max(0.0, min(1.0, wake)))
 
     def shutdown(self, timeout_millis: float = 5000) -> bool:
         """Stop the thread, then flush and stop the receivers' channels within ``timeout_millis``.

@@ -14,6 +14,10 @@ from infertel.alerting._rules import AlertSpec
 RESOLVED_RETENTION_S = 900.0
 """A resolved alert is kept (and re-sent as resolved) this long, as Prometheus does."""
 
+TIME_SLACK_S = 1e-3
+"""``for`` and ``keep_firing_for`` count as elapsed 1 ms early: rounds planned exactly ``interval`` apart still
+read their times from the clock a few microseconds apart (Prometheus compares whole milliseconds)."""
+
 ZERO_TIME = "0001-01-01T00:00:00Z"
 
 
@@ -152,7 +156,7 @@ class RuleState:
             else:
                 entry.alert = replace(entry.alert, value=value, annotations=annotations)
                 entry.keep_firing_since = None
-            if entry.alert.state == "pending" and now - entry.alert.active_at >= spec.for_s:
+            if entry.alert.state == "pending" and now - entry.alert.active_at >= spec.for_s - TIME_SLACK_S:
                 entry.alert = replace(entry.alert, state="firing", fired_at=now)
                 events.append(("firing", entry.alert))
         for fp, entry in list(self.active.items()):
@@ -170,7 +174,7 @@ class RuleState:
             if spec.keep_firing_for_s > 0:
                 if entry.keep_firing_since is None:
                     entry.keep_firing_since = now
-                if now - entry.keep_firing_since < spec.keep_firing_for_s:
+                if now - entry.keep_firing_since < spec.keep_firing_for_s - TIME_SLACK_S:
                     continue
             entry.alert = replace(alert, state="resolved", resolved_at=now)
             events.append(("resolved", entry.alert))
