@@ -33,6 +33,7 @@ _N_SUMS = len(SUM_COLUMNS)
 _D0 = _N_SUMS
 _F0 = _D0 + len(DURATION_BOUNDS) + 1
 _P0 = _F0 + len(TTFT_BOUNDS) + 1
+_INF = math.inf
 
 # Storage: the token sums in their own columns; every other count is packed two to an integer
 # column (``v<j>`` = lane 0 + lane 1 * 2**31): half the columns make the upsert (one SQL expression
@@ -217,7 +218,8 @@ class SpanRollups:
     def count(self, service: str, model: str | None, operation: str | None, attributes: Mapping[str, Any],
               is_error: bool, start_ns: int, duration_ns: int) -> None:  # fmt: skip
         """Count one GenAI span: its group, error, tokens, and duration / TTFT / TPOT buckets."""
-        error_type = attributes.get(ERROR_TYPE)
+        get = attributes.get
+        error_type = get(ERROR_TYPE)
         if error_type is None:
             error_type = ERROR_TYPE_OTHER if is_error else ""
         else:
@@ -229,19 +231,19 @@ class SpanRollups:
         acc[0] += 1
         if is_error:
             acc[1] += 1
-        tokens = attributes.get(GEN_AI_USAGE_INPUT_TOKENS)
+        tokens = get(GEN_AI_USAGE_INPUT_TOKENS)
         if tokens.__class__ is int:
             acc[2] += tokens
-        tokens = attributes.get(GEN_AI_USAGE_OUTPUT_TOKENS)
+        tokens = get(GEN_AI_USAGE_OUTPUT_TOKENS)
         if tokens.__class__ is int:
             acc[3] += tokens
         acc[_D0 + bisect_left(DURATION_BOUNDS, duration_ns / 1e9)] += 1
-        ttft = attributes.get(GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)
-        if ttft is not None and (ttft.__class__ is float or ttft.__class__ is int) and 0 <= ttft < math.inf:
+        ttft = get(GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)
+        if ttft is not None and (ttft.__class__ is float or ttft.__class__ is int) and 0 <= ttft < _INF:
             acc[4] += 1
             acc[_F0 + bisect_left(TTFT_BOUNDS, ttft)] += 1
-        tpot = attributes.get(INFERTEL_TIME_PER_OUTPUT_TOKEN)
-        if tpot is not None and (tpot.__class__ is float or tpot.__class__ is int) and 0 <= tpot < math.inf:
+        tpot = get(INFERTEL_TIME_PER_OUTPUT_TOKEN)
+        if tpot is not None and (tpot.__class__ is float or tpot.__class__ is int) and 0 <= tpot < _INF:
             acc[5] += 1
             acc[_P0 + bisect_left(TPOT_BOUNDS, tpot)] += 1
 
