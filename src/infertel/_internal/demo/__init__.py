@@ -196,8 +196,8 @@ def _report_from_store(console: Any, path: Path, run_id: str, since_ns: int, tit
     if len(spans) != expected:
         console.print(f"[yellow]{expected - len(spans):,} of {expected:,} spans did not reach the store "
                       "(sampling, or an export failure logged above).[/yellow]")  # fmt: skip
-    console.print(f'Explore it: sqlite3 {path} "SELECT model, count(*), sum(status_code = \'ERROR\') '
-                  'FROM spans GROUP BY model"')  # fmt: skip
+    console.print(f'Explore it: sqlite3 {path} "SELECT model, count(*), '
+                  'count(*) FILTER (WHERE status_code = \'ERROR\') FROM spans GROUP BY model"')  # fmt: skip
     console.print("See it in a browser at http://127.0.0.1:8686/ after running:")
     console.print(dashboard_command(path))
     return 0
