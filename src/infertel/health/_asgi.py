@@ -145,6 +145,7 @@ def router(
 
     Example:
         >>> from fastapi import FastAPI
+        >>> from infertel.health import default_checks
         >>> registry = HealthRegistry(checks=default_checks(), gates=["model-loaded"])
         >>> app = FastAPI()
         >>> app.include_router(router(registry))

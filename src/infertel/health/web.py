@@ -1,11 +1,14 @@
 """The dashboard's health page and ``api/health`` (the ``application/health+json`` body of a probe).
 
-:func:`register` adds them to every dashboard built afterwards, through the dashboard's extension
-point. Mounted in the serving process, pass the application's registry (``register(registry)``) so
-the page shows its checks; without one (and in the standalone ``infertel dashboard``) each
-dashboard runs a small registry of its own in the background: the store's file readable, memory
-and the store's disk. The page reads the cached results only, as the probes do: nothing runs per
-request. Needs the ``dashboard`` extra.
+A mounted dashboard built while the application's registry is in use (made by
+``health.default_registry()`` or served by ``health.router()`` / ``health_app()`` / ``lifespan()``,
+and not stopped) shows them by itself, over that registry. :func:`register` adds them to every
+dashboard built afterwards, through the dashboard's extension point, replacing the automatic page:
+``register(registry)`` for another registry; without one (and in the standalone ``infertel
+dashboard``, which also serves ``/livez`` ``/readyz`` ``/startupz`` over it) each dashboard runs a
+small registry of its own in the background: the store's file readable, memory and the store's
+disk. The page reads the cached results only, as the probes do: nothing runs per request. Needs
+the ``dashboard`` extra.
 
 Example:
     >>> from infertel import health
@@ -139,6 +142,9 @@ def dashboard_features() -> tuple[list[Any], list[Any]]:
 
 class HealthFeature:
     """The health page and API over ``registry`` (``None``: one small registry per dashboard).
+
+    ``own``: whether the page says the checks are the dashboard process's own rather than the
+    application's (default: when ``registry`` is ``None``).
 
     Example:
         >>> [p.path for p in HealthFeature().pages()]

@@ -1,9 +1,11 @@
 """The dashboard's alerts and silences pages and the ``api/alerts``, ``api/silences`` JSON routes.
 
-:func:`register` adds them to every dashboard built afterwards through the dashboard's extension
-point (``infertel dashboard`` does it; call it before ``infertel.dashboard.router(...)`` in your
-app). Mounted in the serving process, they show the engine ``configure(alert_rules=...)`` runs (or
-the ``engine`` given); the standalone dashboard shows the alerting tables of the store's file, as
+A mounted dashboard (``infertel.dashboard.router(...)``) built while ``configure(alert_rules=...)``
+runs an engine shows them by itself; :func:`register` adds them to every dashboard built afterwards
+through the dashboard's extension point (``infertel dashboard`` does it; an explicit registration
+replaces the automatic one, e.g. to show another ``engine``). Mounted in the serving process, they
+show the engine ``configure(alert_rules=...)`` runs (or the ``engine`` given); the standalone
+dashboard shows the alerting tables of the store's file, as
 the last engine that used it left them. Acknowledgements and silences made on the pages (HTML
 forms with a CSRF token) or through the API go through the engine's own API, so the engine
 honours them. Needs the ``dashboard`` extra.
@@ -12,7 +14,6 @@ Example:
     >>> from fastapi import FastAPI
     >>> import infertel.dashboard
     >>> from infertel.alerting import web
-    >>> web.register()  # doctest: +SKIP
     >>> app = FastAPI()
     >>> app.include_router(infertel.dashboard.router(prefix="/monitoring"))  # doctest: +SKIP
 """
