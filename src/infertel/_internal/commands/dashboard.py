@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import socket
 from pathlib import Path
@@ -107,6 +108,10 @@ def run(args: argparse.Namespace) -> int:
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
     print(f"infertel dashboard: http://{_url_host(args.host)}:{args.port}/  (store {path}; Ctrl-C to stop)", flush=True)
     registry.start()
+    # The startup objects (FastAPI, pydantic, Jinja, the store) move to the permanent generation, so the cyclic
+    # GC's full passes stop rescanning them on requests (h13-browser measured the trace page's p95 40 -> 15 ms).
+    gc.collect()
+    gc.freeze()
     try:
         server.run(sockets=[sock])
     finally:
