@@ -70,6 +70,12 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "(see infertel dashboard --help)",
         ),
         (
+            ("--capacity-rps", "0"),
+            {},
+            "infertel dashboard: error: argument --capacity-rps: expected a positive number, got '0' "
+            "(see infertel dashboard --help)",
+        ),
+        (
             ("--trace-url", "http://127.0.0.1:16686/trace/"),
             {},
             "infertel dashboard: error: --trace-url must contain {trace_id}, got 'http://127.0.0.1:16686/trace/'",
@@ -136,6 +142,40 @@ def test_serves_the_store_read_only_until_interrupted(store: Path) -> None:
     assert out.splitlines()[0] == f"infertel dashboard: http://127.0.0.1:{port}/  (store {store}; Ctrl-C to stop)"
     assert "Traceback" not in err
     assert store.stat().st_mtime_ns == before
+
+
+@pytest.mark.integration
+def test_serves_the_analysis_planning_and_profiling_pages(store: Path) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [*_command(), "dashboard", "--store", str(store), "--port", str(port), "--capacity-rps", "4"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        overview = _wait(f"{base}/")
+        for path, title in (
+            ("/analysis", "Analysis"),
+            ("/autoscaling", "Autoscaling"),
+            ("/capacity", "Capacity plan"),
+            ("/cost", "Cost"),
+            ("/profiles", "Profiles"),
+        ):
+            assert f'href="{path}"' in overview.text, path  # in the navigation of every page
+            page = httpx.get(f"{base}{path}", timeout=30)
+            assert (page.status_code, f"<title>{title}") == (200, f"<title>{title}"), path
+            assert title in page.text and "<script" not in page.text
+        analysis = httpx.get(f"{base}/api/analysis", timeout=30).json()
+        assert [(s["service"], s["model"], s["requests"]) for s in analysis["report"]["series"]] == [
+            ("svc-a", "model-a", 2)
+        ]
+        # --capacity-rps reached the planning settings: the answer is about history now, not the missing capacity.
+        recommendation = httpx.get(f"{base}/api/autoscaling/recommendations", timeout=30)
+        assert "capacity" not in recommendation.json().get("detail", "")
+    finally:
+        process.terminate()
+        _out, err = process.communicate(timeout=30)
+    assert "Traceback" not in err
 
 
 def _wait(url: str) -> Any:

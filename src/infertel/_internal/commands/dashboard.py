@@ -55,6 +55,24 @@ def add(commands: Any) -> None:
         default=None,
         help="bearer token every request must carry (default $INFERTEL_DASHBOARD_TOKEN; required off loopback)",
     )
+    parser.add_argument(
+        "--capacity-rps",
+        type=_positive_float,
+        default=None,
+        metavar="RPS",
+        help="requests/s one replica sustains within the SLO: enables the autoscaling recommendation and the "
+        "capacity plan pages (the forecast and cost pages work without it)",
+    )
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not (value > 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -99,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
     registry = dashboard_registry(path)  # this process's health: the store readable, memory, the store's disk
     register_alerts()  # the alerts, silences and health pages over the store's alerting tables
     register_health(registry, own=True)
+    _register_planning(args)
     app = create_app(path, token=token, refresh_s=args.refresh, trace_url=args.trace_url, allowed_hosts=hosts)
     # /livez /readyz /startupz answer Kubernetes (which sends no token) with the status code and verdict only;
     # the checks themselves (messages, the store's path) need the dashboard's token, as every other route.
@@ -117,6 +136,21 @@ def run(args: argparse.Namespace) -> int:
     finally:
         registry.stop()
     return 0
+
+
+def _register_planning(args: argparse.Namespace) -> None:
+    """The Analysis, Autoscaling, Capacity plan, Cost and Profiles pages over the same store."""
+    import infertel.analysis
+    import infertel.profiling
+    from infertel.planning_web import PlanningSettings
+    from infertel.planning_web import register_dashboard as register_planning
+
+    infertel.analysis.register_dashboard()
+    infertel.profiling.register_dashboard()
+    try:
+        register_planning(PlanningSettings(capacity_rps=args.capacity_rps))
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
 
 
 def _listen(host: str, port: int) -> socket.socket:
