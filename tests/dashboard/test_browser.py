@@ -441,3 +441,15 @@ def test_keep_alive_requests_are_not_held_back(server: str) -> None:
             assert client.get("/api/stats").status_code == 200
             times.append(time.perf_counter() - t0)
     assert statistics.median(times) < 0.025, times  # ~2 ms with TCP_NODELAY, ~44 ms without
+
+
+def test_every_page_in_the_navigation_passes_the_page_checks(server: str, context: Any) -> None:
+    """Pages other issues register (alerts, health, analysis, ...) meet the same bar as the dashboard's own."""
+    home = visit(context, f"{server}/", "nav-home", "() => [...document.querySelectorAll('nav.pages a')]"
+                 ".map(a => a.getAttribute('href'))")  # fmt: skip
+    links = home.data
+    assert {"/", "/resources", "/traces", "/logs"} <= set(links), links
+    for href in links:
+        name = "nav-" + (href.strip("/").replace("/", "-") or "home")
+        page = visit(context, f"{server}{href}", name)
+        assert page.text.strip(), href
