@@ -30,7 +30,9 @@ def _write_spans(path: Path, now_ns: int) -> None:
 
 def test_rules_read_the_newest_rollup_of_every_model(tmp_path: Path) -> None:
     path = tmp_path / "infertel.db"
-    now = time.time()
+    # All 40 spans inside one 10-minute rollup bucket (the previous one): a window that crossed a bucket boundary
+    # would leave part of them in an older bucket than the newest one the rule reads.
+    now = (time.time() // 600 - 1) * 600 + 100
     _write_spans(path, int(now * 1e9))
     store = SQLiteStore(str(path), read_only=True)
     source = StoreSource(store, ["error_rate", "requests_per_s"], lookback_s=600, step_s=600)
