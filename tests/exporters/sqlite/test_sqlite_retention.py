@@ -14,7 +14,8 @@ DAY_NS = 86_400 * 10**9
 
 def test_retention_by_age_deletes_only_old_rows(tmp_path: Path, span_factory) -> None:
     db = str(tmp_path / "t.db")
-    now = time.time_ns()
+    # 5 s into a 10 s rollup bucket: the 120 old spans (1 ns apart) share one 10 s bucket whatever the wall clock
+    now = time.time_ns() // 10**10 * 10**10 + 5 * 10**9
     exporter = SQLiteSpanExporter(db, retention=None)
     old = [span_factory(i, now - 10 * DAY_NS + i) for i in range(120)]
     new = [span_factory(1000 + i, now - DAY_NS + i) for i in range(30)]
