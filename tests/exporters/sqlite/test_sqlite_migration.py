@@ -54,7 +54,7 @@ def test_read_only_refuses_an_unmigrated_store(v1: str) -> None:
 def test_v1_store_migrates_and_reads_back_everything(v1: str) -> None:
     with SQLiteStore(v1) as store:
         assert store.counts() == {"spans": 5, "metric_points": 15, "logs": 2, "resources": 3}
-    assert _version(v1) == SCHEMA_VERSION == 2
+    assert _version(v1) == SCHEMA_VERSION == 3
     with SQLiteStore(v1, read_only=True) as store:
         assert store.trace("a1") == [
             StoredSpan(

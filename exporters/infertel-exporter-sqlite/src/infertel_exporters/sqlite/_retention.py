@@ -18,6 +18,7 @@ from infertel_exporters.sqlite._names import (
     INFERTEL_STORE_MAX_BYTES,
     INFERTEL_STORE_ROLLUP_MAX_AGE_SECONDS,
 )
+from infertel_exporters.sqlite._tiers import close_before
 
 if TYPE_CHECKING:
     from infertel_exporters.sqlite._store import SQLiteStore
@@ -188,6 +189,9 @@ def _prune_rollups(store: SQLiteStore, policy: Retention, now: int, deleted: dic
             cutoff = (now - int(age * 1e9)) // width * width
             if oldest is not None:
                 cutoff = min(cutoff, oldest // width * width)  # the bucket of the oldest raw row stays
+            if step == STEPS_S[0] and table != "span_error_rollups":  # sum them up before their 10 s rows go
+                kind = "metric" if table == "metric_rollups" else "span"
+                store._transaction(lambda conn, kind=kind, cutoff=cutoff: close_before(conn, kind, cutoff))
             # metric_rollups is keyed (step, series_id, bucket_ns): one range per series, not a scan
             where = "series_id IN (SELECT id FROM metric_series) AND " if table == "metric_rollups" else ""
             deleted[table] += _rowcount(

@@ -11,6 +11,8 @@ import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+from infertel_exporters.sqlite._tiers import complete, marks
+
 Key = tuple[tuple[str, ...], int | None]
 """(group values in ``group_by`` order, step bucket start or None)."""
 
@@ -46,7 +48,11 @@ def _run(conn: sqlite3.Connection, table: str, keys: list[str], where: Mapping[s
 def grouped(conn: sqlite3.Connection, pieces: Sequence[tuple[int, int, int]], group_by: Sequence[str],
             where: Mapping[str, str] | None, value_sql: str, decode: Callable[[Sequence[Any]], list[Any]],
             step_ns: int | None = None) -> dict[Key, list[Any]]:  # fmt: skip
-    """Logical value sums per group (and per ``step_ns`` bucket) over the rollup ``pieces`` ``(step, lo, hi)``."""
+    """Logical value sums per group (and per ``step_ns`` bucket) over the rollup ``pieces`` ``(step, lo, hi)``.
+
+    A coarse piece's buckets not closed yet are read from the finer tiers (``_tiers.complete``).
+    """
+    pieces = complete(pieces, marks(conn, "span"))
     where = dict(where or {})
     wanted_error = where.pop("error_type", None)
     base = [k for k in group_by if k != "error_type"]

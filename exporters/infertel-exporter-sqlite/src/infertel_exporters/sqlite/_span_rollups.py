@@ -247,8 +247,15 @@ class SpanRollups:
             acc[5] += 1
             acc[_P0 + bisect_left(TPOT_BOUNDS, tpot)] += 1
 
-    def rows(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    def newest(self) -> int:
+        """The start of the newest 10 s bucket counted (call only when something was counted)."""
+        return max(key[0] for key in self._groups)
+
+    def rows(self, done: Mapping[int, int] | None = None) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         """Rows for ``UPSERT`` (groups without the error type) and ``UPSERT_ERRORS``, for every step.
+
+        ``done`` (``_tiers.marks``): the 10 s rows, and the coarser ones only for buckets already
+        closed (late spans); without it, every step.
 
         Each 10 s group is packed once; packing is additive (a lane stays below 2**31), so the
         coarser buckets add packed tuples (in C, through ``map``) instead of repacking.
@@ -258,7 +265,10 @@ class SpanRollups:
         for (bucket, service, model, operation, error_type), values in self._groups.items():
             packed = pack(values)
             for step in STEPS_S:
-                key = (step, bucket - bucket % (step * 1_000_000_000), service, model, operation)
+                aligned = bucket - bucket % (step * 1_000_000_000)
+                if done is not None and step != STEPS_S[0] and aligned >= done[step]:
+                    continue
+                key = (step, aligned, service, model, operation)
                 current = main.get(key)
                 main[key] = packed if current is None else tuple(map(add, current, packed))
                 if error_type:

@@ -21,6 +21,7 @@ from infertel_exporters.sqlite._analytics import (
 from infertel_exporters.sqlite._buckets import STEPS_S, quantile
 from infertel_exporters.sqlite._names import INFERTEL_GEN_AI_IN_FLIGHT
 from infertel_exporters.sqlite._rollup_read import grouped as grouped_sums
+from infertel_exporters.sqlite._tiers import complete, marks
 
 
 def plan(start_ns: int, end_ns: int, step_s: float) -> tuple[int, int, list[int]]:
@@ -126,16 +127,21 @@ def _metric(conn: sqlite3.Connection, query: str, start_ns: int, end_ns: int, st
             bounds = json.loads(bounds_json)
     if not labels:
         return []
-    marks = ",".join("?" * len(labels))
-    where_sql = f"WHERE step = ? AND series_id IN ({marks}) AND bucket_ns >= ? AND bucket_ns < ?"
-    params = (step_ns, tier, *labels, buckets[0], end_ns)
+    qmarks = ",".join("?" * len(labels))
+    where_sql = f"WHERE step = ? AND series_id IN ({qmarks}) AND bucket_ns >= ? AND bucket_ns < ?"
+    pieces = complete([(tier, buckets[0], end_ns)], marks(conn, "metric"))
+
+    def rows(select: str, extra: str = "") -> Any:
+        for piece_step, lo, hi in pieces:
+            yield from conn.execute(
+                f"SELECT series_id, bucket_ns - bucket_ns % ? AS b, {select} FROM metric_rollups {where_sql}{extra}",
+                (step_ns, piece_step, *labels, lo, hi),
+            )
+
     grouped: dict[tuple[str, ...], dict[int, Any]] = {key: {} for key in labels.values()}
     if stat in _QUANTILES:
         hists: dict[tuple[tuple[str, ...], int], list[float]] = {}
-        for sid, b, hist in conn.execute(
-            f"SELECT series_id, bucket_ns - bucket_ns % ?, hist FROM metric_rollups {where_sql} AND hist IS NOT NULL",
-            params,
-        ):
+        for sid, b, hist in rows("hist", " AND hist IS NOT NULL"):
             counts = json.loads(hist)
             merged = hists.get((labels[sid], b))
             hists[(labels[sid], b)] = (
@@ -144,19 +150,31 @@ def _metric(conn: sqlite3.Connection, query: str, start_ns: int, end_ns: int, st
         for (key, b), counts in hists.items():
             grouped[key][b] = quantile(_QUANTILES[stat], bounds, counts)
     else:
-        # one SQL aggregate per (series, step bucket), then a cheap merge per label group
+        # one SQL aggregate per (series, step bucket) and rollup piece, merged per series, then per label group
         if stat == "last":  # the bucket's latest value of each series (a single max(): its row's `last`)
-            sql = (
-                f"SELECT series_id, bucket_ns - bucket_ns % ? AS b, last, max(last_ns) FROM metric_rollups {where_sql}"
-            )
+            select = "last, max(last_ns)"
         else:
-            value = {"avg": "sum(sum), sum(count)", "min": "min(min), 0", "max": "max(max), 0",
-                     "sum": "sum(sum), sum(count)", "rate": "sum(delta), 0"}[stat]  # fmt: skip
-            sql = f"SELECT series_id, bucket_ns - bucket_ns % ? AS b, {value} FROM metric_rollups {where_sql}"
-        acc: dict[tuple[tuple[str, ...], int], list[Any]] = {}
-        for sid, b, x, y in conn.execute(sql + " GROUP BY series_id, b", params):
+            select = {"avg": "sum(sum), sum(count)", "min": "min(min), 0", "max": "max(max), 0",
+                      "sum": "sum(sum), sum(count)", "rate": "sum(delta), 0"}[stat]  # fmt: skip
+        per_series: dict[tuple[int, int], list[Any]] = {}
+        for sid, b, x, y in rows(select, " GROUP BY series_id, b"):
             if x is None:
                 continue
+            a = per_series.get((sid, b))
+            if a is None:
+                per_series[(sid, b)] = [x, y]
+            elif stat == "last":
+                if y >= a[1]:
+                    a[0], a[1] = x, y
+            elif stat == "min":
+                a[0] = min(a[0], x)
+            elif stat == "max":
+                a[0] = max(a[0], x)
+            else:
+                a[0] += x
+                a[1] += y
+        acc: dict[tuple[tuple[str, ...], int], list[Any]] = {}
+        for (sid, b), (x, y) in per_series.items():
             if stat == "sum" and kind != "histogram":
                 x, y = (x / y if y else 0.0), 0  # a series' average in the bucket; the group sums them
             a = acc.get((labels[sid], b))
