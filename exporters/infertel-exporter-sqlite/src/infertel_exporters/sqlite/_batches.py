@@ -47,8 +47,9 @@ class _SpanBatch(Batch):
         super().write(conn)
         if self._rollups:
             done = _tiers.marks(conn, "span")
-            main, errors = self._rollups.rows(done)
+            main, errors, models = self._rollups.rows(done)
             conn.executemany(_span_rollups.UPSERT, main)
+            conn.executemany(_span_rollups.UPSERT_MODEL, models)
             if errors:
                 conn.executemany(_span_rollups.UPSERT_ERRORS, errors)
             _tiers.advance(conn, "span", _tiers.open_targets(self._rollups.newest()), done)

@@ -197,6 +197,8 @@ def _prune_rollups(store: SQLiteStore, policy: Retention, now: int, deleted: dic
             deleted[table] += _rowcount(
                 store, f"DELETE FROM {table} WHERE step = ? AND {where}bucket_ns < ?", (step, cutoff)
             )
+            if table == "span_rollups":  # its sum over the services goes with it
+                _rowcount(store, "DELETE FROM span_model_rollups WHERE step = ? AND bucket_ns < ?", (step, cutoff))
 
 
 def _shrink(

@@ -72,6 +72,12 @@ CREATE = (
     f" PRIMARY KEY ({_ERROR_KEY})) WITHOUT ROWID",
 )
 """Every GenAI span in ``span_rollups``; the failed ones again, per error type, in ``span_error_rollups``."""
+_MODEL_KEY = "step, bucket_ns, model, operation"
+CREATE_MODEL = (
+    f"CREATE TABLE span_model_rollups (step INTEGER NOT NULL, bucket_ns INTEGER NOT NULL, model TEXT NOT NULL,"
+    f" operation TEXT NOT NULL, {_VALUES_DDL}, PRIMARY KEY ({_MODEL_KEY})) WITHOUT ROWID",
+)
+"""``span_rollups`` summed over the services (schema 3): what a read without the service key scans."""
 
 
 def _upsert(table: str, key: str) -> str:
@@ -85,6 +91,13 @@ def _upsert(table: str, key: str) -> str:
 
 UPSERT = _upsert("span_rollups", _MAIN_KEY)
 UPSERT_ERRORS = _upsert("span_error_rollups", _ERROR_KEY)
+UPSERT_MODEL = _upsert("span_model_rollups", _MODEL_KEY)
+FILL_MODEL = (
+    f"INSERT INTO span_model_rollups ({_MODEL_KEY}, {', '.join(STORED_COLUMNS)}) SELECT {_MODEL_KEY}, "
+    + ", ".join(f"sum({c})" for c in STORED_COLUMNS)
+    + f" FROM span_rollups GROUP BY {_MODEL_KEY}"
+)
+"""Builds ``span_model_rollups`` from ``span_rollups`` (the migration to schema 3)."""
 SUMS_SQL = ", ".join(
     ["sum(input_tokens)", "sum(output_tokens)"]
     + [f"sum(v{j} & {_MASK})" + (f", sum(v{j} >> 31)" if hi is not None else "") for j, (_lo, hi) in enumerate(_PAIRS)]
@@ -223,14 +236,12 @@ class SpanRollups:
         if error_type is None:
             error_type = ERROR_TYPE_OTHER if is_error else ""
         else:
-            error_type, is_error = str(error_type), True
+            error_type = str(error_type)
         key = (start_ns - start_ns % 10_000_000_000, service, model or "", operation or "", error_type)
         acc = self._groups.get(key)
         if acc is None:
             acc = self._groups[key] = [0] * len(VALUE_COLUMNS)
-        acc[0] += 1
-        if is_error:
-            acc[1] += 1
+        # count, errors and the TTFT / TPOT counts follow from the histograms and the key (see rows())
         tokens = get(GEN_AI_USAGE_INPUT_TOKENS)
         if tokens.__class__ is int:
             acc[2] += tokens
@@ -239,20 +250,18 @@ class SpanRollups:
             acc[3] += tokens
         acc[_D0 + bisect_left(DURATION_BOUNDS, duration_ns / 1e9)] += 1
         ttft = get(GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)
-        if ttft is not None and (ttft.__class__ is float or ttft.__class__ is int) and 0 <= ttft < _INF:
-            acc[4] += 1
+        if (ttft.__class__ is float or ttft.__class__ is int) and 0 <= ttft < _INF:
             acc[_F0 + bisect_left(TTFT_BOUNDS, ttft)] += 1
         tpot = get(INFERTEL_TIME_PER_OUTPUT_TOKEN)
-        if tpot is not None and (tpot.__class__ is float or tpot.__class__ is int) and 0 <= tpot < _INF:
-            acc[5] += 1
+        if (tpot.__class__ is float or tpot.__class__ is int) and 0 <= tpot < _INF:
             acc[_P0 + bisect_left(TPOT_BOUNDS, tpot)] += 1
 
     def newest(self) -> int:
         """The start of the newest 10 s bucket counted (call only when something was counted)."""
         return max(key[0] for key in self._groups)
 
-    def rows(self, done: Mapping[int, int] | None = None) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-        """Rows for ``UPSERT`` (groups without the error type) and ``UPSERT_ERRORS``, for every step.
+    def rows(self, done: Mapping[int, int] | None = None) -> tuple[list[tuple[Any, ...]], ...]:
+        """Rows for ``UPSERT`` (groups without the error type), ``UPSERT_ERRORS`` and ``UPSERT_MODEL``, every step.
 
         ``done`` (``_tiers.marks``): the 10 s rows, and the coarser ones only for buckets already
         closed (late spans); without it, every step.
@@ -262,7 +271,12 @@ class SpanRollups:
         """
         main: dict[tuple[Any, ...], tuple[int, ...]] = {}
         errors: dict[tuple[Any, ...], tuple[int, ...]] = {}
+        models: dict[tuple[Any, ...], tuple[int, ...]] = {}
         for (bucket, service, model, operation, error_type), values in self._groups.items():
+            values[0] = count = sum(values[_D0:_F0])  # every span has one duration bucket
+            values[1] = count if error_type else 0  # a group with an error type holds failed spans only
+            values[4] = sum(values[_F0:_P0])
+            values[5] = sum(values[_P0:])
             packed = pack(values)
             for step in STEPS_S:
                 aligned = bucket - bucket % (step * 1_000_000_000)
@@ -271,11 +285,18 @@ class SpanRollups:
                 key = (step, aligned, service, model, operation)
                 current = main.get(key)
                 main[key] = packed if current is None else tuple(map(add, current, packed))
+                model_key = (step, aligned, model, operation)
+                current = models.get(model_key)
+                models[model_key] = packed if current is None else tuple(map(add, current, packed))
                 if error_type:
                     error_key = (*key, error_type)
                     current = errors.get(error_key)
                     errors[error_key] = packed if current is None else tuple(map(add, current, packed))
-        return [(*key, *values) for key, values in main.items()], [(*key, *values) for key, values in errors.items()]
+        return (
+            [(*key, *values) for key, values in main.items()],
+            [(*key, *values) for key, values in errors.items()],
+            [(*key, *values) for key, values in models.items()],
+        )
 
 
 def histogram(values: Sequence[Any], prefix: str) -> list[Any]:

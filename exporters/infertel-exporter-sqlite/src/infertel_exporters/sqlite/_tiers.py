@@ -67,6 +67,7 @@ DERIVE = {
     "span": (
         _span_derive("span_rollups", "step, bucket_ns, service, model, operation"),
         _span_derive("span_error_rollups", "step, bucket_ns, service, model, operation, error_type"),
+        _span_derive("span_model_rollups", "step, bucket_ns, model, operation"),
     ),
     "metric": (_METRIC_DERIVE,),
 }
@@ -135,9 +136,13 @@ def _split(step: int, lo: int, hi: int, done: Mapping[int, int], out: list[tuple
 
 
 def migrate_to_v3(conn: sqlite3.Connection) -> None:
-    """Version 3: ``rollup_marks``; every coarse bucket already written counts as complete (and closed)."""
-    for statement in CREATE:
+    """Version 3: ``span_model_rollups`` (built from ``span_rollups``) and ``rollup_marks``.
+
+    Every coarse bucket already written counts as complete, and closed.
+    """
+    for statement in CREATE + _span_rollups.CREATE_MODEL:
         conn.execute(statement)
+    conn.execute(_span_rollups.FILL_MODEL)
     newest = {
         "span": conn.execute("SELECT max(bucket_ns) FROM span_rollups WHERE step = ?", (STEPS_S[0],)).fetchone()[0],
         "metric": conn.execute(
