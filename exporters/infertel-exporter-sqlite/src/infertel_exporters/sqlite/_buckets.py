@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from collections.abc import Sequence
+from itertools import accumulate
 
 STEPS_S = (10, 60, 600, 3600)
 """Rollup bucket widths in seconds: 10 s and 1 min, plus 10 min and 1 h so that long ranges read few rows."""
@@ -51,9 +52,28 @@ def quantile(q: float, bounds: Sequence[float], counts: Sequence[float]) -> floa
         >>> quantile(0.5, (1.0, 2.0, 4.0), (0, 10, 10, 0))
         2.0
     """
-    total = sum(counts)
-    if total <= 0 or not bounds:
+    if not bounds:
         return None
+    cumulative = list(accumulate(counts))
+    total = cumulative[-1] if cumulative else 0
+    if total <= 0:
+        return None
+    rank = q * total
+    if min(counts) < 0 or rank <= 0:  # not a plain histogram: walk it bucket by bucket
+        return _walk(q, bounds, counts, total)
+    i = bisect_left(cumulative, rank)  # the first bucket whose running total reaches the rank (never an empty one)
+    if i >= len(counts):
+        return float(bounds[-1])
+    if i >= len(bounds):
+        return float(bounds[-1])
+    seen = cumulative[i - 1] if i > 0 else 0
+    upper = float(bounds[i])
+    lower = float(bounds[i - 1]) if i > 0 else (0.0 if upper > 0 else upper)
+    fraction = (rank - seen) / counts[i]
+    return lower + (upper - lower) * max(0.0, min(1.0, fraction))
+
+
+def _walk(q: float, bounds: Sequence[float], counts: Sequence[float], total: float) -> float | None:
     rank = q * total
     seen = 0.0
     for i, count in enumerate(counts):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from collections.abc import Mapping, Sequence
-from operator import add
+from operator import add, itemgetter
 from typing import Any
 
 from infertel_exporters.sqlite._buckets import DURATION_BOUNDS, HISTOGRAMS, STEPS_S, TPOT_BOUNDS, TTFT_BOUNDS
@@ -176,25 +176,17 @@ def histogram_sums(prefix: str, *, packed: bool = True) -> tuple[str, Any]:
         sql, decode_lanes = sums_of([0, *indices])
         return sql, lambda sums: [(v := decode_lanes(sums))[0], *[v[i] for i in indices]]
     columns = sorted({_LANE_OF[i][0] for i in indices})
-    slots = {i: n for n, i in enumerate(indices)}
-    layout: list[tuple[int | None, int | None]] = []
-    for j in columns:
-        lo, hi = _PAIRS[j]
-        layout.append((slots.get(lo), None if hi is None else slots.get(hi)))
+    position = {j: n for n, j in enumerate(columns)}
+    # logical slot -> index in [lane 0 of every column..., lane 1 of every column...]
+    take = itemgetter(*[position[_LANE_OF[i][0]] + _LANE_OF[i][1] * len(columns) for i in indices])
     sql = ", ".join([f"sum(v0 & {_MASK})"] + [f"sum(v{j})" for j in columns])
 
     def decode(sums: Sequence[Any]) -> list[int]:
         count = sums[0] or 0
         if count >= _LANE:
             raise OverflowError("a rollup lane sum reached 2**31: use packed=False")
-        out = [count] + [0] * len(indices)
-        for (lo, hi), total in zip(layout, sums[1:], strict=True):
-            total = total or 0
-            if lo is not None:
-                out[1 + lo] = total & _MASK
-            if hi is not None:
-                out[1 + hi] = total >> 31
-        return out
+        totals = [t or 0 for t in sums[1:]]
+        return [count, *take([t & _MASK for t in totals] + [t >> 31 for t in totals])]
 
     return sql, decode
 
