@@ -99,7 +99,7 @@ def test_span_tiers_summed_at_close_equal_the_rollups_of_every_span(tmp_path: Pa
     with sqlite3.connect(path) as conn:
         assert _rows(conn, "span_rollups") == sorted(main)
         assert _rows(conn, "span_error_rollups") == sorted(errors)
-        assert _rows(conn, "span_model_rollups") == sorted(models)
+        assert _rows(conn, "span_model_rollups") == sorted(models)  # the duration BLOB included
     with SQLiteStore(path, read_only=True) as reader:
         after = (
             reader.overview(T0, T0 + 3 * 3600 * S),

@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from infertel_exporters.sqlite import _metric_rollups, _span_rollups, _tiers
+from infertel_exporters.sqlite import _metric_rollups, _model_rollups, _span_rollups, _tiers
 from infertel_exporters.sqlite._encode import LOG_INSERT, METRIC_INSERT, RESOURCE_UPSERT, ResourceCache
 from infertel_exporters.sqlite._encode import log_rows as _log_rows
 from infertel_exporters.sqlite._encode import metric_rows as _metric_rows
@@ -49,7 +49,7 @@ class _SpanBatch(Batch):
             done = _tiers.marks(conn, "span")
             main, errors, models = self._rollups.rows(done)
             conn.executemany(_span_rollups.UPSERT, main)
-            conn.executemany(_span_rollups.UPSERT_MODEL, models)
+            conn.executemany(_model_rollups.UPSERT, models)
             if errors:
                 conn.executemany(_span_rollups.UPSERT_ERRORS, errors)
             _tiers.advance(conn, "span", _tiers.open_targets(self._rollups.newest()), done)

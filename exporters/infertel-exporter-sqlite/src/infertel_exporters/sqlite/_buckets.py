@@ -8,6 +8,7 @@ interpolation inside the bucket, like ``histogram_quantile``) and powers of 2 fo
 from __future__ import annotations
 
 import math
+import struct
 from bisect import bisect_left
 from collections.abc import Sequence
 from itertools import accumulate
@@ -96,3 +97,44 @@ def finite(value: object) -> float | None:
         return None
     value = float(value)
     return value if math.isfinite(value) and value >= 0 else None
+
+
+def pack_counts(counts: Sequence[int]) -> bytes:
+    """Bucket counts as a BLOB (little-endian uint32: a rollup row's count per bucket, like a packed lane).
+
+    Example:
+        >>> unpack_counts(pack_counts([0, 3, 1]))
+        [0, 3, 1]
+    """
+    return struct.pack(f"<{len(counts)}I", *counts)
+
+
+def unpack_counts(blob: bytes) -> list[int]:
+    """The counts of a :func:`pack_counts` BLOB."""
+    return list(struct.unpack(f"<{len(blob) // 4}I", blob))
+
+
+def counts_add(a: bytes | None, b: bytes | None) -> bytes | None:
+    """SQL function ``infertel_counts_add``: element-wise sum of two count BLOBs (NULL-safe)."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return pack_counts([x + y for x, y in zip(unpack_counts(a), unpack_counts(b), strict=True)])
+
+
+class CountsSum:
+    """SQL aggregate ``infertel_counts_sum``: element-wise sum of count BLOBs (NULLs skipped)."""
+
+    def __init__(self) -> None:
+        self.total: list[int] | None = None
+
+    def step(self, blob: bytes | None) -> None:
+        """Add one row's counts."""
+        if blob is not None:
+            counts = unpack_counts(blob)
+            self.total = counts if self.total is None else [x + y for x, y in zip(self.total, counts, strict=True)]
+
+    def finalize(self) -> bytes | None:
+        """The summed counts (NULL when every row was NULL)."""
+        return None if self.total is None else pack_counts(self.total)

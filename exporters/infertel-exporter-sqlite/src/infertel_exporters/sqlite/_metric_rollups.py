@@ -16,7 +16,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from infertel_exporters.sqlite._buckets import STEPS_S
+from infertel_exporters.sqlite._buckets import STEPS_S, CountsSum, counts_add
 from infertel_exporters.sqlite._encode import encode_json
 
 CREATE = (
@@ -117,6 +117,8 @@ def register_functions(conn: sqlite3.Connection) -> None:
     """Add the SQL functions the rollup statements use to ``conn``."""
     conn.create_function("infertel_hist_add", 2, hist_add, deterministic=True)
     conn.create_aggregate("infertel_hist_sum", 1, HistSum)
+    conn.create_function("infertel_counts_add", 2, counts_add, deterministic=True)
+    conn.create_aggregate("infertel_counts_sum", 1, CountsSum)
 
 
 def series_id(resource_id: int, name: str, kind: str, attributes: str, bounds: str | None) -> int:

@@ -15,7 +15,14 @@ from collections.abc import Mapping, Sequence
 from operator import add, itemgetter
 from typing import Any
 
-from infertel_exporters.sqlite._buckets import DURATION_BOUNDS, HISTOGRAMS, STEPS_S, TPOT_BOUNDS, TTFT_BOUNDS
+from infertel_exporters.sqlite._buckets import (
+    DURATION_BOUNDS,
+    HISTOGRAMS,
+    STEPS_S,
+    TPOT_BOUNDS,
+    TTFT_BOUNDS,
+    pack_counts,
+)
 from infertel_exporters.sqlite._names import (
     ERROR_TYPE,
     ERROR_TYPE_OTHER,
@@ -72,12 +79,6 @@ CREATE = (
     f" PRIMARY KEY ({_ERROR_KEY})) WITHOUT ROWID",
 )
 """Every GenAI span in ``span_rollups``; the failed ones again, per error type, in ``span_error_rollups``."""
-_MODEL_KEY = "step, bucket_ns, model, operation"
-CREATE_MODEL = (
-    f"CREATE TABLE span_model_rollups (step INTEGER NOT NULL, bucket_ns INTEGER NOT NULL, model TEXT NOT NULL,"
-    f" operation TEXT NOT NULL, {_VALUES_DDL}, PRIMARY KEY ({_MODEL_KEY})) WITHOUT ROWID",
-)
-"""``span_rollups`` summed over the services (schema 3): what a read without the service key scans."""
 
 
 def _upsert(table: str, key: str) -> str:
@@ -91,13 +92,6 @@ def _upsert(table: str, key: str) -> str:
 
 UPSERT = _upsert("span_rollups", _MAIN_KEY)
 UPSERT_ERRORS = _upsert("span_error_rollups", _ERROR_KEY)
-UPSERT_MODEL = _upsert("span_model_rollups", _MODEL_KEY)
-FILL_MODEL = (
-    f"INSERT INTO span_model_rollups ({_MODEL_KEY}, {', '.join(STORED_COLUMNS)}) SELECT {_MODEL_KEY}, "
-    + ", ".join(f"sum({c})" for c in STORED_COLUMNS)
-    + f" FROM span_rollups GROUP BY {_MODEL_KEY}"
-)
-"""Builds ``span_model_rollups`` from ``span_rollups`` (the migration to schema 3)."""
 SUMS_SQL = ", ".join(
     ["sum(input_tokens)", "sum(output_tokens)"]
     + [f"sum(v{j} & {_MASK})" + (f", sum(v{j} >> 31)" if hi is not None else "") for j, (_lo, hi) in enumerate(_PAIRS)]
@@ -263,7 +257,7 @@ class SpanRollups:
         """
         main: dict[tuple[Any, ...], tuple[int, ...]] = {}
         errors: dict[tuple[Any, ...], tuple[int, ...]] = {}
-        models: dict[tuple[Any, ...], tuple[int, ...]] = {}
+        models: dict[tuple[Any, ...], tuple[tuple[int, ...], list[int]]] = {}
         for (bucket, service, model, operation, error_type), values in self._groups.items():
             values[0] = count = sum(values[_D0:_F0])  # every span has one duration bucket
             values[1] = count if error_type else 0  # a group with an error type holds failed spans only
@@ -278,8 +272,12 @@ class SpanRollups:
                 current = main.get(key)
                 main[key] = packed if current is None else tuple(map(add, current, packed))
                 model_key = (step, aligned, model, operation)
-                current = models.get(model_key)
-                models[model_key] = packed if current is None else tuple(map(add, current, packed))
+                current_model = models.get(model_key)
+                if current_model is None:
+                    models[model_key] = (packed, values[_D0:_F0])
+                else:
+                    summed = tuple(map(add, current_model[0], packed))
+                    models[model_key] = (summed, list(map(add, current_model[1], values[_D0:_F0])))
                 if error_type:
                     error_key = (*key, error_type)
                     current = errors.get(error_key)
@@ -287,7 +285,7 @@ class SpanRollups:
         return (
             [(*key, *values) for key, values in main.items()],
             [(*key, *values) for key, values in errors.items()],
-            [(*key, *values) for key, values in models.items()],
+            [(*key, *values, pack_counts(duration)) for key, (values, duration) in models.items()],
         )
 
 

@@ -18,8 +18,9 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Mapping, Sequence
 
-from infertel_exporters.sqlite import _span_rollups
+from infertel_exporters.sqlite import _model_rollups, _span_rollups
 from infertel_exporters.sqlite._buckets import STEPS_S
+from infertel_exporters.sqlite._metric_rollups import register_functions
 
 COARSE = STEPS_S[1:]
 NONE = -(2**63)
@@ -67,7 +68,7 @@ DERIVE = {
     "span": (
         _span_derive("span_rollups", "step, bucket_ns, service, model, operation"),
         _span_derive("span_error_rollups", "step, bucket_ns, service, model, operation, error_type"),
-        _span_derive("span_model_rollups", "step, bucket_ns, model, operation"),
+        _model_rollups.DERIVE,
     ),
     "metric": (_METRIC_DERIVE,),
 }
@@ -140,9 +141,10 @@ def migrate_to_v3(conn: sqlite3.Connection) -> None:
 
     Every coarse bucket already written counts as complete, and closed.
     """
-    for statement in CREATE + _span_rollups.CREATE_MODEL:
+    register_functions(conn)
+    for statement in CREATE + _model_rollups.CREATE:
         conn.execute(statement)
-    conn.execute(_span_rollups.FILL_MODEL)
+    _model_rollups.fill(conn)
     newest = {
         "span": conn.execute("SELECT max(bucket_ns) FROM span_rollups WHERE step = ?", (STEPS_S[0],)).fetchone()[0],
         "metric": conn.execute(

@@ -8,6 +8,7 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from infertel_exporters.sqlite import _model_rollups
 from infertel_exporters.sqlite import _span_rollups as sr
 from infertel_exporters.sqlite._analytics import (
     _HIST,
@@ -63,7 +64,10 @@ def timeseries(conn: sqlite3.Connection, query: str, start_ns: int, end_ns: int,
         return []
     needs_hist = query.split("_")[0] in _HIST and query.split("_")[-1] in _QUANTILES
     pieces = [(tier, buckets[0], end_ns)]
-    if needs_hist:
+    if needs_hist and _HIST[query.split("_")[0]][0] == "d" and _model_rollups.usable(group_by, where):
+        pieces = complete(pieces, marks(conn, "span"))
+        sums = _model_rollups.duration_sums(conn, pieces, group_by, where, step_ns)
+    elif needs_hist:
         prefix = _HIST[query.split("_")[0]][0]
         try:
             values, unpack = sr.histogram_sums(prefix)
