@@ -62,9 +62,7 @@ def grouped(conn: sqlite3.Connection, pieces: Sequence[tuple[int, int, int]], gr
     base = [k for k in group_by if k != "error_type"]
     out: dict[Key, list[Any]] = {}
     if "error_type" not in group_by and wanted_error is None:
-        # without the service key, the sums over the services: a third of the rows (10 models x 3 services)
-        table = "span_rollups" if "service" in group_by or "service" in where else "span_model_rollups"
-        for key, bucket, values in _run(conn, table, base, where, pieces, value_sql, decode, step_ns):
+        for key, bucket, values in _run(conn, "span_rollups", base, where, pieces, value_sql, decode, step_ns):
             _add(out, (key, bucket), values)
         return out
 

@@ -247,7 +247,7 @@ class SpanRollups:
         return max(key[0] for key in self._groups)
 
     def rows(self, done: Mapping[int, int] | None = None) -> tuple[list[tuple[Any, ...]], ...]:
-        """Rows for ``UPSERT`` (groups without the error type), ``UPSERT_ERRORS`` and ``UPSERT_MODEL``, every step.
+        """Rows for ``UPSERT`` (groups without the error type), ``UPSERT_ERRORS`` and ``_model_rollups.UPSERT``.
 
         ``done`` (``_tiers.marks``): the 10 s rows, and the coarser ones only for buckets already
         closed (late spans); without it, every step.
@@ -257,7 +257,7 @@ class SpanRollups:
         """
         main: dict[tuple[Any, ...], tuple[int, ...]] = {}
         errors: dict[tuple[Any, ...], tuple[int, ...]] = {}
-        models: dict[tuple[Any, ...], tuple[tuple[int, ...], list[int]]] = {}
+        models: dict[tuple[Any, ...], list[int]] = {}
         for (bucket, service, model, operation, error_type), values in self._groups.items():
             values[0] = count = sum(values[_D0:_F0])  # every span has one duration bucket
             values[1] = count if error_type else 0  # a group with an error type holds failed spans only
@@ -272,12 +272,8 @@ class SpanRollups:
                 current = main.get(key)
                 main[key] = packed if current is None else tuple(map(add, current, packed))
                 model_key = (step, aligned, model, operation)
-                current_model = models.get(model_key)
-                if current_model is None:
-                    models[model_key] = (packed, values[_D0:_F0])
-                else:
-                    summed = tuple(map(add, current_model[0], packed))
-                    models[model_key] = (summed, list(map(add, current_model[1], values[_D0:_F0])))
+                duration = models.get(model_key)
+                models[model_key] = values[_D0:_F0] if duration is None else list(map(add, duration, values[_D0:_F0]))
                 if error_type:
                     error_key = (*key, error_type)
                     current = errors.get(error_key)
@@ -285,7 +281,7 @@ class SpanRollups:
         return (
             [(*key, *values) for key, values in main.items()],
             [(*key, *values) for key, values in errors.items()],
-            [(*key, *values, pack_counts(duration)) for key, (values, duration) in models.items()],
+            [(*key, pack_counts(duration)) for key, duration in models.items()],
         )
 
 
