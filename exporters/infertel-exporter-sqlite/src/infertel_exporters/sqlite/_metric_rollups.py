@@ -119,6 +119,9 @@ def register_functions(conn: sqlite3.Connection) -> None:
     conn.create_aggregate("infertel_hist_sum", 1, HistSum)
     conn.create_function("infertel_counts_add", 2, counts_add, deterministic=True)
     conn.create_aggregate("infertel_counts_sum", 1, CountsSum)
+    from infertel_exporters.sqlite import _model_rollups  # imports this module's importers
+
+    conn.create_function("infertel_duration_counts", -1, _model_rollups.duration_counts, deterministic=True)
 
 
 def series_id(resource_id: int, name: str, kind: str, attributes: str, bounds: str | None) -> int:

@@ -2,8 +2,9 @@
 
 ``d`` holds the bucket counts as one BLOB (``_buckets.pack_counts``): a latency percentile series
 without the service key reads one value per row of a third of the rows (10 models x 3 services)
-instead of 18 packed columns of every row, which dominated its cost. Written like the other span
-rollups (10 s rows per batch, coarser buckets summed when they close).
+instead of 18 packed columns of every row, which dominated its cost. Only the 1 min, 10 min and 1 h
+buckets, summed from ``span_rollups`` when they close (``_tiers``; spans arriving later for a closed
+bucket are upserted directly): no per-batch cost. Reads take the still-open part from ``span_rollups``.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from infertel_exporters.sqlite import _rollup_read
 from infertel_exporters.sqlite import _span_rollups as sr
-from infertel_exporters.sqlite._buckets import pack_counts, unpack_counts
+from infertel_exporters.sqlite._buckets import STEPS_S, pack_counts, unpack_counts
 
 KEY = "step, bucket_ns, model, operation"
 CREATE = (
@@ -25,20 +27,25 @@ UPSERT = (
     f" ON CONFLICT ({KEY}) DO UPDATE SET d = infertel_counts_add(d, excluded.d)"
 )
 """Rows of ``SpanRollups.rows()``'s third list."""
+_D_SQL, _D_DECODE = sr.histogram_sums("d")
 DERIVE = (
-    f"INSERT INTO span_model_rollups ({KEY}, d)"
-    " SELECT :step, bucket_ns - bucket_ns % :width AS b, model, operation, infertel_counts_sum(d)"
-    " FROM span_model_rollups WHERE step = :finer AND bucket_ns >= :lo AND bucket_ns < :hi"
-    f" GROUP BY b, model, operation ON CONFLICT ({KEY}) DO UPDATE SET d = infertel_counts_add(d, excluded.d)"
+    f"INSERT INTO span_model_rollups ({KEY}, d) SELECT step, bucket_ns, model, operation,"
+    f" infertel_duration_counts({_D_SQL}) FROM span_rollups WHERE step = :step AND bucket_ns >= :lo"
+    f" AND bucket_ns < :hi GROUP BY bucket_ns, model, operation"
+    f" ON CONFLICT ({KEY}) DO UPDATE SET d = infertel_counts_add(d, excluded.d)"
 )
-"""``_tiers``: one coarse step's buckets ``[lo, hi)`` summed from the ``finer`` step."""
+"""``_tiers``: the closed buckets ``[lo, hi)`` of one coarse step, from ``span_rollups`` at that step."""
+
+
+def duration_counts(*sums: Any) -> bytes:
+    """SQL function ``infertel_duration_counts``: the ``histogram_sums("d")`` sums as a counts BLOB."""
+    return pack_counts(_D_DECODE(sums)[1:])
 
 
 def fill(conn: sqlite3.Connection) -> None:
     """Build the table from ``span_rollups`` (the migration to schema 3)."""
-    d_sql, d_decode = sr.histogram_sums("d", packed=False)
-    rows = conn.execute(f"SELECT {KEY}, {d_sql} FROM span_rollups GROUP BY {KEY}").fetchall()
-    conn.executemany(UPSERT, [(*row[:4], pack_counts(d_decode(row[4:])[1:])) for row in rows])
+    for step in STEPS_S[1:]:
+        conn.execute(DERIVE, {"step": step, "lo": -(2**63), "hi": 2**63 - 1})
 
 
 def usable(group_by: Sequence[str], where: Mapping[str, str] | None) -> bool:
@@ -58,6 +65,14 @@ def duration_sums(conn: sqlite3.Connection, pieces: Sequence[tuple[int, int, int
     out: dict[tuple[tuple[str, ...], int], list[int]] = {}
     n = len(keys)
     for step, lo, hi in pieces:
+        if step == STEPS_S[0]:  # not closed yet: from span_rollups
+            open_rows = _rollup_read._run(
+                conn, "span_rollups", keys, where, [(step, lo, hi)], _D_SQL, _D_DECODE, step_ns
+            )
+            for key, b, values in open_rows:
+                acc = out.get((key, b))
+                out[(key, b)] = values[1:] if acc is None else [x + y for x, y in zip(acc, values[1:], strict=True)]
+            continue
         bucket = "bucket_ns" if step_ns == step * 1_000_000_000 else "bucket_ns - bucket_ns % ?"
         sql = (
             f"SELECT {''.join(k + ', ' for k in keys)}{bucket}, d FROM span_model_rollups"

@@ -271,9 +271,11 @@ class SpanRollups:
                 key = (step, aligned, service, model, operation)
                 current = main.get(key)
                 main[key] = packed if current is None else tuple(map(add, current, packed))
-                model_key = (step, aligned, model, operation)
-                duration = models.get(model_key)
-                models[model_key] = values[_D0:_F0] if duration is None else list(map(add, duration, values[_D0:_F0]))
+                if step != STEPS_S[0]:  # span_model_rollups: closed buckets only (see _model_rollups)
+                    model_key = (step, aligned, model, operation)
+                    duration = models.get(model_key)
+                    d = values[_D0:_F0]
+                    models[model_key] = d if duration is None else list(map(add, duration, d))
                 if error_type:
                     error_key = (*key, error_type)
                     current = errors.get(error_key)

@@ -18,9 +18,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Mapping, Sequence
 
-from infertel_exporters.sqlite import _model_rollups, _span_rollups
+from infertel_exporters.sqlite import _metric_rollups, _model_rollups, _span_rollups
 from infertel_exporters.sqlite._buckets import STEPS_S
-from infertel_exporters.sqlite._metric_rollups import register_functions
 
 COARSE = STEPS_S[1:]
 NONE = -(2**63)
@@ -141,7 +140,7 @@ def migrate_to_v3(conn: sqlite3.Connection) -> None:
 
     Every coarse bucket already written counts as complete, and closed.
     """
-    register_functions(conn)
+    _metric_rollups.register_functions(conn)
     for statement in CREATE + _model_rollups.CREATE:
         conn.execute(statement)
     _model_rollups.fill(conn)
