@@ -160,25 +160,27 @@ def _metric(conn: sqlite3.Connection, query: str, start_ns: int, end_ns: int, st
         else:
             select = {"avg": "sum(sum), sum(count)", "min": "min(min), 0", "max": "max(max), 0",
                       "sum": "sum(sum), sum(count)", "rate": "sum(delta), 0"}[stat]  # fmt: skip
-        per_series: dict[tuple[int, int], list[Any]] = {}
-        for sid, b, x, y in rows(select, " GROUP BY series_id, b"):
-            if x is None:
-                continue
-            a = per_series.get((sid, b))
-            if a is None:
-                per_series[(sid, b)] = [x, y]
-            elif stat == "last":
-                if y >= a[1]:
-                    a[0], a[1] = x, y
-            elif stat == "min":
-                a[0] = min(a[0], x)
-            elif stat == "max":
-                a[0] = max(a[0], x)
-            else:
-                a[0] += x
-                a[1] += y
+        found = rows(select, " GROUP BY series_id, b")
+        items: Any
+        if stat in ("sum", "last"):  # a series' rows from two rollup pieces merge first (its average, its latest)
+            per_series: dict[tuple[int, int], list[Any]] = {}
+            for sid, b, x, y in found:
+                if x is None:
+                    continue
+                a = per_series.get((sid, b))
+                if a is None:
+                    per_series[(sid, b)] = [x, y]
+                elif stat == "last":
+                    if y >= a[1]:
+                        a[0], a[1] = x, y
+                else:
+                    a[0] += x
+                    a[1] += y
+            items = per_series.items()
+        else:  # sums, minima and maxima merge alike per series and per group
+            items = (((sid, b), (x, y)) for sid, b, x, y in found if x is not None)
         acc: dict[tuple[tuple[str, ...], int], list[Any]] = {}
-        for (sid, b), (x, y) in per_series.items():
+        for (sid, b), (x, y) in items:
             if stat == "sum" and kind != "histogram":
                 x, y = (x / y if y else 0.0), 0  # a series' average in the bucket; the group sums them
             a = acc.get((labels[sid], b))
