@@ -168,6 +168,10 @@ def test_metric_tiers_summed_at_close_equal_the_rollups_of_every_point(tmp_path:
         ("metric:infertel.gen_ai.in_flight:last", 600, ("model",)),
         ("metric:infertel.gen_ai.in_flight:max", 60, ("service",)),
         ("metric:infertel.gen_ai.in_flight:sum", 3600, ("model",)),
+        # 2 min steps over 1 min rollups: the step bucket at the 1 min mark (9300 s) is split between two pieces
+        ("metric:infertel.gen_ai.in_flight:last", 120, ("model",)),
+        ("metric:infertel.gen_ai.in_flight:sum", 120, ()),
+        ("metric:infertel.requests", 120, ()),
     ]
     with SQLiteStore(path, read_only=True) as reader:
         before = [reader.timeseries(q, T0, T0 + 3 * 3600 * S, step, group_by=g) for q, step, g in queries]

@@ -162,7 +162,10 @@ def _metric(conn: sqlite3.Connection, query: str, start_ns: int, end_ns: int, st
                       "sum": "sum(sum), sum(count)", "rate": "sum(delta), 0"}[stat]  # fmt: skip
         found = rows(select, " GROUP BY series_id, b")
         items: Any
-        if stat in ("sum", "last"):  # a series' rows from two rollup pieces merge first (its average, its latest)
+        # a step bucket split between two rollup pieces gives a series two rows: for an average or the latest
+        # value they merge first (pieces meet at rollup bucket starts, so only when a step spans several)
+        split = any(lo % step_ns for _step, lo, _hi in pieces[1:])
+        if split and stat in ("sum", "last"):
             per_series: dict[tuple[int, int], list[Any]] = {}
             for sid, b, x, y in found:
                 if x is None:
