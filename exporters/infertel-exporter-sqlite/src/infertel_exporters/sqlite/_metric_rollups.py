@@ -116,9 +116,9 @@ class HistSum:
 def register_functions(conn: sqlite3.Connection) -> None:
     """Add the SQL functions the rollup statements use to ``conn``."""
     conn.create_function("infertel_hist_add", 2, hist_add, deterministic=True)
-    conn.create_aggregate("infertel_hist_sum", 1, HistSum)
+    conn.create_aggregate("infertel_hist_sum", 1, HistSum)  # type: ignore[arg-type]  # typeshed: int values
     conn.create_function("infertel_counts_add", 2, counts_add, deterministic=True)
-    conn.create_aggregate("infertel_counts_sum", 1, CountsSum)
+    conn.create_aggregate("infertel_counts_sum", 1, CountsSum)  # type: ignore[arg-type]
     from infertel_exporters.sqlite import _model_rollups  # imports this module's importers
 
     conn.create_function("infertel_duration_counts", -1, _model_rollups.duration_counts, deterministic=True)

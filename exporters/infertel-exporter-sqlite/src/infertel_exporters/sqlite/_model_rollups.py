@@ -28,7 +28,7 @@ UPSERT = (
 )
 """Rows of ``SpanRollups.rows()``'s third list."""
 _D_SQL, _D_DECODE = sr.histogram_sums("d")
-DERIVE = (
+DERIVE: str = (
     f"INSERT INTO span_model_rollups ({KEY}, d) SELECT step, bucket_ns, model, operation,"
     f" infertel_duration_counts({_D_SQL}) FROM span_rollups WHERE step = :step AND bucket_ns >= :lo"
     f" AND bucket_ns < :hi GROUP BY bucket_ns, model, operation"
@@ -54,7 +54,7 @@ def usable(group_by: Sequence[str], where: Mapping[str, str] | None) -> bool:
     return not keys & {"service", "error_type"}
 
 
-Sums = dict[tuple[tuple[str, ...], int], list[Any]]
+Sums = dict[tuple[tuple[str, ...], int | None], list[Any]]
 
 
 def duration_sums(conn: sqlite3.Connection, pieces: Sequence[tuple[int, int, int]], group_by: Sequence[str],
@@ -62,16 +62,16 @@ def duration_sums(conn: sqlite3.Connection, pieces: Sequence[tuple[int, int, int
     """``[count, *duration bucket counts]`` per group and ``step_ns`` bucket over ``pieces`` (already completed)."""
     where = dict(where or {})
     keys = list(group_by)
-    out: dict[tuple[tuple[str, ...], int], list[int]] = {}
+    out: dict[tuple[tuple[str, ...], int | None], list[int]] = {}
     n = len(keys)
     for step, lo, hi in pieces:
         if step == STEPS_S[0]:  # not closed yet: from span_rollups
             open_rows = _rollup_read._run(
                 conn, "span_rollups", keys, where, [(step, lo, hi)], _D_SQL, _D_DECODE, step_ns
             )
-            for key, b, values in open_rows:
-                acc = out.get((key, b))
-                out[(key, b)] = values[1:] if acc is None else [x + y for x, y in zip(acc, values[1:], strict=True)]
+            for group, b, values in open_rows:
+                acc = out.get((group, b))
+                out[(group, b)] = values[1:] if acc is None else [x + y for x, y in zip(acc, values[1:], strict=True)]
             continue
         bucket = "bucket_ns" if step_ns == step * 1_000_000_000 else "bucket_ns - bucket_ns % ?"
         sql = (
@@ -80,8 +80,8 @@ def duration_sums(conn: sqlite3.Connection, pieces: Sequence[tuple[int, int, int
         )
         params = ([] if bucket == "bucket_ns" else [step_ns]) + [step, lo, hi, *where.values()]
         for row in conn.execute(sql, params):
-            key = (tuple(row[:n]), row[n])
+            at = (tuple(row[:n]), row[n])
             counts = unpack_counts(row[n + 1])
-            acc = out.get(key)
-            out[key] = counts if acc is None else [x + y for x, y in zip(acc, counts, strict=True)]
+            acc = out.get(at)
+            out[at] = counts if acc is None else [x + y for x, y in zip(acc, counts, strict=True)]
     return {key: [sum(counts), *counts] for key, counts in out.items() if any(counts)}

@@ -190,8 +190,7 @@ def _prune_rollups(store: SQLiteStore, policy: Retention, now: int, deleted: dic
             if oldest is not None:
                 cutoff = min(cutoff, oldest // width * width)  # the bucket of the oldest raw row stays
             if step == STEPS_S[0] and table != "span_error_rollups":  # sum them up before their 10 s rows go
-                kind = "metric" if table == "metric_rollups" else "span"
-                store._transaction(lambda conn, kind=kind, cutoff=cutoff: close_before(conn, kind, cutoff))
+                _close(store, "metric" if table == "metric_rollups" else "span", cutoff)
             # metric_rollups is keyed (step, series_id, bucket_ns): one range per series, not a scan
             where = "series_id IN (SELECT id FROM metric_series) AND " if table == "metric_rollups" else ""
             deleted[table] += _rowcount(
@@ -199,6 +198,13 @@ def _prune_rollups(store: SQLiteStore, policy: Retention, now: int, deleted: dic
             )
             if table == "span_rollups":  # its sum over the services goes with it
                 _rowcount(store, "DELETE FROM span_model_rollups WHERE step = ? AND bucket_ns < ?", (step, cutoff))
+
+
+def _close(store: SQLiteStore, kind: str, cutoff: int) -> None:
+    def run(conn: sqlite3.Connection) -> None:
+        close_before(conn, kind, cutoff)
+
+    store._transaction(run)
 
 
 def _shrink(

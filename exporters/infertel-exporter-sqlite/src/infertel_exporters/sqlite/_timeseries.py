@@ -66,7 +66,7 @@ def timeseries(conn: sqlite3.Connection, query: str, start_ns: int, end_ns: int,
     pieces = [(tier, buckets[0], end_ns)]
     if needs_hist and _HIST[query.split("_")[0]][0] == "d" and _model_rollups.usable(group_by, where):
         pieces = complete(pieces, marks(conn, "span"))
-        sums = _model_rollups.duration_sums(conn, pieces, group_by, where, step_ns)
+        sums: dict[Any, list[Any]] = _model_rollups.duration_sums(conn, pieces, group_by, where, step_ns)
     elif needs_hist:
         prefix = _HIST[query.split("_")[0]][0]
         try:
