@@ -41,7 +41,13 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
-from infertel_exporters.sqlite import SCHEMA_VERSION, SQLiteLogExporter, SQLiteMetricExporter, SQLiteSpanExporter
+from infertel_exporters.sqlite import (
+    SCHEMA_VERSION,
+    SQLiteLogExporter,
+    SQLiteMetricExporter,
+    SQLiteSpanExporter,
+    SQLiteStore,
+)
 
 VERSION = f"v{SCHEMA_VERSION}.6"
 """Bump when the generated data changes (the cache key includes it)."""
@@ -209,6 +215,14 @@ def cached(*, hours: float = 24, rate: float = 20, models: int = 10, services: i
     """
     name = f"store-{VERSION}-{hours:g}h-{rate:g}rps-{models}m-{services}s-{seed}.db"
     path = Path(folder) / name
+    # the same data under the previous schema: copied and migrated by a writer (seconds, not minutes)
+    older = Path(folder) / name.replace(f"store-v{SCHEMA_VERSION}.", f"store-v{SCHEMA_VERSION - 1}.", 1)
+    if not path.exists() and older.exists():
+        tmp = path.with_suffix(".tmp")
+        shutil.copyfile(older, tmp)
+        with SQLiteStore(tmp, retention=None) as store:
+            store.counts()  # the first connection migrates
+        shutil.move(tmp, path)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")

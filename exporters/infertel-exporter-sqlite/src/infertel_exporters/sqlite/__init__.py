@@ -18,8 +18,8 @@ TTFT / TPOT percentiles, tokens/s, in-flight), ``timeseries`` (``ROLLUP_QUERIES`
 ``metric:<name>[:<stat>]``), ``search_traces`` / ``search_logs`` (newest first, filters, cursor
 pages), ``trace``, ``trace_logs``, ``label_values``; plus ``spans``, ``metric_series``, ``logs``.
 
-Schema version 2 (``PRAGMA user_version``; version 1 files are migrated by the first writer that
-opens them, rollups included; a reader refuses them with "run any writer once to migrate").
+Schema version 3 (``PRAGMA user_version``; version 1 and 2 files are migrated by the first writer
+that opens them, rollups included; a reader refuses them with "run any writer once to migrate").
 WAL journal, ``synchronous=NORMAL``, ``auto_vacuum=INCREMENTAL``. Times are integer nanoseconds
 since the Unix epoch; trace and span ids 16- and 8-byte BLOBs (``hex(trace_id)`` in SQL):
 
@@ -44,12 +44,23 @@ since the Unix epoch; trace and span ids 16- and 8-byte BLOBs (``hex(trace_id)``
     ``output_tokens`` and ``v0..v35``: the counts ``count``, ``errors``, ``ttft_count``,
     ``tpot_count`` and the duration (powers of sqrt(2) s, 7.8 ms .. 362 s), TTFT (powers of 2,
     1 ms .. 32 s) and TPOT (61 us .. 1 s) bucket counts, packed two to a column (lane 0 + lane 1 *
-    2^31, see ``_span_rollups``). Written with the spans, in the same transaction, for GenAI
-    spans only (a model or an operation).
+    2^31, see ``_span_rollups``). GenAI spans only (a model or an operation). The 10 s rows are
+    written with the spans, in the same transaction; a 1 min, 10 min or 1 h bucket is summed from
+    the next finer step once it closes (see ``rollup_marks``).
 ``span_error_rollups`` (WITHOUT ROWID)
     The failed spans again, keyed ``(step, bucket_ns, service, model, operation, error_type)``
     (``error.type``, ``'_OTHER'`` for an ERROR status without one), same columns; the error-free
     group is ``span_rollups`` minus these.
+``span_model_rollups`` (WITHOUT ROWID)
+    Key ``(step, bucket_ns, model, operation)``, steps 60, 600 and 3600 only: ``d``, the duration
+    bucket counts summed over the services, as a BLOB of little-endian uint32. Summed from
+    ``span_rollups`` when a bucket closes; latency series without the service key read it.
+``rollup_marks`` (WITHOUT ROWID)
+    Key ``(kind, step)`` (``'span'`` or ``'metric'``; 60, 600, 3600): ``done_ns``. Every coarse
+    bucket before it is complete (a late row for one is added to it directly); none at or after it
+    exists yet, and reads cover that part from the finer steps. A batch whose data reaches a later
+    bucket closes the earlier ones, in its transaction; retention closes the buckets whose 10 s
+    rows it deletes.
 ``metric_points``
     ``id``, ``name``, ``unit``, ``kind`` (``sum``, ``gauge``, ``histogram``,
     ``exponential_histogram``), ``temporality`` (``cumulative``/``delta``, NULL for gauges),
@@ -66,8 +77,9 @@ since the Unix epoch; trace and span ids 16- and 8-byte BLOBs (``hex(trace_id)``
     Key ``(step, series_id, bucket_ns)``: ``count`` (points), ``sum``, ``min``, ``max``,
     ``last`` and ``last_ns`` (gauges and sums), ``delta`` (cumulative monotonic sums: the increase
     since the series' previous point, a new start time or a lower value being a reset; histograms:
-    the count increase), ``hist`` (histograms: JSON array of bucket-count increases). Written with
-    the points, in the same transaction; exponential histograms are not rolled up.
+    the count increase), ``hist`` (histograms: JSON array of bucket-count increases). 10 s rows
+    written with the points, in the same transaction, coarser buckets summed when they close (as
+    the span rollups); exponential histograms are not rolled up.
 ``logs``
     ``id``, ``time_ns``, ``observed_ns``, ``severity_number``, ``severity_text``, ``body`` (JSON),
     ``attributes``, ``event_name``, ``trace_id`` (BLOB), ``span_id`` (BLOB), ``trace_flags``,

@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from infertel_exporters.sqlite import _metric_rollups, _span_rollups
+from infertel_exporters.sqlite import _metric_rollups, _model_rollups, _span_rollups, _tiers
 from infertel_exporters.sqlite._encode import LOG_INSERT, METRIC_INSERT, RESOURCE_UPSERT, ResourceCache
 from infertel_exporters.sqlite._encode import log_rows as _log_rows
 from infertel_exporters.sqlite._encode import metric_rows as _metric_rows
@@ -37,16 +37,35 @@ class Batch:
         """Called when the transaction failed."""
 
 
+class _SpanBatch(Batch):
+    def __init__(self, rows: int, statements: list[tuple[str, Sequence[Any]]],
+                 rollups: _span_rollups.SpanRollups | None) -> None:  # fmt: skip
+        super().__init__(rows, statements)
+        self._rollups = rollups
+
+    def write(self, conn: sqlite3.Connection) -> None:
+        super().write(conn)
+        if self._rollups:
+            done = _tiers.marks(conn, "span")
+            main, errors, models = self._rollups.rows(done)
+            conn.executemany(_span_rollups.UPSERT, main)
+            conn.executemany(_model_rollups.UPSERT, models)
+            if errors:
+                conn.executemany(_span_rollups.UPSERT_ERRORS, errors)
+            _tiers.advance(conn, "span", _tiers.open_targets(self._rollups.newest()), done)
+
+
 def span_batch(spans: Sequence[Any], cache: ResourceCache, store: SQLiteStore) -> Batch:
-    """Spans, their resources and shapes, and (when the store keeps them) the span rollups."""
+    """Spans, their resources and shapes, and (when the store keeps them) the span rollups.
+
+    The rollups are the 10 s ones (and the coarser ones of buckets already closed); the coarser
+    buckets this batch closes are then summed from them (``_tiers``), in the same transaction.
+    """
     rollups = _span_rollups.SpanRollups() if store.rollups else None
     rows, resources, shapes = _span_rows(spans, cache, rollups)
     statements: list[tuple[str, Sequence[Any]]] = [(RESOURCE_UPSERT, resources), (SHAPE_INSERT, shapes),
                                                     (SPAN_INSERT, rows)]  # fmt: skip
-    if rollups:
-        main, errors = rollups.rows()
-        statements += [(_span_rollups.UPSERT, main), (_span_rollups.UPSERT_ERRORS, errors)]
-    return Batch(len(rows), statements)
+    return _SpanBatch(len(rows), statements, rollups)
 
 
 class _MetricBatch(Batch):
@@ -63,12 +82,15 @@ class _MetricBatch(Batch):
         if self._store.rollups:
             state = self._store._metric_state
             state.rollback()  # a retried transaction starts from the committed state
+            done = _tiers.marks(conn, "metric")
             series, rollups = _metric_rollups.rollup_rows(
-                self._raw, state, self._cache.service_by_id, conn, self._histograms
+                self._raw, state, self._cache.service_by_id, conn, self._histograms, done
             )
             if series:
                 conn.executemany(_metric_rollups.SERIES_INSERT, series)
-            conn.executemany(_metric_rollups.UPSERT, rollups)
+            if rollups:
+                conn.executemany(_metric_rollups.UPSERT, rollups)
+                _tiers.advance(conn, "metric", _tiers.open_targets(max(row[6] for row in self._raw)), done)
 
     def committed(self) -> None:
         self._store._metric_state.commit()

@@ -8,8 +8,10 @@ interpolation inside the bucket, like ``histogram_quantile``) and powers of 2 fo
 from __future__ import annotations
 
 import math
+import struct
 from bisect import bisect_left
 from collections.abc import Sequence
+from itertools import accumulate
 
 STEPS_S = (10, 60, 600, 3600)
 """Rollup bucket widths in seconds: 10 s and 1 min, plus 10 min and 1 h so that long ranges read few rows."""
@@ -51,9 +53,28 @@ def quantile(q: float, bounds: Sequence[float], counts: Sequence[float]) -> floa
         >>> quantile(0.5, (1.0, 2.0, 4.0), (0, 10, 10, 0))
         2.0
     """
-    total = sum(counts)
-    if total <= 0 or not bounds:
+    if not bounds:
         return None
+    cumulative = list(accumulate(counts))
+    total = cumulative[-1] if cumulative else 0
+    if total <= 0:
+        return None
+    rank = q * total
+    if min(counts) < 0 or rank <= 0:  # not a plain histogram: walk it bucket by bucket
+        return _walk(q, bounds, counts, total)
+    i = bisect_left(cumulative, rank)  # the first bucket whose running total reaches the rank (never an empty one)
+    if i >= len(counts):
+        return float(bounds[-1])
+    if i >= len(bounds):
+        return float(bounds[-1])
+    seen = cumulative[i - 1] if i > 0 else 0
+    upper = float(bounds[i])
+    lower = float(bounds[i - 1]) if i > 0 else (0.0 if upper > 0 else upper)
+    fraction = (rank - seen) / counts[i]
+    return lower + (upper - lower) * max(0.0, min(1.0, fraction))
+
+
+def _walk(q: float, bounds: Sequence[float], counts: Sequence[float], total: float) -> float | None:
     rank = q * total
     seen = 0.0
     for i, count in enumerate(counts):
@@ -76,3 +97,44 @@ def finite(value: object) -> float | None:
         return None
     value = float(value)
     return value if math.isfinite(value) and value >= 0 else None
+
+
+def pack_counts(counts: Sequence[int]) -> bytes:
+    """Bucket counts as a BLOB (little-endian uint32: a rollup row's count per bucket, like a packed lane).
+
+    Example:
+        >>> unpack_counts(pack_counts([0, 3, 1]))
+        [0, 3, 1]
+    """
+    return struct.pack(f"<{len(counts)}I", *counts)
+
+
+def unpack_counts(blob: bytes) -> list[int]:
+    """The counts of a :func:`pack_counts` BLOB."""
+    return list(struct.unpack(f"<{len(blob) // 4}I", blob))
+
+
+def counts_add(a: bytes | None, b: bytes | None) -> bytes | None:
+    """SQL function ``infertel_counts_add``: element-wise sum of two count BLOBs (NULL-safe)."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return pack_counts([x + y for x, y in zip(unpack_counts(a), unpack_counts(b), strict=True)])
+
+
+class CountsSum:
+    """SQL aggregate ``infertel_counts_sum``: element-wise sum of count BLOBs (NULLs skipped)."""
+
+    def __init__(self) -> None:
+        self.total: list[int] | None = None
+
+    def step(self, blob: bytes | None) -> None:
+        """Add one row's counts."""
+        if blob is not None:
+            counts = unpack_counts(blob)
+            self.total = counts if self.total is None else [x + y for x, y in zip(self.total, counts, strict=True)]
+
+    def finalize(self) -> bytes | None:
+        """The summed counts (NULL when every row was NULL)."""
+        return None if self.total is None else pack_counts(self.total)

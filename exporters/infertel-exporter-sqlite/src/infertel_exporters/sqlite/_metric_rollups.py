@@ -13,10 +13,10 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from infertel_exporters.sqlite._buckets import STEPS_S
+from infertel_exporters.sqlite._buckets import STEPS_S, CountsSum, counts_add
 from infertel_exporters.sqlite._encode import encode_json
 
 CREATE = (
@@ -83,9 +83,45 @@ def hist_add(a: str | None, b: str | None) -> str | None:
     return encode_json([p + q for p, q in zip(x, y, strict=True)])
 
 
+class HistSum:
+    """SQL aggregate ``infertel_hist_sum``: element-wise sum of JSON count arrays (NULLs skipped; a new layout wins).
+
+    Example:
+        >>> acc = HistSum()
+        >>> acc.step("[1,2]"), acc.step(None), acc.step("[3,4]")
+        (None, None, None)
+        >>> acc.finalize()
+        '[4,6]'
+    """
+
+    def __init__(self) -> None:
+        self.total: list[Any] | None = None
+
+    def step(self, value: str | None) -> None:
+        """Add one row's counts."""
+        if value is None:
+            return
+        counts = json.loads(value)
+        total = self.total
+        if total is None or len(total) != len(counts):
+            self.total = counts
+        else:
+            self.total = [p + q for p, q in zip(total, counts, strict=True)]
+
+    def finalize(self) -> str | None:
+        """The summed counts as JSON (NULL when every row was NULL)."""
+        return None if self.total is None else encode_json(self.total)
+
+
 def register_functions(conn: sqlite3.Connection) -> None:
     """Add the SQL functions the rollup statements use to ``conn``."""
     conn.create_function("infertel_hist_add", 2, hist_add, deterministic=True)
+    conn.create_aggregate("infertel_hist_sum", 1, HistSum)  # type: ignore[arg-type]  # typeshed: int values
+    conn.create_function("infertel_counts_add", 2, counts_add, deterministic=True)
+    conn.create_aggregate("infertel_counts_sum", 1, CountsSum)  # type: ignore[arg-type]
+    from infertel_exporters.sqlite import _model_rollups  # imports this module's importers
+
+    conn.create_function("infertel_duration_counts", -1, _model_rollups.duration_counts, deterministic=True)
 
 
 def series_id(resource_id: int, name: str, kind: str, attributes: str, bounds: str | None) -> int:
@@ -145,6 +181,7 @@ def rollup_rows(
     service_of: Callable[[int], str],
     conn: sqlite3.Connection | None,
     histograms: dict[int, tuple[str, Sequence[int], float, int]] | None = None,
+    done: Mapping[int, int] | None = None,
 ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """Series rows (``SERIES_INSERT``) and rollup rows (``UPSERT``) for raw ``metric_points`` rows.
 
@@ -152,6 +189,8 @@ def rollup_rows(
     time_ns, attributes, value, histogram, scope_name, resource_id. ``conn`` (optional) finds a
     series' previous point in the store when this process has not seen it yet. ``histograms`` (row
     index -> bounds JSON, counts, sum, count) spares parsing the histogram JSON of those rows.
+    ``done`` (``_tiers.marks``): write the 10 s rows, and the coarser ones only for buckets already
+    closed (late points); without it, every step.
     """
     series: list[tuple[Any, ...]] = []
     out: list[tuple[Any, ...]] = []
@@ -201,7 +240,9 @@ def rollup_rows(
         if sid not in state.known and sid not in state.pending_known:
             state.pending_known.add(sid)
             series.append((sid, name, unit, kind, monotonic, service_of(rid), rid, attributes, bounds))
-        for step in STEPS_S:
-            width = step * 1_000_000_000
-            out.append((step, sid, time_ns - time_ns % width, 1, total, low, high, last, time_ns, delta, hist))
+        out.append((10, sid, time_ns - time_ns % 10_000_000_000, 1, total, low, high, last, time_ns, delta, hist))
+        for step in STEPS_S[1:]:
+            bucket = time_ns - time_ns % (step * 1_000_000_000)
+            if done is None or bucket < done[step]:
+                out.append((step, sid, bucket, 1, total, low, high, last, time_ns, delta, hist))
     return series, out

@@ -101,7 +101,7 @@ def migrate_to_v2(conn: sqlite3.Connection) -> None:
         cursor = conn.cursor()  # the read cursor stays open on spans_v1
         cursor.executemany(SHAPE_INSERT, list(shapes.values()))
         cursor.executemany(SPAN_INSERT, out)
-        main, errors = rollups.rows()
+        main, errors, _models = rollups.rows()  # span_model_rollups: schema 3, built from span_rollups
         cursor.executemany(_span_rollups.UPSERT, main)
         cursor.executemany(_span_rollups.UPSERT_ERRORS, errors)
     conn.execute("DROP TABLE spans_v1")

@@ -6,16 +6,20 @@ import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from infertel_exporters.sqlite import _analytics, _queries, _search, _timeseries
+from infertel_exporters.sqlite import _analytics, _queries, _search, _tiers, _timeseries
 from infertel_exporters.sqlite._analytics import OverviewRow, Series
 from infertel_exporters.sqlite._queries import StoredLog, TraceSummary
 from infertel_exporters.sqlite._search import LogPage, TracePage
 
 _T = TypeVar("_T")
+# the 1 h rollups, and the 10 s ones of the hours not closed yet (``_tiers``)
 _LABEL_SQL = {
-    "model": "SELECT DISTINCT model FROM span_rollups WHERE step = 3600 AND model != '' ORDER BY model",
-    "operation": "SELECT DISTINCT operation FROM span_rollups WHERE step = 3600 AND operation != '' ORDER BY 1",
-    "error_type": "SELECT DISTINCT error_type FROM span_error_rollups WHERE step = 3600 ORDER BY 1",
+    "model": "SELECT model FROM span_rollups WHERE step = 3600 AND model != '' UNION"
+    " SELECT model FROM span_rollups WHERE step = 10 AND bucket_ns >= ? AND model != '' ORDER BY 1",
+    "operation": "SELECT operation FROM span_rollups WHERE step = 3600 AND operation != '' UNION"
+    " SELECT operation FROM span_rollups WHERE step = 10 AND bucket_ns >= ? AND operation != '' ORDER BY 1",
+    "error_type": "SELECT error_type FROM span_error_rollups WHERE step = 3600 UNION"
+    " SELECT error_type FROM span_error_rollups WHERE step = 10 AND bucket_ns >= ? ORDER BY 1",
 }
 
 
@@ -132,7 +136,7 @@ class ReadAPI:
             return self._read(_services)
         if key not in _LABEL_SQL:
             raise ValueError(f"label_values key must be one of service, model, operation, error_type; got {key!r}")
-        return self._read(lambda c: [row[0] for row in c.execute(_LABEL_SQL[key])])
+        return self._read(lambda c: [row[0] for row in c.execute(_LABEL_SQL[key], (_tiers.marks(c, "span")[3600],))])
 
     def recent_traces(
         self, limit: int = 50, *, since: int | None = None, model: str | None = None

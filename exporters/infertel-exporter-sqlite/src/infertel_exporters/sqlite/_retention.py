@@ -18,6 +18,7 @@ from infertel_exporters.sqlite._names import (
     INFERTEL_STORE_MAX_BYTES,
     INFERTEL_STORE_ROLLUP_MAX_AGE_SECONDS,
 )
+from infertel_exporters.sqlite._tiers import close_before
 
 if TYPE_CHECKING:
     from infertel_exporters.sqlite._store import SQLiteStore
@@ -188,11 +189,22 @@ def _prune_rollups(store: SQLiteStore, policy: Retention, now: int, deleted: dic
             cutoff = (now - int(age * 1e9)) // width * width
             if oldest is not None:
                 cutoff = min(cutoff, oldest // width * width)  # the bucket of the oldest raw row stays
+            if step == STEPS_S[0] and table != "span_error_rollups":  # sum them up before their 10 s rows go
+                _close(store, "metric" if table == "metric_rollups" else "span", cutoff)
             # metric_rollups is keyed (step, series_id, bucket_ns): one range per series, not a scan
             where = "series_id IN (SELECT id FROM metric_series) AND " if table == "metric_rollups" else ""
             deleted[table] += _rowcount(
                 store, f"DELETE FROM {table} WHERE step = ? AND {where}bucket_ns < ?", (step, cutoff)
             )
+            if table == "span_rollups":  # its sum over the services goes with it
+                _rowcount(store, "DELETE FROM span_model_rollups WHERE step = ? AND bucket_ns < ?", (step, cutoff))
+
+
+def _close(store: SQLiteStore, kind: str, cutoff: int) -> None:
+    def run(conn: sqlite3.Connection) -> None:
+        close_before(conn, kind, cutoff)
+
+    store._transaction(run)
 
 
 def _shrink(

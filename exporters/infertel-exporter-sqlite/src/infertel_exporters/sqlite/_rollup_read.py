@@ -11,6 +11,8 @@ import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+from infertel_exporters.sqlite._tiers import complete, marks
+
 Key = tuple[tuple[str, ...], int | None]
 """(group values in ``group_by`` order, step bucket start or None)."""
 
@@ -28,15 +30,19 @@ def _add(target: dict[Any, list[Any]], key: Any, values: Sequence[Any]) -> None:
 def _run(conn: sqlite3.Connection, table: str, keys: list[str], where: Mapping[str, str],
          pieces: Sequence[tuple[int, int, int]], value_sql: str, decode: Callable[[Sequence[Any]], list[Any]],
          step_ns: int | None) -> Iterator[tuple[tuple[str, ...], int | None, list[Any]]]:  # fmt: skip
-    select = list(keys) + (["bucket_ns - bucket_ns % ? AS b"] if step_ns else [])
-    group = list(keys) + (["b"] if step_ns else [])
     n = len(keys)
     for step, lo, hi in pieces:
+        if step_ns and step_ns == step * 1_000_000_000:  # a rollup bucket per point: group in the key's order
+            select, group, bucket_params = [*keys, "bucket_ns AS b"], ["bucket_ns", *keys], []
+        elif step_ns:
+            select, group, bucket_params = [*keys, "bucket_ns - bucket_ns % ? AS b"], [*keys, "b"], [step_ns]
+        else:
+            select, group, bucket_params = list(keys), list(keys), []
         sql = f"SELECT {', '.join(select) + ', ' if select else ''}{value_sql} FROM {table}"
         sql += " WHERE step = ? AND bucket_ns >= ? AND bucket_ns < ?" + "".join(f" AND {k} = ?" for k in where)
         if group:
             sql += f" GROUP BY {', '.join(group)}"
-        params = ([step_ns] if step_ns else []) + [step, lo, hi, *where.values()]
+        params = [*bucket_params, step, lo, hi, *where.values()]
         for row in conn.execute(sql, params):
             values = decode(row[n + (1 if step_ns else 0) :])
             if values[0]:
@@ -46,7 +52,11 @@ def _run(conn: sqlite3.Connection, table: str, keys: list[str], where: Mapping[s
 def grouped(conn: sqlite3.Connection, pieces: Sequence[tuple[int, int, int]], group_by: Sequence[str],
             where: Mapping[str, str] | None, value_sql: str, decode: Callable[[Sequence[Any]], list[Any]],
             step_ns: int | None = None) -> dict[Key, list[Any]]:  # fmt: skip
-    """Logical value sums per group (and per ``step_ns`` bucket) over the rollup ``pieces`` ``(step, lo, hi)``."""
+    """Logical value sums per group (and per ``step_ns`` bucket) over the rollup ``pieces`` ``(step, lo, hi)``.
+
+    A coarse piece's buckets not closed yet are read from the finer tiers (``_tiers.complete``).
+    """
+    pieces = complete(pieces, marks(conn, "span"))
     where = dict(where or {})
     wanted_error = where.pop("error_type", None)
     base = [k for k in group_by if k != "error_type"]

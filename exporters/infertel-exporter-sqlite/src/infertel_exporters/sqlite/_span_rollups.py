@@ -12,10 +12,17 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from collections.abc import Mapping, Sequence
-from operator import add
+from operator import add, itemgetter
 from typing import Any
 
-from infertel_exporters.sqlite._buckets import DURATION_BOUNDS, HISTOGRAMS, STEPS_S, TPOT_BOUNDS, TTFT_BOUNDS
+from infertel_exporters.sqlite._buckets import (
+    DURATION_BOUNDS,
+    HISTOGRAMS,
+    STEPS_S,
+    TPOT_BOUNDS,
+    TTFT_BOUNDS,
+    pack_counts,
+)
 from infertel_exporters.sqlite._names import (
     ERROR_TYPE,
     ERROR_TYPE_OTHER,
@@ -163,25 +170,17 @@ def histogram_sums(prefix: str, *, packed: bool = True) -> tuple[str, Any]:
         sql, decode_lanes = sums_of([0, *indices])
         return sql, lambda sums: [(v := decode_lanes(sums))[0], *[v[i] for i in indices]]
     columns = sorted({_LANE_OF[i][0] for i in indices})
-    slots = {i: n for n, i in enumerate(indices)}
-    layout: list[tuple[int | None, int | None]] = []
-    for j in columns:
-        lo, hi = _PAIRS[j]
-        layout.append((slots.get(lo), None if hi is None else slots.get(hi)))
+    position = {j: n for n, j in enumerate(columns)}
+    # logical slot -> index in [lane 0 of every column..., lane 1 of every column...]
+    take = itemgetter(*[position[_LANE_OF[i][0]] + _LANE_OF[i][1] * len(columns) for i in indices])
     sql = ", ".join([f"sum(v0 & {_MASK})"] + [f"sum(v{j})" for j in columns])
 
     def decode(sums: Sequence[Any]) -> list[int]:
         count = sums[0] or 0
         if count >= _LANE:
             raise OverflowError("a rollup lane sum reached 2**31: use packed=False")
-        out = [count] + [0] * len(indices)
-        for (lo, hi), total in zip(layout, sums[1:], strict=True):
-            total = total or 0
-            if lo is not None:
-                out[1 + lo] = total & _MASK
-            if hi is not None:
-                out[1 + hi] = total >> 31
-        return out
+        totals = [t or 0 for t in sums[1:]]
+        return [count, *take([t & _MASK for t in totals] + [t >> 31 for t in totals])]
 
     return sql, decode
 
@@ -223,14 +222,12 @@ class SpanRollups:
         if error_type is None:
             error_type = ERROR_TYPE_OTHER if is_error else ""
         else:
-            error_type, is_error = str(error_type), True
+            error_type = str(error_type)
         key = (start_ns - start_ns % 10_000_000_000, service, model or "", operation or "", error_type)
         acc = self._groups.get(key)
         if acc is None:
             acc = self._groups[key] = [0] * len(VALUE_COLUMNS)
-        acc[0] += 1
-        if is_error:
-            acc[1] += 1
+        # count, errors and the TTFT / TPOT counts follow from the histograms and the key (see rows())
         tokens = get(GEN_AI_USAGE_INPUT_TOKENS)
         if tokens.__class__ is int:
             acc[2] += tokens
@@ -239,33 +236,55 @@ class SpanRollups:
             acc[3] += tokens
         acc[_D0 + bisect_left(DURATION_BOUNDS, duration_ns / 1e9)] += 1
         ttft = get(GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)
-        if ttft is not None and (ttft.__class__ is float or ttft.__class__ is int) and 0 <= ttft < _INF:
-            acc[4] += 1
+        if (ttft.__class__ is float or ttft.__class__ is int) and 0 <= ttft < _INF:
             acc[_F0 + bisect_left(TTFT_BOUNDS, ttft)] += 1
         tpot = get(INFERTEL_TIME_PER_OUTPUT_TOKEN)
-        if tpot is not None and (tpot.__class__ is float or tpot.__class__ is int) and 0 <= tpot < _INF:
-            acc[5] += 1
+        if (tpot.__class__ is float or tpot.__class__ is int) and 0 <= tpot < _INF:
             acc[_P0 + bisect_left(TPOT_BOUNDS, tpot)] += 1
 
-    def rows(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-        """Rows for ``UPSERT`` (groups without the error type) and ``UPSERT_ERRORS``, for every step.
+    def newest(self) -> int:
+        """The start of the newest 10 s bucket counted (call only when something was counted)."""
+        return max(key[0] for key in self._groups)
+
+    def rows(self, done: Mapping[int, int] | None = None) -> tuple[list[tuple[Any, ...]], ...]:
+        """Rows for ``UPSERT`` (groups without the error type), ``UPSERT_ERRORS`` and ``_model_rollups.UPSERT``.
+
+        ``done`` (``_tiers.marks``): the 10 s rows, and the coarser ones only for buckets already
+        closed (late spans); without it, every step.
 
         Each 10 s group is packed once; packing is additive (a lane stays below 2**31), so the
         coarser buckets add packed tuples (in C, through ``map``) instead of repacking.
         """
         main: dict[tuple[Any, ...], tuple[int, ...]] = {}
         errors: dict[tuple[Any, ...], tuple[int, ...]] = {}
+        models: dict[tuple[Any, ...], list[int]] = {}
         for (bucket, service, model, operation, error_type), values in self._groups.items():
+            values[0] = count = sum(values[_D0:_F0])  # every span has one duration bucket
+            values[1] = count if error_type else 0  # a group with an error type holds failed spans only
+            values[4] = sum(values[_F0:_P0])
+            values[5] = sum(values[_P0:])
             packed = pack(values)
             for step in STEPS_S:
-                key = (step, bucket - bucket % (step * 1_000_000_000), service, model, operation)
+                aligned = bucket - bucket % (step * 1_000_000_000)
+                if done is not None and step != STEPS_S[0] and aligned >= done[step]:
+                    continue
+                key = (step, aligned, service, model, operation)
                 current = main.get(key)
                 main[key] = packed if current is None else tuple(map(add, current, packed))
+                if step != STEPS_S[0]:  # span_model_rollups: closed buckets only (see _model_rollups)
+                    model_key = (step, aligned, model, operation)
+                    duration = models.get(model_key)
+                    d = values[_D0:_F0]
+                    models[model_key] = d if duration is None else list(map(add, duration, d))
                 if error_type:
                     error_key = (*key, error_type)
                     current = errors.get(error_key)
                     errors[error_key] = packed if current is None else tuple(map(add, current, packed))
-        return [(*key, *values) for key, values in main.items()], [(*key, *values) for key, values in errors.items()]
+        return (
+            [(*key, *values) for key, values in main.items()],
+            [(*key, *values) for key, values in errors.items()],
+            [(*key, pack_counts(duration)) for key, duration in models.items()],
+        )
 
 
 def histogram(values: Sequence[Any], prefix: str) -> list[Any]:

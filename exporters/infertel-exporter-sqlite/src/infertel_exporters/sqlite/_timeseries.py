@@ -8,6 +8,7 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from infertel_exporters.sqlite import _model_rollups
 from infertel_exporters.sqlite import _span_rollups as sr
 from infertel_exporters.sqlite._analytics import (
     _HIST,
@@ -21,6 +22,7 @@ from infertel_exporters.sqlite._analytics import (
 from infertel_exporters.sqlite._buckets import STEPS_S, quantile
 from infertel_exporters.sqlite._names import INFERTEL_GEN_AI_IN_FLIGHT
 from infertel_exporters.sqlite._rollup_read import grouped as grouped_sums
+from infertel_exporters.sqlite._tiers import complete, marks
 
 
 def plan(start_ns: int, end_ns: int, step_s: float) -> tuple[int, int, list[int]]:
@@ -62,7 +64,10 @@ def timeseries(conn: sqlite3.Connection, query: str, start_ns: int, end_ns: int,
         return []
     needs_hist = query.split("_")[0] in _HIST and query.split("_")[-1] in _QUANTILES
     pieces = [(tier, buckets[0], end_ns)]
-    if needs_hist:
+    if needs_hist and _HIST[query.split("_")[0]][0] == "d" and _model_rollups.usable(group_by, where):
+        pieces = complete(pieces, marks(conn, "span"))
+        sums: dict[Any, list[Any]] = _model_rollups.duration_sums(conn, pieces, group_by, where, step_ns)
+    elif needs_hist:
         prefix = _HIST[query.split("_")[0]][0]
         try:
             values, unpack = sr.histogram_sums(prefix)
@@ -126,16 +131,21 @@ def _metric(conn: sqlite3.Connection, query: str, start_ns: int, end_ns: int, st
             bounds = json.loads(bounds_json)
     if not labels:
         return []
-    marks = ",".join("?" * len(labels))
-    where_sql = f"WHERE step = ? AND series_id IN ({marks}) AND bucket_ns >= ? AND bucket_ns < ?"
-    params = (step_ns, tier, *labels, buckets[0], end_ns)
+    qmarks = ",".join("?" * len(labels))
+    where_sql = f"WHERE step = ? AND series_id IN ({qmarks}) AND bucket_ns >= ? AND bucket_ns < ?"
+    pieces = complete([(tier, buckets[0], end_ns)], marks(conn, "metric"))
+
+    def rows(select: str, extra: str = "") -> Any:
+        for piece_step, lo, hi in pieces:
+            yield from conn.execute(
+                f"SELECT series_id, bucket_ns - bucket_ns % ? AS b, {select} FROM metric_rollups {where_sql}{extra}",
+                (step_ns, piece_step, *labels, lo, hi),
+            )
+
     grouped: dict[tuple[str, ...], dict[int, Any]] = {key: {} for key in labels.values()}
     if stat in _QUANTILES:
         hists: dict[tuple[tuple[str, ...], int], list[float]] = {}
-        for sid, b, hist in conn.execute(
-            f"SELECT series_id, bucket_ns - bucket_ns % ?, hist FROM metric_rollups {where_sql} AND hist IS NOT NULL",
-            params,
-        ):
+        for sid, b, hist in rows("hist", " AND hist IS NOT NULL"):
             counts = json.loads(hist)
             merged = hists.get((labels[sid], b))
             hists[(labels[sid], b)] = (
@@ -144,19 +154,36 @@ def _metric(conn: sqlite3.Connection, query: str, start_ns: int, end_ns: int, st
         for (key, b), counts in hists.items():
             grouped[key][b] = quantile(_QUANTILES[stat], bounds, counts)
     else:
-        # one SQL aggregate per (series, step bucket), then a cheap merge per label group
+        # one SQL aggregate per (series, step bucket) and rollup piece, merged per series, then per label group
         if stat == "last":  # the bucket's latest value of each series (a single max(): its row's `last`)
-            sql = (
-                f"SELECT series_id, bucket_ns - bucket_ns % ? AS b, last, max(last_ns) FROM metric_rollups {where_sql}"
-            )
+            select = "last, max(last_ns)"
         else:
-            value = {"avg": "sum(sum), sum(count)", "min": "min(min), 0", "max": "max(max), 0",
-                     "sum": "sum(sum), sum(count)", "rate": "sum(delta), 0"}[stat]  # fmt: skip
-            sql = f"SELECT series_id, bucket_ns - bucket_ns % ? AS b, {value} FROM metric_rollups {where_sql}"
+            select = {"avg": "sum(sum), sum(count)", "min": "min(min), 0", "max": "max(max), 0",
+                      "sum": "sum(sum), sum(count)", "rate": "sum(delta), 0"}[stat]  # fmt: skip
+        found = rows(select, " GROUP BY series_id, b")
+        items: Any
+        # a step bucket split between two rollup pieces gives a series two rows: for an average or the latest
+        # value they merge first (pieces meet at rollup bucket starts, so only when a step spans several)
+        split = any(lo % step_ns for _step, lo, _hi in pieces[1:])
+        if split and stat in ("sum", "last"):
+            per_series: dict[tuple[int, int], list[Any]] = {}
+            for sid, b, x, y in found:
+                if x is None:
+                    continue
+                a = per_series.get((sid, b))
+                if a is None:
+                    per_series[(sid, b)] = [x, y]
+                elif stat == "last":
+                    if y >= a[1]:
+                        a[0], a[1] = x, y
+                else:
+                    a[0] += x
+                    a[1] += y
+            items = per_series.items()
+        else:  # sums, minima and maxima merge alike per series and per group
+            items = (((sid, b), (x, y)) for sid, b, x, y in found if x is not None)
         acc: dict[tuple[tuple[str, ...], int], list[Any]] = {}
-        for sid, b, x, y in conn.execute(sql + " GROUP BY series_id, b", params):
-            if x is None:
-                continue
+        for (sid, b), (x, y) in items:
             if stat == "sum" and kind != "histogram":
                 x, y = (x / y if y else 0.0), 0  # a series' average in the bucket; the group sums them
             a = acc.get((labels[sid], b))
