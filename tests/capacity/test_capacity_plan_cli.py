@@ -95,3 +95,28 @@ def test_errors_are_one_line_and_exit_2(store: Path, args: tuple[str, ...], mess
     done = _cli("--store", str(store), *args)
     assert done.returncode == 2
     assert message in done.stderr and len(done.stderr.strip().splitlines()) <= 2
+
+
+def test_history_counts_whole_buckets_only(tmp_path: Path) -> None:
+    # Two requests in each of three 5-minute buckets; read up to 3 s into a fourth bucket (one request in it):
+    # the bucket still filling must not read as a quiet (or nearly quiet) 5 minutes.
+    from infertel._internal.commands.capacity_plan import _history
+    from infertel_exporters.sqlite import SQLiteStore
+
+    step = 300 * 10**9
+    first = (time.time_ns() // step - 10) * step
+    exporter = SQLiteSpanExporter(tmp_path / "h.db", retention=None)
+    provider = TracerProvider(resource=Resource.create({"service.name": "llm"}))
+    provider.add_span_processor(BatchSpanProcessor(exporter))
+    tracer = provider.get_tracer("test")
+    for at in [first + b * step + k * 60 * 10**9 for b in range(3) for k in (1, 2)] + [first + 3 * step + 10**9]:
+        span = tracer.start_span("chat m", start_time=at, attributes={
+            "gen_ai.operation.name": "chat", "gen_ai.request.model": "m",
+            "gen_ai.usage.input_tokens": 100, "gen_ai.usage.output_tokens": 20,
+        })  # fmt: skip
+        span.end(end_time=at + 10**8)
+    provider.shutdown()
+    with SQLiteStore(tmp_path / "h.db", read_only=True) as store:
+        values, tokens = _history(store, first - step + 10**9, first + 3 * step + 3 * 10**9)
+    assert [round(v, 6) for v in values] == [2.0, 2.0, 2.0]
+    assert tokens == pytest.approx(120.0)

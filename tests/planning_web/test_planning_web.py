@@ -134,6 +134,8 @@ def _standalone(path: Path) -> _Served:
 
 
 def _history(store: SQLiteStore, start: int, end: int) -> tuple[list[float], float | None]:
+    step = 300 * 10**9
+    start, end = -(-start // step) * step, end // step * step  # whole 5-minute buckets only
     totals: dict[int, float] = {}
     for s in store.timeseries("requests_per_s", start, end, 300, group_by=()):
         for ts, value in s.points:

@@ -72,7 +72,16 @@ def add(commands: Any) -> None:
 
 
 def _history(store: Any, start_ns: int, end_ns: int) -> tuple[list[float], float | None]:
-    """Requests per 5-minute bucket (all services and models) and the mean tokens per request."""
+    """Requests per 5-minute bucket (all services and models) and the mean tokens per request.
+
+    Only whole buckets count: the range is cut to 5-minute boundaries, so the bucket still filling at
+    ``end_ns`` (and the one cut at ``start_ns``) never reads as a quiet 5 minutes.
+    """
+    step_ns = int(_STEP_S * 1e9)
+    start_ns = -(-start_ns // step_ns) * step_ns
+    end_ns = end_ns // step_ns * step_ns
+    if end_ns <= start_ns:
+        return [], None
     series = store.timeseries("requests_per_s", start_ns, end_ns, _STEP_S, group_by=())
     totals: dict[int, float] = {}
     step_s = _STEP_S
