@@ -58,6 +58,7 @@ class AlertStore:
         >>> sid = store.add_silence(['alertname="A"'], starts_at=0.0, ends_at=60.0, created_by="me", comment="x")
         >>> [s.id for s in store.silences()] == [sid]
         True
+        >>> store.close()
     """
 
     def __init__(self, path: str | os.PathLike[str], *, max_history: int = DEFAULT_MAX_HISTORY) -> None:

@@ -262,7 +262,8 @@ class StoreSource:
 
     Example:
         >>> from infertel_exporters.sqlite import SQLiteStore
-        >>> list(StoreSource(SQLiteStore(":memory:"), ["latency_p99"]).collect(1e9))
+        >>> with SQLiteStore(":memory:") as store:
+        ...     list(StoreSource(store, ["latency_p99"]).collect(1e9))
         []
     """
 

@@ -16,7 +16,8 @@ Pure Python: numpy and scipy are not needed.
 Example:
     >>> from infertel_exporters.sqlite import SQLiteStore
     >>> from infertel.analysis import analyze, render_text
-    >>> report = analyze(SQLiteStore(":memory:"), since_s=3600, baseline="previous-hour")
+    >>> with SQLiteStore(":memory:") as store:
+    ...     report = analyze(store, since_s=3600, baseline="previous-hour")
     >>> report.series
     []
 """

@@ -86,7 +86,8 @@ def saturation(
 
     Example:
         >>> from infertel_exporters.sqlite import SQLiteStore
-        >>> saturation(SQLiteStore(":memory:"), [], 0, 60 * 10**9).resource is None
+        >>> with SQLiteStore(":memory:") as store:
+        ...     saturation(store, [], 0, 60 * 10**9).resource is None
         True
     """
     ok = [s for s in samples if s.error_type is None]

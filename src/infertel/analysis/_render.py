@@ -42,7 +42,8 @@ def render_text(report: Report) -> str:
     Example:
         >>> from infertel_exporters.sqlite import SQLiteStore
         >>> from infertel.analysis import analyze
-        >>> "Where the time goes" in render_text(analyze(SQLiteStore(":memory:"), baseline="none"))
+        >>> with SQLiteStore(":memory:") as store:
+        ...     "Where the time goes" in render_text(analyze(store, baseline="none"))
         True
     """
     out = [f"Window {_t(report.start_ns)} .. {_t(report.end_ns)}"]

@@ -75,7 +75,8 @@ class Report:
 
         Example:
             >>> from infertel_exporters.sqlite import SQLiteStore
-            >>> analyze(SQLiteStore(":memory:"), start_ns=0, end_ns=10**9, baseline="none").as_dict()["series"]
+            >>> with SQLiteStore(":memory:") as store:
+            ...     analyze(store, start_ns=0, end_ns=10**9, baseline="none").as_dict()["series"]
             []
         """
         return asdict(self)
@@ -184,7 +185,8 @@ def analyze(
 
     Example:
         >>> from infertel_exporters.sqlite import SQLiteStore
-        >>> report = analyze(SQLiteStore(":memory:"), since_s=600, baseline="none")
+        >>> with SQLiteStore(":memory:") as store:
+        ...     report = analyze(store, since_s=600, baseline="none")
         >>> report.saturation.resource is None
         True
     """

@@ -168,7 +168,8 @@ def read_samples(
 
     Example:
         >>> from infertel_exporters.sqlite import SQLiteStore
-        >>> read_samples(SQLiteStore(":memory:"), 0, 10**18).samples
+        >>> with SQLiteStore(":memory:") as store:
+        ...     read_samples(store, 0, 10**18).samples
         []
     """
     where = {"service": service} if service else None

@@ -189,7 +189,8 @@ class SQLiteStore(ReadAPI):
             policy: Bounds for this pass; default: the store's, or ``Retention()``.
 
         Example:
-            >>> SQLiteStore(":memory:").apply_retention().deleted
+            >>> with SQLiteStore(":memory:") as store:
+            ...     store.apply_retention().deleted
             {'spans': 0, 'metric_points': 0, 'logs': 0, 'span_rollups': 0, 'span_error_rollups': 0, 'metric_rollups': 0}
         """
         return apply(self, policy or self._retention or Retention(), now_ns=now_ns)
@@ -227,7 +228,8 @@ class SQLiteStore(ReadAPI):
         """Every span of one trace (hex string or int id), ordered by start time.
 
         Example:
-            >>> SQLiteStore(":memory:").trace("4bf92f3577b34da6a3ce929d0e0e4736")
+            >>> with SQLiteStore(":memory:") as store:
+            ...     store.trace("4bf92f3577b34da6a3ce929d0e0e4736")
             []
         """
         tid = _queries.blob_id(trace_id, 16)
