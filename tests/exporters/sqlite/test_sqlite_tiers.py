@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -79,7 +80,7 @@ def test_span_tiers_summed_at_close_equal_the_rollups_of_every_span(tmp_path: Pa
     assert exporter.export(late).name == "SUCCESS"
     exporter.shutdown()
 
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn, conn:
         done = _tiers.marks(conn, "span")
         assert done == {60: T0 + 9060 * S, 600: T0 + 9000 * S, 3600: T0 + 7200 * S}  # the newest span: 9093 s
         assert conn.execute("SELECT count(*) FROM span_rollups WHERE step = 3600").fetchone() == (12,)  # 2 h x 6
@@ -96,7 +97,7 @@ def test_span_tiers_summed_at_close_equal_the_rollups_of_every_span(tmp_path: Pa
     expected = _span_rollups.SpanRollups()
     span_rows(spans + late, ResourceCache(), expected)
     main, errors, models = expected.rows()
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn, conn:
         assert _rows(conn, "span_rollups") == sorted(main)
         assert _rows(conn, "span_error_rollups") == sorted(errors)
         assert _rows(conn, "span_model_rollups") == sorted(models)  # the duration BLOB included
@@ -175,7 +176,7 @@ def test_metric_tiers_summed_at_close_equal_the_rollups_of_every_point(tmp_path:
     ]
     with SQLiteStore(path, read_only=True) as reader:
         before = [reader.timeseries(q, T0, T0 + 3 * 3600 * S, step, group_by=g) for q, step, g in queries]
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn, conn:
         assert _tiers.marks(conn, "metric") == {
             60: T0 + 9300 * S,
             600: T0 + 9000 * S,
@@ -187,7 +188,7 @@ def test_metric_tiers_summed_at_close_equal_the_rollups_of_every_point(tmp_path:
     _metric_rollups.register_functions(expected)
     for statement in _metric_rollups.CREATE:
         expected.execute(statement)
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn, conn:
         raw = conn.execute(
             "SELECT name, unit, kind, temporality, monotonic, start_ns, time_ns, attributes, value, histogram,"
             " scope_name, resource_id FROM metric_points ORDER BY id"
@@ -198,6 +199,7 @@ def test_metric_tiers_summed_at_close_equal_the_rollups_of_every_point(tmp_path:
         expected.executemany(_metric_rollups.UPSERT, rollups)
         got = _rows(conn, "metric_rollups")
     want = _rows(expected, "metric_rollups")
+    expected.close()
     assert len(got) == len(want) > 600
     assert _approx_rows(got) == _approx_rows(want)
     with SQLiteStore(path, read_only=True) as reader:
@@ -214,7 +216,7 @@ def test_retention_closes_the_buckets_whose_10_s_rows_it_deletes(tmp_path: Path)
     with SQLiteStore(path) as store:
         before = store.overview(T0, T0 + 3600 * S)
         store._transaction(lambda conn: _tiers.close_before(conn, "span", T0 + 100 * S))
-        with sqlite3.connect(path) as conn:
+        with closing(sqlite3.connect(path)) as conn, conn:
             assert _tiers.marks(conn, "span") == dict.fromkeys((60, 600, 3600), T0 + 3600 * S)
             conn.execute("DELETE FROM span_rollups WHERE step = 10")  # what retention does next
             conn.execute("DELETE FROM span_error_rollups WHERE step = 10")
