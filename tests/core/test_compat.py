@@ -103,13 +103,17 @@ def test_private_and_public_span_reads_agree() -> None:
         assert attributes == dict(public_attributes) == dict(span.attributes)
         parent = span.parent
         assert value == public_value == span.attributes[op]
-        assert rest == public_rest == [
-            span.context.span_id,
-            span.start_time,
-            span.end_time,
-            span.status.status_code,
-            None if parent is None else parent.span_id,
-        ]
+        assert (
+            rest
+            == public_rest
+            == [
+                span.context.span_id,
+                span.start_time,
+                span.end_time,
+                span.status.status_code,
+                None if parent is None else parent.span_id,
+            ]
+        )
 
 
 def test_processor_public_fallback_gives_identical_statistics(monkeypatch: pytest.MonkeyPatch) -> None:
