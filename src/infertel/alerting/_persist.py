@@ -68,19 +68,22 @@ class AlertStore:
         self.max_history = max_history
         self._lock = threading.Lock()
         self._conn = sqlite3.connect(self.path, timeout=10.0, check_same_thread=False, isolation_level=None)
-        with self._lock:
-            self._conn.executescript(_SCHEMA)
-            row = self._conn.execute("SELECT value FROM alerting_meta WHERE key = 'schema_version'").fetchone()
-            if row is None:
-                self._conn.execute(
-                    "INSERT OR IGNORE INTO alerting_meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-                )
-            elif int(row[0]) > SCHEMA_VERSION:
-                self._conn.close()
-                raise ValueError(
-                    f"alert store {self.path}: alerting tables version {row[0]} are newer than this infertel "
-                    f"(version {SCHEMA_VERSION}); upgrade infertel"
-                )
+        try:
+            with self._lock:
+                self._conn.executescript(_SCHEMA)
+                row = self._conn.execute("SELECT value FROM alerting_meta WHERE key = 'schema_version'").fetchone()
+                if row is None:
+                    self._conn.execute(
+                        "INSERT OR IGNORE INTO alerting_meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                    )
+                elif int(row[0]) > SCHEMA_VERSION:
+                    raise ValueError(
+                        f"alert store {self.path}: alerting tables version {row[0]} are newer than this infertel "
+                        f"(version {SCHEMA_VERSION}); upgrade infertel"
+                    )
+        except BaseException:  # not a database, locked too long, a newer release's tables: no connection left open
+            self._conn.close()
+            raise
         self._writes = 0
 
     def close(self) -> None:
