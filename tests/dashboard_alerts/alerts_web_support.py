@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import threading
-import time
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from peers.phoenix import free_port as free_port  # noqa: E402  (re-exported for the tests)
+from served import Served as Served  # noqa: E402
 
 EVIL = '<script>alert("x")</script>\'"&'
 """Markup and quotes that must render inert wherever an alert's label or annotation is shown."""
@@ -20,45 +21,11 @@ PAYLOAD_KEYS = {"version", "groupKey", "truncatedAlerts", "status", "receiver", 
                 "commonAnnotations", "externalURL", "alerts"}  # fmt: skip
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def iso(seconds: float) -> str:
     """RFC 3339 UTC text of ``seconds``, computed here independently of infertel."""
     moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
     text = moment.strftime("%Y-%m-%dT%H:%M:%S")
     return text + (f".{moment.microsecond:06d}".rstrip("0") if moment.microsecond else "") + "Z"
-
-
-class Served:
-    """A real uvicorn server on 127.0.0.1 in a thread (lifespan on)."""
-
-    def __init__(self, app: Any) -> None:
-        import uvicorn  # the unit tests use this module too, without a server
-
-        self.port = free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on", ws="none")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> Served:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            assert self.thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.server.should_exit = True
-        self.thread.join(30)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
 
 class WebhookReceiver:
