@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from collections.abc import Mapping, Sequence
@@ -11,7 +12,7 @@ from typing import Any
 from infertel_exporters.sqlite import _span_rollups as sr
 from infertel_exporters.sqlite._buckets import DURATION_BOUNDS, STEPS_S, TPOT_BOUNDS, TTFT_BOUNDS, quantile
 from infertel_exporters.sqlite._names import GEN_AI_OPERATION_NAME, GEN_AI_REQUEST_MODEL, INFERTEL_GEN_AI_IN_FLIGHT
-from infertel_exporters.sqlite._rollup_read import grouped
+from infertel_exporters.sqlite._totals import totals
 
 GROUP_KEYS = ("service", "model", "operation", "error_type")
 ROLLUP_QUERIES: tuple[str, ...] = (
@@ -99,8 +100,7 @@ def overview(conn: sqlite3.Connection, start_ns: int, end_ns: int, group_by: Seq
     _check_keys(group_by, where)
     if end_ns <= start_ns:
         return []
-    sums = grouped(conn, cover(start_ns, end_ns), group_by, where, sr.SUMS_SQL, sr.unpack)
-    groups = {key: values for (key, _bucket), values in sums.items()}
+    groups = totals(conn, cover(start_ns, end_ns), group_by, where)
     span_s = (end_ns - start_ns) / 1e9
     in_flight = _in_flight_now(conn, start_ns, end_ns, group_by, where)
     rows = []
@@ -126,6 +126,12 @@ def _series_label(key: str, service: str, attributes: dict[str, Any]) -> str | N
     return None if value is None else str(value)
 
 
+@functools.lru_cache(maxsize=4096)
+def _decoded(attributes: str) -> dict[str, Any]:
+    """A metric series' attributes JSON, decoded once (keyed by the text itself; callers only read it)."""
+    return dict(json.loads(attributes))
+
+
 def _in_flight_now(conn: sqlite3.Connection, start_ns: int, end_ns: int, group_by: Sequence[str],
                    where: Mapping[str, str] | None) -> dict[tuple[str, ...], float]:  # fmt: skip
     """The latest in-flight gauge of each process in the range, summed per group (series quiet for 2 min skipped)."""
@@ -137,23 +143,19 @@ def _in_flight_now(conn: sqlite3.Connection, start_ns: int, end_ns: int, group_b
     for sid, service, attrs in conn.execute(
         "SELECT id, service, attributes FROM metric_series WHERE name = ?", (INFERTEL_GEN_AI_IN_FLIGHT,)
     ):
-        attributes = json.loads(attrs)
+        attributes = _decoded(attrs)
         if not where or all(_series_label(k, service, attributes) == v for k, v in where.items()):
             labels[sid] = tuple(_series_label(k, service, attributes) or "" for k in group_by)
     if not labels:
         return {}
-    rows = conn.execute(  # one primary-key range per series
-        f"SELECT series_id, last, last_ns FROM metric_rollups WHERE step = 10 AND series_id IN"
-        f" ({','.join('?' * len(labels))}) AND bucket_ns >= ? AND bucket_ns < ?",
-        (*labels, window_start - window_start % 10_000_000_000, end_ns),
+    rows = conn.execute(  # one primary-key range per series; `last` is the bare column of max(last_ns)'s row
+        f"SELECT series_id, last, max(last_ns) FROM metric_rollups WHERE step = 10 AND series_id IN"
+        f" ({','.join('?' * len(labels))}) AND bucket_ns >= ? AND bucket_ns < ? AND last IS NOT NULL"
+        " AND last_ns < ? GROUP BY series_id",
+        (*labels, window_start - window_start % 10_000_000_000, end_ns, end_ns),
     )
     for sid, last, last_ns in rows:
-        if last is None or last_ns >= end_ns:
-            continue
-        key = labels[sid]
-        seen = latest.get(sid)
-        if seen is None or last_ns > seen[0]:
-            latest[sid] = (last_ns, last, key)
+        latest[sid] = (last_ns, last, labels[sid])
     if not latest:
         return {}
     newest = max(t for t, _, _ in latest.values())

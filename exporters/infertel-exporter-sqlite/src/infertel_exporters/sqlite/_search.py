@@ -65,29 +65,30 @@ def _resource_ids(conn: sqlite3.Connection, resources: _Resources, service: str)
 
 def _walk(conn: sqlite3.Connection, table: str, time_col: str, columns: str, where: str, params: Sequence[Any],
           window_where: str, start: tuple[int, int], lo: int, limit: int) -> Any:  # fmt: skip
-    """Yield ``(rows, last_key, exhausted)`` windows of ``table`` newest first, each filtered by ``where``."""
+    """Yield ``(rows, last_key, exhausted)`` windows of ``table`` newest first, each filtered by ``where``.
+
+    Keys are ``(time, id)`` compared as SQL row values, which SQLite turns into a range of the time
+    index read backwards (no sort): an ``a < ? OR (a = ? AND id < ?)`` form made it read every index
+    entry above the range (data ahead of ``end_ns``, or every newer page) and sort the lot.
+    """
     key = start
     window = max(64, limit * 4)
     scanned = 0
     while scanned < MAX_SCAN:
         ids = conn.execute(
-            f"SELECT id, {time_col} FROM {table} WHERE ({time_col} < ? OR ({time_col} = ? AND id < ?))"
-            f" AND {time_col} >= ?{window_where} ORDER BY {time_col} DESC, id DESC LIMIT ?",
-            (key[0], key[0], key[1], lo, window),
+            f"SELECT id, {time_col} FROM {table} WHERE ({time_col}, id) < (?, ?) AND {time_col} >= ?{window_where}"
+            f" ORDER BY {time_col} DESC, id DESC LIMIT ?",
+            (key[0], key[1], lo, window),
         ).fetchall()
         if not ids:
             yield [], key, True
             return
         scanned += len(ids)
         last = (ids[-1][1], ids[-1][0])
-        lo_id = ids[-1][0]
-        hi_key = key
         rows = conn.execute(
-            f"SELECT id, {time_col}, {columns} FROM {table} WHERE id IN"
-            f" (SELECT id FROM {table} WHERE ({time_col} < ? OR ({time_col} = ? AND id < ?))"
-            f" AND ({time_col} > ? OR ({time_col} = ? AND id >= ?)){window_where}){where}"
-            f" ORDER BY {time_col} DESC, id DESC",
-            (hi_key[0], hi_key[0], hi_key[1], last[0], last[0], lo_id, *params),
+            f"SELECT id, {time_col}, {columns} FROM {table} WHERE ({time_col}, id) < (?, ?)"
+            f" AND ({time_col}, id) >= (?, ?){window_where}{where} ORDER BY {time_col} DESC, id DESC",
+            (key[0], key[1], last[0], last[1], *params),
         ).fetchall()
         exhausted = len(ids) < window
         yield rows, last, exhausted
@@ -127,9 +128,9 @@ def search_traces(conn: sqlite3.Connection, *, start_ns: int | None, end_ns: int
     if min_ns is not None:
         clauses.append("duration_ns >= ?")
         params.append(min_ns)
-    if attribute is not None:
-        clauses.append("instr(attributes, ?) > 0")
-        params.append(str(attribute[1]))
+    if attribute is not None:  # a GenAI model / operation attribute is implied by its column, not in the values
+        clauses.append("(instr(attributes, ?) > 0 OR model = ? OR operation = ?)")
+        params.extend([str(attribute[1])] * 3)
     if not span_level:
         clauses.append("root = 1")
     where = "".join(f" AND {c}" for c in clauses)
