@@ -214,6 +214,28 @@ def test_openapi_documents_the_shapes(server: Served) -> None:
     assert {"trace_id", "span_id", "parent_span_id", "start_time_ns", "attributes", "events"} <= set(span)
 
 
+def test_every_answer_is_its_documented_model_serialised(server: Served, filled: Filled) -> None:
+    """The routes build their JSON without the response models: the bytes are what the models would give."""
+    from infertel.dashboard import _models as m
+
+    tid = next(iter(filled.traces()))
+    routes = [
+        ("/api/overview?range=1h", m.OverviewResponse),
+        ("/api/overview?range=24h&group_by=model,error_type", m.OverviewResponse),
+        ("/api/metrics?query=requests_per_s&range=15m", m.MetricsResponse),
+        ("/api/metrics?query=latency_p95&range=1h&group_by=service,model", m.MetricsResponse),
+        ("/api/traces?limit=3", m.TracesResponse),
+        (f"/api/traces/{tid}", m.TraceResponse),
+        ("/api/logs?limit=4", m.LogsResponse),
+    ]
+    for path, model in routes:
+        response = httpx.get(server.url + path, timeout=30)
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"] == "application/json"
+        parsed = model.model_validate_json(response.content, strict=False)
+        assert response.content == parsed.model_dump_json().encode(), path
+
+
 def test_store_missing_is_404_for_the_api(tmp_path: Path) -> None:
     with Served(create_app(tmp_path / "absent.db", refresh_s=0)) as served:
         response = httpx.get(f"{served.url}/api/overview", timeout=30)
