@@ -30,6 +30,7 @@ from alerts_web_support import EVIL, Gauges, WebhookReceiver, assert_inert, free
 
 from infertel.alerting import AlertEngine, AlertStore, Receiver, Route, ThresholdRule  # noqa: E402
 from infertel.alerting.channels import WebhookChannel  # noqa: E402
+from infertel.dashboard._security import BAD_CSRF  # noqa: E402
 
 pytestmark = pytest.mark.integration
 
@@ -150,9 +151,14 @@ def _form_token(url: str, page: str) -> str:
 def test_state_changes_are_refused_without_a_valid_token_or_from_another_origin(dashboard: Dashboard) -> None:
     token = _form_token(dashboard.url, "/silences")
     form = {"matchers": 'alertname="HotCpu"', "duration": "1h", "back": "silences"}
+    # No token on this dashboard: a request with neither Origin nor Sec-Fetch-Site is not a browser's and passes;
+    # a browser's request must show it comes from this dashboard, or carry the page's token.
     cases = [
-        ({}, {}, "the CSRF token is missing or wrong (reload the page and try again)"),
-        ({"csrf_token": "0" * 64}, {}, "the CSRF token is missing or wrong (reload the page and try again)"),
+        ({}, {"Sec-Fetch-Site": "cross-site"}, "cross-site request refused (Sec-Fetch-Site: cross-site)"),
+        ({"csrf_token": token}, {"Sec-Fetch-Site": "same-site"},
+         "cross-site request refused (Sec-Fetch-Site: same-site)"),
+        ({}, {"Origin": "null"}, BAD_CSRF),
+        ({"csrf_token": "0" * 64}, {"Origin": "null"}, BAD_CSRF),
         ({"csrf_token": token}, {"Origin": "http://evil.example"},
          "cross-origin request refused (Origin 'http://evil.example' is not this dashboard)"),
         ({"csrf_token": token}, {"Referer": "http://evil.example/page"},
@@ -162,9 +168,10 @@ def test_state_changes_are_refused_without_a_valid_token_or_from_another_origin(
         response = httpx.post(dashboard.url + "/api/silences", data={**form, **extra}, headers=headers, timeout=10)
         assert (response.status_code, response.json()) == (403, {"detail": detail})
     fingerprint = dashboard.alerts["HotCpu"].fingerprint
-    response = httpx.post(f"{dashboard.url}/api/alerts/{fingerprint}/ack", json={"by": "x"}, timeout=10)
+    cross = {"Sec-Fetch-Site": "cross-site"}
+    response = httpx.post(f"{dashboard.url}/api/alerts/{fingerprint}/ack", json={"by": "x"}, headers=cross, timeout=10)
     assert response.status_code == 403
-    response = httpx.delete(f"{dashboard.url}/api/silences/whatever", timeout=10)
+    response = httpx.delete(f"{dashboard.url}/api/silences/whatever", headers=cross, timeout=10)
     assert response.status_code == 403
     assert AlertStore(dashboard.path).silences(now=time.time()) == []  # nothing was written
 

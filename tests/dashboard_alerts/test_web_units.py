@@ -15,12 +15,12 @@ from starlette.requests import Request  # noqa: E402
 
 from infertel.alerting import AlertEngine, ThresholdRule  # noqa: E402
 from infertel.alerting.web import LiveAlerts, StoredAlerts  # noqa: E402
-from infertel.alerting.web._csrf import Csrf  # noqa: E402
+from infertel.dashboard._security import BAD_CSRF, Csrf  # noqa: E402
 from infertel.health import Check, CheckResult, HealthRegistry  # noqa: E402
 from infertel.health.web import HealthFeature, store_readable_check  # noqa: E402
 
 T0 = 1_800_000_000.0
-BAD_TOKEN = "the CSRF token is missing or wrong (reload the page and try again)"
+BAD_TOKEN = BAD_CSRF
 
 
 def _request(*headers: tuple[str, str], query: bytes = b"") -> Request:
@@ -29,22 +29,53 @@ def _request(*headers: tuple[str, str], query: bytes = b"") -> Request:
 
 
 def test_the_csrf_token_is_bound_to_the_credential_and_the_origin_is_checked() -> None:
-    csrf = Csrf()
+    csrf = Csrf("abc")  # a dashboard with a token: a cookie or query credential needs the CSRF token
     anonymous, bearer = _request(), _request(("Authorization", "Bearer abc"))
     cookie = _request(("Cookie", "infertel_dashboard_token=abc"))
     tokens = {csrf.token(r) for r in (anonymous, bearer, cookie)}
     assert len(tokens) == 3 and all(len(t) == 64 for t in tokens)
-    assert csrf.token(bearer) != Csrf().token(bearer)  # a secret per dashboard
+    assert csrf.token(cookie) == Csrf("abc").token(cookie)  # derived from the token: every prefork worker agrees
+    assert csrf.token(cookie) != Csrf("other").token(cookie) and Csrf(None).token(None) != Csrf(None).token(None)
     assert [csrf.check(r, csrf.token(r)) for r in (anonymous, bearer, cookie)] == [None, None, None]
     assert csrf.check(cookie, csrf.token(bearer)) == BAD_TOKEN
-    assert csrf.check(anonymous, None) == BAD_TOKEN
-    token = csrf.token(anonymous)
+    assert csrf.check(anonymous, None) == BAD_TOKEN and csrf.check(cookie, None) == BAD_TOKEN
+    # The valid bearer header is enough on its own (a browser cannot send it cross-site); a wrong one is not.
+    assert csrf.check(bearer, None) is None
+    assert csrf.check(_request(("Authorization", "Bearer nope")), None) == BAD_TOKEN
+    token = csrf.token(cookie)
     same = [("Origin", "http://127.0.0.1:8686")], [("Origin", "null")], [("Referer", "http://127.0.0.1:8686/alerts")]
-    assert [csrf.check(_request(*h), token) for h in same] == [None, None, None]
+    assert [csrf.check(_request(("Cookie", "infertel_dashboard_token=abc"), *h), token) for h in same] == [None] * 3
     assert csrf.check(_request(("Origin", "http://127.0.0.1:9999")), token) == (
         "cross-origin request refused (Origin 'http://127.0.0.1:9999' is not this dashboard)")  # fmt: skip
     assert csrf.check(_request(("Origin", "null"), ("Referer", "https://evil.example/x")), token) == (
         "cross-origin request refused (the Referer is not this dashboard)")  # fmt: skip
+    for site in ("cross-site", "same-site"):
+        assert csrf.check(_request(("Cookie", "infertel_dashboard_token=abc"), ("Sec-Fetch-Site", site)), token) == (
+            f"cross-site request refused (Sec-Fetch-Site: {site})")  # fmt: skip
+
+
+def test_without_a_token_the_same_origin_check_decides_and_the_csrf_token_still_passes() -> None:
+    csrf = Csrf(None)
+    accepted = [
+        (),  # neither Origin nor Sec-Fetch-Site: not a browser (curl, infertel profile start)
+        (("Sec-Fetch-Site", "same-origin"),),
+        (("Sec-Fetch-Site", "same-origin"), ("Origin", "null")),  # a page under Referrer-Policy: no-referrer
+        (("Origin", "http://127.0.0.1:8686"),),
+        (("Sec-Fetch-Site", "same-origin"), ("Origin", "https://proxy.example")),  # the browser's verdict counts
+    ]
+    assert [csrf.check(_request(*h), None) for h in accepted] == [None] * len(accepted)
+    refused = {
+        (("Sec-Fetch-Site", "cross-site"),): "cross-site request refused (Sec-Fetch-Site: cross-site)",
+        (("Sec-Fetch-Site", "same-site"), ("Origin", "http://127.0.0.1:3000")):
+            "cross-site request refused (Sec-Fetch-Site: same-site)",
+        (("Origin", "https://evil.example"),): "cross-origin request refused (Origin 'https://evil.example' is not "
+                                                "this dashboard)",
+        (("Origin", "null"),): BAD_TOKEN,  # an old browser, or a page hiding its origin: the token decides
+    }  # fmt: skip
+    assert {h: csrf.check(_request(*h), None) for h in refused} == refused
+    assert csrf.check(_request(("Origin", "null")), csrf.token(_request())) is None
+    assert csrf.check(_request(("Sec-Fetch-Site", "cross-site")), csrf.token(_request())) == (
+        "cross-site request refused (Sec-Fetch-Site: cross-site)")  # fmt: skip
 
 
 def _engine(path: Path | None, clock: Clock) -> AlertEngine:

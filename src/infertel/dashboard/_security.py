@@ -1,8 +1,9 @@
-"""The dashboard's security: bearer token, token cookie, response headers and the route class applying them.
+"""The dashboard's security: bearer token, token cookie, CSRF, response headers and the route class applying them.
 
 Every route of a dashboard router (pages, JSON API, routes added through ``register_api``) is an
-instance of the class :func:`secure_route_class` builds, so the token check and the headers
-apply even when the router is mounted in the user's app, where no middleware of ours runs.
+instance of the class :func:`secure_route_class` builds, so the token check, the cross-site check of
+state-changing requests (:class:`Csrf`) and the headers apply even when the router is mounted in the
+user's app, where no middleware of ours runs.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ import base64
 import hashlib
 import hmac
 import logging
+import secrets
 from collections.abc import Callable, Coroutine, Mapping
 from contextvars import ContextVar
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from fastapi import HTTPException, Request, Response
 from fastapi.encoders import jsonable_encoder
@@ -36,6 +38,15 @@ cookies or headers (the alerts page binds its CSRF token to the caller's credent
 
 COOKIE = "infertel_dashboard_token"
 """Name of the HttpOnly, SameSite=Strict cookie that ``?token=`` sets."""
+CSRF_FIELD = "csrf_token"
+"""Name of the hidden form field that carries the CSRF token."""
+CSRF_HEADER = "X-CSRF-Token"
+"""Name of the header that carries the CSRF token (scripts using the cookie)."""
+BAD_CSRF = "the CSRF token is missing or wrong (reload the page and try again; scripts send Authorization: Bearer)"
+"""The 403 answer's ``detail`` when a state-changing request carries neither credential nor a valid CSRF token."""
+MAX_FORM_BYTES = 64 * 1024
+"""Largest form body read for its CSRF field."""
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def style_hash(css: str) -> str:
@@ -91,6 +102,8 @@ class TokenGate:
     def __init__(self, token: str | None, prefix: str) -> None:
         self._token = token or None
         self._prefix = prefix
+        self.csrf = Csrf(self._token)
+        """The CSRF check of the state-changing routes."""
 
     @property
     def enabled(self) -> bool:
@@ -124,6 +137,121 @@ class TokenGate:
         return JSONResponse({"detail": detail}, status_code=401, headers=headers)
 
 
+def _bearer(request: Request) -> str | None:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    return value.strip() or None if scheme.lower() == "bearer" else None
+
+
+def _credential(request: Any) -> str:
+    bearer = _bearer(request)
+    if bearer:
+        return "bearer:" + bearer
+    cookie = request.cookies.get(COOKIE)
+    if cookie:
+        return "cookie:" + cookie
+    query = request.query_params.get("token")
+    if query:
+        return "query:" + query
+    return "anonymous"
+
+
+def _same_host(url: str, host: str) -> bool:
+    try:
+        netloc = urlsplit(url).netloc
+    except ValueError:
+        return False
+    return bool(netloc) and netloc.lower() == host.lower()
+
+
+def _cross_site(request: Any) -> str | None:
+    """Why the browser's own headers say another site sent ``request`` (``None``: they do not)."""
+    headers = request.headers
+    site = headers.get("sec-fetch-site")
+    if site is not None:  # the browser's own verdict (Fetch Metadata): it knows the origin, whatever Host a proxy sets
+        return None if site in ("same-origin", "none") else f"cross-site request refused (Sec-Fetch-Site: {site})"
+    host = headers.get("host", "")
+    origin = headers.get("origin")
+    if origin is not None and origin != "null" and not _same_host(origin, host):
+        return f"cross-origin request refused (Origin {origin!r} is not this dashboard)"
+    referer = headers.get("referer")
+    if referer and not _same_host(referer, host):
+        return "cross-origin request refused (the Referer is not this dashboard)"
+    return None
+
+
+class Csrf:
+    """The cross-site check of a dashboard's state-changing requests (``POST``, ``PUT``, ``DELETE``, ``PATCH``).
+
+    A request may change state when it
+
+    1. carries the dashboard's token in ``Authorization: Bearer`` (API clients: a browser cannot add
+       that header to another site's request without a CORS preflight, which the dashboard never grants);
+    2. else, comes from no other site by the browser's headers (``Sec-Fetch-Site`` other than
+       ``same-origin``/``none``, an ``Origin`` or ``Referer`` naming another host: refused) and
+       carries the CSRF token, ``HMAC-SHA256(secret, the caller's credential)``, in the
+       ``csrf_token`` form field or the ``X-CSRF-Token`` header. Pages put it in their forms;
+       another site can neither read it (no CORS) nor compute it. The credential is the bearer
+       token, else the token cookie, else ``?token=``, else the word ``anonymous``;
+    3. else, on a dashboard without a token (it answers loopback names only), passes the same-origin
+       check on its own: ``Sec-Fetch-Site: same-origin``, or an ``Origin`` naming this host, or
+       neither header (not a browser: curl, ``infertel profile start``), as Go's
+       ``net/http.CrossOriginProtection`` decides. ``Origin: null`` without ``Sec-Fetch-Site``
+       (an old browser, or a page that hides its origin) needs the token.
+
+    Anything else is refused (403). With a token the secret is derived from it, so every worker of a
+    prefork server that shares the token accepts the others' page tokens; without one it is random
+    per process (rule 3 then covers the browser's own forms).
+
+    Example:
+        >>> from starlette.requests import Request
+        >>> csrf = Csrf(None)
+        >>> post = Request({"type": "http", "method": "POST", "headers": [(b"host", b"127.0.0.1"),
+        ...                 (b"sec-fetch-site", b"cross-site")], "query_string": b""})
+        >>> csrf.check(post, None)
+        'cross-site request refused (Sec-Fetch-Site: cross-site)'
+    """
+
+    def __init__(self, token: str | None) -> None:
+        self._token = token or None
+        if self._token is not None:
+            self._secret = hmac.new(self._token.encode(), b"infertel dashboard csrf v1", hashlib.sha256).digest()
+        else:
+            self._secret = secrets.token_bytes(32)
+
+    def token(self, request: Any) -> str:
+        """The CSRF token for the credential ``request`` carries (``anonymous`` without a request)."""
+        credential = "anonymous" if request is None else _credential(request)
+        return hmac.new(self._secret, credential.encode(), hashlib.sha256).hexdigest()
+
+    def check(self, request: Any, supplied: str | None) -> str | None:
+        """``None`` when ``request`` may change state, else why not (answered 403)."""
+        if self._token is not None and _matches(_bearer(request), self._token):
+            return None
+        refused = _cross_site(request)
+        if refused is not None:
+            return refused
+        if supplied and hmac.compare_digest(supplied.encode(), self.token(request).encode()):
+            return None
+        headers = request.headers
+        # No token: same origin by the browser's headers (the cross-site ones were refused above), or no
+        # browser at all (neither Origin nor Sec-Fetch-Site). "Origin: null" alone proves nothing.
+        if self._token is None and ("sec-fetch-site" in headers or headers.get("origin") != "null"):
+            return None
+        return BAD_CSRF
+
+    async def supplied(self, request: Request) -> str | None:
+        """The CSRF token ``request`` carries: the header, else the form field (forms up to 64 KiB are read)."""
+        header = request.headers.get(CSRF_HEADER)
+        if header:
+            return header
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        length = request.headers.get("content-length", "")
+        if kind != "application/x-www-form-urlencoded" or not length.isdigit() or int(length) > MAX_FORM_BYTES:
+            return None
+        values = parse_qs((await request.body()).decode("utf-8", "replace")).get(CSRF_FIELD)
+        return values[-1] if values else None
+
+
 _UNAUTHORIZED = (
     "<!doctype html><html lang=en><head><meta charset=utf-8><title>infertel: token required</title></head>"
     "<body><h1>Token required</h1><p>This dashboard asks for a token: open it once with "
@@ -142,7 +270,10 @@ def secure_route_class(
     error_page: Callable[[int, str], Response],
     unavailable: tuple[type[BaseException], ...] = (),
 ) -> type[APIRoute]:
-    """An ``APIRoute`` class that checks the token, renders errors and adds ``headers`` to every response.
+    """An ``APIRoute`` class that checks the token and CSRF, renders errors and adds ``headers`` to every response.
+
+    A state-changing request (any method but ``GET``, ``HEAD``, ``OPTIONS``) must also pass
+    ``gate.csrf`` (:class:`Csrf`), else it is answered 403 with the reason, before its handler runs.
 
     An exception of a class in ``unavailable`` (the store cannot be read now) answers 503 with its
     message; any other unexpected exception is logged and answers 500.
@@ -164,6 +295,10 @@ def secure_route_class(
                 REQUEST_ROOT.set(request.scope.get("root_path", ""))  # this request's context only
                 REQUEST.set(request)
                 response = gate.check(request, page=is_page)
+                if response is None and request.method not in _SAFE_METHODS:
+                    refused = gate.csrf.check(request, await gate.csrf.supplied(request))
+                    if refused is not None:
+                        response = _error(403, refused, is_page, None)
                 if response is None:
                     try:
                         response = await handler(request)

@@ -2,8 +2,9 @@
 
 ``register()`` adds them to every dashboard built afterwards (``infertel.dashboard.router()`` /
 ``create_app()``); their routes come from ``dashboard.api_router()``, so the dashboard's token
-check and security headers apply. Profiles are started only where the dashboard runs inside the
-serving process (``live``); a standalone dashboard shows the stored ones.
+check, its CSRF check of the start route (the page's forms carry the token) and the security headers
+apply. Profiles are started only where the dashboard runs inside the serving process (``live``); a
+standalone dashboard shows the stored ones.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ def _folder(d: Any) -> Any:
 
 
 def _render_list(d: Any, query: Mapping[str, str], params: Mapping[str, str]) -> str:
+    from infertel.dashboard._security import CSRF_FIELD, REQUEST
+
     return d.render(
         "profiles.html", folder=str(_folder(d)), keep=_results.MAX_PROFILES, live=d.live,
         max_seconds=int(_control.MAX_SECONDS), running=[j.status() for j in _control.running()],
-        profiles=_results.summaries(_folder(d)),
+        profiles=_results.summaries(_folder(d)), csrf_field=CSRF_FIELD, csrf_token=d.gate.csrf.token(REQUEST.get()),
     )  # fmt: skip
 
 

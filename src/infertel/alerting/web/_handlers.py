@@ -1,7 +1,8 @@
 """The JSON routes of the alerts feature, built per dashboard from ``dashboard.api_router()``.
 
 Reads are plain ``def`` handlers (FastAPI runs them on its thread pool). Writes are ``async`` to
-read the body, then check CSRF and origin, then run the store or engine call on the thread pool.
+read the body, then run the store or engine call on the thread pool; the dashboard's route class has
+already refused a cross-site request (403) before they run.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from infertel.alerting.web import _models as m
-from infertel.alerting.web._csrf import FIELD, HEADER
 from infertel.alerting.web._routes import MAX_SILENCE_S, back_to, form_matchers, read_body
 from infertel.alerting.web._view import MAX_HISTORY
+from infertel.dashboard._security import CSRF_FIELD, CSRF_HEADER
 
 
 def _problem(error: ValidationError | ValueError) -> str:
@@ -29,7 +30,7 @@ def _problem(error: ValidationError | ValueError) -> str:
 
 def _body_schema(model: type[Any]) -> dict[str, Any]:
     schema = {"schema": model.model_json_schema()}
-    form = {"schema": {**model.model_json_schema(), "description": f"or as a form, with {FIELD}"}}
+    form = {"schema": {**model.model_json_schema(), "description": f"or as a form, with {CSRF_FIELD}"}}
     return {"requestBody": {"content": {"application/json": schema, "application/x-www-form-urlencoded": form}}}
 
 
@@ -44,10 +45,6 @@ def build(feature: Any, d: Any) -> Any:
             fields, form = await read_body(request)
         except ValueError as error:
             return {}, False, JSONResponse({"detail": str(error)}, status_code=422)
-        supplied = fields.get(FIELD) if form else request.headers.get(HEADER)
-        refused = csrf.check(request, supplied if isinstance(supplied, str) else None)
-        if refused is not None:
-            return fields, form, JSONResponse({"detail": refused}, status_code=403)
         return fields, form, None
 
     def answer(form: bool, fields: dict[str, Any], default_page: str, *, ok: Any = None, status: int = 200,
@@ -163,6 +160,6 @@ def build(feature: Any, d: Any) -> Any:
     @api.get("/csrf", response_model=m.CsrfOut)
     def csrf_token(request: Request) -> dict[str, Any]:
         """The CSRF token for this request's credential: send it as X-CSRF-Token when changing state."""
-        return {"csrf_token": csrf.token(request), "header": HEADER, "field": FIELD}
+        return {"csrf_token": csrf.token(request), "header": CSRF_HEADER, "field": CSRF_FIELD}
 
     return api

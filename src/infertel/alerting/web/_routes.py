@@ -1,21 +1,19 @@
 """The alerts and silences pages and the ``api/alerts``, ``api/silences`` and ``api/csrf`` routes.
 
-One :class:`AlertsFeature` serves every dashboard built with its pages and API; its per-dashboard
-state (the CSRF secret) is keyed by the dashboard object, never module state. State-changing routes
+One :class:`AlertsFeature` serves every dashboard built with its pages and API. State-changing routes
 (``POST``/``DELETE``) take a JSON body or an HTML form (``application/x-www-form-urlencoded``);
 a form is answered with a 303 redirect back to its page (with ``done`` or ``error`` in the query).
+The dashboard's route class refuses cross-site requests before they run (its CSRF check,
+:class:`infertel.dashboard._security.Csrf`); the pages put that check's token in their forms.
 """
 
 from __future__ import annotations
 
 import json
-import threading
-import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
-from infertel.alerting.web._csrf import FIELD, HEADER, Csrf
 from infertel.alerting.web._view import HISTORY_LIMIT, MAX_HISTORY, LiveAlerts, StoredAlerts
 
 MAX_BODY = 64 * 1024
@@ -79,17 +77,12 @@ class AlertsFeature:
 
     def __init__(self, engine: Any = None) -> None:
         self._engine = engine
-        self._lock = threading.Lock()
-        self._csrf: weakref.WeakKeyDictionary[Any, Csrf] = weakref.WeakKeyDictionary()
 
     # -- per dashboard ------------------------------------------------------------------------
-    def csrf(self, d: Any) -> Csrf:
-        """The CSRF secret of dashboard ``d`` (made on first use)."""
-        with self._lock:
-            found = self._csrf.get(d)
-            if found is None:
-                found = self._csrf[d] = Csrf()
-            return found
+    @staticmethod
+    def csrf(d: Any) -> Any:
+        """The CSRF check of dashboard ``d`` (its token gate's, shared by every state-changing route)."""
+        return d.gate.csrf
 
     def source(self, d: Any) -> LiveAlerts | StoredAlerts:
         """Where ``d`` reads alerts now: the given engine, the serving process's (mounted), or the store."""
@@ -115,9 +108,9 @@ class AlertsFeature:
         ]
 
     def _common(self, d: Any, query: Mapping[str, str]) -> dict[str, Any]:
-        from infertel.dashboard._security import REQUEST
+        from infertel.dashboard._security import CSRF_FIELD, REQUEST
 
-        return {"csrf_field": FIELD, "csrf_token": self.csrf(d).token(REQUEST.get()),
+        return {"csrf_field": CSRF_FIELD, "csrf_token": self.csrf(d).token(REQUEST.get()),
                 "error": query.get("error", "")[:500], "done": query.get("done", "")[:500]}  # fmt: skip
 
     def _render_alerts(self, d: Any, query: Mapping[str, str], params: Mapping[str, str]) -> str:
@@ -171,4 +164,4 @@ def back_to(d: Any, fields: Mapping[str, Any], default: str) -> Callable[..., st
     return lambda **query: d.url(path, **query)
 
 
-__all__ = ["CSS", "HEADER", "MAX_HISTORY", "AlertsFeature", "back_to", "read_body"]
+__all__ = ["CSS", "MAX_HISTORY", "AlertsFeature", "back_to", "read_body"]
