@@ -33,6 +33,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor  # noqa: E402
 
 import infertel.dashboard  # noqa: E402
 import infertel.planning_web  # noqa: E402
+from infertel.dashboard._security import BAD_CSRF  # noqa: E402
 from infertel.planning_web import PlanningSettings, actions_path  # noqa: E402
 from infertel_exporters.sqlite import SQLiteSpanExporter, SQLiteStore  # noqa: E402
 
@@ -381,9 +382,13 @@ def test_without_capacity_the_forecast_and_cost_still_answer(filled, tmp_path) -
 
 
 def test_a_cross_site_form_cannot_record(filled, tmp_path) -> None:
-    """A browser form can post ``text/plain`` (no preflight) with the cookie: it is not JSON, so 422, nothing kept."""
-    with _standalone(tmp_path / "csrf.db") as client:
-        answer = client.post("/autoscaling/record-action", content='{"replicas": 5}',
-                             headers={"content-type": "text/plain"})  # fmt: skip
-    assert answer.status_code == 422
+    """A browser form can post ``text/plain`` (no preflight) with the cookie: refused (403) before the body is read."""
+    served = _standalone(tmp_path / "csrf.db")
+    with served:
+        cookie = {"Cookie": f"infertel_dashboard_token={TOKEN}", "content-type": "text/plain"}
+        url = served.url + "/autoscaling/record-action"
+        answers = [httpx.post(url, content='{"replicas": 5}', timeout=30, headers={**cookie, **extra})
+                   for extra in ({"Sec-Fetch-Site": "cross-site"}, {})]  # fmt: skip
+    assert [(a.status_code, a.json()["detail"]) for a in answers] == [
+        (403, "cross-site request refused (Sec-Fetch-Site: cross-site)"), (403, BAD_CSRF)]  # fmt: skip
     assert not actions_path(tmp_path / "csrf.db").exists()
