@@ -154,8 +154,7 @@ def totals(conn: sqlite3.Connection, pieces: Sequence[tuple[int, int, int]], gro
     group_by = tuple(group_by)
     where = dict(where or {})
     if "error_type" in group_by or "error_type" in where:
-        sums = grouped(conn, pieces, group_by, where, sr.SUMS_SQL, sr.unpack)
-        return {key: values for (key, _bucket), values in sums.items()}
+        return _lane_by_lane(conn, pieces, group_by, where)
     out: dict[Key, list[Any]] = {}
     try:
         rest = []
@@ -165,14 +164,20 @@ def totals(conn: sqlite3.Connection, pieces: Sequence[tuple[int, int, int]], gro
                 continue
             key = (id(conn), piece, group_by, tuple(sorted(where.items())))
             check = tuple(conn.execute(_CHECK_SQL, piece).fetchone())
-            sums = reuse.get(key, check)
-            if sums is None:
-                sums = _sum(conn, [piece], group_by, where)
-                reuse.put(key, conn, check, sums)
-            _add(out, sums)
+            kept = reuse.get(key, check)
+            if kept is None:
+                kept = _sum(conn, [piece], group_by, where)
+                reuse.put(key, conn, check, kept)
+            _add(out, kept)
         if rest:
             _add(out, _sum(conn, rest, group_by, where))
-    except OverflowError:  # 2**31 spans in a group: lane by lane
-        sums = grouped(conn, pieces, group_by, where, sr.SUMS_SQL, sr.unpack)
-        return {key: values for (key, _bucket), values in sums.items()}
+    except OverflowError:  # 2**31 spans in a group
+        return _lane_by_lane(conn, pieces, group_by, where)
     return {key: values for key, values in out.items() if values[0]}
+
+
+def _lane_by_lane(conn: sqlite3.Connection, pieces: Sequence[tuple[int, int, int]], group_by: tuple[str, ...],
+                  where: Mapping[str, str]) -> dict[Key, list[Any]]:  # fmt: skip
+    """The general path: per piece, lanes unpacked in SQL, the error-type table subtracted (``_rollup_read``)."""
+    sums = grouped(conn, pieces, group_by, where, sr.SUMS_SQL, sr.unpack)
+    return {key: values for (key, _bucket), values in sums.items()}
