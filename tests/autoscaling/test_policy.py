@@ -58,11 +58,52 @@ def test_steady_load_within_tolerance_keeps_the_fleet() -> None:
 
 
 def test_a_queue_and_a_burst_of_arrivals_scale_up_at_once() -> None:
-    policy = PredictiveAutoscaler(capacity_rps=2.0, target_running=4.0, backlog_drain_s=300.0)
+    policy = PredictiveAutoscaler(capacity_rps=2.0, target_running=4.0, backlog_drain_s=300.0, project_backlog=False)
     # 8 req/s arriving + 300 waiting (1 req/s over 300 s) = 9 req/s -> 5 replicas
     # (4 running per replica on average: on target, so the running requests ask for no more)
     assert policy.decide(_obs(15.0, arrivals=120, waiting=300, utilization=0.5)) == 4  # at most doubling
     assert policy.last is not None and (policy.last.from_rate, policy.last.reason) == (5, "rate")
+
+
+def test_the_backlog_a_new_replica_will_find_is_projected_once() -> None:
+    # 8 req/s on 2 ready replicas of 2 req/s: 4 req/s short. A replica asked at 15 s is ready at 615 s and
+    # finds the queue plus 4 req/s x 585 s: (300 + 2340) / 300 s = 8.8 req/s on top of the 8 -> 9 replicas
+    policy = PredictiveAutoscaler(capacity_rps=2.0, target_running=4.0, cold_start_s=600.0, backlog_drain_s=300.0)
+    assert policy.decide(_obs(15.0, arrivals=120, waiting=300, utilization=0.5)) == 4  # at most doubling
+    assert policy.last is not None and (policy.last.from_rate, policy.last.reason) == (9, "rate")
+    # 300 s later the queue has grown by 4 req/s x 300 s and 300 s of the cold start are left: the same
+    # projected backlog, so the same answer (the growth of the queue is not ordered twice)
+    assert policy.decide(_obs(315.0, arrivals=120, waiting=1500, utilization=0.5, replicas=9)) == 9
+    assert policy.last is not None and (policy.last.from_rate, policy.last.reason) == (9, "rate")
+    # counting the queue alone asks for less at the onset (8 + 300 / 300 -> 5) and more once it has grown
+    queue_only = PredictiveAutoscaler(capacity_rps=2.0, target_running=4.0, project_backlog=False)
+    queue_only.decide(_obs(15.0, arrivals=120, waiting=300, utilization=0.5))
+    assert queue_only.last is not None and queue_only.last.from_rate == 5
+
+
+def test_a_burst_in_the_last_interval_beats_the_minutes_mean() -> None:
+    # a flat forecast of 1 req/s; three quiet intervals, then 60 arrivals in 15 s (4 req/s): the minute's
+    # mean (1 req/s) is within the forecast, the interval's count is 36 above it (beyond 3 Poisson sd)
+    flat = HoltWinters(step_s=300.0, seasons_s=(86_400.0,)).fit([300.0] * (3 * 288))
+    quiet = {"arrivals": 0, "utilization": 0.0, "running": 0, "replicas": 1, "ready": 1}
+    for burst_z, expected in ((3.0, (2, 4, "rate")), (None, (1, 0, "forecast"))):
+        policy = PredictiveAutoscaler(capacity_rps=2.0, target_running=4.0, forecaster=flat, burst_z=burst_z)
+        for t in (15.0, 30.0, 45.0):
+            policy.decide(_obs(t, **quiet))
+        desired = policy.decide(_obs(60.0, **{**quiet, "arrivals": 60}))
+        assert policy.last is not None
+        # 4 req/s on 1 ready replica of 2 req/s: 2 short until 660 s, drained over 300 s: 4 + 1200/300
+        assert (desired, policy.last.from_rate, policy.last.reason) == expected
+
+
+def test_no_scale_down_while_requests_wait() -> None:
+    policy = PredictiveAutoscaler(capacity_rps=2.0, target_running=4.0, scale_down_window_s=0.0)
+    idle = {"replicas": 4, "ready": 4, "arrivals": 15, "utilization": 0.125}
+    assert policy.decide(_obs(15.0, **idle, waiting=3)) == 4
+    assert policy.last is not None and (policy.last.desired_replicas, policy.last.reason) == (4, "queue")
+    assert policy.decide(_obs(30.0, **idle)) == 1
+    lax = PredictiveAutoscaler(capacity_rps=2.0, target_running=4.0, scale_down_window_s=0.0, hold_while_queued=False)
+    assert lax.decide(_obs(15.0, **idle, waiting=3)) == 1
 
 
 def test_running_above_target_must_last_two_decisions_with_a_forecast() -> None:

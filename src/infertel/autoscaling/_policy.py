@@ -32,7 +32,8 @@ class Recommendation:
         from_ttft: replicas asked for because p95 TTFT broke the SLO at two decisions in a row (0 otherwise).
         from_kv_cache: replicas the KV-cache usage needs (0 when not reported or below target).
         reason: the input that set ``desired_replicas`` ("forecast", "load", "rate", "ttft", "kv_cache"),
-            or "stabilization" (the window held a higher value) or "cooldown" (a change was held back).
+            or "stabilization" (the window held a higher value), "cooldown" (a change was held back) or
+            "queue" (a scale-down was held back while requests wait).
 
     Example:
         >>> r = Recommendation(0.0, 3, 2, 5.0, 6.0, 2.5, 6.0, 3, 2, 2, 0, 0, "forecast")
@@ -62,12 +63,17 @@ class PredictiveAutoscaler:
     ``cold_start_s + interval_s`` (a replica asked for now serves only after its cold start); the
     replicas the running requests need at ``target_running`` per replica (the HPA formula with its
     tolerance; above target at two decisions in a row with a forecaster, at one without, as the HPA
-    acts on its metric); the replicas the last minute's arrival rate
-    plus the waiting requests need, when that exceeds the forecast's upper bound (a burst); one more
-    replica while the p95 time to first token breaks the SLO at two decisions in a row and no replica
-    is starting; and the replicas the KV-cache usage needs. Scale-up is immediate (the rate signal at
-    most doubles per decision); scale-down goes through the HPA's stabilisation window (the highest
-    recommendation of the last ``scale_down_window_s``).
+    acts on its metric); the replicas the arrival rate plus the backlog need, when that exceeds the
+    forecast's upper bound (a burst); one more replica while the p95 time to first token breaks the
+    SLO at two decisions in a row and no replica is starting; and the replicas the KV-cache usage
+    needs. Scale-up is immediate (the rate signal at most doubles per decision); scale-down goes
+    through the HPA's stabilisation window (the highest recommendation of the last
+    ``scale_down_window_s``) and waits while requests are queued.
+
+    The rate is the last minute's, or the last interval's when its count exceeds the forecast's upper
+    bound by more than ``burst_z`` Poisson standard deviations (a burst shows first there). The backlog
+    is the queue plus what the ready replicas cannot carry from when they fell short until a replica
+    asked now is ready (the backlog that replica will find), drained over ``backlog_drain_s``.
 
     Args:
         capacity_rps: sustainable requests/s per replica at the SLO (see :mod:`infertel.capacity`),
@@ -89,7 +95,12 @@ class PredictiveAutoscaler:
         kv_cache_target: KV-cache usage to hold when the server reports it.
         min_replicas: lower bound.
         max_replicas: upper bound.
-        backlog_drain_s: waiting requests count as extra arrivals spread over this time.
+        backlog_drain_s: the backlog counts as extra arrivals spread over this time (> 0).
+        burst_z: Poisson standard deviations above the forecast's upper bound that make the last
+            interval's arrivals a burst; ``None`` keeps the last minute's rate.
+        project_backlog: count the backlog that builds until a replica asked now is ready (``False``:
+            the queue now only).
+        hold_while_queued: no scale-down (nor cancelling a starting replica) while requests wait.
 
     Thread safety: one caller at a time (a control loop); ``last`` may be read from any thread.
 
@@ -121,6 +132,9 @@ class PredictiveAutoscaler:
         min_replicas: int = 1,
         max_replicas: int = 1000,
         backlog_drain_s: float = 300.0,
+        burst_z: float | None = 3.0,
+        project_backlog: bool = True,
+        hold_while_queued: bool = True,
     ) -> None:
         self._table = _table("capacity_rps", capacity_rps)
         self._running = _table("target_running", target_running)
@@ -132,7 +146,14 @@ class PredictiveAutoscaler:
         self.forecaster, self.cold_start_s, self.interval_s = forecaster, cold_start_s, interval_s
         self.tolerance, self.coverage, self.slo_ttft_s = tolerance, coverage, slo_ttft_s
         self.kv_cache_target, self.min_replicas, self.max_replicas = kv_cache_target, min_replicas, max_replicas
+        if not backlog_drain_s > 0:
+            raise ValueError(f"backlog_drain_s must be > 0, got {backlog_drain_s!r}")
+        if burst_z is not None and not burst_z >= 0:
+            raise ValueError(f"burst_z must be >= 0 or None, got {burst_z!r}")
         self.backlog_drain_s = backlog_drain_s
+        self.burst_z, self.project_backlog = burst_z, project_backlog
+        self._short_since: float | None = None
+        self.hold_while_queued = hold_while_queued
         self._window = StabilizationWindow(scale_down_window_s)
         if scale_up_cooldown_s < 0 or scale_down_cooldown_s < 0:
             raise ValueError("scale_up_cooldown_s and scale_down_cooldown_s must be >= 0")
@@ -203,8 +224,23 @@ class PredictiveAutoscaler:
             self._recent.popleft()
         span = min(60.0, max(obs.time_s - self._recent[0][0] + obs.interval_s, obs.interval_s))
         rate = sum(n for _, n in self._recent) / span if span > 0 else 0.0
-        # the queue is drained over `backlog_drain_s` on top of the arrivals, not all at once
-        demand = rate + obs.waiting / self.backlog_drain_s
+        if upper_rps is not None and obs.interval_s > 0 and self.burst_z is not None:
+            # a burst shows first in the latest interval: when its count is beyond the forecast's upper
+            # bound by more than Poisson noise, it is the rate, not the minute's mean that dilutes it
+            expected = upper_rps * obs.interval_s
+            if obs.arrivals > expected + self.burst_z * math.sqrt(max(expected, 1.0)):
+                rate = max(rate, obs.arrivals / obs.interval_s)
+        # what the ready fleet cannot carry piles up until a replica asked now is ready: that backlog, with
+        # the queue, is drained over `backlog_drain_s` on top of the arrivals
+        short = max(0.0, rate - obs.ready * self.capacity(max(obs.ready, 1)))
+        if short > 0 and self._short_since is None:
+            self._short_since = obs.time_s - obs.interval_s
+        elif short == 0 and obs.waiting == 0:
+            self._short_since = None
+        remaining = 0.0
+        if self.project_backlog and self._short_since is not None:
+            remaining = max(0.0, self.cold_start_s - (obs.time_s - self._short_since))
+        demand = rate + (obs.waiting + short * remaining) / self.backlog_drain_s
         from_rate = self.replicas_for(demand, current)
         if upper_rps is not None and demand <= upper_rps:
             from_rate = 0  # within the forecast's interval: noise the forecast already covers
@@ -233,6 +269,9 @@ class PredictiveAutoscaler:
         reason = max(candidates, key=lambda k: candidates[k])
         wanted = max(self.min_replicas, min(self.max_replicas, candidates[reason]))
         desired = self._window.apply(obs.time_s, wanted)
+        if obs.waiting > 0 and desired < obs.replicas and self.hold_while_queued:
+            # a queue means the fleet is short now: removing (or cancelling a starting replica) deepens it
+            desired, reason = obs.replicas, "queue"
         since = obs.time_s - self._last_change_s
         if (desired > obs.replicas and since < self.scale_up_cooldown_s) or (
             desired < obs.replicas and since < self.scale_down_cooldown_s
@@ -253,7 +292,7 @@ class PredictiveAutoscaler:
             from_rate=from_rate,
             from_ttft=from_ttft,
             from_kv_cache=from_kv,
-            reason=reason if desired == wanted or reason == "cooldown" else "stabilization",
+            reason=reason if desired == wanted or reason in ("cooldown", "queue") else "stabilization",
         )
         return desired
 
