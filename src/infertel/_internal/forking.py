@@ -17,7 +17,9 @@ core. In this order it
    accumulated; cumulative series restart at the fork);
 4. resets the component status registry (:mod:`infertel._internal.status`);
 5. forgets the parent's open streams (:mod:`infertel._internal.instrument.reaper`) and starts the
-   child's own SIGTERM flush helper (:mod:`infertel._internal.lifecycle`).
+   child's own SIGTERM flush helper (:mod:`infertel._internal.lifecycle`);
+6. drops the alert engines' leader lock descriptors inherited from the parent
+   (:mod:`infertel.alerting._leader`): the child does not lead, and does not keep the lock alive.
 
 Modules that were never imported have no state and are skipped (looked up in ``sys.modules``, so
 this module imports nothing heavy). The exporter distributions, which may be used without
@@ -211,6 +213,13 @@ def _reset_hub_counts() -> None:
         providers.reset_hubs_after_fork()
 
 
+def _forget_alert_leadership() -> None:
+    # A flock is shared with the child through the inherited descriptor: close the child's copy, never unlock.
+    leader = sys.modules.get("infertel.alerting._leader")
+    if leader is not None:
+        leader.reset_after_fork()
+
+
 _STEPS = (
     _renew_locks,
     _reset_statistics,
@@ -218,6 +227,7 @@ _STEPS = (
     _reset_status,
     _reset_streams_and_exit_flush,
     _reset_hub_counts,
+    _forget_alert_leadership,
 )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -12,6 +13,7 @@ from typing import Any
 from infertel.alerting._dispatch import Dispatcher, group_key, payload
 from infertel.alerting._expr import Scalar
 from infertel.alerting._history import LOOKBACK_S, SeriesHistory, labels_of
+from infertel.alerting._leader import LeaderLock, lock_path
 from infertel.alerting._persist import AlertStore
 from infertel.alerting._routing import InhibitRule, Receiver, Route, Silence, matchers_of
 from infertel.alerting._rules import AlertSpec, RecordingSpec, Rule
@@ -29,7 +31,10 @@ class AlertEngine:
 
     Threading: :meth:`start` runs evaluation and dispatch on one daemon thread (never on a request
     path); :meth:`evaluate` and :meth:`tick` may be called directly with an injected time instead
-    (tests, the parity check). The public methods (silences, acknowledgements, :meth:`alerts`) are
+    (tests, the parity check). With a store file, the thread evaluates only while this process holds
+    the store's leader lock (:mod:`._leader`): under a prefork server one engine per host notifies,
+    the others retry every interval and take over when the leader dies; a follower's
+    :meth:`alerts` are the store's. The public methods (silences, acknowledgements, :meth:`alerts`) are
     safe from any thread. Exceptions: a failing round is logged and the next round runs; a
     remediation action's exception is logged once per action and never stops the engine.
 
@@ -128,6 +133,7 @@ class AlertEngine:
             self._restore()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._leader: LeaderLock | None = None
         self.rounds = 0
         if meter_provider is not None:
             self._register_metric(meter_provider)
@@ -190,12 +196,14 @@ class AlertEngine:
         self.rounds += 1
         return current
 
+    def _stored(self) -> list[Alert]:
+        return [_alert_of(row) for row in (self.store.active() if self.store is not None else [])]
+
     def _restore(self) -> None:
         """Pending and firing alerts saved by a previous run: their ``for`` clock and notification carry on."""
         notified: list[Alert] = []
         for row in self.store.active() if self.store is not None else []:
-            alert = Alert(row["alertname"], row["labels"], row["annotations"], row["state"], row["value"],
-                          row["active_at"], row["fired_at"], None, row["fingerprint"])  # fmt: skip
+            alert = _alert_of(row)
             if any(state.restore(alert) for state in self._states):
                 if row["notified"] and alert.state == "firing":
                     notified.append(alert)
@@ -211,8 +219,18 @@ class AlertEngine:
             firing = [a.labels for a in self._current() if a.state == "firing"]
             self.dispatcher.tick(now, firing)
 
+    @property
+    def leading(self) -> bool:
+        """Whether this engine evaluates and notifies: not started, without a store file, or holding the lock."""
+        return self._leader is None or self._leader.held
+
     def alerts(self) -> list[Alert]:
-        """Pending, firing and recently resolved alerts, as of the end of the last round (any thread)."""
+        """Pending, firing and recently resolved alerts, as of the end of the last round (any thread).
+
+        In a process that does not lead, the pending and firing alerts the leader saved in the store.
+        """
+        if not self.leading:
+            return self._stored()
         return list(self._snapshot)
 
     def _current(self) -> list[Alert]:
@@ -366,16 +384,41 @@ class AlertEngine:
 
     # Background thread -------------------------------------------------------------------------
     def start(self) -> None:
-        """Start the evaluation thread (idempotent)."""
+        """Start the evaluation thread (idempotent); with a store file it leads only while it holds the lock."""
         if self._thread is not None:
             return
+        path = self.store.path if self.store is not None else ":memory:"
+        if self._leader is None and path != ":memory:" and not path.startswith("file:"):
+            self._leader = LeaderLock(lock_path(path))
+            self._leader.try_acquire()  # the first engine of the host leads from its start
         self._stop.clear()
         self._thread = threading.Thread(target=self._loop, name="infertel-alerting", daemon=True)
         self._thread.start()
 
+    def _follow(self) -> bool:
+        """``True`` while another process leads: retry the lock (once per interval); take over when it is ours."""
+        leader = self._leader
+        if leader is None or leader.held:
+            return False
+        if not leader.try_acquire():
+            try:
+                self._refresh_silences(self._clock())  # for suppressed() and the pages of this process
+            except Exception:
+                _logger.exception("alerting: reading silences from the store failed")
+            return True
+        with self._round_lock:  # carry on from what the last leader left in the store
+            self._states = [RuleState(state.spec) for state in self._states]
+            self._restore()
+        _logger.info("alerting: this process (pid %d) now leads alert evaluation (%s)", os.getpid(), leader.path)
+        return False
+
     def _loop(self) -> None:
         next_round = time.monotonic()
         while not self._stop.is_set():
+            if self._follow():
+                self._stop.wait(self.interval_s)
+                next_round = time.monotonic()
+                continue
             late = time.monotonic() - next_round
             if late >= 0:
                 next_round += self.interval_s
@@ -411,6 +454,8 @@ class AlertEngine:
         if thread is not None:
             thread.join(max(0.0, deadline - time.monotonic()))
             ok = not thread.is_alive()
+        if self._leader is not None and (thread is None or not thread.is_alive()):
+            self._leader.release()
         for receiver in self.receivers.values():
             for channel in receiver.channels:
                 stop = getattr(channel, "shutdown", None)
@@ -433,6 +478,8 @@ class AlertEngine:
 
         def observe(options: CallbackOptions) -> list[Observation]:
             counts: dict[tuple[str, str], int] = {}
+            if not self.leading:  # the leading process reports them, once for the host
+                return []
             for alert in self.alerts():
                 if alert.state == "firing":
                     key = (alert.name, alert.severity)
@@ -441,6 +488,11 @@ class AlertEngine:
 
         meter = meter_provider.get_meter("infertel.alerting", __version__, schema_url=semconv.SCHEMA_URL)
         meter.create_observable_gauge(FIRING_METRIC, [observe], unit="{alert}", description="Alerts firing now")
+
+
+def _alert_of(row: Mapping[str, Any]) -> Alert:
+    return Alert(row["alertname"], row["labels"], row["annotations"], row["state"], row["value"], row["active_at"],
+                 row["fired_at"], None, row["fingerprint"])  # fmt: skip
 
 
 def _finite(value: float | None) -> float | None:
