@@ -12,7 +12,10 @@ dashboard is refused, the profiles page's own form starts a profile.
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -137,10 +140,15 @@ def test_without_a_token_a_cross_site_form_changes_nothing_and_the_dashboards_ow
     silenced = httpx.post(site.url + "/api/silences", content="matchers=alertname%3D%22HotCpu%22&duration=1h",
                           headers=SAME_ORIGIN, timeout=30)  # fmt: skip
     assert silenced.status_code == 303 and site.silences() == ['alertname="HotCpu"']
-    # A script (no Origin, no Sec-Fetch-Site) on a dashboard without a token: as the CLI does.
+    # A script (no Origin, no Sec-Fetch-Site) on a dashboard without a token: the CLI, curl.
     recorded = httpx.post(site.url + "/api/autoscaling/record-action", json={"replicas": 2}, timeout=30)
     assert recorded.status_code == 201 and [a["replicas"] for a in site.actions()] == [2]
-    assert [p["kind"] for p in site.profiles()] == ["cpu"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "INFERTEL_"))}
+    cli = subprocess.run([sys.executable, "-m", "infertel._internal.cli", "profile", "start", "heap", "--url", site.url,
+                          "--seconds", "200ms", "--wait", "--json"], capture_output=True, text=True, timeout=120,
+                         env=env, check=False)  # fmt: skip
+    assert cli.returncode == 0, cli.stderr
+    assert sorted(p["kind"] for p in site.profiles()) == ["cpu", "heap"]
 
 
 @pytest.mark.parametrize("site", [TOKEN], indirect=True)
