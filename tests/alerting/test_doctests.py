@@ -10,7 +10,8 @@ import pytest
 pytest.importorskip("yaml")
 
 MODULES = ["_history", "_expr", "_signals", "_templates", "_rules", "_slo", "_state", "_routing", "_dispatch",
-           "_persist", "_sources", "_engine", "_engine_thread", "_leader", "_defaults", "_loader", "_render", "_configure"]  # fmt: skip
+           "_persist", "_sources", "_engine", "_engine_thread", "_leader", "_defaults", "_loader", "_render",
+           "_configure"]  # fmt: skip
 
 
 @pytest.mark.parametrize("name", MODULES)
