@@ -89,16 +89,19 @@ def test_private_and_public_span_reads_agree() -> None:
     _genai_spans(provider)
     spans = exporter.get_finished_spans()
     assert len(spans) == 24
+    readings = iter(range(100))
+    clock = lambda: float(next(readings))  # noqa: E731 - each reading differs: read once per GenAI span
     for span in spans:
-        fields = compat.span_end_fields(span, op)
-        public_fields = compat.public_end_fields(span, op)
-        if span.attributes.get(op) is None:  # the plain span
+        fields = compat.span_end_fields(span, op, clock)
+        public_fields = compat.public_end_fields(span, op, clock)
+        if span.attributes.get(op) is None:  # the plain span: no clock reading either
             assert fields is public_fields is None
             continue
         assert fields is not None
         assert public_fields is not None
-        value, attributes, *rest = fields
-        public_value, public_attributes, *public_rest = public_fields
+        time, value, attributes, *rest = fields
+        public_time, public_value, public_attributes, *public_rest = public_fields
+        assert public_time == time + 1
         assert type(attributes) is dict
         assert attributes == dict(public_attributes) == dict(span.attributes)
         parent = span.parent
@@ -108,12 +111,12 @@ def test_private_and_public_span_reads_agree() -> None:
             == public_rest
             == [
                 span.context.span_id,
-                span.start_time,
-                span.end_time,
+                span.end_time - span.start_time,
                 span.status.status_code,
                 None if parent is None else parent.span_id,
             ]
         )
+    assert next(readings) == 46  # two readings for each of the 23 GenAI spans
 
 
 def test_processor_public_fallback_gives_identical_statistics(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -146,7 +149,7 @@ def test_processor_reads_spans_of_another_shape_through_the_public_properties() 
         status=Status(StatusCode.ERROR),
     )
     with pytest.raises(AttributeError):
-        compat.span_end_fields(span, semconv.GEN_AI_OPERATION_NAME)
+        compat.span_end_fields(span, semconv.GEN_AI_OPERATION_NAME, float)
     processor.on_start(span)  # type: ignore[arg-type]
     processor.on_end(span)
     snapshot = processor.stats.snapshot(60)[("m", "chat")]

@@ -93,3 +93,169 @@ def test_numpy_and_python_folds_agree(batch: int, vector_min: int | None, monkey
     assert not used
     assert with_numpy == without_numpy
     assert len(with_numpy) == 3
+
+
+# --- the column fold (span records, large batches) against the record-by-record fold ------------
+
+
+def span_records(clock: list[float], extras: bool) -> list[list[tuple[Any, ...]]]:
+    """Batches of span records as ``on_end`` buffers them, from real SDK spans.
+
+    Streams and non-streams, errors (``error.type`` and ERROR statuses), three series interleaved,
+    slot boundaries crossed, GenAI spans nested in GenAI spans of the same and of another series
+    and in HTTP spans, a parent ending before its child; some batches with values the column fold
+    must decline (a bool, an int TTFT, a negative count, a NaN TPOT, a record built from values).
+    """
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.trace import Status, StatusCode
+
+    from infertel import semconv
+    from infertel._internal.processors import InferenceStatsSpanProcessor
+
+    processor = InferenceStatsSpanProcessor(windows_s=(60,), clock=lambda: clock[0])
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    tracer = provider.get_tracer("t")
+    rng = np.random.default_rng(5)
+    keys = [("m-a", "chat"), ("m-b", "chat"), ("m-a", "embeddings")]
+    batches: list[list[tuple[Any, ...]]] = []
+    start = 10**15
+
+    def genai(key: tuple[str, str], i: int, context: Any = None, bad: Any = None) -> Any:
+        attributes: dict[str, Any] = {
+            semconv.GEN_AI_OPERATION_NAME: key[1],
+            semconv.GEN_AI_REQUEST_MODEL: key[0],
+        }
+        if extras:
+            attributes["tenant"] = ("t1", "t2")[i % 2]
+        span = tracer.start_span("genai", context, attributes=attributes, start_time=start)
+        latency = float(rng.lognormal(0.0, 1.0))
+        if i % 4 < 2:  # a stream: TTFT, and a TPOT or not (then derived from the output tokens)
+            span.set_attribute(semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, latency * float(rng.uniform(0.05, 1.5)))
+            if i % 4 == 0:
+                span.set_attribute(semconv.INFERTEL_TIME_PER_OUTPUT_TOKEN, float(rng.lognormal(-4.0, 0.5)))
+        if i % 3:
+            span.set_attribute(semconv.GEN_AI_USAGE_OUTPUT_TOKENS, int(rng.integers(0, 600)))
+        if i % 5:
+            span.set_attribute(semconv.GEN_AI_USAGE_INPUT_TOKENS, int(rng.integers(0, 60)))
+        if i % 17 == 0:
+            span.set_attribute(semconv.ERROR_TYPE, "timeout")
+        if i % 19 == 0:
+            span.set_status(Status(StatusCode.ERROR, "boom"))
+        if bad is not None:
+            span.set_attribute(*bad)
+        span._test_end = start + (0 if i % 97 == 0 else int(latency * 1e9))  # type: ignore[attr-defined]
+        return span
+
+    def end(span: Any) -> None:
+        span.end(end_time=span._test_end)
+
+    bad_values = [
+        (semconv.GEN_AI_USAGE_OUTPUT_TOKENS, True),
+        (semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, 1),
+        (semconv.GEN_AI_USAGE_INPUT_TOKENS, -3),
+        (semconv.INFERTEL_TIME_PER_OUTPUT_TOKEN, math.nan),
+    ]
+    stats = processor.stats
+    session = tracer.start_span("a long request")  # one GenAI call at the end of every batch
+    outer = None
+    with stats._lock:  # nothing is folded here: the test takes the buffered records
+        for b in range(24):
+            for i in range(300):
+                clock[0] += 0.02  # 6 s per batch: crosses 10 s stage boundaries
+                key = keys[int(rng.integers(0, 3))] if i % 7 == 0 else keys[(b // 3) % 3]
+                shape = i % 10 if b % 3 == 0 else i % 10 + 4  # GenAI spans nested in GenAI spans: 1 batch in 3
+                if i == 299:  # the session's parent id was forgotten meanwhile when the table is small
+                    end(genai(key, i, trace.set_span_in_context(session)))
+                    continue
+                if i == 298 and b % 8 == 6:  # a child now, its parent (same series) in the next batch: counted once
+                    outer = genai(key, i)
+                    end(genai(key, i + 1, trace.set_span_in_context(outer)))
+                    continue
+                if i == 0 and outer is not None:
+                    end(outer)
+                    outer = None
+                    continue
+                if i == 150 and b % 6 == 5:
+                    end(genai(key, i, bad=bad_values[(b // 6) % 4]))
+                    continue
+                if shape == 1:  # nested in a GenAI span of the same series: counted once
+                    outer = genai(key, i)
+                    inner = genai(key, i + 1, trace.set_span_in_context(outer))
+                    end(inner)
+                    end(outer)
+                elif shape == 2:  # nested in a GenAI span of another series: both counted
+                    outer = genai(keys[(keys.index(key) + 1) % 3], i)
+                    inner = genai(key, i + 1, trace.set_span_in_context(outer))
+                    end(inner)
+                    end(outer)
+                elif shape == 3:  # the parent ends first
+                    outer = genai(key, i)
+                    inner = genai(key, i + 1, trace.set_span_in_context(outer))
+                    end(outer)
+                    end(inner)
+                elif shape in (4, 5):  # in an HTTP span (which never reaches the statistics)
+                    http = tracer.start_span("POST /v1/chat")
+                    end(genai(key, i, trace.set_span_in_context(http)))
+                    if shape == 5:  # a second call in the same request, in the next batch or this one
+                        end(genai(key, i + 2, trace.set_span_in_context(http)))
+                    http.end()
+                else:
+                    end(genai(key, i))
+            if b == 10:
+                key = (*keys[0], "t1") if extras else keys[0]
+                stats.record_end(stats.end_record(key, 0.5, None, None, 1, 2, None))
+            batches.append(list(stats.buffer))
+            stats.buffer.clear()
+    provider.shutdown()
+    return batches
+
+
+def fold_state(batches: list[list[tuple[Any, ...]]], extras: bool, columns: bool) -> tuple[Any, ...]:
+    """Fold ``batches`` (one fold each) with or without the column fold; the whole resulting state."""
+    from infertel._internal.processors import _columns, _fold
+
+    taken: list[bool] = []
+    fold_columns = _columns.fold_columns
+
+    def spy(*args: Any) -> bool:
+        taken.append(fold_columns(*args) if columns else False)
+        return taken[-1]
+
+    stats = InferenceStats(windows_s=(60,), clock=lambda: 0.0, extra_attributes=("tenant",) if extras else ())
+    parents: list[Any] = []  # the table of counted parents after each batch
+    original = _fold.fold_columns
+    _fold.fold_columns = spy
+    try:
+        with stats._lock:
+            for batch in batches:
+                stats.buffer.extend(batch)
+                stats._fold()
+                parents.append(list(stats._counted_parents.items()))
+    finally:
+        _fold.fold_columns = original
+    series = {}
+    for key, s in stats._series.items():
+        windows = [([slot_state(x, stats) for x in w._ring], slot_state(w._closed, stats)) for w in s.windows]
+        series[key] = (slot_state(s.stage, stats), s.stage_time, s.stage_until, windows)
+    return list(series), series, parents, taken
+
+
+@pytest.mark.parametrize("extras", [False, True])
+@pytest.mark.parametrize("max_parents", [4096, 400, 120])
+def test_column_and_record_folds_agree(extras: bool, max_parents: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from infertel._internal.processors import _fold
+
+    # 400: parents forgotten in one update per batch; 120: more new parents than that, one by one
+    monkeypatch.setattr(_fold, "MAX_PENDING_PARENTS", max_parents)
+    batches = span_records([1000.0], extras)
+    by_columns = fold_state(batches, extras, columns=True)
+    by_records = fold_state(batches, extras, columns=False)
+    assert by_columns[:3] == by_records[:3]
+    # The column fold took every clean batch, and declined the four with a bad value and the one
+    # with a record built from values.
+    declined = [i for i, taken in enumerate(by_columns[3]) if not taken]
+    assert declined == [5, 10, 11, 17, 23]
+    assert len(by_columns[1]) == 3 * (2 if extras else 1)
+    assert len(by_columns[2][-1]) == min(max_parents, len(by_records[2][-1])) > 100

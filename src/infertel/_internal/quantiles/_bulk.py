@@ -49,8 +49,10 @@ def numpy_module() -> Any:
     return _numpy
 
 
-def add_values(sketch: QuantileSketch, values: list[float]) -> None:
+def add_values(sketch: QuantileSketch, values: Any) -> None:
     """Count every value of ``values`` in ``sketch``; same counts as ``sketch.add`` one by one.
+
+    ``values``: a list of floats, or a one-dimensional numpy float array.
 
     Example:
         >>> sketch = QuantileSketch()
@@ -58,13 +60,15 @@ def add_values(sketch: QuantileSketch, values: list[float]) -> None:
         >>> sketch.count, round(sketch.quantile(0.5), 2)
         (3, 1.0)
     """
-    if not values:
+    if not len(values):
         return
     if len(values) >= VECTOR_MIN:
         np = numpy_module()
         if np is not None:
             _add_vector(np, sketch, values)
             return
+    if type(values) is not list:
+        values = values.tolist()  # Python floats: the scalar path's arithmetic, not numpy scalars'
     _add_scalar(sketch, values)
 
 
@@ -107,7 +111,7 @@ def _add_vector(np: Any, sketch: QuantileSketch, values: list[float]) -> None:
     inv = mapping._inv_ln_gamma
     min_value = mapping.min_value
     max_value = mapping.max_value
-    x = np.array(values, dtype=np.float64)
+    x = np.asarray(values, dtype=np.float64)  # not modified below
     total = x.size
     zero = top = 0
     if not (x.min() > min_value and x.max() < max_value):  # also true with a NaN (counted on top, like add)

@@ -1,0 +1,334 @@
+"""The batch fold of span records, column by column (the fast path of :func:`._fold.fold`).
+
+A batch of at least :data:`FAST_MIN` span records (:data:`._fold.SPAN_RECORD_FIELDS`) is
+transposed once (``zip(*batch)``) and folded with C-speed operations on whole columns: one list
+comprehension per attribute read, ``map(type, ...)`` and ``list.count`` for the value checks,
+numpy for the latencies, the clamps and derivations and the sketch counts. It gives exactly
+what :func:`._fold.fold` gives record by record (same counters, same sketch buckets, same
+table of counted parents, same series created in the same order), and only takes batches whose
+values are all well-typed and in range: anything else (a bool where a count belongs, a negative
+or NaN duration, a time past 2**53 ns, two series folded into the overflow series, records
+without a span) returns ``False`` before anything changed, and the record-by-record fold does
+the batch. Records of one series are counted in its staging slot one run at a time (a run ends
+where the clock crosses the slot's end), so interleaved series give the same slots as in order.
+
+Why: per record, the record-by-record loop runs about 110 bytecodes (0.35 µs on Python 3.11);
+here the per-record work is the six attribute reads and a few C loops over each column (about
+0.25 µs), and batches are large exactly when the rate is high (the background folder drains the
+buffer every 0.25 s: 10,000 spans/s give batches of 2,500).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from itertools import islice, repeat
+from operator import itemgetter
+from typing import Any
+
+from opentelemetry.trace import StatusCode
+
+from infertel import semconv
+from infertel._internal.quantiles import LogMapping, QuantileSketch
+from infertel._internal.quantiles._bulk import add_values, numpy_module
+
+FAST_MIN = 64
+"""Batches at least this long are folded by columns (shorter ones record by record)."""
+
+_MODEL = semconv.GEN_AI_REQUEST_MODEL
+_ERROR_TYPE = semconv.ERROR_TYPE
+_TTFT = semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK
+_TPOT = semconv.INFERTEL_TIME_PER_OUTPUT_TOKEN
+_INPUT = semconv.GEN_AI_USAGE_INPUT_TOKENS
+_OUTPUT = semconv.GEN_AI_USAGE_OUTPUT_TOKENS
+_NONE = type(None)
+_TIME, _OPERATION, _ATTRIBUTES, _SPAN_ID, _ELAPSED, _STATUS, _PARENT = map(itemgetter, range(7))
+_get = dict.get
+_EXACT_INT = 2**53  # integers below this convert to float exactly (as Python's int / int and int / float do)
+_MAX_TOKENS = 2**36  # token counts below this sum exactly in float64 over any batch (MAX_BUFFER records)
+
+
+def fold_columns(
+    batch: list[tuple[Any, ...]],
+    series_for: Callable[[Any], Any],
+    mapping: LogMapping,
+    counted: dict[int, Any],
+    extras: tuple[str, ...],
+    max_parents: int,
+) -> bool:
+    """Fold ``batch`` by columns as :func:`._fold.fold` would; ``False`` (nothing changed) when it cannot."""
+    np = numpy_module()
+    n = len(batch)
+    if np is None or n < FAST_MIN:
+        return False
+    attributes = list(map(_ATTRIBUTES, batch))
+    if list(map(type, attributes)).count(dict) != n:
+        return False  # records built from values (no dict there), or mappings read through the public API
+    values = _values(np, n, attributes)
+    if values is None:
+        return False
+    latency = _latencies(np, list(map(_ELAPSED, batch)))
+    if latency is None:
+        return False
+    error_types, ttft, tpot, input_tokens, output_tokens = values
+    operations = list(map(_OPERATION, batch))
+    groups = _groups(n, operations, attributes, extras, series_for)
+    if groups is None:
+        return False
+    keys, runs = groups
+    # Nothing has changed so far (series_for only created the series the record-by-record fold
+    # would create, in the same order). From here on, the batch is counted.
+    times = list(map(_TIME, batch))
+    statuses = list(map(_STATUS, batch))
+    parents = list(map(_PARENT, batch))
+    ttft = np.where(ttft > latency, latency, ttft)  # NaN (no TTFT) stays NaN
+    derived = _derive(np, latency, ttft, tpot, output_tokens)
+    tpot, speed = (tpot, None) if derived is None else derived
+    errors = _errors(error_types, statuses, n)
+    kept = _count_parents(batch, parents, keys, counted, max_parents)
+    for series, indices in runs:
+        if kept is not None:
+            indices = [i for i in indices if i in kept]
+        _fold_series(
+            np, series, indices, times, mapping, latency, ttft, tpot, speed, input_tokens, output_tokens, errors
+        )
+    return True
+
+
+def _values(np: Any, n: int, attributes: list[dict[str, Any]]) -> tuple[Any, ...] | None:
+    """Error types, TTFT and TPOT (float arrays, NaN where absent), token counts (lists): or ``None``."""
+    ttft = _durations(np, n, list(map(_get, attributes, repeat(_TTFT, n))))
+    if ttft is None:
+        return None
+    tpot = _durations(np, n, list(map(_get, attributes, repeat(_TPOT, n))))
+    if tpot is None:
+        return None
+    input_tokens = list(map(_get, attributes, repeat(_INPUT, n)))
+    output_tokens = list(map(_get, attributes, repeat(_OUTPUT, n)))
+    if not (_are_counts(n, input_tokens) and _are_counts(n, output_tokens)):
+        return None
+    return list(map(_get, attributes, repeat(_ERROR_TYPE, n))), ttft, tpot, input_tokens, output_tokens
+
+
+def _durations(np: Any, n: int, values: list[Any]) -> Any:
+    """``values`` as a float array (``None`` -> NaN) if each is ``None`` or a float >= 0, else ``None``."""
+    kinds = list(map(type, values))
+    floats = kinds.count(float)
+    if floats != n and floats + kinds.count(_NONE) != n:
+        return None  # ints, bools, strings...: the record-by-record checks and warnings
+    array = np.array(values, dtype=np.float64)
+    if floats and np.count_nonzero(array >= 0.0) != floats:
+        return None  # a negative or NaN duration
+    return array
+
+
+def _are_counts(n: int, values: list[Any]) -> bool:
+    """Whether each value is ``None`` or an int (not a bool) in ``[0, 2**36)``."""
+    kinds = list(map(type, values))
+    ints = kinds.count(int)
+    if ints != n:
+        if ints + kinds.count(_NONE) != n:
+            return False
+        if not ints:
+            return True
+        values = [v for v in values if v is not None]
+    return min(values) >= 0 and max(values) < _MAX_TOKENS
+
+
+def _latencies(np: Any, elapsed: list[Any]) -> Any:
+    """``elapsed / 1e9`` (0 when ``elapsed <= 0``), exactly as Python computes it from ints; or ``None``."""
+    nanoseconds = np.array(elapsed)
+    if nanoseconds.dtype != np.int64 or nanoseconds.max() >= _EXACT_INT:
+        return None  # not all ints, or 104 days or more (Python's int / int rounds once, float64 would twice)
+    return np.maximum(nanoseconds, 0) / 1_000_000_000
+
+
+def _groups(
+    n: int,
+    operations: tuple[Any, ...],
+    attributes: tuple[Any, ...],
+    extras: tuple[str, ...],
+    series_for: Callable[[Any], Any],
+) -> tuple[Any, list[tuple[Any, range | list[int]]]] | None:
+    """``(key, or the list of per-record keys; [(series, record indices)])`` in first-seen order, or ``None``."""
+    columns = [[a.get(_MODEL) for a in attributes], operations, *[[a.get(name) for a in attributes] for name in extras]]
+    if all(column.count(column[0]) == n for column in columns):
+        key = tuple(column[0] for column in columns)
+        try:
+            hash(key)
+        except TypeError:
+            return None
+        return key, [(series_for(key), range(n))]
+    keys = list(zip(*columns, strict=True))
+    try:
+        order = dict.fromkeys(keys)
+    except TypeError:  # an unhashable attribute value: the record-by-record fold drops that record alone
+        return None
+    positions: dict[Any, list[int]] = {key: [] for key in order}
+    for i, key in enumerate(keys):
+        positions[key].append(i)
+    runs = [(series_for(key), indices) for key, indices in positions.items()]
+    if len({id(series) for series, _ in runs}) != len(runs):
+        return None  # several keys folded into the overflow series: their records interleave in its slots
+    return keys, runs
+
+
+def _derive(np: Any, latency: Any, ttft: Any, tpot: Any, output_tokens: list[Any]) -> tuple[Any, Any] | None:
+    """``(tpot, decode speed)`` for the records without a TPOT but with output tokens, or ``None`` if none.
+
+    As record by record: TPOT ``(latency - TTFT) / (output tokens - 1)`` for a stream with two or
+    more output tokens that ended after its first chunk, else the speed ``output tokens / latency``.
+    """
+    missing = np.isnan(tpot)
+    if not missing.any():
+        return None
+    output = np.array(output_tokens, dtype=np.float64)  # None -> NaN; ints below 2**36: exact
+    need = missing & (output > 0.0)
+    if not need.any():
+        return None
+    derived = need & (output >= 2.0) & (latency > ttft)  # False where there is no TTFT (NaN)
+    tpot = tpot.copy()
+    tpot[derived] = (latency[derived] - ttft[derived]) / (output[derived] - 1.0)
+    fast = need & ~derived & (latency > 0.0)
+    speed = np.full(latency.size, math.nan)
+    speed[fast] = output[fast] / latency[fast]
+    return tpot, speed
+
+
+def _errors(error_types: list[Any], statuses: tuple[Any, ...], n: int) -> dict[int, str] | None:
+    """Record index -> error name (``error.type``, or ``_OTHER`` for an ERROR status without one)."""
+    error = StatusCode.ERROR
+    if error_types.count(None) == n and not statuses.count(error):
+        return None
+    return {
+        i: "_OTHER" if name is None else str(name)
+        for i, (name, status) in enumerate(zip(error_types, statuses, strict=True))
+        if name is not None or status is error
+    }
+
+
+def _count_parents(
+    batch: list[tuple[Any, ...]], parents: list[Any], keys: Any, counted: dict[int, Any], max_parents: int
+) -> set[int] | None:
+    """Apply the one-count-per-request rule; the indices of the records still counted, or ``None`` for all.
+
+    ``keys`` is the batch's one series key, or the list of each record's key. Record by record,
+    a record whose span id is in ``counted`` with its own key is a parent already counted through
+    a child (skipped), and each counted record's parent id is remembered with its key (at most
+    ``max_parents``, oldest forgotten first). When no span id of the batch is in ``counted`` nor a
+    parent id of the batch, nothing is skipped and the parents are added in one ``update`` (the
+    same order and values as one by one, provided no key forgotten on the way is one of the
+    batch's parents); otherwise the rule runs record by record.
+    """
+    n = len(parents)
+    if not counted and parents.count(None) == n:
+        return None
+    span_ids = list(map(_SPAN_ID, batch))
+    single = type(keys) is tuple
+    ids = set(span_ids)
+    fresh = set(parents)
+    fresh.discard(None)
+    if counted.keys().isdisjoint(ids) and fresh.isdisjoint(ids):
+        excess = len(counted) + len(fresh.difference(counted)) - max_parents
+        if excess <= len(counted) and (excess <= 0 or fresh.isdisjoint(islice(counted, excess))):
+            if fresh:
+                counted.update(dict.fromkeys(parents, keys) if single else zip(parents, keys, strict=True))
+                counted.pop(None, None)
+            if excess > 0:
+                for parent in list(islice(counted, excess)):
+                    del counted[parent]
+            return None
+    kept = set()
+    for i, (span_id, parent_id) in enumerate(zip(span_ids, parents, strict=True)):
+        key = keys if single else keys[i]
+        if counted and counted.pop(span_id, None) == key:
+            continue  # a child of the same series already counted this request
+        kept.add(i)
+        if parent_id is not None:
+            counted[parent_id] = key
+            if len(counted) > max_parents:
+                del counted[next(iter(counted))]
+    return kept
+
+
+def _fold_series(
+    np: Any,
+    series: Any,
+    indices: range | list[int],
+    times: tuple[float, ...],
+    mapping: LogMapping,
+    latency: Any,
+    ttft: Any,
+    tpot: Any,
+    speed: Any,
+    input_tokens: list[Any],
+    output_tokens: list[Any],
+    errors: dict[int, str] | None,
+) -> None:
+    """Count the records at ``indices`` (one series, in batch order) in its staging slots, run by run."""
+    m = len(indices)
+    whole = type(indices) is range and m == len(times)
+    run_times = times if whole else [times[i] for i in indices]
+    i = 0
+    while i < m:
+        t = run_times[i]
+        if t >= series.stage_until:  # the clock crossed the staging slot's end
+            series.flush(mapping)
+            series.start_stage(t)
+        until = series.stage_until
+        j = m
+        if i + 1 < m and not max(run_times[i + 1 :]) < until:
+            j = next((k for k in range(i + 1, m) if run_times[k] >= until), m)
+        if whole and i == 0 and j == m:
+            selected: Any = slice(None)
+            run = indices
+        else:
+            run = indices[i:j]
+            selected = np.array(run, dtype=np.intp)
+        _count_run(
+            np, series.stage, mapping, run, selected, latency, ttft, tpot, speed, input_tokens, output_tokens, errors
+        )
+        i = j
+
+
+def _count_run(
+    np: Any,
+    slot: Any,
+    mapping: LogMapping,
+    run: range | list[int],
+    selected: Any,
+    latency: Any,
+    ttft: Any,
+    tpot: Any,
+    speed: Any,
+    input_tokens: list[Any],
+    output_tokens: list[Any],
+    errors: dict[int, str] | None,
+) -> None:
+    whole = type(selected) is slice
+    slot.requests += len(run)
+    inputs = input_tokens if whole else [input_tokens[i] for i in run]
+    outputs = output_tokens if whole else [output_tokens[i] for i in run]
+    slot.input_tokens += sum(filter(None, inputs))
+    slot.output_tokens += sum(filter(None, outputs))
+    if errors:
+        names = list(errors.values()) if whole else [errors[i] for i in run if i in errors]
+        if names:
+            slot.errors += len(names)
+            types = slot.error_types
+            if types is None:
+                types = slot.error_types = {}
+            for name in names:
+                types[name] = types.get(name, 0) + 1
+    sketches = slot.sketches
+    for position, column in enumerate((latency, ttft, tpot, speed)):
+        if column is None:
+            continue
+        values = column[selected]
+        if position:
+            values = values[~np.isnan(values)]  # NaN: no value (None)
+        if values.size:
+            sketch = sketches[position]
+            if sketch is None:
+                sketch = sketches[position] = QuantileSketch(mapping=mapping)
+            add_values(sketch, values)
