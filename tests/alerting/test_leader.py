@@ -121,3 +121,30 @@ def test_an_engine_over_a_store_follows_while_another_process_leads(tmp_path: Pa
     after = LeaderLock(lock_path(store))
     assert after.try_acquire()  # shutdown let go
     after.release()
+
+
+def test_a_scheduler_given_a_following_engine_leaves_its_runs_to_the_leading_process(tmp_path: Path) -> None:
+    from infertel.alerting.schedule import Scheduler
+
+    store = tmp_path / "store.db"
+    engine = AlertEngine([], store=str(store), interval_s=0.05)
+    ran: list[float] = []
+    scheduler = Scheduler(engine=engine)
+    scheduler.add("digest", lambda: ran.append(time.monotonic()), every_s=0.1)
+    try:
+        with _spawn(HOLDER, lock_path(store)) as holder:
+            assert holder.stdout is not None and holder.stdout.readline() == "holding\n"
+            engine.start()
+            scheduler.start()
+            time.sleep(1.2)  # two scheduler ticks with runs due: another process leads, so none here
+            assert (engine.leading, ran, list(scheduler.runs)) == (False, [], [])
+            holder.kill()
+            holder.wait(10)
+        deadline = time.monotonic() + 10
+        while not ran:
+            assert time.monotonic() < deadline, "the scheduler did not run once this process led"
+            time.sleep(0.02)
+        assert engine.leading and [r.outcome for r in scheduler.runs][:1] == ["ok"]
+    finally:
+        assert scheduler.shutdown()
+        assert engine.shutdown()

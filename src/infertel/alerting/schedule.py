@@ -93,7 +93,9 @@ class Scheduler:
     may be called from any thread. Runs are sequential on the scheduler's thread, each on a fresh
     thread under its time limit (a run past it is ``timeout``; while it still runs, the action's
     next run is ``busy``). An action raising is a ``failed`` run, logged (rate-limited) and
-    recorded; nothing is raised.
+    recorded; nothing is raised. Under a prefork server, a scheduler given an ``engine`` that does
+    not lead (another process of the host holds the alert engines' lock, ``engine.leading``) leaves
+    its due runs to the leading process, so each runs once per host; :meth:`run_now` always runs.
 
     Args:
         engine: An object with ``record(subject, kind, message)`` (the :class:`AlertEngine`) for the
@@ -112,6 +114,7 @@ class Scheduler:
         self, *, engine: Any = None, tracer_provider: Any = None, clock: Callable[[], float] = time.time
     ) -> None:
         self._record = getattr(engine, "record", None)
+        self._engine = engine
         self._tracer = (tracer_provider or trace.get_tracer_provider()).get_tracer(
             semconv.INSTRUMENTATION_SCOPE, __version__, schema_url=semconv.SCHEMA_URL
         )
@@ -261,9 +264,11 @@ class Scheduler:
             now = self._clock()
             with self._lock:
                 due = [a for a in self._actions.values() if a.next_due <= now]
+            leads = bool(getattr(self._engine, "leading", True))  # else another process of the host runs them
             for action in sorted(due, key=lambda a: a.next_due):
                 action.next_due = action.following(max(now, action.next_due))
-                self.run_now(action.name)
+                if leads:
+                    self.run_now(action.name)
             self._stop.wait(_TICK_S)
 
 
