@@ -311,7 +311,18 @@ def print_burst_bounds(
         total = sum(_floor(f, n) for f, n in zip(floors, fleets, strict=True))
         cost = sum(replicas_for(h * x, 0) for x in mean_rate) / 60.0
         print(f"    {h:>5.2f} {' '.join(str(n) for n in fleets):>22} {total:>14} {cost:>21.1f}")
-    print(f"  budget: {hours:.1f} replica-h")
+    for step in range(100, 301, 5):
+        h = step / 100
+        fleets = [replicas_for(h * mean_rate[int(b.start_s // 60)], 0) for b in bursts]
+        total = sum(_floor(f, n) for f, n in zip(floors, fleets, strict=True))
+        if total <= target:
+            cost = sum(replicas_for(h * x, 0) for x in mean_rate) / 60.0
+            print(
+                f"  the least such headroom whose floors stay within {target} minutes: h = {h:.2f} (floors {total}), "
+                f">= {cost:.1f} replica-h against a budget of {hours:.1f}: "
+                + ("within it" if cost <= hours else "INFEASIBLE for such a policy")
+            )
+            break
 
 
 def _floor(floor: list[tuple[int, int]], fleet: int) -> int:
