@@ -16,6 +16,9 @@ Two kinds of reference:
   cold start, so until then the burst meets the fleet ordered before it. ``onset_floor`` gives the
   violation minutes of a burst window for a fleet held at the onset and an unbounded fleet ordered at
   the first decision after it.
+- **Clairvoyant references**: ``Prewarmed`` (a policy plus, one cold start before each burst, the fleet
+  its onset floor says it needs) and ``Clairvoyant`` (sizes the fleet from the arrivals one cold start
+  ahead). Both know the future.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
+from infertel.autoscaling import PredictiveAutoscaler
 from infertel.simulate import Burst, Observation, ReplicaModel, Request, SimulationResult, simulate
 
 
@@ -366,3 +370,25 @@ def print_trace_bounds(
             f"    at <= {hours:.2f} replica-h ({label}): lower bound {low}, offline schedule {found}; "
             f"target <= {target}: {verdict}"
         )
+
+
+class Clairvoyant:
+    """A reference that sees the future (no real policy can): the fleet the next arrivals need, asked early.
+
+    At each decision it asks for the replicas that carry ``factor`` x the highest 1-minute arrival rate
+    from now to one cold start plus one interval and one minute ahead, at the measured capacity. It
+    bounds what knowing the arrivals buys; it is a heuristic, not the optimum.
+    """
+
+    def __init__(self, requests: list[Request], *, sizing: PredictiveAutoscaler, cold_start_s: float, factor: float):
+        self.interval_s, self.cold_start_s, self.factor, self.sizing = 15.0, cold_start_s, factor, sizing
+        self.counts: dict[int, int] = {}
+        for r in requests:
+            k = int(r.arrival_s // self.interval_s)
+            self.counts[k] = self.counts.get(k, 0) + 1
+
+    def decide(self, obs: Observation) -> int:
+        now = int(obs.time_s // self.interval_s)
+        ahead = math.ceil((self.cold_start_s + self.interval_s + 60.0) / self.interval_s)
+        per_min = [sum(self.counts.get(k + j, 0) for j in range(4)) / 60.0 for k in range(now, now + ahead)]
+        return self.sizing.replicas_for(self.factor * max(per_min), 0)
