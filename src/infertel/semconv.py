@@ -439,7 +439,8 @@ INFERTEL_AUTOSCALING_CAPACITY: Final = "infertel.autoscaling.capacity.requests_p
 INFERTEL_AUTOSCALING_TARGET_RUNNING: Final = "infertel.autoscaling.target_running"
 """Gauge ({request}): running requests per replica the policy holds."""
 AUTOSCALING_REASON: Final = "infertel.autoscaling.reason"
-"""Gauge attribute: what set the recommendation (forecast, load, rate, ttft, kv_cache, stabilization, cooldown)."""
+"""Gauge attribute: what set the recommendation (forecast, load, rate, ttft, kv_cache, stabilization, cooldown,
+queue)."""
 UNIT_REPLICAS: Final = "{replica}"
 
 # --- Deprecated names (no longer emitted; removed in the next minor release) -----------------
