@@ -232,23 +232,32 @@ def bench_alone(rounds: int, n: int) -> dict[str, dict[str, float]]:
     before each round pushes them out of every cache. In cache: ``WARM_SPANS`` spans cycled to
     ``n`` (their fields stay cached, as they are when the SDK calls ``on_end`` on the span it has
     just ended). A third case is the first with each span the child of an HTTP span, as in an
-    application (the table of counted parents is then at its bound). Medians over the rounds; the
-    same processor, spans and batch sizes throughout.
+    application; the fourth the same with a new parent for every span, as in an application that
+    has run for a while (the table of counted parents at its bound: each span forgets the oldest
+    parent), on a processor of its own so that the first three find the table as they always did.
+    Medians over the rounds; the same processor, spans and batch sizes throughout.
     """
     processor = InferenceStatsSpanProcessor()
+    own = {"from memory, each a child of a new HTTP span": InferenceStatsSpanProcessor()}
     cases = {
         "from memory": _ended_spans(n, GENAI, True),
         "in cache": _ended_spans(WARM_SPANS, GENAI, True) * max(1, n // WARM_SPANS),
         # What an application's spans usually are: children of a server span (the parent table's
-        # work, at its bound: the parents here never end).
+        # work: the parents here never end).
         "from memory, each a child of an HTTP span": _ended_spans(n, GENAI, True, parents=True),
+        # As in an application that runs for a while: every request brings a new HTTP parent, and the
+        # table of parents is at its bound (4,096), so each GenAI span forgets the oldest. Three sets
+        # of spans in turn: the parents of each round were forgotten since the set's last round.
+        "from memory, each a child of a new HTTP span": [_ended_spans(n, GENAI, True, parents=True) for _ in range(3)],
     }
     evict = np.ones(64 << 20, dtype=np.uint8)
-    on_start, on_end = processor.on_start, processor.on_end
-    stats = processor.stats
     samples: dict[str, dict[str, list[float]]] = {c: {"calls": [], "fold": []} for c in cases}
     for r in range(rounds + 1):  # round 0 warms up (imports, first series)
         for case, spans in cases.items() if r % 2 else reversed(cases.items()):
+            if type(spans[0]) is list:
+                spans = spans[r % len(spans)]
+            case_processor = own.get(case, processor)
+            on_start, on_end, stats = case_processor.on_start, case_processor.on_end, case_processor.stats
             if case.startswith("from memory"):
                 int(evict.sum())
             with stats._lock:
@@ -292,7 +301,8 @@ def print_alone(result: dict[str, dict[str, float]], rounds: int, n: int) -> Non
     print("   buffered (statistics lock held: the background folder stays out, each round folds its own batch);")
     print(f"   total = median over {rounds} rounds of (calls + fold) / spans. From memory: {n:,} distinct spans made")
     print("   beforehand, a 64 MiB walk before each round evicts them; in cache: 100 spans cycled to the same count;")
-    print("   child of an HTTP span: as from memory, each span with its own (never-ending, non-GenAI) parent.")
+    print("   child of an HTTP span: as from memory, each span with its own (never-ending, non-GenAI) parent;")
+    print("   of a new HTTP span: three such sets in turn, every parent new to the table of parents (at its bound).")
 
 
 def _interleaved(cases: dict[str, Callable[[], float]], rounds: int) -> dict[str, list[float]]:

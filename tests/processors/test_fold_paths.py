@@ -247,7 +247,7 @@ def fold_state(batches: list[list[tuple[Any, ...]]], extras: bool, columns: bool
 def test_column_and_record_folds_agree(extras: bool, max_parents: int, monkeypatch: pytest.MonkeyPatch) -> None:
     from infertel._internal.processors import _fold
 
-    # 400: parents forgotten in one update per batch; 120: more new parents than that, one by one
+    # 400 and 120: the table of parents is full after a few batches; each new parent forgets the oldest
     monkeypatch.setattr(_fold, "MAX_PENDING_PARENTS", max_parents)
     batches = span_records([1000.0], extras)
     by_columns = fold_state(batches, extras, columns=True)

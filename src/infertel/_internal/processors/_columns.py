@@ -21,8 +21,9 @@ buffer every 0.25 s: 10,000 spans/s give batches of 2,500).
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Callable
-from itertools import islice, repeat
+from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
@@ -44,15 +45,15 @@ _OUTPUT = semconv.GEN_AI_USAGE_OUTPUT_TOKENS
 _NONE = type(None)
 _TIME, _OPERATION, _ATTRIBUTES, _SPAN_ID, _ELAPSED, _STATUS, _PARENT = map(itemgetter, range(7))
 _get = dict.get
+_UNSET, _OK = StatusCode.UNSET, StatusCode.OK
 _EXACT_INT = 2**53  # integers below this convert to float exactly (as Python's int / int and int / float do)
-_MAX_TOKENS = 2**36  # token counts below this sum exactly in float64 over any batch (MAX_BUFFER records)
 
 
 def fold_columns(
     batch: list[tuple[Any, ...]],
     series_for: Callable[[Any], Any],
     mapping: LogMapping,
-    counted: dict[int, Any],
+    counted: OrderedDict[int, Any],
     extras: tuple[str, ...],
     max_parents: int,
 ) -> bool:
@@ -62,8 +63,6 @@ def fold_columns(
     if np is None or n < FAST_MIN:
         return False
     attributes = list(map(_ATTRIBUTES, batch))
-    if list(map(type, attributes)).count(dict) != n:
-        return False  # records built from values (no dict there), or mappings read through the public API
     values = _values(np, n, attributes)
     if values is None:
         return False
@@ -82,7 +81,7 @@ def fold_columns(
     statuses = list(map(_STATUS, batch))
     parents = list(map(_PARENT, batch))
     ttft = np.where(ttft > latency, latency, ttft)  # NaN (no TTFT) stays NaN
-    derived = _derive(np, latency, ttft, tpot, output_tokens)
+    derived = _derive(np, latency, ttft, tpot, output_tokens[0])
     tpot, speed = (tpot, None) if derived is None else derived
     errors = _errors(error_types, statuses, n)
     kept = _count_parents(batch, parents, keys, counted, max_parents)
@@ -97,17 +96,26 @@ def fold_columns(
 
 def _values(np: Any, n: int, attributes: list[dict[str, Any]]) -> tuple[Any, ...] | None:
     """Error types, TTFT and TPOT (float arrays, NaN where absent), token counts (lists): or ``None``."""
-    ttft = _durations(np, n, list(map(_get, attributes, repeat(_TTFT, n))))
+    try:
+        ttft_values = list(map(_get, attributes, repeat(_TTFT, n)))
+    except TypeError:  # not a dict: records built from values (None there), or a mapping read through public APIs
+        return None
+    ttft = _durations(np, n, ttft_values)
     if ttft is None:
         return None
     tpot = _durations(np, n, list(map(_get, attributes, repeat(_TPOT, n))))
     if tpot is None:
         return None
     input_tokens = list(map(_get, attributes, repeat(_INPUT, n)))
-    output_tokens = list(map(_get, attributes, repeat(_OUTPUT, n)))
-    if not (_are_counts(n, input_tokens) and _are_counts(n, output_tokens)):
+    input_total = _count_total(n, input_tokens)
+    if input_total is None:
         return None
-    return list(map(_get, attributes, repeat(_ERROR_TYPE, n))), ttft, tpot, input_tokens, output_tokens
+    output_tokens = list(map(_get, attributes, repeat(_OUTPUT, n)))
+    output_total = _count_total(n, output_tokens)
+    if output_total is None:
+        return None
+    error_types = list(map(_get, attributes, repeat(_ERROR_TYPE, n)))
+    return error_types, ttft, tpot, (input_tokens, input_total), (output_tokens, output_total)
 
 
 def _durations(np: Any, n: int, values: list[Any]) -> Any:
@@ -122,17 +130,19 @@ def _durations(np: Any, n: int, values: list[Any]) -> Any:
     return array
 
 
-def _are_counts(n: int, values: list[Any]) -> bool:
-    """Whether each value is ``None`` or an int (not a bool) in ``[0, 2**36)``."""
+def _count_total(n: int, values: list[Any]) -> int | None:
+    """The sum of ``values`` if each is ``None`` or an int (not a bool) >= 0 and the sum is below 2**53."""
     kinds = list(map(type, values))
     ints = kinds.count(int)
     if ints != n:
         if ints + kinds.count(_NONE) != n:
-            return False
-        if not ints:
-            return True
-        values = [v for v in values if v is not None]
-    return min(values) >= 0 and max(values) < _MAX_TOKENS
+            return None
+        values = list(filter(None, values))
+    total = sum(values)
+    # A negative count makes the sum of the absolute values larger (cheaper than min(): no rich compare).
+    if total != sum(map(abs, values)) or total >= _EXACT_INT:
+        return None
+    return total
 
 
 def _latencies(np: Any, elapsed: list[Any]) -> Any:
@@ -182,7 +192,7 @@ def _derive(np: Any, latency: Any, ttft: Any, tpot: Any, output_tokens: list[Any
     missing = np.isnan(tpot)
     if not missing.any():
         return None
-    output = np.array(output_tokens, dtype=np.float64)  # None -> NaN; ints below 2**36: exact
+    output = np.array(output_tokens, dtype=np.float64)  # None -> NaN; ints below 2**53: exact
     need = missing & (output > 0.0)
     if not need.any():
         return None
@@ -198,8 +208,11 @@ def _derive(np: Any, latency: Any, ttft: Any, tpot: Any, output_tokens: list[Any
 def _errors(error_types: list[Any], statuses: tuple[Any, ...], n: int) -> dict[int, str] | None:
     """Record index -> error name (``error.type``, or ``_OTHER`` for an ERROR status without one)."""
     error = StatusCode.ERROR
-    if error_types.count(None) == n and not statuses.count(error):
-        return None
+    # list.count compares identical items without a rich comparison: cheap on the usual all-UNSET column.
+    if error_types.count(None) == n:
+        unset = statuses.count(_UNSET)
+        if unset == n or unset + statuses.count(_OK) == n:
+            return None
     return {
         i: "_OTHER" if name is None else str(name)
         for i, (name, status) in enumerate(zip(error_types, statuses, strict=True))
@@ -208,47 +221,43 @@ def _errors(error_types: list[Any], statuses: tuple[Any, ...], n: int) -> dict[i
 
 
 def _count_parents(
-    batch: list[tuple[Any, ...]], parents: list[Any], keys: Any, counted: dict[int, Any], max_parents: int
+    batch: list[tuple[Any, ...]], parents: list[Any], keys: Any, counted: OrderedDict[int, Any], max_parents: int
 ) -> set[int] | None:
     """Apply the one-count-per-request rule; the indices of the records still counted, or ``None`` for all.
 
-    ``keys`` is the batch's one series key, or the list of each record's key. Record by record,
-    a record whose span id is in ``counted`` with its own key is a parent already counted through
-    a child (skipped), and each counted record's parent id is remembered with its key (at most
-    ``max_parents``, oldest forgotten first). When no span id of the batch is in ``counted`` nor a
-    parent id of the batch, nothing is skipped and the parents are added in one ``update`` (the
-    same order and values as one by one, provided no key forgotten on the way is one of the
-    batch's parents); otherwise the rule runs record by record.
+    ``keys`` is the batch's one series key, or the list of each record's key. Record by record, as
+    :func:`._fold.fold` does: a record whose span id is in ``counted`` with its own key is a parent
+    already counted through a child (skipped), and each counted record's parent id is remembered
+    with its key (at most ``max_parents``, oldest forgotten first). This stays a loop: set
+    operations over the batch cost more (every one hashes each 64-bit id again).
     """
     n = len(parents)
-    if not counted and parents.count(None) == n:
+    roots = parents.count(None) == n
+    if roots and not counted:
         return None
     span_ids = list(map(_SPAN_ID, batch))
-    single = type(keys) is tuple
-    ids = set(span_ids)
-    fresh = set(parents)
-    fresh.discard(None)
-    if counted.keys().isdisjoint(ids) and fresh.isdisjoint(ids):
-        excess = len(counted) + len(fresh.difference(counted)) - max_parents
-        if excess <= len(counted) and (excess <= 0 or fresh.isdisjoint(islice(counted, excess))):
-            if fresh:
-                counted.update(dict.fromkeys(parents, keys) if single else zip(parents, keys, strict=True))
-                counted.pop(None, None)
-            if excess > 0:
-                for parent in list(islice(counted, excess)):
-                    del counted[parent]
-            return None
-    kept = set()
-    for i, (span_id, parent_id) in enumerate(zip(span_ids, parents, strict=True)):
-        key = keys if single else keys[i]
-        if counted and counted.pop(span_id, None) == key:
-            continue  # a child of the same series already counted this request
-        kept.add(i)
-        if parent_id is not None:
-            counted[parent_id] = key
-            if len(counted) > max_parents:
-                del counted[next(iter(counted))]
-    return kept
+    if roots and counted.keys().isdisjoint(span_ids):
+        return None  # no span of the batch is a parent in the table, and none brings one
+    skipped = []
+    pop = counted.pop
+    forget = counted.popitem
+    if type(keys) is tuple:  # one series (the usual batch): the same loop without the per-record key
+        for i, (span_id, parent_id) in enumerate(zip(span_ids, parents, strict=True)):
+            if pop(span_id, None) == keys:
+                skipped.append(i)  # a child of the same series already counted this request
+            elif parent_id is not None:
+                counted[parent_id] = keys
+                if len(counted) > max_parents:
+                    forget(last=False)
+    else:
+        for i, (span_id, parent_id, key) in enumerate(zip(span_ids, parents, keys, strict=True)):
+            if pop(span_id, None) == key:
+                skipped.append(i)
+            elif parent_id is not None:
+                counted[parent_id] = key
+                if len(counted) > max_parents:
+                    forget(last=False)
+    return set(range(n)).difference(skipped) if skipped else None
 
 
 def _fold_series(
@@ -261,8 +270,8 @@ def _fold_series(
     ttft: Any,
     tpot: Any,
     speed: Any,
-    input_tokens: list[Any],
-    output_tokens: list[Any],
+    input_tokens: tuple[list[Any], int],
+    output_tokens: tuple[list[Any], int],
     errors: dict[int, str] | None,
 ) -> None:
     """Count the records at ``indices`` (one series, in batch order) in its staging slots, run by run."""
@@ -301,16 +310,18 @@ def _count_run(
     ttft: Any,
     tpot: Any,
     speed: Any,
-    input_tokens: list[Any],
-    output_tokens: list[Any],
+    input_tokens: tuple[list[Any], int],
+    output_tokens: tuple[list[Any], int],
     errors: dict[int, str] | None,
 ) -> None:
     whole = type(selected) is slice
     slot.requests += len(run)
-    inputs = input_tokens if whole else [input_tokens[i] for i in run]
-    outputs = output_tokens if whole else [output_tokens[i] for i in run]
-    slot.input_tokens += sum(filter(None, inputs))
-    slot.output_tokens += sum(filter(None, outputs))
+    if whole:
+        slot.input_tokens += input_tokens[1]
+        slot.output_tokens += output_tokens[1]
+    else:
+        slot.input_tokens += sum(filter(None, [input_tokens[0][i] for i in run]))
+        slot.output_tokens += sum(filter(None, [output_tokens[0][i] for i in run]))
     if errors:
         names = list(errors.values()) if whole else [errors[i] for i in run if i in errors]
         if names:

@@ -17,6 +17,7 @@ counted into the sketches in one go each (vectorised with numpy when long, see
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -95,7 +96,7 @@ def fold(
     batch: list[tuple[Any, ...]],
     series_for: Callable[[Any], _Series],
     mapping: LogMapping,
-    counted: dict[int, Any],
+    counted: OrderedDict[int, Any],
     extras: tuple[str, ...] = (),
 ) -> None:
     """Count every record of ``batch`` (in order) in its series' staging slot; ``batch`` is consumed.
@@ -145,7 +146,7 @@ def _gather(
     series_for: Callable[[Any], _Series],
     mapping: LogMapping,
     pending: dict[Slot, tuple[list[float], list[float], list[float], list[float]]],
-    counted: dict[int, Any],
+    counted: OrderedDict[int, Any],
     extras: tuple[str, ...] | None,
 ) -> None:
     error = StatusCode.ERROR
@@ -198,7 +199,7 @@ def _gather(
             if parent_id is not None:
                 counted[parent_id] = key
                 if len(counted) > max_parents:
-                    del counted[next(iter(counted))]
+                    counted.popitem(last=False)
             if ttft is not None and not (type_of(ttft) is float_type and ttft >= 0.0):
                 ttft = seconds_value(ttft, _TTFT)
             if tpot is not None and not (type_of(tpot) is float_type and tpot >= 0.0):

@@ -133,14 +133,13 @@ def _hot_path(stats: InferenceStats) -> tuple[Callable[..., None], Callable[[Any
 
     def on_start(span: Span, parent_context: Context | None = None) -> None:
         try:
-            try:
-                fields = start_fields(span, op)
-            except AttributeError:  # not an SDK span (see compat)
-                fields = public_start_fields(span, op)
-            if fields is not None and len(started) < max_tracked:
-                # The live attribute dict, not a key: the series key is derived when in-flight
-                # counts are read.
-                started[fields[2]] = fields[1]
+            if len(started) < max_tracked:
+                # span id -> the live attribute dict, not a key: the series key is derived when
+                # in-flight counts are read.
+                try:
+                    start_fields(span, op, started)
+                except AttributeError:  # not an SDK span (see compat)
+                    public_start_fields(span, op, started)
         except Exception as exc:
             if reraise_enabled():
                 raise

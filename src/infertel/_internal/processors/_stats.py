@@ -17,7 +17,7 @@ import logging
 import math
 import threading
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -151,8 +151,11 @@ class InferenceStats:
         self.in_flight_spans: dict[int, Any] = {}
         """Span id -> series key (or the span's attribute dict) of the spans started and not ended
         (single dict operations are atomic)."""
-        self._counted_parents: dict[int, Any] = {}
-        """Parent span id -> series key of a GenAI child already counted (see :func:`._fold.fold`)."""
+        self._counted_parents: OrderedDict[int, Any] = OrderedDict()
+        """Parent span id -> series key of a GenAI child already counted (see :func:`._fold.fold`).
+        An ``OrderedDict``: forgetting the oldest entry of a full table is ``popitem(last=False)``, O(1);
+        on a plain dict, ``del table[next(iter(table))]`` scans the entries deleted before it (about
+        2 µs per GenAI span at a 4,096-entry bound, when every request brings a new parent)."""
         self._overflow_warned = False
         self._origin = self.clock()
         _folder.register(self)
