@@ -155,13 +155,14 @@ def _latencies(np: Any, elapsed: list[Any]) -> Any:
 
 def _groups(
     n: int,
-    operations: tuple[Any, ...],
-    attributes: tuple[Any, ...],
+    operations: list[Any],
+    attributes: list[Any],
     extras: tuple[str, ...],
     series_for: Callable[[Any], Any],
 ) -> tuple[Any, list[tuple[Any, range | list[int]]]] | None:
     """``(key, or the list of per-record keys; [(series, record indices)])`` in first-seen order, or ``None``."""
-    columns = [[a.get(_MODEL) for a in attributes], operations, *[[a.get(name) for a in attributes] for name in extras]]
+    columns = [list(map(_get, attributes, repeat(_MODEL, n))), operations]
+    columns += [list(map(_get, attributes, repeat(name, n))) for name in extras]
     if all(column.count(column[0]) == n for column in columns):
         key = tuple(column[0] for column in columns)
         try:
@@ -177,7 +178,7 @@ def _groups(
     positions: dict[Any, list[int]] = {key: [] for key in order}
     for i, key in enumerate(keys):
         positions[key].append(i)
-    runs = [(series_for(key), indices) for key, indices in positions.items()]
+    runs: list[tuple[Any, range | list[int]]] = [(series_for(key), indices) for key, indices in positions.items()]
     if len({id(series) for series, _ in runs}) != len(runs):
         return None  # several keys folded into the overflow series: their records interleave in its slots
     return keys, runs
@@ -205,7 +206,7 @@ def _derive(np: Any, latency: Any, ttft: Any, tpot: Any, output_tokens: list[Any
     return tpot, speed
 
 
-def _errors(error_types: list[Any], statuses: tuple[Any, ...], n: int) -> dict[int, str] | None:
+def _errors(error_types: list[Any], statuses: list[Any], n: int) -> dict[int, str] | None:
     """Record index -> error name (``error.type``, or ``_OTHER`` for an ERROR status without one)."""
     error = StatusCode.ERROR
     # list.count compares identical items without a rich comparison: cheap on the usual all-UNSET column.
@@ -264,7 +265,7 @@ def _fold_series(
     np: Any,
     series: Any,
     indices: range | list[int],
-    times: tuple[float, ...],
+    times: list[float],
     mapping: LogMapping,
     latency: Any,
     ttft: Any,
@@ -286,7 +287,8 @@ def _fold_series(
             series.start_stage(t)
         until = series.stage_until
         j = m
-        if i + 1 < m and not max(run_times[i + 1 :]) < until:
+        # (run_times[i] < until: the whole list's max, without a copy, decides for the first run)
+        if i + 1 < m and not max(run_times if i == 0 else run_times[i + 1 :]) < until:
             j = next((k for k in range(i + 1, m) if run_times[k] >= until), m)
         if whole and i == 0 and j == m:
             selected: Any = slice(None)
