@@ -212,7 +212,9 @@ def span_records(clock: list[float], extras: bool) -> list[list[tuple[Any, ...]]
     return batches
 
 
-def fold_state(batches: list[list[tuple[Any, ...]]], extras: bool, columns: bool) -> tuple[Any, ...]:
+def fold_state(
+    batches: list[list[tuple[Any, ...]]], extras: bool, columns: bool, max_series: int = 1000
+) -> tuple[Any, ...]:
     """Fold ``batches`` (one fold each) with or without the column fold; the whole resulting state."""
     from infertel._internal.processors import _columns, _fold
 
@@ -223,7 +225,9 @@ def fold_state(batches: list[list[tuple[Any, ...]]], extras: bool, columns: bool
         taken.append(fold_columns(*args) if columns else False)
         return taken[-1]
 
-    stats = InferenceStats(windows_s=(60,), clock=lambda: 0.0, extra_attributes=("tenant",) if extras else ())
+    stats = InferenceStats(
+        windows_s=(60,), clock=lambda: 0.0, extra_attributes=("tenant",) if extras else (), max_series=max_series
+    )
     parents: list[Any] = []  # the table of counted parents after each batch
     original = _fold.fold_columns
     _fold.fold_columns = spy
@@ -259,3 +263,16 @@ def test_column_and_record_folds_agree(extras: bool, max_parents: int, monkeypat
     assert declined == [5, 10, 11, 17, 23]
     assert len(by_columns[1]) == 3 * (2 if extras else 1)
     assert len(by_columns[2][-1]) == min(max_parents, len(by_records[2][-1])) > 100
+
+
+def test_the_column_fold_declines_keys_that_share_the_overflow_series() -> None:
+    # Every batch has the three keys. Two series kept (the second is the overflow series): two keys
+    # are counted in the overflow series, whose slots must see their records in batch order, so
+    # every batch goes record by record. Three kept: one key in the overflow series, by columns.
+    batches = span_records([1000.0], extras=False)
+    for max_series, by_columns_taken in ((2, 0), (3, 19)):
+        by_columns = fold_state(batches, False, columns=True, max_series=max_series)
+        by_records = fold_state(batches, False, columns=False, max_series=max_series)
+        assert by_columns[:3] == by_records[:3]
+        assert len(by_columns[1]) == max_series
+        assert sum(by_columns[3]) == by_columns_taken

@@ -38,8 +38,10 @@ from infertel import semconv
 from infertel._internal.quantiles import LogMapping, QuantileSketch
 from infertel._internal.quantiles._bulk import add_values, numpy_module
 
-FAST_MIN = 64
-"""Batches at least this long are folded by columns (shorter ones record by record)."""
+FAST_MIN = 128
+"""Batches at least this long are folded by columns, shorter ones record by record: measured on
+Python 3.11, both cost the same per record at about 128 (1.0 µs each: numpy's cost per call weighs
+on both), the columns 8 % less at 256 and 20 % less from 1,000 on."""
 
 _MODEL = semconv.GEN_AI_REQUEST_MODEL
 _ERROR_TYPE = semconv.ERROR_TYPE
