@@ -130,11 +130,24 @@ def span_rows(
     service = ""
     groups = rollups.groups if rollups is not None else None
     (count_column, count_one), (errors_column, errors_one) = sr.COUNT_SLOT, sr.ERRORS_SLOT
-    (ttft_count_column, ttft_count_one), (tpot_count_column, tpot_count_one) = sr.TTFT_COUNT_SLOT, sr.TPOT_COUNT_SLOT
+    ttft_count_one, tpot_count_one = sr.TTFT_COUNT_SLOT[1], sr.TPOT_COUNT_SLOT[1]  # in the count / errors columns
     (duration_columns, duration_ones), (ttft_columns, ttft_ones) = sr.DURATION_SLOTS, sr.TTFT_SLOTS
     tpot_columns, tpot_ones = sr.TPOT_SLOTS
     bucket_start = bucket_end = 0
-    duration_bounds = sr.DURATION_NS_BOUNDS
+    duration_bounds, ttft_bounds, tpot_bounds, inf, n_stored = (
+        sr.DURATION_NS_BOUNDS,
+        TTFT_BOUNDS,
+        TPOT_BOUNDS,
+        _INF,
+        N_STORED,
+    )
+    left, right, other_error, error_key = bisect_left, bisect_right, ERROR_TYPE_OTHER, ERROR_TYPE
+    input_key, output_key, ttft_key, tpot_key = (
+        GEN_AI_USAGE_INPUT_TOKENS,
+        GEN_AI_USAGE_OUTPUT_TOKENS,
+        TTFT_KEY,
+        TPOT_KEY,
+    )
     for span in spans:
         resource = span.resource
         if resource is not last_resource:
@@ -202,9 +215,9 @@ def span_rows(
         if groups is not None and (model is not None or operation is not None):
             # SpanRollups.count inlined (see there); attributes the span's shape lacks are not looked up
             get = attributes.get
-            error_type = get(ERROR_TYPE) if has_error_type else None
+            error_type = get(error_key) if has_error_type else None
             if error_type is None:
-                error_type = ERROR_TYPE_OTHER if status_code == "ERROR" else ""
+                error_type = other_error if status_code == "ERROR" else ""
             elif error_type.__class__ is not str:
                 error_type = str(error_type)
             if not bucket_start <= start < bucket_end:
@@ -213,26 +226,30 @@ def span_rows(
             key = (bucket_start, service, model, operation, error_type)  # None model / operation: "" in rows()
             acc = groups.get(key)
             if acc is None:
-                acc = groups[key] = [0] * N_STORED
-            tokens = get(GEN_AI_USAGE_INPUT_TOKENS)
+                acc = groups[key] = [0] * n_stored
+            tokens = get(input_key)
             if tokens.__class__ is int:
                 acc[0] += tokens
-            tokens = get(GEN_AI_USAGE_OUTPUT_TOKENS)
+            tokens = get(output_key)
             if tokens.__class__ is int:
                 acc[1] += tokens
-            acc[count_column] += count_one
-            if error_type:
-                acc[errors_column] += errors_one
-            k = bisect_right(duration_bounds, duration)
+            k = right(duration_bounds, duration)
             acc[duration_columns[k]] += duration_ones[k]
-            value = get(GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK) if has_ttft else None
-            if value is not None and (value.__class__ is float or value.__class__ is int) and 0 <= value < _INF:
-                k = bisect_left(TTFT_BOUNDS, value)
-                acc[ttft_columns[k]] += ttft_ones[k]
-                acc[ttft_count_column] += ttft_count_one
-            value = get(INFERTEL_TIME_PER_OUTPUT_TOKEN) if has_tpot else None
-            if value is not None and (value.__class__ is float or value.__class__ is int) and 0 <= value < _INF:
-                k = bisect_left(TPOT_BOUNDS, value)
-                acc[tpot_columns[k]] += tpot_ones[k]
-                acc[tpot_count_column] += tpot_count_one
+            count = count_one
+            if has_ttft:
+                value = get(ttft_key)
+                if (value.__class__ is float or value.__class__ is int) and 0 <= value < inf:
+                    k = left(ttft_bounds, value)
+                    acc[ttft_columns[k]] += ttft_ones[k]
+                    count += ttft_count_one  # the TTFT count shares the span count's column
+            acc[count_column] += count
+            count = errors_one if error_type else 0
+            if has_tpot:
+                value = get(tpot_key)
+                if (value.__class__ is float or value.__class__ is int) and 0 <= value < inf:
+                    k = left(tpot_bounds, value)
+                    acc[tpot_columns[k]] += tpot_ones[k]
+                    count += tpot_count_one  # the TPOT count shares the errors' column
+            if count:
+                acc[errors_column] += count
     return rows, resource_rows(used), list(shape_rows.values())

@@ -217,6 +217,7 @@ def _slot(i: int) -> tuple[int, int]:
 N_STORED = len(STORED_COLUMNS)
 COUNT_SLOT, ERRORS_SLOT, TTFT_COUNT_SLOT, TPOT_COUNT_SLOT = (_slot(i) for i in (0, 1, 4, 5))
 """Where one span's ``count``, ``errors``, ``ttft_count`` and ``tpot_count`` go in a stored-layout accumulator."""
+assert COUNT_SLOT[0] == TTFT_COUNT_SLOT[0] and ERRORS_SLOT[0] == TPOT_COUNT_SLOT[0]  # span_rows adds them at once
 DURATION_SLOTS = tuple(zip(*(_slot(i) for i in range(_D0, _F0)), strict=True))
 TTFT_SLOTS = tuple(zip(*(_slot(i) for i in range(_F0, _P0)), strict=True))
 TPOT_SLOTS = tuple(zip(*(_slot(i) for i in range(_P0, len(VALUE_COLUMNS))), strict=True))
