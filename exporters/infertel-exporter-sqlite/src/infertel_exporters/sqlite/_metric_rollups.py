@@ -69,12 +69,12 @@ _PREVIOUS = (
 )
 
 
-_PARSED: dict[str, list[Any]] = {}
+_PARSED: dict[str, Sequence[Any]] = {}
 """Bucket-count JSON this process wrote lately -> its list (never mutated): summing a closing bucket's rows
 skips parsing them again. Bounded; cleared when full."""
 
 
-def _counts(text: str) -> list[Any]:
+def _counts(text: str) -> Sequence[Any]:
     found = _PARSED.get(text)
     return json.loads(text) if found is None else found
 
@@ -108,7 +108,7 @@ class HistSum:
     """
 
     def __init__(self) -> None:
-        self.total: list[Any] | None = None
+        self.total: Sequence[Any] | None = None
 
     def step(self, value: str | None) -> None:
         """Add one row's counts."""
