@@ -45,6 +45,9 @@ from infertel_exporters.sqlite._span_encode import SPAN_INSERT, span_rows
 
 BYTES_PER_SPAN_TARGET = 300
 ROLLUP_COST_TARGET = 0.10
+ROUNDS = 10
+"""Paired rounds (with / without rollups) per cost figure: their median (10 rather than 6: steadier on a shared
+machine, the spread of a median shrinking with the square root of the rounds)."""
 
 SPAN_TARGET = 20_000
 POINT_TARGET = 50_000
@@ -290,7 +293,7 @@ def main() -> None:
     spans = make_spans(args.spans)
     batches = [spans[i : i + 512] for i in range(0, len(spans), 512)]
     rates: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
-    for round_ in range(6):  # interleaved, a fresh file each: every insert is a real one
+    for round_ in range(ROUNDS):  # interleaved, a fresh file each: every insert is a real one
         for rollups in (True, False) if round_ % 2 == 0 else (False, True):
             exporter = SQLiteSpanExporter(os.path.join(folder, f"spans-{round_}-{rollups}.db"), retention=None)
             exporter.store.rollups = rollups
@@ -311,7 +314,7 @@ def main() -> None:
     collections = max(1, args.points // per_collection)
     shifted = [_shifted(data, i * 10 * 10**9) for i in range(collections)]  # one collection every 10 s
     point_rates: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
-    for round_ in range(6):
+    for round_ in range(ROUNDS):
         for rollups in (True, False) if round_ % 2 == 0 else (False, True):
             mexporter = SQLiteMetricExporter(os.path.join(folder, f"metrics-{round_}-{rollups}.db"), retention=None)
             mexporter.store.rollups = rollups

@@ -1,6 +1,7 @@
-"""Stores written by previous releases (``data/store-v1.db``: schema 1, ``data/store-v2.db``: 2) opened by this one.
+"""Stores written by previous releases (``data/store-v1.db``: schema 1, ``store-v2.db``: 2, ``store-v3.db``: 3).
 
-``store-v2.db`` is ``data/make_store_v1.py`` run with the schema-2 code (commit fefa75e): the same data.
+``store-v2.db`` and ``store-v3.db`` are ``data/make_store_v1.py`` run with the schema-2 code (commit fefa75e) and
+the schema-3 code (commit 5497d87): the same data.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ API2 = {"service.name": "chat-api", "process.pid": 102}
 BATCH = {"service.name": "batch", "process.pid": 201}
 
 
-@pytest.fixture(params=["store-v1.db", "store-v2.db"])
+@pytest.fixture(params=["store-v1.db", "store-v2.db", "store-v3.db"])
 def v1(tmp_path: Path, request: pytest.FixtureRequest) -> str:
     path = tmp_path / "store.db"
     shutil.copyfile(DATA.parent / request.param, path)  # never touch the committed file
@@ -49,7 +50,7 @@ def _version(path: str) -> int:
 
 def test_read_only_refuses_an_unmigrated_store(v1: str) -> None:
     version = _version(v1)
-    assert version in (1, 2)
+    assert version in (1, 2, 3)
     with pytest.raises(StoreError, match="run any writer once to migrate"):
         SQLiteStore(v1, read_only=True).trace("a1")
     assert _version(v1) == version  # untouched
@@ -58,7 +59,14 @@ def test_read_only_refuses_an_unmigrated_store(v1: str) -> None:
 def test_v1_store_migrates_and_reads_back_everything(v1: str) -> None:
     with SQLiteStore(v1) as store:
         assert store.counts() == {"spans": 5, "metric_points": 15, "logs": 2, "resources": 3}
-    assert _version(v1) == SCHEMA_VERSION == 3
+    assert _version(v1) == SCHEMA_VERSION == 4
+    conn = sqlite3.connect(v1)
+    try:  # version 4: metric_rollups keyed by time first
+        columns = conn.execute("PRAGMA table_info(metric_rollups)").fetchall()
+        key = sorted((pk, name) for _cid, name, _type, _nn, _dflt, pk in columns)
+    finally:
+        conn.close()
+    assert [name for pk, name in key if pk] == ["step", "bucket_ns", "series_id"]
     with SQLiteStore(v1, read_only=True) as store:
         assert store.trace("a1") == [
             StoredSpan(

@@ -1,6 +1,7 @@
 """How ``store-v1.db`` was made: run once with infertel-exporter-sqlite at schema version 1 (commit b983e14).
 
-Kept for the record (today's code writes version 2, so running it again does not rebuild a v1 file).
+Kept for the record (today's code writes a newer version, so running it again does not rebuild a v1 file);
+``store-v2.db`` and ``store-v3.db`` are this script run with the schema-2 (fefa75e) and schema-3 (5497d87) code.
 Fixed times and ids, so the migration test states every expected value. Usage:
 ``.venv/bin/python tests/exporters/sqlite/data/make_store_v1.py tests/exporters/sqlite/data/store-v1.db``
 """

@@ -18,7 +18,7 @@ TTFT / TPOT percentiles, tokens/s, in-flight), ``timeseries`` (``ROLLUP_QUERIES`
 ``metric:<name>[:<stat>]``), ``search_traces`` / ``search_logs`` (newest first, filters, cursor
 pages), ``trace``, ``trace_logs``, ``label_values``; plus ``spans``, ``metric_series``, ``logs``.
 
-Schema version 3 (``PRAGMA user_version``; version 1 and 2 files are migrated by the first writer
+Schema version 4 (``PRAGMA user_version``; version 1, 2 and 3 files are migrated by the first writer
 that opens them, rollups included; a reader refuses them with "run any writer once to migrate").
 WAL journal, ``synchronous=NORMAL``, ``auto_vacuum=INCREMENTAL``. Times are integer nanoseconds
 since the Unix epoch; trace and span ids 16- and 8-byte BLOBs (``hex(trace_id)`` in SQL):
@@ -74,7 +74,7 @@ since the Unix epoch; trace and span ids 16- and 8-byte BLOBs (``hex(trace_id)``
     ``kind``, ``monotonic``, ``service``, ``resource_id``, ``attributes``, ``bounds``. Index
     ``(name)``.
 ``metric_rollups`` (WITHOUT ROWID)
-    Key ``(step, series_id, bucket_ns)``: ``count`` (points), ``sum``, ``min``, ``max``,
+    Key ``(step, bucket_ns, series_id)``: ``count`` (points), ``sum``, ``min``, ``max``,
     ``last`` and ``last_ns`` (gauges and sums), ``delta`` (cumulative monotonic sums: the increase
     since the series' previous point, a new start time or a lower value being a reset; histograms:
     the count increase), ``hist`` (histograms: JSON array of bucket-count increases). 10 s rows

@@ -49,7 +49,8 @@ class _SpanBatch(Batch):
             done = _tiers.marks(conn, "span")
             main, errors, models = self._rollups.rows(done)
             conn.executemany(_span_rollups.UPSERT, main)
-            conn.executemany(_model_rollups.UPSERT, models)
+            if models:
+                conn.executemany(_model_rollups.UPSERT, models)
             if errors:
                 conn.executemany(_span_rollups.UPSERT_ERRORS, errors)
             _tiers.advance(conn, "span", _tiers.open_targets(self._rollups.newest()), done)

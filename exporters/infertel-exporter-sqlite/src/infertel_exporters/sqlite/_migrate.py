@@ -88,7 +88,7 @@ def migrate_to_v2(conn: sqlite3.Connection) -> None:
              scope_name, scope_version, rid) in chunk:  # fmt: skip
             attributes = json.loads(attrs) if attrs else {}
             keys, implied, values, stored_name = compact(attributes, name, model, operation)
-            shape, shape_row = shape_cache.get(rid, scope_name, scope_version, keys, implied)
+            shape, shape_row, _holds = shape_cache.get(rid, scope_name, scope_version, keys, implied)
             shapes[shape] = shape_row
             duration = max(0, end - start)
             out.append((

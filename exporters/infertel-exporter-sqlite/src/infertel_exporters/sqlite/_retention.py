@@ -191,7 +191,7 @@ def _prune_rollups(store: SQLiteStore, policy: Retention, now: int, deleted: dic
                 cutoff = min(cutoff, oldest // width * width)  # the bucket of the oldest raw row stays
             if step == STEPS_S[0] and table != "span_error_rollups":  # sum them up before their 10 s rows go
                 _close(store, "metric" if table == "metric_rollups" else "span", cutoff)
-            # metric_rollups is keyed (step, series_id, bucket_ns): one range per series, not a scan
+            # the rollups of series still known only (metric_rollups is keyed (step, bucket_ns, series_id))
             where = "series_id IN (SELECT id FROM metric_series) AND " if table == "metric_rollups" else ""
             deleted[table] += _rowcount(
                 store, f"DELETE FROM {table} WHERE step = ? AND {where}bucket_ns < ?", (step, cutoff)

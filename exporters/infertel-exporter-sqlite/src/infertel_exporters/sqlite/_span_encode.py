@@ -8,6 +8,8 @@ scope) stored once per distinct key list in ``span_shapes``; a span's row carrie
 from __future__ import annotations
 
 import hashlib
+import math
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,14 +17,22 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
+from infertel_exporters.sqlite import _span_rollups as sr
+from infertel_exporters.sqlite._buckets import TPOT_BOUNDS, TTFT_BOUNDS
 from infertel_exporters.sqlite._compat import span_collections
 from infertel_exporters.sqlite._encode import ResourceCache, encode_json, plain, resource_rows
 from infertel_exporters.sqlite._names import (
+    ERROR_TYPE,
+    ERROR_TYPE_OTHER,
     GEN_AI_OPERATION_NAME,
     GEN_AI_REQUEST_MODEL,
     GEN_AI_RESPONSE_MODEL,
+    GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
+    GEN_AI_USAGE_INPUT_TOKENS,
+    GEN_AI_USAGE_OUTPUT_TOKENS,
+    INFERTEL_TIME_PER_OUTPUT_TOKEN,
 )
-from infertel_exporters.sqlite._span_rollups import SpanRollups
+from infertel_exporters.sqlite._span_rollups import N_STORED, SpanRollups
 
 SPAN_INSERT = (
     "INSERT OR IGNORE INTO spans (trace_id, span_id, parent_span_id, root, name, kind, start_ns, duration_ns,"
@@ -36,6 +46,8 @@ KINDS = ("INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")
 """Stored kind number -> name (``SpanKind`` values)."""
 _STATUS = {StatusCode.UNSET: None, StatusCode.OK: "OK", StatusCode.ERROR: "ERROR"}
 _KIND = {kind: kind.value for kind in SpanKind}
+_INF = math.inf
+TTFT_KEY, TPOT_KEY = GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, INFERTEL_TIME_PER_OUTPUT_TOKEN
 _IMPLIED_BY = ((GEN_AI_REQUEST_MODEL, "model"), (GEN_AI_RESPONSE_MODEL, "model"), (GEN_AI_OPERATION_NAME, "operation"))
 
 
@@ -77,13 +89,13 @@ def compact(attributes: dict[str, Any], name: str, model: str | None,
 
 
 class _Shapes:
-    """(resource, scope, keys, implied) -> (id, row), bounded."""
+    """(resource, scope, keys, implied) -> (id, row, which rollup attributes the keys hold), bounded."""
 
     def __init__(self) -> None:
-        self._ids: dict[tuple[Any, ...], tuple[int, tuple[Any, ...]]] = {}
+        self._ids: dict[tuple[Any, ...], tuple[int, tuple[Any, ...], tuple[bool, bool, bool]]] = {}
 
     def get(self, rid: int, scope_name: str | None, scope_version: str | None, keys: tuple[str, ...],
-            implied: tuple[str, ...]) -> tuple[int, tuple[Any, ...]]:  # fmt: skip
+            implied: tuple[str, ...]) -> tuple[int, tuple[Any, ...], tuple[bool, bool, bool]]:  # fmt: skip
         key = (rid, scope_name, scope_version, keys, implied)
         entry = self._ids.get(key)
         if entry is None:
@@ -92,7 +104,8 @@ class _Shapes:
             sid = shape_id(rid, scope_name, scope_version, keys_json, implied_json)
             if len(self._ids) >= 4096:
                 self._ids.clear()
-            entry = self._ids[key] = (sid, (sid, rid, scope_name, scope_version, keys_json, implied_json))
+            holds = (ERROR_TYPE in keys, TTFT_KEY in keys, TPOT_KEY in keys)
+            entry = self._ids[key] = (sid, (sid, rid, scope_name, scope_version, keys_json, implied_json), holds)
         return entry
 
 
@@ -115,6 +128,26 @@ def span_rows(
     last_resource: Resource | None = None
     rid = 0
     service = ""
+    groups = rollups.groups if rollups is not None else None
+    (count_column, count_one), (errors_column, errors_one) = sr.COUNT_SLOT, sr.ERRORS_SLOT
+    ttft_count_one, tpot_count_one = sr.TTFT_COUNT_SLOT[1], sr.TPOT_COUNT_SLOT[1]  # in the count / errors columns
+    (duration_columns, duration_ones), (ttft_columns, ttft_ones) = sr.DURATION_SLOTS, sr.TTFT_SLOTS
+    tpot_columns, tpot_ones = sr.TPOT_SLOTS
+    bucket_start = bucket_end = 0
+    duration_bounds, ttft_bounds, tpot_bounds, inf, n_stored = (
+        sr.DURATION_NS_BOUNDS,
+        TTFT_BOUNDS,
+        TPOT_BOUNDS,
+        _INF,
+        N_STORED,
+    )
+    left, right, other_error, error_key = bisect_left, bisect_right, ERROR_TYPE_OTHER, ERROR_TYPE
+    input_key, output_key, ttft_key, tpot_key = (
+        GEN_AI_USAGE_INPUT_TOKENS,
+        GEN_AI_USAGE_OUTPUT_TOKENS,
+        TTFT_KEY,
+        TPOT_KEY,
+    )
     for span in spans:
         resource = span.resource
         if resource is not last_resource:
@@ -140,7 +173,7 @@ def span_rows(
         if operation is not None:
             operation = str(operation)
         keys, implied, values, stored_name = compact(attributes, span.name, model, operation)
-        sid, shape_row = shapes.get(
+        sid, shape_row, (has_error_type, has_ttft, has_tpot) = shapes.get(
             rid, scope.name if scope is not None else None, scope.version if scope is not None else None, keys, implied
         )
         shape_rows[sid] = shape_row
@@ -179,6 +212,44 @@ def span_rows(
                 else None,
             )
         )
-        if rollups is not None and (model is not None or operation is not None):
-            rollups.count(service, model, operation, attributes, status_code == "ERROR", start, duration)
+        if groups is not None and (model is not None or operation is not None):
+            # SpanRollups.count inlined (see there); attributes the span's shape lacks are not looked up
+            get = attributes.get
+            error_type = get(error_key) if has_error_type else None
+            if error_type is None:
+                error_type = other_error if status_code == "ERROR" else ""
+            elif error_type.__class__ is not str:
+                error_type = str(error_type)
+            if not bucket_start <= start < bucket_end:
+                bucket_start = start - start % 10_000_000_000
+                bucket_end = bucket_start + 10_000_000_000
+            key = (bucket_start, service, model, operation, error_type)  # None model / operation: "" in rows()
+            acc = groups.get(key)
+            if acc is None:
+                acc = groups[key] = [0] * n_stored
+            tokens = get(input_key)
+            if tokens.__class__ is int:
+                acc[0] += tokens
+            tokens = get(output_key)
+            if tokens.__class__ is int:
+                acc[1] += tokens
+            k = right(duration_bounds, duration)
+            acc[duration_columns[k]] += duration_ones[k]
+            count = count_one
+            if has_ttft:
+                value = get(ttft_key)
+                if (value.__class__ is float or value.__class__ is int) and 0 <= value < inf:
+                    k = left(ttft_bounds, value)
+                    acc[ttft_columns[k]] += ttft_ones[k]
+                    count += ttft_count_one  # the TTFT count shares the span count's column
+            acc[count_column] += count
+            count = errors_one if error_type else 0
+            if has_tpot:
+                value = get(tpot_key)
+                if (value.__class__ is float or value.__class__ is int) and 0 <= value < inf:
+                    k = left(tpot_bounds, value)
+                    acc[tpot_columns[k]] += tpot_ones[k]
+                    count += tpot_count_one  # the TPOT count shares the errors' column
+            if count:
+                acc[errors_column] += count
     return rows, resource_rows(used), list(shape_rows.values())

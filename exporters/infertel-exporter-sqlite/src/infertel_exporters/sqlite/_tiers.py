@@ -47,16 +47,18 @@ def _span_derive(table: str, key: str) -> str:
     )
 
 
-# metric_rollups is keyed (step, series_id, bucket_ns): `series_id IN (...)` reads one range per series
+# metric_rollups is keyed (step, bucket_ns, series_id): the finer rows are one range. A coarse bucket's `last` is
+# the finer row with the newest last_ns, which lies in that row's own bucket: one primary-key lookup.
 _METRIC_DERIVE = (
     "INSERT INTO metric_rollups (step, series_id, bucket_ns, count, sum, min, max, last, last_ns, delta, hist)"
     " SELECT :step, g.series_id, g.b, g.c, g.s, g.lo, g.hi, (SELECT r.last FROM metric_rollups r WHERE r.step = :finer"
-    " AND r.series_id = g.series_id AND r.bucket_ns >= g.b AND r.bucket_ns < g.b + :width ORDER BY r.last_ns DESC"
-    " LIMIT 1), g.t, g.d, g.h FROM (SELECT series_id, bucket_ns - bucket_ns % :width AS b, sum(count) AS c,"
-    " sum(sum) AS s, min(min) AS lo, max(max) AS hi, max(last_ns) AS t, sum(delta) AS d, infertel_hist_sum(hist) AS h"
-    " FROM metric_rollups WHERE step = :finer AND series_id IN (SELECT id FROM metric_series)"
-    " AND bucket_ns >= :lo AND bucket_ns < :hi GROUP BY series_id, b) AS g WHERE true"
-    " ON CONFLICT (step, series_id, bucket_ns) DO UPDATE SET count = count + excluded.count, sum = sum + excluded.sum,"
+    " AND r.bucket_ns = g.t - g.t % :finer_width AND r.series_id = g.series_id), g.t, g.d, g.h FROM (SELECT series_id,"
+    " bucket_ns - bucket_ns % :width AS b, sum(count) AS c, sum(sum) AS s, min(min) AS lo, max(max) AS hi,"
+    " max(last_ns) AS t, sum(delta) AS d, infertel_hist_sum(hist) FILTER (WHERE hist IS NOT NULL) AS h"
+    " FROM metric_rollups WHERE step = :finer"
+    " AND bucket_ns >= :lo AND bucket_ns < :hi AND series_id IN (SELECT id FROM metric_series) GROUP BY series_id, b)"
+    " AS g WHERE true"
+    " ON CONFLICT (step, bucket_ns, series_id) DO UPDATE SET count = count + excluded.count, sum = sum + excluded.sum,"
     " min = min(min, excluded.min), max = max(max, excluded.max),"
     " last = CASE WHEN excluded.last_ns >= last_ns THEN excluded.last ELSE last END,"
     " last_ns = max(last_ns, excluded.last_ns),"
@@ -95,7 +97,7 @@ def advance(conn: sqlite3.Connection, kind: str, targets: Mapping[int, int], cur
     for step in COARSE:
         lo, hi = current[step], targets[step]
         if hi > lo:
-            params = {"step": step, "width": step * _S, "finer": finer, "lo": lo, "hi": hi}
+            params = {"step": step, "width": step * _S, "finer": finer, "finer_width": finer * _S, "lo": lo, "hi": hi}
             for statement in DERIVE[kind]:
                 conn.execute(statement, params)
             conn.execute(_MARK_UPSERT, (kind, step, hi))
