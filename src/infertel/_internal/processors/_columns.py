@@ -129,10 +129,15 @@ def _durations(np: Any, n: int, values: list[Any]) -> Any:
     """``values`` as a float array (``None`` -> NaN) if each is ``None`` or a float >= 0, else ``None``."""
     kinds = list(map(type, values))
     floats = kinds.count(float)
-    if floats != n and floats + kinds.count(_NONE) != n:
+    if floats == n:
+        array = np.fromiter(values, dtype=np.float64, count=n)  # (no type inference: they are floats)
+    elif not floats and kinds.count(_NONE) == n:
+        return np.full(n, math.nan)
+    elif floats + kinds.count(_NONE) == n:
+        array = np.array(values, dtype=np.float64)
+    else:
         return None  # ints, bools, strings...: the record-by-record checks and warnings
-    array = np.array(values, dtype=np.float64)
-    if floats and np.count_nonzero(array >= 0.0) != floats:
+    if np.count_nonzero(array >= 0.0) != floats:
         return None  # a negative or NaN duration
     return array
 
