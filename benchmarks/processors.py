@@ -40,7 +40,7 @@ spans made beforehand (their fields come from memory: the span loops in between 
 the CPU's caches) and on 100 spans cycled to the same count (their fields stay cached, as they are
 when the SDK calls ``on_end`` on the span it has just ended).
 
-``--alone`` measures only that target (three cases), in seconds, and needs nothing but infertel, the SDK and
+``--alone`` measures only that target (four cases), in seconds, and needs nothing but infertel, the SDK and
 numpy (so it runs in the oldest-OTel matrix venv too): see :func:`bench_alone` for the method.
 
 Run: ``.venv/bin/python benchmarks/processors.py`` (about 3 minutes on an idle machine; ``--quick`` for
