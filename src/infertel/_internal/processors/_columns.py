@@ -248,9 +248,9 @@ def _count_parents(
     roots = parents.count(None) == n
     if roots and not counted:
         return None
-    span_ids = list(map(_SPAN_ID, batch))
-    if roots and counted.keys().isdisjoint(span_ids):
+    if roots and counted.keys().isdisjoint(map(_SPAN_ID, batch)):
         return None  # no span of the batch is a parent in the table, and none brings one
+    span_ids = list(map(_SPAN_ID, batch))
     skipped = []
     pop = counted.pop
     forget = counted.popitem
