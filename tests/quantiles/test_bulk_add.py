@@ -97,3 +97,41 @@ def test_small_batches_and_missing_numpy_take_the_scalar_path(monkeypatch: pytes
     for v in values * 10:
         reference.add(v)
     assert state(sketch) == state(reference)
+
+
+@pytest.mark.parametrize("relative_accuracy", [0.01, 0.001])
+def test_python_runs_count_like_one_by_one(relative_accuracy: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Without numpy, a list of RUN_MIN values or more is counted with C loops (_add_run) unless a
+    # value lies in an edge bucket or is not a positive finite number: then value by value.
+    monkeypatch.setattr(_bulk, "USE_NUMPY", False)
+    mapping = LogMapping(relative_accuracy)
+    rng = np.random.default_rng(11)
+    clean = rng.lognormal(0.0, 3.0, size=6000).tolist() + boundary_values(mapping, rng, 1000)
+    rng.shuffle(clean)
+    specials = special_values(mapping)  # (values just inside min_value and max_value: edge buckets)
+    sizes = (7, 8, 9, 100, 1000, 1, 3000, 5, 2000)
+    runs = [clean[i : i + size] for i, size in zip(range(0, 9000, 1000), sizes, strict=True)]
+    runs += [clean[:50] + [special] for special in specials]  # one bad value: the whole run value by value
+    taken: list[bool] = []
+    add_run = _bulk._add_run
+    monkeypatch.setattr(_bulk, "_add_run", lambda sketch, values: taken.append(add_run(sketch, values)) or taken[-1])
+    sketch = QuantileSketch(mapping=mapping)
+    reference = QuantileSketch(mapping=mapping)
+    for run in runs:
+        add_values(sketch, run)
+        for v in run:
+            reference.add_index(mapping.index(math.inf if math.isnan(v) else v))
+        assert state(sketch) == state(reference)
+    assert taken == [True] * 6 + [False] * len(specials)  # (runs of 7, 1 and 5: value by value)
+    # Counts widen as one by one: 250 then 260 in one bucket (one byte, then two), 70,001 (four).
+    sketch = QuantileSketch()
+    add_values(sketch, [1.0] * 250 + [2.0] * 8)
+    assert sketch._counts.typecode == "B"
+    add_values(sketch, [1.0] * 10)
+    assert sketch._counts.typecode == "H"
+    add_values(sketch, [2.0] * 69_993)
+    assert state(sketch) == (70_261, 0, "I", {mapping_index(1.0): 260, mapping_index(2.0): 70_001})
+
+
+def mapping_index(value: float) -> int | None:
+    return QuantileSketch().mapping.index(value)

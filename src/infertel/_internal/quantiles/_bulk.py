@@ -1,8 +1,8 @@
 """Counting a batch of values into a :class:`QuantileSketch` at once (the span processor's fold).
 
 Long batches are mapped to buckets with numpy when it is importable (infertel does not depend
-on it; it is imported on the first long batch), short ones and every batch without numpy
-value by value in Python. Both paths count every value in exactly the same bucket as
+on it; it is imported on the first long batch); without numpy, lists of :data:`RUN_MIN` values
+or more with C loops (:func:`_add_run`), shorter ones value by value in Python. All paths count every value in exactly the same bucket as
 :meth:`LogMapping.index`: numpy's ``log`` may differ from ``math.log`` by an ulp or two, which
 only matters for a value within a hair of a bucket boundary, so those few values (about one
 in ten million) are mapped again with ``math.log``. Bucket counts, ``count``, ``zero_count``
@@ -14,6 +14,9 @@ counted buckets may differ.
 from __future__ import annotations
 
 import math
+from collections import Counter
+from itertools import repeat
+from operator import mul
 from typing import Any
 
 from infertel._internal.quantiles._sketch import QuantileSketch
@@ -25,6 +28,10 @@ value, so they cross between 50 and 70 values."""
 
 USE_NUMPY = True
 """Whether numpy may be used at all (tests switch it off to compare both paths)."""
+
+RUN_MIN = 8
+"""Lists at least this long go through :func:`_add_run` on the Python path (C loops: one ``map``
+per step of :meth:`LogMapping.index` and a ``Counter``), shorter ones value by value."""
 
 _COUNT_LIMIT = {"B": 0xFF, "H": 0xFFFF, "I": 0xFFFF_FFFF, "Q": 0xFFFF_FFFF_FFFF_FFFF}
 _numpy: Any = None
@@ -73,6 +80,8 @@ def add_values(sketch: QuantileSketch, values: Any) -> None:
 
 
 def _add_scalar(sketch: QuantileSketch, values: list[float]) -> None:
+    if len(values) >= RUN_MIN and _add_run(sketch, values):
+        return
     mapping = sketch.mapping
     log = math.log
     ceil = math.ceil
@@ -104,6 +113,42 @@ def _add_scalar(sketch: QuantileSketch, values: list[float]) -> None:
             counts = sketch._counts
             offset = sketch._offset
     sketch.count += added
+
+
+def _add_run(sketch: QuantileSketch, values: list[float]) -> bool:
+    """Count ``values`` with C loops if all lie inside the mapping's range; ``False`` (nothing counted) if not.
+
+    The same arithmetic as :meth:`LogMapping.index`, ``ceil(log(value) * (1 / ln gamma))``, one
+    ``map`` per step, counted per bucket by ``Counter`` and added to the bucket counts once per
+    bucket. The range is checked on the buckets (the index is monotonic): none at or below the
+    bucket of ``min_value``, none at or above the top bucket means every value lies strictly
+    inside; a run with a value in either edge bucket (rare) goes value by value, as does one with
+    a zero, negative, infinite or NaN value (``log`` or ``ceil`` raises).
+    """
+    mapping = sketch.mapping
+    log = math.log
+    inv = mapping._inv_ln_gamma
+    try:
+        buckets = Counter(map(math.ceil, map(mul, map(log, values), repeat(inv))))
+    except (ValueError, OverflowError):
+        return False
+    low = min(buckets)
+    high = max(buckets)
+    if low <= math.ceil(log(mapping.min_value) * inv) or high >= mapping._max_index:
+        return False
+    sketch._grow(low, high)
+    counts = sketch._counts
+    offset = sketch._offset
+    for index, count in buckets.items():
+        while True:
+            try:
+                counts[index - offset] += count
+                break
+            except OverflowError:
+                sketch._widen()
+                counts = sketch._counts
+    sketch.count += len(values)
+    return True
 
 
 def _add_vector(np: Any, sketch: QuantileSketch, values: list[float]) -> None:
