@@ -42,6 +42,8 @@ when the SDK calls ``on_end`` on the span it has just ended).
 
 ``--alone`` measures only that target (four cases), in seconds, and needs nothing but infertel, the SDK and
 numpy (so it runs in the oldest-OTel matrix venv too): see :func:`bench_alone` for the method.
+``--alone --no-numpy`` measures it with numpy switched off in the processor's fold (the benchmark itself
+still uses numpy), as in an installation without numpy, which is not a dependency of infertel.
 
 Run: ``.venv/bin/python benchmarks/processors.py`` (about 3 minutes on an idle machine; ``--quick`` for
 a smoke run; ``--alone`` for the processor's own work only).
@@ -282,19 +284,23 @@ def bench_alone(rounds: int, n: int) -> dict[str, dict[str, float]]:
     return out
 
 
-def print_alone(result: dict[str, dict[str, float]], rounds: int, n: int) -> None:
-    """Print :func:`bench_alone`'s figures, the method, and a PASS/FAIL line per case."""
+def print_alone(result: dict[str, dict[str, float]], rounds: int, n: int, *, numpy: bool = True) -> None:
+    """Print :func:`bench_alone`'s figures, the method, and a PASS/FAIL line per case.
+
+    ``numpy=False``: the figures were taken with numpy switched off (``--no-numpy``), as in an
+    installation without it (numpy is not a dependency of infertel); every line says so.
+    """
     from opentelemetry.sdk.version import __version__ as sdk_version
 
-    print(f"Statistics processor's own work per GenAI span, alone (Python {sys.version.split()[0]}, SDK {sdk_version})")
+    python = f"Python {sys.version.split()[0]}" + ("" if numpy else ", without numpy")
+    print(f"Statistics processor's own work per GenAI span, alone ({python}, SDK {sdk_version})")
     print(f"   {'case':<44}{'on_start+on_end':>16}{'fold':>8}{'total':>8}  (µs per span)")
     for case, figures in result.items():
         print(f"   {case:<44}{figures['calls']:>16.2f}{figures['fold']:>8.2f}{figures['both']:>8.2f}")
     for case, figures in result.items():
         verdict = "PASS" if figures["both"] <= ALONE_TARGET_US else "FAIL"
         print(
-            f"   {verdict}: {case}: {figures['both']:.2f} µs per GenAI span (target <= {ALONE_TARGET_US} µs, "
-            f"Python {sys.version.split()[0]})"
+            f"   {verdict}: {case}: {figures['both']:.2f} µs per GenAI span (target <= {ALONE_TARGET_US} µs, {python})"
         )
     print(f"   Method: this thread's CPU time (time.thread_time) around on_start + on_end over {n:,} ended GenAI")
     print("   spans (the attributes @observe sets on a streamed call), then around the fold of the records they")
@@ -694,11 +700,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes (smoke run, figures less precise)")
     parser.add_argument("--alone", action="store_true", help="only the processor's own work per span (PASS/FAIL)")
+    parser.add_argument(
+        "--no-numpy",
+        action="store_true",
+        help="with --alone: the processor folds without numpy, as where it is not installed (not a dependency)",
+    )
     args = parser.parse_args()
     quick = args.quick
+    if args.no_numpy and not args.alone:
+        parser.error("--no-numpy needs --alone")
     if args.alone:
         rounds = 10 if quick else 40
-        print_alone(bench_alone(rounds, 2_000), rounds, 2_000)
+        if args.no_numpy:
+            from infertel._internal.quantiles import _bulk
+
+            _bulk.USE_NUMPY = False  # the fold's numpy_module() is None: the pure-Python paths
+        print_alone(bench_alone(rounds, 2_000), rounds, 2_000, numpy=not args.no_numpy)
         return
 
     print("infertel live statistics benchmark (medians; Python", sys.version.split()[0] + ")\n")

@@ -1,14 +1,14 @@
 """Counting a batch of values into a :class:`QuantileSketch` at once (the span processor's fold).
 
-Long batches are mapped to buckets with numpy when it is importable (infertel does not depend
-on it; it is imported on the first long batch); without numpy, lists of :data:`RUN_MIN` values
-or more with C loops (:func:`_add_run`), shorter ones value by value in Python. All paths count every value in exactly the same bucket as
-:meth:`LogMapping.index`: numpy's ``log`` may differ from ``math.log`` by an ulp or two, which
-only matters for a value within a hair of a bucket boundary, so those few values (about one
-in ten million) are mapped again with ``math.log``. Bucket counts, ``count``, ``zero_count``
-and the counts' width (widened on overflow like :meth:`QuantileSketch.add_index`) therefore
-equal those of adding the values one by one; only the zero-filled headroom around the
-counted buckets may differ.
+Long batches are mapped to buckets with numpy when it is importable (infertel does not depend on
+it; it is imported on the first long batch); without numpy, lists of :data:`RUN_MIN` values or
+more with C loops (:func:`_add_run`), shorter ones value by value in Python. All paths count
+every value in exactly the same bucket as :meth:`LogMapping.index`: numpy's ``log`` may differ
+from ``math.log`` by an ulp or two, which only matters for a value within a hair of a bucket
+boundary, so those few values (about one in ten million) are mapped again with ``math.log``.
+Bucket counts, ``count``, ``zero_count`` and the counts' width (widened on overflow like
+:meth:`QuantileSketch.add_index`) therefore equal those of adding the values one by one; only
+the zero-filled headroom around the counted buckets may differ.
 """
 
 from __future__ import annotations
