@@ -281,3 +281,40 @@ def test_the_column_fold_declines_keys_that_share_the_overflow_series() -> None:
         assert by_columns[:3] == by_records[:3]
         assert len(by_columns[1]) == max_series
         assert sum(by_columns[3]) == by_columns_taken
+
+
+def test_records_built_from_values_between_span_records_keep_each_series() -> None:
+    # Record by record, a span record whose model and operation are the same objects as the last
+    # span record's reuses its key; a record built from values in between changes the series, so
+    # the span record after it must take its own series again, and a key equal to the last one
+    # built from other objects is the same series.
+    from opentelemetry.trace import StatusCode
+
+    from infertel import semconv
+
+    stats = InferenceStats(windows_s=(60,), clock=lambda: 1.0)
+    model, operation = "m-a", "chat"
+    attributes = {semconv.GEN_AI_REQUEST_MODEL: model}
+
+    def span_record(span_id: int, attrs: dict[str, Any], op: str) -> tuple[Any, ...]:
+        return (1.0, op, attrs, span_id, 2_000_000_000, StatusCode.UNSET, None)
+
+    batch = [
+        span_record(1, attributes, operation),
+        stats.end_record(("m-b", "chat"), 0.5, None, None, 3, 4, None),
+        span_record(2, attributes, operation),
+        span_record(3, {semconv.GEN_AI_REQUEST_MODEL: "".join(["m-", "a"])}, "".join(["ch", "at"])),
+        stats.end_record(("m-b", "chat"), 0.25, None, None, 5, 6, None),
+    ]
+    with stats._lock:
+        stats.buffer.extend(batch)
+        stats._fold()
+        state = {
+            key: (s.stage.requests, s.stage.input_tokens, s.stage.output_tokens, sketch_state(s.stage.sketches[0]))
+            for key, s in stats._series.items()
+        }
+    mapping = stats.mapping
+    assert state == {
+        ("m-a", "chat"): (3, 0, 0, (3, 0, "B", {mapping.index(2.0): 3})),
+        ("m-b", "chat"): (2, 8, 10, (2, 0, "B", {mapping.index(0.5): 1, mapping.index(0.25): 1})),
+    }

@@ -90,6 +90,7 @@ _TTFT = semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK
 _TPOT = semconv.INFERTEL_TIME_PER_OUTPUT_TOKEN
 _INPUT = semconv.GEN_AI_USAGE_INPUT_TOKENS
 _OUTPUT = semconv.GEN_AI_USAGE_OUTPUT_TOKENS
+_NO_KEY = object()
 
 
 def fold(
@@ -156,6 +157,11 @@ def _gather(
     type_of, float_type, int_type = type, float, int
     max_parents = MAX_PENDING_PARENTS
     last_key: Any = None
+    # The model and operation objects of the last span record's key: the next record with the same
+    # two objects (the usual case: one literal or config string per series) reuses the key without
+    # building and comparing a tuple.
+    last_model: Any = _NO_KEY
+    last_operation: Any = _NO_KEY
     series: Any = None
     slot: Any = None
     until = 0.0  # the current slot's stage_until
@@ -170,7 +176,15 @@ def _gather(
                 get = attributes.get
                 # int / int: correctly rounded, like / 1e9 below 2**53 ns, and cheaper.
                 latency = elapsed / 1_000_000_000 if elapsed > 0 else 0.0
-                key = (get(model), operation) if extras is None else (get(model), operation, *map(get, extras))
+                if extras is not None:
+                    key = (get(model), operation, *map(get, extras))
+                else:
+                    model_value = get(model)
+                    if model_value is last_model and operation is last_operation:
+                        key = last_key
+                    else:
+                        key = (model_value, operation)
+                        last_model, last_operation = model_value, operation
                 error_type = get(error_key)
                 ttft = get(ttft_key)
                 tpot = get(tpot_key)
@@ -190,11 +204,13 @@ def _gather(
                     input_tokens,
                     output_tokens,
                 ) = record
-            if key != last_key:  # consecutive records of one series are the common case
-                last_key = key
+                last_model = _NO_KEY
+            if key is not last_key and key != last_key:  # consecutive records of one series are the common case
                 series = series_for(key)
+                last_key = key
                 until = -math.inf  # take the new series' staging slot below
-            if counted and counted.pop(span_id, None) == key:
+            # (``in`` first: a miss costs half a miss of OrderedDict.pop, and most spans are no one's parent)
+            if counted and span_id in counted and counted.pop(span_id) == key:
                 continue  # a child of the same series already counted this request
             if parent_id is not None:
                 counted[parent_id] = key
