@@ -256,7 +256,7 @@ def _count_parents(
     forget = counted.popitem
     if type(keys) is tuple:  # one series (the usual batch): the same loop without the per-record key
         for i, (span_id, parent_id) in enumerate(zip(span_ids, parents, strict=True)):
-            if pop(span_id, None) == keys:
+            if span_id in counted and pop(span_id) == keys:  # (``in`` first: cheaper than a missed pop)
                 skipped.append(i)  # a child of the same series already counted this request
             elif parent_id is not None:
                 counted[parent_id] = keys
@@ -264,7 +264,7 @@ def _count_parents(
                     forget(last=False)
     else:
         for i, (span_id, parent_id, key) in enumerate(zip(span_ids, parents, keys, strict=True)):
-            if pop(span_id, None) == key:
+            if span_id in counted and pop(span_id) == key:
                 skipped.append(i)
             elif parent_id is not None:
                 counted[parent_id] = key
