@@ -109,9 +109,10 @@ def test_python_runs_count_like_one_by_one(relative_accuracy: float, monkeypatch
     clean = rng.lognormal(0.0, 3.0, size=6000).tolist() + boundary_values(mapping, rng, 1000)
     rng.shuffle(clean)
     specials = special_values(mapping)  # (values just inside min_value and max_value: edge buckets)
-    sizes = (7, 8, 9, 100, 1000, 1, 3000, 5, 2000)
+    least = _bulk.RUN_MIN
+    sizes = (least - 1, least, least + 1, 1000, 1, 3000, 5, 2000, 300)
     runs = [clean[i : i + size] for i, size in zip(range(0, 9000, 1000), sizes, strict=True)]
-    runs += [clean[:50] + [special] for special in specials]  # one bad value: the whole run value by value
+    runs += [clean[:least] + [special] for special in specials]  # one bad value: the whole run value by value
     taken: list[bool] = []
     add_run = _bulk._add_run
     monkeypatch.setattr(_bulk, "_add_run", lambda sketch, values: taken.append(add_run(sketch, values)) or taken[-1])
@@ -122,15 +123,17 @@ def test_python_runs_count_like_one_by_one(relative_accuracy: float, monkeypatch
         for v in run:
             reference.add_index(mapping.index(math.inf if math.isnan(v) else v))
         assert state(sketch) == state(reference)
-    assert taken == [True] * 6 + [False] * len(specials)  # (runs of 7, 1 and 5: value by value)
+    assert taken == [True] * 6 + [False] * len(specials)  # (the 3 shorter runs: value by value)
     # Counts widen as one by one: 250 then 260 in one bucket (one byte, then two), 70,001 (four).
     sketch = QuantileSketch()
-    add_values(sketch, [1.0] * 250 + [2.0] * 8)
+    add_values(sketch, [1.0] * 250 + [2.0] * least)
     assert sketch._counts.typecode == "B"
-    add_values(sketch, [1.0] * 10)
+    add_values(sketch, [1.0] * 10 + [0.5] * least)
     assert sketch._counts.typecode == "H"
-    add_values(sketch, [2.0] * 69_993)
-    assert state(sketch) == (70_261, 0, "I", {mapping_index(1.0): 260, mapping_index(2.0): 70_001})
+    add_values(sketch, [2.0] * (70_001 - least))
+    buckets = {mapping_index(1.0): 260, mapping_index(2.0): 70_001, mapping_index(0.5): least}
+    assert state(sketch) == (70_261 + least, 0, "I", buckets)
+    assert taken[-3:] == [True] * 3
 
 
 def mapping_index(value: float) -> int | None:

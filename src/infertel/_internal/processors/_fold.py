@@ -10,8 +10,10 @@ never raise). A batch of :data:`~._columns.FAST_MIN` span records or more is fol
 column (:mod:`._columns`); shorter batches, records built from values (:data:`RECORD_FIELDS`,
 :meth:`InferenceStats.end_record`) and any batch the column fold declines go record by record,
 locals only, each value appended to a list per staging slot and distribution; the lists are then
-counted into the sketches in one go each (vectorised with numpy when long, see
-:mod:`infertel._internal.quantiles._bulk`). Both give the same statistics.
+counted into the sketches in one go each (vectorised with numpy when long, and without numpy
+with C loops, see :mod:`infertel._internal.quantiles._bulk`). Both give the same statistics.
+Without numpy every batch goes record by record: measured on Python 3.11 with 2,000 spans in
+cache, 0.95-0.99 µs per span record, of which 0.43 counting the three values into the sketches.
 """
 
 from __future__ import annotations
