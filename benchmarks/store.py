@@ -278,12 +278,60 @@ def bytes_per_span(folder: str, hours: float) -> float:
     return per_span
 
 
+def span_rates(batches: list, folder: str, name: str) -> dict[bool, list[tuple[float, float]]]:
+    """(wall, CPU) spans/s per round, with and without rollups: ``ROUNDS`` interleaved pairs, a fresh file each."""
+    n = sum(len(batch) for batch in batches)
+    rates: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
+    for round_ in range(ROUNDS):  # interleaved, a fresh file each: every insert is a real one
+        for rollups in (True, False) if round_ % 2 == 0 else (False, True):
+            exporter = SQLiteSpanExporter(os.path.join(folder, f"{name}-{round_}-{rollups}.db"), retention=None)
+            exporter.store.rollups = rollups
+            exporter.store.counts()  # opens the file and creates the schema outside the timed region
+            t0, c0 = time.perf_counter(), time.process_time()
+            for batch in batches:
+                assert exporter.export(batch).name == "SUCCESS"
+            rates[rollups].append((n / (time.perf_counter() - t0), n / (time.process_time() - c0)))
+            assert exporter.store.counts()["spans"] == n
+            exporter.shutdown()
+    return rates
+
+
+def fleet_costs(folder: str, n: int) -> None:
+    """The rollup cost on the fleet's span mix (``benchmarks/dashboard.py``'s spans), dense and replayed.
+
+    10 models over 3 services (a model per service), 5-9 attributes, no events: lighter spans than
+    ``make_spans``'s (about 12 us each written without rollups, against 15), TTFT on 9 in 10, so the same
+    rollup work weighs more. Dense: start times 20 us apart (stamped at the rate they are written, as
+    ``make_spans``'s). Replayed: 50 ms apart, the 20 requests/s fleet: a 10 s row holds about 20 spans and a
+    one-minute bucket closes every 1,200 spans (each summed from its 10 s rows).
+    """
+    import dashboard  # the same spans as its ingest check
+
+    rng = random.Random(5)
+    resources = [Resource.create({"service.name": s}) for s in dashboard.SERVICES]
+    now = time.time_ns()
+    print(f"\nrollup cost on the fleet mix: {n:,} spans of dashboard.py (10 models x 3 services, 5-9 attributes)")
+    mixes = (("dense (20 us apart)", dashboard.DENSE_GAP_NS), ("20 req/s replayed", dashboard.REPLAY_GAP_NS))
+    for label, gap_ns in mixes:
+        spans = [dashboard._span(rng, now - (n - i) * gap_ns, resources) for i in range(n)]
+        rates = span_rates([spans[i : i + 512] for i in range(0, n, 512)], folder, f"fleet-{gap_ns}")
+        cost = _paired_cost(rates)
+        cpu_with = statistics.median(c for _, c in rates[True])
+        cpu_without = statistics.median(c for _, c in rates[False])
+        verdict = "MET" if cost <= ROLLUP_COST_TARGET else "NOT MET"
+        print(
+            f"  {label:24}  {cost:>12.1%}   ({cpu_with:,.0f} against {cpu_without:,.0f} spans per CPU-second)"
+            f"{f'; target <= {ROLLUP_COST_TARGET:.0%}: {verdict}' if gap_ns == dashboard.DENSE_GAP_NS else ''}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spans", type=int, default=60_000)
     parser.add_argument("--points", type=int, default=200_000)
     parser.add_argument("--reads", action="store_true", help="also time the read API on a 24 h store (cached)")
     parser.add_argument("--hours", type=float, default=24, help="history of the read benchmark's store")
+    parser.add_argument("--fleet-spans", type=int, default=20_000, help="spans of the fleet mix (0: skip it)")
     parser.add_argument("--hours-bytes", type=float, default=1, help="history of the bytes-per-span store")
     args = parser.parse_args()
     folder = tempfile.mkdtemp(prefix="infertel-bench-store-")
@@ -292,18 +340,7 @@ def main() -> None:
 
     spans = make_spans(args.spans)
     batches = [spans[i : i + 512] for i in range(0, len(spans), 512)]
-    rates: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
-    for round_ in range(ROUNDS):  # interleaved, a fresh file each: every insert is a real one
-        for rollups in (True, False) if round_ % 2 == 0 else (False, True):
-            exporter = SQLiteSpanExporter(os.path.join(folder, f"spans-{round_}-{rollups}.db"), retention=None)
-            exporter.store.rollups = rollups
-            exporter.store.counts()  # opens the file and creates the schema outside the timed region
-            t0, c0 = time.perf_counter(), time.process_time()
-            for batch in batches:
-                assert exporter.export(batch).name == "SUCCESS"
-            rates[rollups].append((len(spans) / (time.perf_counter() - t0), len(spans) / (time.process_time() - c0)))
-            assert exporter.store.counts()["spans"] == len(spans)
-            exporter.shutdown()
+    rates = span_rates(batches, folder, "spans")
     span_rate = statistics.median(r for r, _ in rates[True])
     span_cpu_rate = statistics.median(c for _, c in rates[True])
     span_cpu_plain = statistics.median(c for _, c in rates[False])
@@ -361,6 +398,8 @@ def main() -> None:
     print(f"  reference claim           {REFERENCE_METRICS_PER_S:>12,} metrics/s  -> {reference_ratio:.1f}x")
     print(f"  target {POINT_TARGET:,} points/s: {'MET' if point_rate >= POINT_TARGET else 'NOT MET'} "
           f"({point_rate / POINT_TARGET:.2f}x)")  # fmt: skip
+    if args.fleet_spans:
+        fleet_costs(folder, args.fleet_spans)
     bytes_per_span(folder, args.hours_bytes)
     if args.reads:
         import _fill_store
