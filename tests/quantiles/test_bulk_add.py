@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import subprocess
 import sys
 
 import numpy as np
@@ -85,9 +86,8 @@ def test_small_batches_and_missing_numpy_take_the_scalar_path(monkeypatch: pytes
     assert used == []
     add_values(QuantileSketch(), values)
     assert used == [len(values)]
-    # numpy not importable: infertel does not depend on it.
+    # numpy not imported (or not installed): infertel does not depend on it.
     monkeypatch.setitem(sys.modules, "numpy", None)
-    monkeypatch.setattr(_bulk, "_numpy_tried", False)
     monkeypatch.setattr(_bulk, "_numpy", None)
     assert _bulk.numpy_module() is None
     sketch = QuantileSketch()
@@ -138,3 +138,20 @@ def test_python_runs_count_like_one_by_one(relative_accuracy: float, monkeypatch
 
 def mapping_index(value: float) -> int | None:
     return QuantileSketch().mapping.index(value)
+
+
+def test_numpy_is_used_only_once_the_application_imported_it() -> None:
+    # Never imported by infertel: the fold runs on a background thread, and a fork() during that
+    # import (gunicorn --preload) would leave the child's numpy import lock held for ever.
+    code = (
+        "import sys\n"
+        "from infertel._internal.quantiles import _bulk\n"
+        "from infertel._internal.quantiles._sketch import QuantileSketch\n"
+        "_bulk.add_values(QuantileSketch(), [0.001 * i for i in range(1, 500)])\n"
+        "assert _bulk.numpy_module() is None and 'numpy' not in sys.modules, sorted(sys.modules)\n"
+        "import numpy\n"
+        "assert _bulk.numpy_module() is numpy\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "ok\n", "")

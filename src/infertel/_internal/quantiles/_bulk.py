@@ -1,8 +1,8 @@
 """Counting a batch of values into a :class:`QuantileSketch` at once (the span processor's fold).
 
-Long batches are mapped to buckets with numpy when it is importable (infertel does not depend on
-it; it is imported on the first long batch); without numpy, lists of :data:`RUN_MIN` values or
-more with C loops (:func:`_add_run`), shorter ones value by value in Python. All paths count
+Long batches are mapped to buckets with numpy when the application has imported it (infertel
+does not depend on it and never imports it: see :func:`numpy_module`); without numpy, lists of
+:data:`RUN_MIN` values or more with C loops (:func:`_add_run`), shorter ones value by value in Python. All paths count
 every value in exactly the same bucket as :meth:`LogMapping.index`: numpy's ``log`` may differ
 from ``math.log`` by an ulp or two, which only matters for a value within a hair of a bucket
 boundary, so those few values (about one in ten million) are mapped again with ``math.log``.
@@ -14,6 +14,7 @@ the zero-filled headroom around the counted buckets may differ.
 from __future__ import annotations
 
 import math
+import sys
 from collections import Counter
 from itertools import repeat
 from operator import mul
@@ -37,24 +38,25 @@ Python 3.11 (lognormal values, a hundred buckets): per value, 0.22 µs against 0
 
 _COUNT_LIMIT = {"B": 0xFF, "H": 0xFFFF, "I": 0xFFFF_FFFF, "Q": 0xFFFF_FFFF_FFFF_FFFF}
 _numpy: Any = None
-_numpy_tried = False
 
 
 def numpy_module() -> Any:
-    """numpy, or ``None`` when it cannot be imported or :data:`USE_NUMPY` is off."""
-    global _numpy, _numpy_tried
+    """The numpy module when the application has imported it, else ``None`` (or with :data:`USE_NUMPY` off).
+
+    Never imported here: the fold runs on the background folder's thread, and a ``fork()`` (a
+    prefork server's ``--preload``) while that thread is inside numpy's import would leave the
+    child with numpy's module lock held by a thread that no longer exists, so the child's next
+    import of numpy, or any fold, would hang. An inference process has numpy imported already
+    (torch, transformers and vLLM import it); until one does, the Python paths run. Found once, kept.
+    """
+    global _numpy
     if not USE_NUMPY:
         return None
-    if not _numpy_tried:
-        module: Any = None
-        try:
-            import numpy
-
-            module = numpy
-        except ImportError:
-            pass
-        _numpy = module
-        _numpy_tried = True
+    if _numpy is None:
+        module = sys.modules.get("numpy")
+        # Present and fully imported (not a module another thread is still importing).
+        if module is not None and not getattr(getattr(module, "__spec__", None), "_initializing", False):
+            _numpy = module
     return _numpy
 
 
