@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import re
-import socket
-import threading
 import time
-from typing import Any
 
 import pytest
 
@@ -14,36 +11,14 @@ pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 
 import httpx  # noqa: E402
-import uvicorn  # noqa: E402
 from analysis_fill import Req, S, write  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
+from served import Served  # noqa: E402
 
 import infertel.analysis  # noqa: E402
 import infertel.dashboard  # noqa: E402
 
 pytestmark = pytest.mark.integration
-
-
-class _Served:
-    def __init__(self, app: Any) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = int(sock.getsockname()[1])
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on", ws="none")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> _Served:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            assert self.thread.is_alive() and time.monotonic() < deadline
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.server.should_exit = True
-        self.thread.join(30)
 
 
 @pytest.fixture
@@ -64,7 +39,7 @@ def test_analysis_page_and_api(tmp_path, registered) -> None:
     write(store, reqs)
     app = FastAPI()
     app.include_router(infertel.dashboard.router(store, prefix="/monitoring", token="t0k", refresh_s=0, live=False))
-    with _Served(app) as served, httpx.Client(base_url=f"http://127.0.0.1:{served.port}/monitoring") as http:
+    with Served(app) as served, httpx.Client(base_url=f"http://127.0.0.1:{served.port}/monitoring") as http:
         assert http.get("/api/analysis").status_code == 401
         auth = {"Authorization": "Bearer t0k"}
         document = http.get("/api/analysis?range=1h&baseline=none", headers=auth).json()["report"]

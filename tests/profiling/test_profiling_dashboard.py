@@ -6,12 +6,10 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import threading
 import time
-from typing import Any
 
 import pytest
 
@@ -19,8 +17,8 @@ pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 
 import httpx  # noqa: E402
-import uvicorn  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
+from served import Served  # noqa: E402
 
 import infertel.dashboard  # noqa: E402
 import infertel.profiling  # noqa: E402
@@ -28,28 +26,6 @@ import infertel.profiling  # noqa: E402
 pytestmark = pytest.mark.integration
 
 TOKEN = "s3cret-token"
-
-
-class _Served:
-    def __init__(self, app: Any) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = int(sock.getsockname()[1])
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on", ws="none")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> _Served:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            assert self.thread.is_alive() and time.monotonic() < deadline
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.server.should_exit = True
-        self.thread.join(30)
 
 
 @pytest.fixture
@@ -73,7 +49,7 @@ def test_mounted_dashboard_starts_stores_and_shows_profiles(tmp_path, registered
     spinner = threading.Thread(target=_spin, args=(stop,))
     spinner.start()
     try:
-        with _Served(app) as served, httpx.Client(base_url=f"http://127.0.0.1:{served.port}/monitoring") as http:
+        with Served(app) as served, httpx.Client(base_url=f"http://127.0.0.1:{served.port}/monitoring") as http:
             auth = {"Authorization": f"Bearer {TOKEN}"}
             assert http.post("/api/profiles/cpu?seconds=0.5").status_code == 401  # the dashboard's token check
             started = http.post("/api/profiles/cpu?seconds=0.5", headers=auth)
@@ -121,7 +97,7 @@ def test_mounted_dashboard_starts_stores_and_shows_profiles(tmp_path, registered
 def test_standalone_dashboard_shows_but_does_not_start(tmp_path, registered) -> None:
     store = tmp_path / "telemetry.db"
     app = infertel.dashboard.create_app(store, refresh_s=0)
-    with _Served(app) as served, httpx.Client(base_url=f"http://127.0.0.1:{served.port}") as http:
+    with Served(app) as served, httpx.Client(base_url=f"http://127.0.0.1:{served.port}") as http:
         refused = http.post("/api/profiles/cpu?seconds=1")
         assert refused.status_code == 409 and "serving process" in refused.json()["detail"]
         page = http.get("/profiles")
@@ -145,7 +121,7 @@ def test_cli_starts_through_the_api_and_reads_the_store(tmp_path, registered) ->
     spinner = threading.Thread(target=_spin, args=(stop,))
     spinner.start()
     try:
-        with _Served(app) as served:
+        with Served(app) as served:
             url = f"http://127.0.0.1:{served.port}/monitoring"
             done = _infertel("profile", "start", "cpu", "--url", url, "--seconds", "500ms", "--wait", "--json")
             assert done.returncode == 0, done.stderr
