@@ -9,20 +9,19 @@ public methods run on the user's thread and never raise: failures are internal e
 from __future__ import annotations
 
 import time
-import traceback
 from collections.abc import Sequence
 from typing import Any
 
-from opentelemetry._logs import SeverityNumber
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode, set_span_in_context
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from infertel import semconv
-from infertel._internal.compat import new_log_record
 from infertel._internal.errors import call_user_callback, handle_internal_errors
 from infertel._internal.instrument import content, tokens
+from infertel._internal.instrument.exceptions import error_type, exception_event
+from infertel._internal.instrument.response import ResponseReader
 from infertel._internal.instrument.site import Binding, Site
 from infertel._internal.instrument.tokens import finish_reason, valid_count
-from infertel._internal.limits import MAX_NAME_LENGTH, bound_name, bound_text, bound_value, exception_message
+from infertel._internal.limits import MAX_NAME_LENGTH, bound_name, bound_value, exception_message
 from infertel._internal.metrics.scope import suppressed as _metrics_suppressed
 from infertel.cost import _runtime as _cost
 
@@ -34,39 +33,7 @@ MAX_CHUNK_GAPS = 100_000
 """Chunk gaps kept per client stream for ``gen_ai.client.operation.time_per_output_chunk`` (bounded memory)."""
 
 
-def exception_event(logger: Any, span: Span, exc: BaseException, kind: str, message: str) -> None:
-    """Emit the ``gen_ai.client.operation.exception`` event (severity WARN) in ``span``'s context."""
-    attributes = {
-        semconv.EXCEPTION_TYPE: kind,
-        semconv.EXCEPTION_STACKTRACE: bound_text(_stacktrace(exc), "exception stack trace"),
-    }
-    if message:
-        attributes[semconv.EXCEPTION_MESSAGE] = message
-    logger.emit(
-        new_log_record(
-            logger,
-            timestamp=time.time_ns(),
-            context=set_span_in_context(span),
-            severity_number=SeverityNumber.WARN,
-            severity_text="WARN",
-            event_name=semconv.GEN_AI_CLIENT_OPERATION_EXCEPTION,
-            attributes=attributes,
-        )
-    )
-
-
-def _stacktrace(exc: BaseException) -> str:
-    return "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-
-
-def error_type(exc: BaseException) -> str:
-    """``error.type`` of an exception: its qualified class name (``ValueError``, ``openai.APIError``)."""
-    cls = type(exc)
-    module = cls.__module__
-    return cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"
-
-
-class Inference:
+class Inference(ResponseReader):
     """The invocation of one model call; see ``infertel.inference`` and ``infertel.current_inference``.
 
     Example:
@@ -77,7 +44,7 @@ class Inference:
         ...         inv.record_chunk(token)
     """
 
-    __slots__ = (
+    __slots__ = (  # and ResponseReader's
         "_site",
         "_binding",
         "_span",
@@ -85,19 +52,9 @@ class Inference:
         "_first_ns",
         "_last_ns",
         "_chunks",
-        "_counted",
-        "_input",
-        "_input_priority",
-        "_output",
-        "_output_priority",
-        "_response_model",
-        "_response_id",
-        "_finish_reasons",
         "_error_type",
         "_ended",
         "_gaps",
-        "_text",
-        "_text_left",
         "_stream",
         "_fast_chunks",
         "_output_pending",
@@ -229,14 +186,6 @@ class Inference:
                 message["finish_reason"] = reasons[i] if i < len(reasons) else fallback
         self._span.set_attribute(semconv.GEN_AI_OUTPUT_MESSAGES, content.serialize(converted, self._binding.max_length))
 
-    def _set_input(self, value: int | None, priority: int) -> None:
-        if value is not None and priority >= self._input_priority:
-            self._input, self._input_priority = value, priority
-
-    def _set_output(self, value: int | None, priority: int) -> None:
-        if value is not None and priority >= self._output_priority:
-            self._output, self._output_priority = value, priority
-
     def _tick(self) -> None:
         now = _perf_ns()
         if self._chunks == 0:
@@ -272,91 +221,6 @@ class Inference:
             self._apply_usage(call_user_callback(self._site.usage, chunk, default=None, what="usage= extractor"))
             return False
         return gaps is None and self._text is None
-
-    def _chunk_slow(self, chunk: Any) -> None:
-        prompt, completion, counted = tokens.chunk_usage(chunk)
-        self._counted += counted
-        if prompt is not None:
-            self._set_input(tokens.valid_count(prompt, "input"), tokens.PRIORITY_BUILTIN)
-        if completion is not None:
-            self._set_output(tokens.valid_count(completion, "output"), tokens.PRIORITY_BUILTIN)
-        if self._response_model is None:
-            model = getattr(chunk, "model", None) if not isinstance(chunk, dict) else chunk.get("model")
-            if isinstance(model, str) and model:
-                self._response_model = model
-
-    def _keep_text(self, chunk: Any) -> None:
-        text = tokens.chunk_text(chunk)
-        if text and self._text_left > 0 and self._text is not None:
-            text = text[: self._text_left]
-            self._text_left -= len(text)
-            self._text.append(text)
-
-    def _apply_usage(self, usage: Any) -> None:
-        if usage is None:
-            return
-        prompt, completion = tokens.usage_counts(usage)
-        if prompt is None and completion is None:
-            prompt, completion = tokens.usage_counts(
-                getattr(usage, "usage", None) or (usage.get("usage") if isinstance(usage, dict) else None)
-            )
-        if prompt is not None:
-            self._set_input(tokens.valid_count(prompt, "input"), tokens.PRIORITY_EXTRACTOR)
-        if completion is not None:
-            self._set_output(tokens.valid_count(completion, "output"), tokens.PRIORITY_EXTRACTOR)
-
-    def _on_result(self, result: Any) -> None:
-        """Extract usage and response metadata from a non-streamed result."""
-        if self._site.usage is not None:
-            self._apply_usage(call_user_callback(self._site.usage, result, default=None, what="usage= extractor"))
-        if type(result) is dict and self._text is None and self._fast_result(result):
-            return
-        found = tokens.extract(result)
-        if found is not None:
-            if found.input_tokens is not None:
-                self._set_input(tokens.valid_count(found.input_tokens, "input"), tokens.PRIORITY_BUILTIN)
-            if found.output_tokens is not None:
-                self._set_output(tokens.valid_count(found.output_tokens, "output"), tokens.PRIORITY_BUILTIN)
-            if self._response_model is None:
-                self._response_model = found.response_model
-            if self._response_id is None:
-                self._response_id = found.response_id
-            if self._finish_reasons is None:
-                self._finish_reasons = found.finish_reasons
-        if self._text is not None:
-            text = result if isinstance(result, str) else (found.text if found is not None else None)
-            if text:
-                self._text.append(text)
-
-    def _fast_result(self, result: dict[str, Any]) -> bool:
-        """The common OpenAI-style dict with int counts, without the general machinery; False: not handled."""
-        usage = result.get("usage")
-        if type(usage) is not dict or result.get("choices"):
-            return False
-        prompt = usage.get("prompt_tokens")
-        if prompt is None:
-            prompt = usage.get("input_tokens")
-        completion = usage.get("completion_tokens")
-        if completion is None:
-            completion = usage.get("output_tokens")
-        if (prompt is not None and type(prompt) is not int) or (completion is not None and type(completion) is not int):
-            return False
-        builtin = tokens.PRIORITY_BUILTIN
-        if prompt is not None and prompt >= 0 and builtin >= self._input_priority:
-            self._input, self._input_priority = prompt, builtin
-        elif prompt is not None and prompt < 0:
-            tokens.valid_count(prompt, "input")  # the rate-limited warning
-        if completion is not None and completion >= 0 and builtin >= self._output_priority:
-            self._output, self._output_priority = completion, builtin
-        elif completion is not None and completion < 0:
-            tokens.valid_count(completion, "output")
-        model = result.get("model")
-        if self._response_model is None and type(model) is str and model:
-            self._response_model = model
-        rid = result.get("id")
-        if self._response_id is None and type(rid) is str and rid:
-            self._response_id = rid
-        return True
 
     def _on_error(self, exc: BaseException) -> None:
         """Record the user's exception: status ERROR, ``error.type``, a ``gen_ai.client.operation.exception`` event.
