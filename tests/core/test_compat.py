@@ -12,16 +12,18 @@ import dataclasses
 import logging
 import warnings
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry._logs import SeverityNumber
+from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanContext, Status, StatusCode, TraceFlags
@@ -39,7 +41,7 @@ from infertel._internal.compat import (
 from infertel._internal.instrument import block, context, observe, streams
 from infertel._internal.metrics import recorder
 from infertel._internal.metrics.recorder import InstrumentRecorder, PreAggregatedRecorder, recorder_for
-from infertel._internal.processors import InferenceStatsSpanProcessor
+from infertel._internal.processors import InferenceStats, InferenceStatsSpanProcessor
 from infertel._internal.processors import _processor as processor_module
 
 # --- span reads of the statistics processor -----------------------------------------------------
@@ -65,59 +67,76 @@ def _snapshot_of(processor: InferenceStatsSpanProcessor) -> dict[Any, Any]:
     return {key: (s.requests, s.errors, s.input_tokens, s.output_tokens) for key, s in snapshot.items()}
 
 
+class _BothPairs(SpanProcessor):
+    """Hands every span to several ``(on_start, on_end)`` pairs, as the SDK hands it to a processor."""
+
+    def __init__(self, *pairs: Any) -> None:
+        self.pairs = pairs
+
+    def on_start(self, span: Any, parent_context: Any = None) -> None:
+        for on_start, _ in self.pairs:
+            on_start(span, parent_context)
+
+    def on_end(self, span: Any) -> None:
+        for _, on_end in self.pairs:
+            on_end(span)
+
+
+def _sink() -> SimpleNamespace:
+    readings = iter(range(1000))
+
+    def folded() -> None:
+        raise AssertionError("fold_batch is not reached here")
+
+    return SimpleNamespace(in_flight_spans={}, buffer=[], clock=lambda: float(next(readings)), buffer_full=folded)
+
+
 def test_the_fast_span_reads_are_active_on_this_sdk() -> None:
     # Every supported release (1.37-1.45, the matrix legs) has the private fields the probe checks.
     assert compat.SPAN_INTERNALS is True
-    assert compat.span_start_fields is not compat.public_start_fields
-    assert compat.span_end_fields is not compat.public_end_fields
+    processor = InferenceStatsSpanProcessor()
+    assert processor.on_start.__qualname__ == "_private_hooks.<locals>.on_start"
+    assert processor.on_end.__qualname__ == "_private_hooks.<locals>.on_end"
 
 
 def test_private_and_public_span_reads_agree() -> None:
     op = semconv.GEN_AI_OPERATION_NAME
+    fell_back: list[Any] = []
+    private_sink, public_sink = _sink(), _sink()
+    public = processor_module._public_hooks(public_sink)  # type: ignore[arg-type]
+    private = compat._private_hooks(
+        private_sink, op, 100, 1000, (lambda span, context=None: fell_back.append(span), fell_back.append)
+    )
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
+    provider.add_span_processor(_BothPairs(private, public))
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     live = provider.get_tracer("t").start_span("live", attributes={op: "chat", "k": 1})
-    started: dict[int, Any] = {}
-    public: dict[int, Any] = {}
-    for reader, into in ((compat.span_start_fields, started), (compat.public_start_fields, public)):
-        reader(live, op, into)
-        reader(live, "absent", into)  # a span without the attribute is not recorded
+    provider.get_tracer("t").start_span("plain, live").end()
     span_id = live.get_span_context().span_id
-    assert [(k, type(v), v) for k, v in started.items()] == [(span_id, dict, {op: "chat", "k": 1})]
-    assert {k: dict(v) for k, v in public.items()} == started
+    assert [(k, type(v), v) for k, v in private_sink.in_flight_spans.items()] == [(span_id, dict, {op: "chat", "k": 1})]
+    assert {k: dict(v) for k, v in public_sink.in_flight_spans.items()} == private_sink.in_flight_spans
     live.end()
     _genai_spans(provider)
-    spans = exporter.get_finished_spans()
-    assert len(spans) == 24
-    readings = iter(range(100))
-    clock = lambda: float(next(readings))  # noqa: E731 - each reading differs: read once per GenAI span
-    for span in spans:
-        fields = compat.span_end_fields(span, op, clock)
-        public_fields = compat.public_end_fields(span, op, clock)
-        if span.attributes.get(op) is None:  # the plain span: no clock reading either
-            assert fields is public_fields is None
-            continue
-        assert fields is not None
-        assert public_fields is not None
-        time, value, attributes, *rest = fields
-        public_time, public_value, public_attributes, *public_rest = public_fields
-        assert public_time == time + 1
-        assert type(attributes) is dict
-        assert attributes == dict(public_attributes) == dict(span.attributes)
-        parent = span.parent
-        assert value == public_value == span.attributes[op]
-        assert (
-            rest
-            == public_rest
-            == [
-                span.context.span_id,
-                span.end_time - span.start_time,
-                span.status.status_code,
-                None if parent is None else parent.span_id,
-            ]
+    assert fell_back == []
+    assert private_sink.in_flight_spans == public_sink.in_flight_spans == {}
+    spans = [span for span in exporter.get_finished_spans() if span.attributes.get(op) is not None]
+    assert len(spans) == 23
+    expected = [
+        (
+            float(i),  # one clock reading per GenAI span, none for the others
+            span.attributes[op],
+            dict(span.attributes),
+            span.context.span_id,
+            span.end_time - span.start_time,
+            span.status.status_code,
+            None if span.parent is None else span.parent.span_id,
         )
-    assert next(readings) == 46  # two readings for each of the 23 GenAI spans
+        for i, span in enumerate(spans)
+    ]
+    assert all(type(record[2]) is dict for record in private_sink.buffer)  # the span's own plain dict
+    for sink in (private_sink, public_sink):
+        assert [(*r[:2], dict(r[2]), *r[3:]) for r in sink.buffer] == expected
 
 
 def test_processor_public_fallback_gives_identical_statistics(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -126,9 +145,9 @@ def test_processor_public_fallback_gives_identical_statistics(monkeypatch: pytes
     provider.add_span_processor(fast)
     _genai_spans(provider)
 
-    monkeypatch.setattr(processor_module, "_start_fields", compat.public_start_fields)
-    monkeypatch.setattr(processor_module, "_end_fields", compat.public_end_fields)
+    monkeypatch.setattr(compat, "SPAN_INTERNALS", False)
     public = InferenceStatsSpanProcessor(windows_s=(60,))
+    assert public.on_end.__qualname__ == "_public_hooks.<locals>.on_end"
     provider = TracerProvider()
     provider.add_span_processor(public)
     _genai_spans(provider)
@@ -137,25 +156,54 @@ def test_processor_public_fallback_gives_identical_statistics(monkeypatch: pytes
     assert _snapshot_of(fast) == _snapshot_of(public) == expected
 
 
-def test_processor_reads_spans_of_another_shape_through_the_public_properties() -> None:
-    # A ReadableSpan built by hand keeps a plain dict: the private reader raises AttributeError.
+def test_the_probe_refuses_private_fields_that_disagree_with_the_public_properties(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A release whose public end_time no longer comes from ``_end_time`` (here: shifted by 1 ns).
+    monkeypatch.delitem(vars(compat), "SPAN_INTERNALS", raising=False)
+    monkeypatch.setattr(ReadableSpan, "end_time", property(lambda span: span._end_time + 1))
     processor = InferenceStatsSpanProcessor(windows_s=(60,))
-    context = SpanContext(trace_id=1, span_id=2, is_remote=False, trace_flags=TraceFlags(1))
-    span = ReadableSpan(
-        name="chat m",
-        context=context,
-        attributes={semconv.GEN_AI_OPERATION_NAME: "chat", semconv.GEN_AI_REQUEST_MODEL: "m"},
-        start_time=1_000,
-        end_time=2_000_001_000,
-        status=Status(StatusCode.ERROR),
-    )
-    with pytest.raises(AttributeError):
-        compat.span_end_fields(span, semconv.GEN_AI_OPERATION_NAME, float)
-    processor.on_start(span)  # type: ignore[arg-type]
-    processor.on_end(span)
+    assert compat.SPAN_INTERNALS is False
+    assert processor.on_end.__qualname__ == "_public_hooks.<locals>.on_end"
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    _genai_spans(provider)
+    assert _snapshot_of(processor) == {("m", "chat"): (1, 0, 3, 5), ("m2", "chat"): (20, 5, 0, 0)}
+
+
+def test_processor_reads_spans_of_another_shape_through_the_public_properties() -> None:
+    # A ReadableSpan built by hand keeps a plain dict (no ``_dict``: AttributeError in the private
+    # reads); one with no end time (TypeError there): the public pair reads both, a missing time as 0.
+    processor = InferenceStatsSpanProcessor(windows_s=(60,))
+    assert processor.on_end.__qualname__ == "_private_hooks.<locals>.on_end"
+    genai = {semconv.GEN_AI_OPERATION_NAME: "chat", semconv.GEN_AI_REQUEST_MODEL: "m"}
+    spans = [
+        ReadableSpan(
+            name="chat m",
+            context=SpanContext(trace_id=1, span_id=2, is_remote=False, trace_flags=TraceFlags(1)),
+            attributes=genai,
+            start_time=1_000,
+            end_time=2_000_001_000,
+            status=Status(StatusCode.ERROR),
+        ),
+        ReadableSpan(
+            name="chat m",
+            context=SpanContext(trace_id=1, span_id=3, is_remote=False, trace_flags=TraceFlags(1)),
+            attributes=BoundedAttributes(attributes=genai),
+            start_time=1_000,
+        ),
+    ]
+    for span in spans:
+        processor.on_start(span)  # type: ignore[arg-type]
+        assert processor.stats.in_flight_spans.keys() == {span.context.span_id}
+        processor.on_end(span)
+        assert processor.stats.in_flight_spans == {}
     snapshot = processor.stats.snapshot(60)[("m", "chat")]
-    assert (snapshot.requests, snapshot.errors, snapshot.latency.count) == (1, 1, 1)
-    assert snapshot.latency.quantile(0.5) == pytest.approx(2.0, rel=0.02)
+    assert (snapshot.requests, snapshot.errors, snapshot.latency.count) == (2, 1, 2)
+    reference = InferenceStats(windows_s=(60,))
+    for latency in (2.0, 0.0):  # 2 s; no end time: 0 - start, clamped to 0
+        reference.record_end(reference.end_record(("m", "chat"), latency, None, None, None, None, None))
+    assert snapshot.latency == reference.snapshot(60)[("m", "chat")].latency
 
 
 # --- context runtime ----------------------------------------------------------------------------

@@ -44,7 +44,7 @@ SPAN_RECORD_FIELDS = (
     "status_code",  # the span's StatusCode
     "parent_span_id",  # None without a parent
 )
-"""The fields of the record the span processor's ``on_end`` appends (``compat.span_end_fields``), in order."""
+"""The fields of the record the span processor's ``on_end`` appends (``compat.statistics_span_hooks``), in order."""
 
 RECORD_FIELDS = (
     "time",  # the statistics clock when the request ended (seconds)

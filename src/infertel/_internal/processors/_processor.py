@@ -11,20 +11,12 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from infertel import semconv
 from infertel._internal import compat
-from infertel._internal.compat import public_end_fields, public_start_fields
 from infertel._internal.errors import log_internal_error, reraise_enabled
 from infertel._internal.processors._stats import FOLD_BATCH, MAX_TRACKED_IN_FLIGHT, InferenceStats
 
 _logger = logging.getLogger(__name__)
 
 _OP = semconv.GEN_AI_OPERATION_NAME
-
-
-# The span reads of the hot path, one call each (see compat: the SDK span's plain attribute dict
-# and fields when the probe found them, else the public properties; spans of other shapes raise
-# AttributeError there and take the public ones).
-_start_fields = compat.span_start_fields
-_end_fields = compat.span_end_fields
 
 
 class InferenceStatsSpanProcessor(SpanProcessor):
@@ -114,47 +106,56 @@ def _ignore(span: Any, parent_context: Any = None) -> None:
 def _hot_path(stats: InferenceStats) -> tuple[Callable[..., None], Callable[[Any], None]]:
     """``(on_start, on_end)`` of a processor feeding ``stats``.
 
-    Closures, so that every name they use is a fast local (a cell) rather than a global or an
-    attribute of ``self``: about 0.05-0.08 µs less per span, measured on Python 3.10 and 3.11.
-    Both apply the policy of ``handle_internal_errors`` (re-raise under the test switch, else log
-    once per call site and drop) written out as try/except: a ``with`` block costs 0.1-0.3 µs
-    here, and try is free in 3.11+. ``on_end`` appends the tuple the span reader returns as it
-    is (the clock, the operation, the span's attribute mapping, ids, times and status: see
-    ``_fold.SPAN_RECORD_FIELDS``); the attribute values, the latency and the series key are read
-    by the fold, for a whole batch at once, on the background folder's thread (0.3 µs less here
-    per GenAI span on Python 3.11, and less in all with the column fold, see _columns). The
-    containers captured here are never replaced (a fork clears them in place).
+    Built by :func:`compat.statistics_span_hooks`, which reads an SDK span's private fields inline
+    (see there why) and falls back to :func:`_public_hooks`, the same pair through the public span
+    properties (for a span of another shape, or every span when its probe failed). ``on_end``
+    appends one tuple per GenAI span (``_fold.SPAN_RECORD_FIELDS``: the clock, the operation, the
+    span's attribute mapping, ids, elapsed time and status); the attribute values, the latency and
+    the series key are read by the fold, for a whole batch at once, on the background folder's
+    thread. The containers captured here are never replaced (a fork clears them in place).
     """
-    start_fields, end_fields = _start_fields, _end_fields
-    started, buffer, clock = stats.in_flight_spans, stats.buffer, stats.clock
-    append, buffer_full = buffer.append, stats.buffer_full
-    op = _OP
-    max_tracked, fold_batch = MAX_TRACKED_IN_FLIGHT, FOLD_BATCH
+    return compat.statistics_span_hooks(stats, _OP, MAX_TRACKED_IN_FLIGHT, FOLD_BATCH, _public_hooks(stats))
 
-    def on_start(span: Span, parent_context: Context | None = None) -> None:
+
+def _public_hooks(stats: InferenceStats) -> tuple[Callable[..., None], Callable[[Any], None]]:
+    """``(on_start, on_end)`` reading the public span properties (the same records as compat's pair).
+
+    Closures, so that every name they use is a fast local; the ``handle_internal_errors`` policy is
+    written out as try/except (a ``with`` block costs 0.1-0.3 µs). A time the span lacks reads 0.
+    """
+    started, buffer, clock, buffer_full = stats.in_flight_spans, stats.buffer, stats.clock, stats.buffer_full
+    append = buffer.append
+    op, max_tracked, fold_batch = _OP, MAX_TRACKED_IN_FLIGHT, FOLD_BATCH
+
+    def on_start(span: Any, parent_context: Context | None = None) -> None:
         try:
-            if len(started) < max_tracked:
-                # span id -> the live attribute dict, not a key: the series key is derived when
-                # in-flight counts are read.
-                try:
-                    start_fields(span, op, started)
-                except AttributeError:  # not an SDK span (see compat)
-                    public_start_fields(span, op, started)
+            attributes = span.attributes or {}
+            if attributes.get(op) is not None and len(started) < max_tracked:
+                started[span.context.span_id] = attributes
         except Exception as exc:
             if reraise_enabled():
                 raise
             log_internal_error(exc)
 
-    def on_end(span: ReadableSpan) -> None:
+    def on_end(span: Any) -> None:
         try:
-            try:
-                record = end_fields(span, op, clock)
-            except AttributeError:  # not an SDK span (see compat)
-                record = public_end_fields(span, op, clock)
-            if record is None:
+            attributes = span.attributes or {}
+            value = attributes.get(op)
+            if value is None:
                 return  # not a GenAI span
+            parent = span.parent
+            span_id = span.context.span_id
+            record = (
+                clock(),
+                value,
+                attributes,
+                span_id,
+                (span.end_time or 0) - (span.start_time or 0),
+                span.status.status_code,
+                None if parent is None else parent.span_id,
+            )
             if started:
-                started.pop(record[3], None)  # its span id
+                started.pop(span_id, None)
             append(record)
             if len(buffer) >= fold_batch:
                 buffer_full()
