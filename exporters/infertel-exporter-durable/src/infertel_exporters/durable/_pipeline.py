@@ -12,6 +12,9 @@ re-sent once acknowledged. When idle, the sender also adopts sibling lanes whose
 (their lock is free) and replays them, so data left by a stopped worker is not stranded. When
 the spool directory cannot be written (read-only, disk full) the
 records are kept in a bounded memory buffer instead, and every loss is counted.
+
+The queue and the writer thread are :class:`~infertel_exporters.durable._intake.Intake`; this
+module adds the sender thread, the accounting, flush, shutdown and the at-fork hook.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from infertel_exporters.durable._intake import Intake
 from infertel_exporters.durable._lanes import adopt_orphan
 from infertel_exporters.durable._memory import MemoryBuffer
 from infertel_exporters.durable._spool import Spool
@@ -34,7 +38,6 @@ from infertel_exporters.durable._transport import Outcome, Sender
 
 _logger = logging.getLogger(__name__)
 
-_DISK_RETRY_S = 30.0
 _DEGRADED_FOR_S = 60.0
 """A pipeline that lost something this recently reports ``degraded``."""
 _ADOPT_INTERVAL_S = 30.0
@@ -43,7 +46,7 @@ _ADOPT_INTERVAL_S = 30.0
 _pipelines: weakref.WeakSet[Pipeline] = weakref.WeakSet()
 
 
-class Pipeline:
+class Pipeline(Intake):
     """Queue -> writer -> spool -> sender for one signal (see the module docstring)."""
 
     def __init__(
@@ -189,133 +192,6 @@ class Pipeline:
     def corrupt_records(self) -> int:
         """Torn or corrupt records discarded from the spool."""
         return self.spool.corrupt_records if self.spool is not None else 0
-
-    # --- application side ---------------------------------------------------------------------
-    def offer(self, items: Sequence[Any]) -> bool:
-        """Queue ``items``; wait at most ``enqueue_timeout_millis`` for room, else drop and count them."""
-        n = len(items)
-        if self.shut_down:
-            self.drop(n, "shutdown")
-            return False
-        if self._write_through:
-            # In the spool (page cache) before the caller goes on: a SIGKILL from here on loses nothing.
-            with self._write_lock:
-                self._write(list(items))
-            return True
-        deadline = None
-        queued = False
-        with self._space:
-            while True:
-                if len(self._pending) + n <= self._max_queue_items:
-                    self._pending.extend(items)
-                    queued = True
-                    break
-                if deadline is None:
-                    deadline = time.monotonic() + self._enqueue_timeout_s
-                    self._wake_writer.set()
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                self._space.wait(remaining)
-        if not queued:
-            self.drop(n, "queue_full")
-            return False
-        if len(self._pending) >= self._max_batch_items:
-            self._wake_writer.set()
-        return True
-
-    def offer_one(self, item: Any) -> bool:
-        """:meth:`offer` for one item, with a fast path for the span processor's ``on_end``.
-
-        Bound: the check and the append are one step under the queue's lock, as in :meth:`offer`
-        (an unlocked append checked beforehand could pass the bound: a thread paused between its
-        check and its append while others fill the queue). Only a full queue takes the slow path.
-        """
-        if self._write_through or self.shut_down:
-            return self.offer((item,))
-        pending = self._pending
-        with self._offer_lock:
-            room = len(pending) < self._max_queue_items
-            if room:
-                pending.append(item)
-        if not room:
-            return self.offer((item,))
-        if len(pending) >= self._max_batch_items:
-            self._wake_writer.set()
-        return True
-
-    # --- writer thread ------------------------------------------------------------------------
-    def _write_loop(self) -> None:
-        while True:
-            self._wake_writer.wait(self._schedule_delay_s)
-            self._wake_writer.clear()
-            self._writer_busy = True
-            try:
-                while self._pending:
-                    batch: list[Any] = []
-                    while self._pending and len(batch) < self._max_batch_items:
-                        batch.append(self._pending.popleft())
-                    with self._space:
-                        self._space.notify_all()
-                    with self._write_lock:
-                        self._write(batch)
-                if self.spool is not None:
-                    self.spool.sync(if_due=True)
-            except Exception:  # noqa: BLE001 - a bug here must not kill the thread and stall export
-                _logger.exception("durable %s export writer failed", self.signal)
-            finally:
-                self._writer_busy = False
-            if self._stop_writer and not self._pending:
-                return
-
-    def _write(self, batch: list[Any]) -> None:
-        n = self._count(batch)
-        try:
-            payload = self._encode(batch)
-        except Exception:  # noqa: BLE001
-            _logger.exception("durable %s export cannot encode a batch", self.signal)
-            self.drop(n, "encode_error")
-            return
-        if self.spool is not None and len(payload) > self.spool.segment_bytes and len(batch) > 1:
-            # Keep records within a segment, so a small size bound drops old data, not whole new batches.
-            per_item = len(payload) / len(batch)
-            step = max(int(self.spool.segment_bytes * 0.8 / per_item), 1)
-            for start in range(0, len(batch), step):
-                self._write(batch[start : start + step])
-            return
-        created = time.time()
-        if self.spool is not None and self._disk_usable():
-            try:
-                self.drop(self.spool.append(payload, n, created), "spool_bound")
-                if self._fsync_every_record:
-                    self.spool.sync()
-                self._wake_sender.set()
-                return
-            except ValueError:
-                self.drop(n, "too_large")
-                return
-            except OSError as error:
-                self._disk_failed_at = time.monotonic()
-                self._note_error(f"cannot write the spool: {error}")
-                _logger.warning(
-                    "durable %s export cannot write its spool (%s); buffering in memory (bounded to %d bytes)",
-                    self.signal,
-                    error,
-                    self._memory_max_bytes,
-                )
-        self._remember(payload, n, created)
-        self._wake_sender.set()
-
-    def _disk_usable(self) -> bool:
-        if self._memory:
-            return False  # drain the memory buffer first, to keep the order
-        return self._disk_failed_at is None or time.monotonic() - self._disk_failed_at > _DISK_RETRY_S
-
-    def _remember(self, payload: bytes, n: int, created: float) -> None:
-        if len(payload) > self._memory_max_bytes:
-            self.drop(n, "too_large")
-            return
-        self.drop(self._memory.add(payload, n, created), "memory_full")
 
     # --- sender thread ------------------------------------------------------------------------
     def _next(self) -> tuple[Spool | None, Any, bytes, int, float] | None:
