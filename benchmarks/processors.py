@@ -197,7 +197,16 @@ def _ended_spans(count: int, start_attrs: dict[str, Any], genai: bool, *, parent
         context = trace.set_span_in_context(tracer.start_span("POST /v1/chat/completions")) if parents else None
         span = tracer.start_span("chat llama-3-8b", context, attributes=start_attrs, start_time=10**18)
         if genai:
-            span.set_attributes({**END_ATTRS, semconv.GEN_AI_USAGE_OUTPUT_TOKENS: int(rng.integers(16, 512))})
+            # Each span its own token count, TTFT and TPOT (about 31 and 12 ms), as real requests have:
+            # the same value on every span would make counting them into the sketches look cheaper.
+            span.set_attributes(
+                {
+                    **END_ATTRS,
+                    semconv.GEN_AI_USAGE_OUTPUT_TOKENS: int(rng.integers(16, 512)),
+                    semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: float(rng.lognormal(-3.5, 0.5)),
+                    semconv.INFERTEL_TIME_PER_OUTPUT_TOKEN: float(rng.lognormal(-4.4, 0.3)),
+                }
+            )
         span.end(end_time=10**18 + int(rng.lognormal(20.7, 0.5)))  # about 1 s
         spans.append(span._readable_span())
     return spans

@@ -99,41 +99,106 @@ def test_small_batches_and_missing_numpy_take_the_scalar_path(monkeypatch: pytes
     assert state(sketch) == state(reference)
 
 
+def _paths(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the path each add_values call of the Python fold takes: sorted, run (C loops) or scalar."""
+    taken: list[str] = []
+    add_sorted, add_run = _bulk._add_sorted, _bulk._add_run
+
+    def sorted_(sketch: QuantileSketch, values: list[float]) -> bool:
+        done = add_sorted(sketch, values)
+        taken.append("sorted" if done else "?")
+        return done
+
+    def run(sketch: QuantileSketch, values: list[float]) -> bool:
+        done = add_run(sketch, values)
+        taken[-1] = "run" if done else "scalar"
+        return done
+
+    monkeypatch.setattr(_bulk, "_add_sorted", sorted_)
+    monkeypatch.setattr(_bulk, "_add_run", run)
+    return taken
+
+
 @pytest.mark.parametrize("relative_accuracy", [0.01, 0.001])
 def test_python_runs_count_like_one_by_one(relative_accuracy: float, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Without numpy, a list of RUN_MIN values or more is counted with C loops (_add_run) unless a
-    # value lies in an edge bucket or is not a positive finite number: then value by value.
+    # Without numpy, a list of RUN_MIN values or more is sorted and cut at the bucket boundaries
+    # (_add_sorted); values within a boundary's margin, or spread over more buckets than there are
+    # values, go through C loops (_add_run); NaN or infinite values value by value.
     monkeypatch.setattr(_bulk, "USE_NUMPY", False)
     mapping = LogMapping(relative_accuracy)
     rng = np.random.default_rng(11)
-    clean = rng.lognormal(0.0, 3.0, size=6000).tolist() + boundary_values(mapping, rng, 1000)
-    rng.shuffle(clean)
-    specials = special_values(mapping)  # (values just inside min_value and max_value: edge buckets)
+    # About 12 buckets wide at either accuracy (so even RUN_MIN values fill them twice over).
+    narrow = rng.lognormal(-2.0, 2 * relative_accuracy, size=9000).tolist()
+    on_boundaries = boundary_values(mapping, rng, 1000)
+    gamma = 1.0 + mapping.relative_accuracy
+    margin = _bulk._MARGIN
+    # Just outside a boundary's margin, both sides, in 100 buckets around the others: the sorted
+    # path must still count them exactly.
+    middle = mapping.index(math.exp(-2.0))
+    assert middle is not None
+    outside = [
+        gamma**i * factor
+        for i in rng.integers(middle - 50, middle + 50, size=200).tolist()
+        for factor in (1 - 3 * margin, 1 + 3 * margin)
+    ]
+    specials = special_values(mapping)
     least = _bulk.RUN_MIN
-    sizes = (least - 1, least, least + 1, 1000, 1, 3000, 5, 2000, 300)
-    runs = [clean[i : i + size] for i, size in zip(range(0, 9000, 1000), sizes, strict=True)]
-    runs += [clean[:least] + [special] for special in specials]  # one bad value: the whole run value by value
-    taken: list[bool] = []
-    add_run = _bulk._add_run
-    monkeypatch.setattr(_bulk, "_add_run", lambda sketch, values: taken.append(add_run(sketch, values)) or taken[-1])
+    runs: list[tuple[list[float], str]] = [
+        (narrow[i : i + size], "sorted" if size >= least else "")
+        for i, size in zip(
+            range(0, 9000, 1000), (least - 1, least, least + 1, 1000, 1, 3000, 5, 2000, 300), strict=True
+        )
+    ]
+    runs.append((narrow[:600] + outside[:400], "sorted"))
+    runs.append((narrow[:least] + on_boundaries[:5], "run"))  # thousands of buckets apart
+    # On and one ulp either side of boundaries (computed three ways) among the others: within a margin.
+    near = [
+        v * factor
+        for i in range(middle - 50, middle + 50)
+        for v in (mapping.value(i, 1.0), gamma**i, math.exp(i * math.log(gamma)))
+        for factor in (1.0, 1.0 + 2**-52, 1.0 - 2**-53)
+    ]
+    runs.append((narrow[:3000] + near, "run"))
+    runs += [(narrow[:1000] + [v], "run") for v in near[:9]]  # a single one is enough
+    runs.append((rng.lognormal(0.0, 3.0, size=300).tolist(), "run"))  # ~1,800 buckets for 300 values
+    # 0, -1, min_value: the zero bucket; max_value, 1e12: the top one; the floats next to min_value and
+    # max_value: thousands of buckets away from the others (and in edge buckets): value by value, as are
+    # inf and NaN.
+    paths = ["sorted", "sorted", "sorted", "scalar", "sorted", "scalar", "sorted", "scalar", "scalar"]
+    runs += [(narrow[:least] + [special], path) for special, path in zip(specials, paths, strict=True)]
+    taken = _paths(monkeypatch)
     sketch = QuantileSketch(mapping=mapping)
     reference = QuantileSketch(mapping=mapping)
-    for run in runs:
-        add_values(sketch, run)
+    for run, _ in runs:
+        add_values(sketch, list(run))
         for v in run:
             reference.add_index(mapping.index(math.inf if math.isnan(v) else v))
         assert state(sketch) == state(reference)
-    assert taken == [True] * 6 + [False] * len(specials)  # (the 3 shorter runs: value by value)
-    # Counts widen as one by one: 250 then 260 in one bucket (one byte, then two), 70,001 (four).
+    assert taken == [path for _, path in runs if path]
+
+
+@pytest.mark.parametrize(
+    "one, two, half, paths",
+    [(1.5, 1.6, 1.45, ["sorted"] * 3), (1.0, 2.0, 0.5, ["run", "run", "sorted"])],
+)
+def test_python_runs_widen_counts_like_one_by_one(
+    one: float, two: float, half: float, paths: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 250 then 260 in one bucket (one byte, then two), 70,001 (four), by either path: values inside
+    # buckets a few apart go the sorted path; 1.0 (= gamma**0, a boundary) and values 70 buckets
+    # apart with few values through the C loops.
+    monkeypatch.setattr(_bulk, "USE_NUMPY", False)
+    taken = _paths(monkeypatch)
+    least = _bulk.RUN_MIN
     sketch = QuantileSketch()
-    add_values(sketch, [1.0] * 250 + [2.0] * least)
+    add_values(sketch, [one] * 250 + [two] * least)
     assert sketch._counts.typecode == "B"
-    add_values(sketch, [1.0] * 10 + [0.5] * least)
+    add_values(sketch, [one] * 10 + [half] * least)
     assert sketch._counts.typecode == "H"
-    add_values(sketch, [2.0] * (70_001 - least))
-    buckets = {mapping_index(1.0): 260, mapping_index(2.0): 70_001, mapping_index(0.5): least}
+    add_values(sketch, [two] * (70_001 - least))
+    buckets = {mapping_index(one): 260, mapping_index(two): 70_001, mapping_index(half): least}
     assert state(sketch) == (70_261 + least, 0, "I", buckets)
-    assert taken[-3:] == [True] * 3
+    assert taken == paths
 
 
 def mapping_index(value: float) -> int | None:
