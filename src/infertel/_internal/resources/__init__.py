@@ -16,6 +16,7 @@ from opentelemetry import metrics
 from opentelemetry.metrics import MeterProvider
 
 from infertel import environment_variables as env
+from infertel._internal import state
 from infertel._internal.resources.gpu import GpuCollector
 from infertel._internal.resources.host import PsutilSource
 from infertel._internal.resources.nvml import GpuSource, NvmlSource
@@ -267,21 +268,35 @@ def snapshot(*, max_age_s: float | None = None) -> ResourceSnapshot:
         >>> [(gpu.device.name, gpu.memory_utilization) for gpu in snap.gpus]
         [('gpu0', 0.61)]
     """
-    global _default_sampler
-    from infertel._internal import state
-
     handle = state.current().extras.get("resource_metrics")
     if not isinstance(handle, ResourceMetrics):
         handle = _active
     if handle is not None:
         return handle.snapshot(max_age_s=max_age_s)
+    return _fallback_sampler().snapshot(max_age_s)
+
+
+def _fallback_sampler() -> ResourceSampler:
+    """:func:`snapshot`'s process-wide sampler, where no resource metrics are installed (created once)."""
+    global _default_sampler
     with _active_lock:
         if _default_sampler is None:
             _default_sampler = ResourceSampler(
                 gpu_source=NvmlSource(), host_source=PsutilSource(), interval_s=_interval(None)
             )
-        sampler = _default_sampler
-    return sampler.snapshot(max_age_s)
+        return _default_sampler
+
+
+def prepare_snapshot() -> None:
+    """Build now, on this thread, what :func:`snapshot` would build on its first call.
+
+    For a reader that calls :func:`snapshot` on a background thread (the alert engine's live
+    source): where no resource metrics are installed, the first call builds a sampler, which
+    imports ``pynvml``; a ``fork()`` during an import on another thread leaves the child's lock of
+    that module held for ever.
+    """
+    if _active is None:
+        _fallback_sampler()
 
 
 __all__ = [

@@ -184,8 +184,8 @@ class NvmlSource:
     Threading: safe to share between threads (NVML is thread-safe; initialisation is locked).
 
     Args:
-        nvml: An object with the ``pynvml`` functions and constants; default ``import pynvml``.
-            Tests pass a canned one.
+        nvml: An object with the ``pynvml`` functions and constants; default ``import pynvml``, imported
+            here (NVML itself starts on first use). Tests pass a canned one.
 
     Example:
         >>> source = NvmlSource()
@@ -194,6 +194,16 @@ class NvmlSource:
     """
 
     def __init__(self, nvml: Any = None) -> None:
+        if nvml is None:
+            # Imported here, on the thread that builds the source (configure(), a check's factory), not
+            # on first use: that is a collection on a background thread, and a fork() during an import
+            # leaves the child's lock of that module held for ever (a --preload server's workers hang).
+            try:
+                import pynvml
+
+                nvml = pynvml
+            except ImportError:
+                pass
         self._nvml = nvml
         self._lock = threading.Lock()
         self._started = False
@@ -220,14 +230,10 @@ class NvmlSource:
     def _initialise(self) -> None:
         if self._closed:
             return
-        if self._nvml is None:
-            try:
-                import pynvml
-            except ImportError:
-                self._unavailable("nvidia-ml-py is not installed (pip install 'infertel[gpu]')")
-                return
-            self._nvml = pynvml
         nvml = self._nvml
+        if nvml is None:
+            self._unavailable("nvidia-ml-py is not installed (pip install 'infertel[gpu]')")
+            return
         try:
             nvml.nvmlInit()
         except nvml.NVMLError as exc:
