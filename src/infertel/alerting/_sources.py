@@ -71,14 +71,19 @@ class LiveSource:
         disk_paths: Sequence[str] = (".",),
         latency_thresholds_s: Iterable[float] = (),
     ) -> None:
-        if stats is None:
-            import infertel
+        # What the engine's thread calls is imported here, on the thread that builds the source: a
+        # fork() during an import on another thread leaves the child's lock of that module held.
+        from infertel._internal.processors import stats as live_stats
+        from infertel._internal.processors._install import current
 
-            stats = lambda window_s: infertel.stats(window_s=window_s)  # noqa: E731
+        self._current = current
+        if stats is None:
+            stats = lambda window_s: live_stats(window_s=window_s)  # noqa: E731
         read: Callable[[], Any] | None = None
         if resources is True:
-            from infertel._internal.resources import snapshot
+            from infertel._internal.resources import prepare_snapshot, snapshot
 
+            prepare_snapshot()
             read = snapshot
         elif callable(resources):
             read = resources
@@ -98,9 +103,7 @@ class LiveSource:
             return self._stats(window_s)
         except ValueError:
             pass
-        from infertel._internal.processors._install import current
-
-        handle = current()
+        handle = self._current()
         windows = tuple(getattr(getattr(handle, "stats", None), "windows_s", ()))
         if not windows:
             return {}

@@ -313,14 +313,12 @@ def clean_spool(directory: str | os.PathLike[str] | None = None) -> Callable[[],
     Example:
         >>> job = clean_spool("/var/lib/infertel/spool")
     """
+    # Imported here, not in run() on the scheduler's thread: a fork() during an import on another
+    # thread leaves the child's lock of that module held for ever.
+    from infertel_exporters.durable import default_spool_dir
 
     def run() -> str:
-        if directory is not None:
-            root = Path(directory)
-        else:
-            from infertel_exporters.durable import default_spool_dir
-
-            root = Path(default_spool_dir())
+        root = Path(directory) if directory is not None else Path(default_spool_dir())
         removed = 0
         for lock in sorted(root.rglob("lock")) if root.exists() else []:
             lane = lock.parent
