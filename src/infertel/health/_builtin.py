@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from infertel import semconv
+from infertel._internal.status import status
 from infertel.health._looplag import EventLoopLagMonitor
 from infertel.health._model import FAIL, PASS, READYZ, STARTUPZ, WARN, Check, CheckResult, worst
 from infertel.health._shedding import LoadShedder, load_shedder
@@ -20,9 +21,7 @@ _READY = frozenset({READYZ, STARTUPZ})
 
 
 def _infertel_status() -> Mapping[str, Any]:
-    import infertel
-
-    return infertel.status()
+    return status()
 
 
 def _thresholds(setting: str, warn: float, fail: float) -> None:
@@ -134,9 +133,9 @@ def memory_check(
         'warn'
     """
     _thresholds("memory_check", warn, fail)
+    read = source if source is not None else _psutil("virtual_memory")
 
     def run() -> CheckResult:
-        read = source if source is not None else _psutil("virtual_memory")
         used = float(read().percent) / 100
         return CheckResult(_level(used, warn, fail), f"{used:.0%} used", round(used, 4), semconv.UNIT_RATIO, "system")
 
@@ -160,10 +159,10 @@ def disk_check(
         'fail'
     """
     _thresholds("disk_check", warn, fail)
+    read = source if source is not None else _psutil("disk_usage")
 
     def run() -> CheckResult:
         where = os.fspath(path) if path is not None else _store_folder()
-        read = source if source is not None else _psutil("disk_usage")
         used = float(read(where).percent) / 100
         return CheckResult(
             _level(used, warn, fail), f"{used:.0%} used on {where}", round(used, 4), semconv.UNIT_RATIO, "system"
@@ -185,7 +184,7 @@ def gpu_check(
     GPU or NVML it passes ("no GPU"). Observed value: the number of GPUs that answer.
 
     Args:
-        source: A :class:`infertel.resources.GpuSource` (default: NVML, created on first run).
+        source: A :class:`infertel.resources.GpuSource` (default: NVML, initialised on the first run).
         memory_warn: Memory fraction at which it warns.
         period_s: See :class:`Check`.
         critical: See :class:`Check`.
@@ -196,16 +195,11 @@ def gpu_check(
         >>> gpu_check(source=NoGpu()).fn().output
         'no GPU'
     """
-    held: list[Any] = [source]
+    from infertel._internal.resources.nvml import GpuReadError, NvmlSource
+
+    gpu_source = source if source is not None else NvmlSource()  # NVML itself starts on the first run
 
     def run() -> CheckResult:
-        if held[0] is None:
-            from infertel.resources import NvmlSource
-
-            held[0] = NvmlSource()
-        from infertel.resources import GpuReadError
-
-        gpu_source = held[0]
         devices = list(gpu_source.devices())
         if not devices:
             return CheckResult(PASS, "no GPU", 0, "{gpu}", "system")
@@ -300,6 +294,8 @@ def _store_folder() -> str:
 
 
 def _psutil(name: str) -> Any:
+    # Called by the check factories, on the thread that builds the checks, not by the checks on the
+    # registry's threads: a fork() during an import on another thread leaves that module's lock held.
     import psutil
 
     return getattr(psutil, name)
