@@ -41,6 +41,11 @@ def otlp_exporter(signal: str, export: SignalExport, protocol: str | None = None
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as exporter_cls
     else:
         from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter as exporter_cls
+    if protocol != "grpc":
+        # requests imports netrc on its first request (requests.utils.get_netrc_auth): an export on the
+        # SDK's or the spool's background thread. Imported here, on the thread that configures, since a
+        # fork() during an import on another thread leaves the child's lock of that module held for ever.
+        import netrc  # noqa: F401
     arguments: dict[str, Any] = {}
     if export.endpoint_argument:
         arguments["endpoint"] = export.endpoint

@@ -121,6 +121,10 @@ class Sender:
 
 
 def _http_sender(transport: HttpTransport) -> Sender:
+    # requests imports netrc on its first request (requests.utils.get_netrc_auth), which would be on the
+    # sender thread; a fork() during an import on another thread leaves the child's lock of that module held.
+    import netrc  # noqa: F401
+
     def send(payload: bytes, timeout_s: float) -> Outcome:
         # One attempt (plus the client's one immediate reconnect); backoff is ours, not the client's.
         status = transport.post(payload, max(timeout_s, 0.001))
