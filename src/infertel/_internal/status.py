@@ -22,7 +22,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from opentelemetry.metrics import Observation
+
 from infertel import semconv
+from infertel._internal import state
+from infertel.version import __version__
 
 _logger = logging.getLogger(__name__)
 
@@ -103,8 +107,6 @@ def exporters_of(extras: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _exporters() -> dict[str, Any]:
-    from infertel._internal import state
-
     return exporters_of(state.current().extras)
 
 
@@ -191,8 +193,6 @@ def flush_verdict(extras: Mapping[str, Any]) -> bool:
 
 
 def _observations(counter: str, kinds: Iterable[str] | None) -> list[Any]:
-    from opentelemetry.metrics import Observation
-
     found = []
     for current in components().values():
         if kinds is not None and current.kind not in kinds:
@@ -221,8 +221,6 @@ def report_metrics_to(meter_provider: Any) -> None:
             _metered.add(meter_provider)
         except TypeError:
             return
-    from infertel.version import __version__
-
     meter = meter_provider.get_meter(semconv.INSTRUMENTATION_SCOPE, __version__, schema_url=semconv.SCHEMA_URL)
     meter.create_observable_counter(
         semconv.INFERTEL_EXPORT_DROPPED,

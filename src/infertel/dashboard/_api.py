@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import TypeAdapter
 
+from infertel._internal.active import active_requests
 from infertel.dashboard import _models as m
 from infertel.dashboard._context import Dashboard, TimeRange, time_range
 from infertel.dashboard._views import check_trace_id, live_windows, log_filters, trace_filters
@@ -239,8 +240,6 @@ def build(d: Dashboard) -> APIRouter:
         """Oldest first; empty (``live: false``) in the standalone server."""
         if not d.live:
             return m.ActiveResponse(live=False, requests=[])
-        from infertel._internal.active import active_requests
-
         return m.ActiveResponse(live=True, requests=[m.ActiveRequestModel(**vars(r)) for r in active_requests()])
 
     return api

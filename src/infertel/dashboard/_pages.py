@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from infertel._internal.active import active_requests
 from infertel.dashboard._charts import chart, overview_table
 from infertel.dashboard._context import Dashboard
 from infertel.dashboard._format import SEVERITIES
@@ -93,8 +94,6 @@ def logs(d: Dashboard, query: _Query, _: _Query) -> str:
 
 def active(d: Dashboard, query: _Query, _: _Query) -> str:
     """Requests in flight in this process now, and the live statistics windows."""
-    from infertel._internal.active import active_requests
-
     return d.render("active.html", requests=active_requests(), live_windows=live_windows())
 
 

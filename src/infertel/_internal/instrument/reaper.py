@@ -32,7 +32,7 @@ from queue import Empty, SimpleQueue
 from typing import Any
 
 from infertel import semconv
-from infertel._internal.errors import reraise_enabled
+from infertel._internal.errors import log_internal_error, reraise_enabled
 from infertel._internal.instrument.invocation import Inference
 
 _logger = logging.getLogger(__name__)
@@ -134,8 +134,6 @@ def _report(error: Exception) -> None:
             threading.ExceptHookArgs((type(error), error, error.__traceback__, threading.current_thread()))
         )
         return
-    from infertel._internal.errors import log_internal_error
-
     log_internal_error(error)
 
 
