@@ -191,8 +191,9 @@ def test_import_infertel_loads_no_optional_weight_and_public_submodules_are_attr
 CONFIGURE_ONLY = ["infertel._internal.components", "infertel._internal.config", "infertel._internal.exporter_build",
                   "infertel._internal.lifecycle", "infertel._internal.logs", "infertel._internal.processors",
                   "infertel._internal.prometheus", "infertel._internal.providers", "infertel._internal.reconfigure",
-                  "infertel._internal.resource", "infertel._internal.resources", "infertel._internal.status",
-                  "infertel._internal.teardown", "opentelemetry.sdk._logs.export", "opentelemetry.sdk.trace.export",
+                  "infertel._internal.resource", "infertel._internal.resources", "infertel._internal.signal_setup",
+                  "infertel._internal.status", "infertel._internal.teardown", "opentelemetry.sdk._logs.export",
+                  "opentelemetry.sdk.trace.export",
                   "importlib.util", "pathlib", "sysconfig"]  # fmt: skip
 
 
