@@ -8,14 +8,9 @@ probe fails. ``tests/core/test_compat.py`` forces every fallback and asserts ide
 
 Entries:
 
-* Logs SDK names (``opentelemetry.sdk._logs``): the logs SDK is underscore-named upstream in every
-  supported release, so that module *is* the public path; the names changed in 1.39
-  (``LogData`` -> ``ReadWriteLogRecord``/``ReadableLogRecord``, ``LogExporter`` ->
-  ``LogRecordExporter``), both spellings resolved here, with :func:`log_record_resource`,
-  :func:`new_log_record` and :func:`logging_handler_class`. Likewise the OTLP log exporters live
-  only in ``opentelemetry.exporter.otlp.proto.{grpc,http}._log_exporter`` upstream, and the logs
-  API (``LogRecord``, ``SeverityNumber``, ``get_logger_provider``) only in ``opentelemetry._logs``:
-  importing them from there is the documented path, not a private member.
+* Logs SDK names: re-exported from :mod:`infertel._internal.otel_logs` (no private member there:
+  ``opentelemetry.sdk._logs`` is the logs SDK's only, documented home; it resolves the names that
+  changed in 1.39).
 * :func:`prometheus_reader`: a Prometheus reader serving its own registry on contrib 0.58 too.
 * :class:`BaseConfigurator`: the ``opentelemetry_configurator`` entry point's base class.
 * :func:`statistics_span_hooks`: the statistics processor's ``on_start``/``on_end``, reading SDK spans.
@@ -38,14 +33,21 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
-# ``opentelemetry.sdk._logs`` is the only home of the logs SDK in every supported release (the
-# upstream docs import it from there); some names inside changed in 1.39, resolved below.
-from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor
-
+from infertel._internal import otel_logs
 from infertel._internal.errors import log_internal_error, reraise_enabled
 
+# The logs SDK's names across releases (no private member: see otel_logs), re-exported here.
+from infertel._internal.otel_logs import (
+    LoggerProvider,
+    LogRecordProcessor,
+    ReadWriteLogRecord,
+    log_record_resource,
+    logging_handler_class,
+    new_log_record,
+)
+
 if TYPE_CHECKING:  # bound by __getattr__ below on first use (the 1.39+ names; 1.37-1.38 spell them differently)
-    from opentelemetry.sdk._logs.export import (
+    from infertel._internal.otel_logs import (
         BatchLogRecordProcessor,
         ConsoleLogRecordExporter,
         InMemoryLogRecordExporter,
@@ -79,131 +81,6 @@ __all__ = [
 ]
 
 _logger = logging.getLogger(__name__)
-
-# --- Logs SDK ---------------------------------------------------------------------------------
-# 1.39 replaced ``LogData`` by ``ReadWriteLogRecord``/``ReadableLogRecord`` and renamed
-# ``LogExporter``/``LogExportResult``/``InMemoryLogExporter``/``ConsoleLogExporter`` to
-# ``LogRecord*`` (the old names stay as deprecated aliases there, which warn). Probe: the import.
-
-# (The names are read with getattr, newest first, so that the old, deprecated ones are never touched
-# where the new ones exist, and the type checker sees the 1.39+ classes.)
-if TYPE_CHECKING:
-    from opentelemetry.sdk._logs import ReadWriteLogRecord
-else:
-    from opentelemetry.sdk import _logs as _sdk_logs
-
-    # 1.39+: the record a processor/exporter receives carries the resource itself;
-    # 1.37-1.38: LogData(log_record, instrumentation_scope), the resource on log_record.
-    ReadWriteLogRecord = getattr(_sdk_logs, "ReadWriteLogRecord", None) or _sdk_logs.LogData
-
-# The log processors and exporters (``opentelemetry.sdk._logs.export``, about 1.5 ms to import) are
-# resolved on first use by ``__getattr__`` below: only configure() builds log pipelines, and
-# ``from infertel import observe`` does not pay for them.
-_LOGS_EXPORT_NAMES = frozenset(
-    {
-        "BatchLogRecordProcessor",
-        "ConsoleLogRecordExporter",
-        "InMemoryLogRecordExporter",
-        "LogRecordExportResult",
-        "LogRecordExporter",
-        "SimpleLogRecordProcessor",
-    }
-)
-
-
-def _logs_export_names() -> dict[str, Any]:
-    from opentelemetry.sdk._logs import export
-
-    def newest(name: str, old_name: str) -> Any:  # the 1.39+ name, else the 1.37-1.38 one
-        found = getattr(export, name, None)
-        return found if found is not None else getattr(export, old_name)
-
-    return {
-        "BatchLogRecordProcessor": export.BatchLogRecordProcessor,
-        "SimpleLogRecordProcessor": export.SimpleLogRecordProcessor,
-        "ConsoleLogRecordExporter": newest("ConsoleLogRecordExporter", "ConsoleLogExporter"),
-        "InMemoryLogRecordExporter": newest("InMemoryLogRecordExporter", "InMemoryLogExporter"),
-        "LogRecordExporter": newest("LogRecordExporter", "LogExporter"),
-        "LogRecordExportResult": newest("LogRecordExportResult", "LogExportResult"),
-    }
-
-
-def logging_handler_class() -> type | None:
-    """The OpenTelemetry ``logging.Handler`` that emits records to a LoggerProvider, or None.
-
-    Newer contrib releases ship it in ``opentelemetry-instrumentation-logging`` (and deprecate the
-    SDK's); with contrib 0.58-era releases the SDK's own ``opentelemetry.sdk._logs.LoggingHandler``
-    is the one. Probe: the import.
-
-    Example:
-        >>> logging_handler_class().__name__
-        'LoggingHandler'
-    """
-    try:
-        from opentelemetry.instrumentation.logging.handler import LoggingHandler
-    except ImportError:
-        import importlib.util
-
-        if importlib.util.find_spec("opentelemetry.instrumentation.logging") is None:
-            return None  # opentelemetry-instrumentation-logging is not installed
-        from opentelemetry.sdk import _logs as sdk_logs
-
-        return getattr(sdk_logs, "LoggingHandler")  # noqa: B009  (absent from the type stubs of 1.39+)
-    return LoggingHandler
-
-
-def log_record_resource(record: Any) -> Any:
-    """The resource of an SDK log record as an exporter receives it (every supported release).
-
-    Example:
-        >>> from opentelemetry.sdk._logs import LoggerProvider
-        >>> log_record_resource  # doctest: +ELLIPSIS
-        <function log_record_resource at ...>
-    """
-    resource = getattr(record, "resource", None)  # 1.39+: ReadableLogRecord.resource
-    if resource is None:  # 1.37-1.38: LogData.log_record.resource
-        resource = getattr(record.log_record, "resource", None)
-    return resource
-
-
-def new_log_record(logger: Any, **fields: Any) -> Any:
-    """A log record for ``logger.emit(...)``, built from keyword ``fields`` (``context=``, ``attributes=``...).
-
-    The API's ``opentelemetry._logs.LogRecord`` everywhere, except on an SDK logger of 1.37-1.38:
-    its ``emit`` converts an API record by passing ``trace_id``/``span_id`` to the SDK record, whose
-    constructor then warns that this is deprecated (an upstream bug); the SDK's own ``LogRecord``
-    (public there, with the logger's public ``resource``) is what it expects. Probe: the SDK module
-    still exports ``LogRecord`` with a ``resource`` parameter (gone in 1.39).
-
-    Example:
-        >>> from opentelemetry._logs import SeverityNumber
-        >>> new_log_record(None, severity_number=SeverityNumber.WARN).severity_number
-        <SeverityNumber.WARN: 13>
-    """
-    resource = getattr(logger, "resource", None)
-    if _SDK_LOG_RECORD is not None and resource is not None:
-        return _SDK_LOG_RECORD(resource=resource, **fields)
-    from opentelemetry._logs import LogRecord
-
-    return LogRecord(**fields)
-
-
-def _sdk_log_record() -> Any:
-    import inspect
-
-    from opentelemetry.sdk import _logs
-
-    cls = getattr(_logs, "LogRecord", None)
-    if cls is None:
-        return None
-    try:
-        return cls if "resource" in inspect.signature(cls.__init__).parameters else None
-    except (TypeError, ValueError):
-        return None
-
-
-_SDK_LOG_RECORD = _sdk_log_record()
-
 
 # --- Prometheus reader ---------------------------------------------------------------------------
 # Serving /metrics from a registry of its own (not prometheus_client's global one, which other code
@@ -281,9 +158,9 @@ def __getattr__(name: str) -> Any:
     if name == "BaseConfigurator":
         value = globals()[name] = _base_configurator()
         return value
-    if name in _LOGS_EXPORT_NAMES:
-        globals().update(_logs_export_names())
-        return globals()[name]
+    if name in otel_logs.LOGS_EXPORT_NAMES:
+        value = globals()[name] = getattr(otel_logs, name)
+        return value
     if name == "SPAN_INTERNALS":
         return _span_internals()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -394,9 +271,9 @@ def _span_hooks_agree() -> bool:
     from opentelemetry.sdk.trace import TracerProvider
 
     tracer = TracerProvider(shutdown_on_exit=False).get_tracer("infertel.compat.probe")
-    parent = tracer.start_span("parent", attributes={"k": "outer"})
-    child = tracer.start_span("probe", context=trace.set_span_in_context(parent), attributes={"k": 1, "x": 2.5})
-    plain = tracer.start_span("plain")
+    parent: Any = tracer.start_span("parent", attributes={"k": "outer"})  # SDK spans (the API type has less)
+    child: Any = tracer.start_span("probe", context=trace.set_span_in_context(parent), attributes={"k": 1, "x": 2.5})
+    plain: Any = tracer.start_span("plain")
     fell_back: list[Any] = []
     sink = SimpleNamespace(in_flight_spans={}, buffer=[], clock=(0.5).__float__, buffer_full=fell_back.clear)
     on_start, on_end = _private_hooks(
@@ -409,7 +286,7 @@ def _span_hooks_agree() -> bool:
     child.set_status(trace.StatusCode.ERROR)
     for span in (child, plain, parent):
         span.end()
-        on_end(span._readable_span())  # type: ignore[attr-defined]  # what the SDK hands on_end
+        on_end(span._readable_span())  # what the SDK hands on_end
     expected = [
         (
             0.5,
