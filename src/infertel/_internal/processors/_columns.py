@@ -261,7 +261,7 @@ def _count_parents(
             elif parent_id is not None:
                 counted[parent_id] = keys
                 if len(counted) > max_parents:
-                    forget(last=False)
+                    forget(False)  # (positional: a keyword costs ~15 ns more)
     else:
         for i, (span_id, parent_id, key) in enumerate(zip(span_ids, parents, keys, strict=True)):
             if span_id in counted and pop(span_id) == key:
@@ -269,7 +269,7 @@ def _count_parents(
             elif parent_id is not None:
                 counted[parent_id] = key
                 if len(counted) > max_parents:
-                    forget(last=False)
+                    forget(False)  # (positional: a keyword costs ~15 ns more)
     return set(range(n)).difference(skipped) if skipped else None
 
 
