@@ -312,7 +312,8 @@ def print_alone(result: dict[str, dict[str, float]], rounds: int, n: int, *, num
             f"   {verdict}: {case}: {figures['both']:.2f} µs per GenAI span (target <= {ALONE_TARGET_US} µs, {python})"
         )
     print(f"   Method: this thread's CPU time (time.thread_time) around on_start + on_end over {n:,} ended GenAI")
-    print("   spans (the attributes @observe sets on a streamed call), then around the fold of the records they")
+    print("   spans (the attributes @observe sets on a streamed call; each span its own latency, TTFT, TPOT and")
+    print("   output token count), then around the fold of the records they")
     print("   buffered (statistics lock held: the background folder stays out, each round folds its own batch);")
     print(f"   total = median over {rounds} rounds of (calls + fold) / spans. From memory: {n:,} distinct spans made")
     print("   beforehand, a 64 MiB walk before each round evicts them; in cache: 100 spans cycled to the same count;")
