@@ -22,7 +22,7 @@ from infertel_exporters.sqlite._compat import SUPPRESS_INSTRUMENTATION_KEY, LogR
 from infertel_exporters.sqlite._encode import ResourceCache
 from infertel_exporters.sqlite._paths import default_path
 from infertel_exporters.sqlite._retention import Retention
-from infertel_exporters.sqlite._store import SQLiteStore, reinit_after_fork
+from infertel_exporters.sqlite._store import SQLiteStore, hold_for_fork, reinit_after_fork, release_after_fork
 
 _logger = logging.getLogger(__name__)
 
@@ -349,4 +349,4 @@ def _reinit_after_fork() -> None:
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reinit_after_fork)
+    os.register_at_fork(before=hold_for_fork, after_in_parent=release_after_fork, after_in_child=_reinit_after_fork)

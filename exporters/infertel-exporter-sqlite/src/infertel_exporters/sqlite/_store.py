@@ -311,7 +311,38 @@ class SQLiteStore(ReadAPI):
         return self._read(_queries.counts)
 
 
+FORK_WAIT_S = 2.0
+"""How long ``fork()`` waits for a store's transaction in flight on another thread to end."""
+_held_at_fork: list[threading.Lock] = []
+
+
+def hold_for_fork() -> None:
+    """Before ``fork()``: wait for every store's transaction in flight (another thread's export, retention).
+
+    SQLite keeps the locks of a process' connections in the process. A child forked in the middle
+    of a transaction inherits that record, with no connection left to release it, and finds the
+    file locked for good: every write of the child then times out. Holding each store's lock across
+    the fork means no transaction is in flight. A store busy for longer than :data:`FORK_WAIT_S`
+    is not waited for (the fork goes on).
+    """
+    try:
+        stores = list(_stores)
+    except RuntimeError:  # the set changed size under another thread: take it again
+        stores = list(_stores)
+    for store in stores:
+        lock = store._lock
+        if lock.acquire(timeout=FORK_WAIT_S):
+            _held_at_fork.append(lock)
+
+
+def release_after_fork() -> None:
+    """After ``fork()``, in the parent: release what :func:`hold_for_fork` took."""
+    while _held_at_fork:
+        _held_at_fork.pop().release()
+
+
 def reinit_after_fork() -> None:
     """In a forked child: every store opens its own connection (called by the distribution's one at-fork hook)."""
+    _held_at_fork.clear()  # the parent's locks: each store takes a new one below
     for store in list(_stores):
         store._after_fork_in_child()
