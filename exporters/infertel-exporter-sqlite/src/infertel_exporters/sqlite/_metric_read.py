@@ -1,0 +1,225 @@
+"""``metric:`` reads of schema 5: per series and rollup bucket, from the raw points and the marked ones.
+
+10 s buckets come from the raw points (a bucket holding several points sums their increases, or
+takes their count, sum, minimum, maximum and latest value). A 1 min, 10 min or 1 h bucket comes from
+the marked points (``_metric_marks``): its increase is the next marked point's ``base`` minus its own
+(its own value where the series restarts), the last bucket closing at the series' latest point;
+exactly the sum of the per-point increases. Gauges in those buckets are sampled: a bucket's
+average, minimum, maximum and sum are taken over the points that open it (one per series and
+bucket, like Prometheus' step sampling), its latest value is exact.
+
+Example:
+    >>> increase(5.0, 3.0, False), increase(5.0, 3.0, True)
+    (2.0, 5.0)
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from operator import sub
+from typing import Any
+
+_S = 1_000_000_000
+_ALL = "mark IN (0,1,2,3,4,5,6,7)"
+_COLUMNS = "resource_id, attributes, time_ns, value, histogram, mark, base"
+
+
+def increase(end: Any, base: Any, restart: bool) -> Any:
+    """A counter's increase from ``base`` to ``end`` (``end`` itself where the series restarted).
+
+    Example:
+        >>> increase(7, None, True)
+        7
+    """
+    return end if restart or base is None else end - base
+
+
+class Hist:
+    """One cumulative histogram value: bucket counts, sum and count (parsed from the stored JSON)."""
+
+    __slots__ = ("count", "counts", "sum")
+
+    def __init__(self, text: str) -> None:
+        h = json.loads(text)
+        self.counts: list[Any] = h["counts"]
+        self.sum: float = h["sum"]
+        self.count: int = h["count"]
+
+    def minus(self, other: Hist | None) -> tuple[list[Any], float, int]:
+        """Counts, sum and count increase since ``other`` (all of it without one, or with other bounds)."""
+        if other is None or len(other.counts) != len(self.counts):
+            return self.counts, self.sum, self.count
+        return list(map(sub, self.counts, other.counts)), self.sum - other.sum, self.count - other.count
+
+
+def _parse(cache: dict[str, Hist], text: str | None) -> Hist | None:
+    if text is None:
+        return None
+    found = cache.get(text)
+    if found is None:
+        found = cache[text] = Hist(text)
+    return found
+
+
+def raw_rows(conn: sqlite3.Connection, name: str, lo: int, hi: int) -> Iterator[tuple[Any, ...]]:
+    """Every point of ``name`` with time in ``[lo, hi)``, oldest first."""
+    return iter(
+        conn.execute(
+            f"SELECT {_COLUMNS} FROM metric_points WHERE name = ? AND {_ALL} AND time_ns >= ? AND time_ns < ?"
+            " ORDER BY time_ns, id",
+            (name, lo, hi),
+        )
+    )
+
+
+def marked_rows(conn: sqlite3.Connection, name: str, level: int, lo: int, hi: int) -> Iterator[tuple[Any, ...]]:
+    """The points of ``name`` marked ``level`` or more (opening such a bucket, or restarting), time in ``[lo, hi)``."""
+    marks = ",".join(str(m) for m in range(level, 8))
+    return iter(
+        conn.execute(
+            f"SELECT {_COLUMNS} FROM metric_points WHERE name = ? AND mark IN ({marks}) AND time_ns >= ?"
+            " AND time_ns < ? ORDER BY time_ns, id",
+            (name, lo, hi),
+        )
+    )
+
+
+def buckets(
+    conn: sqlite3.Connection, name: str, kind: str, counted: bool, tier: int, lo: int, hi: int,
+    series: set[tuple[int, str]],
+) -> dict[tuple[int, str], dict[int, list[Any]]]:  # fmt: skip
+    """Per series ``(resource id, attributes)`` and rollup bucket start: the bucket's figures.
+
+    Counters and histograms: ``[increase, counts increase or None, sum increase]``. Gauges (and
+    non-monotonic sums): ``[count, sum, min, max, last, last_ns]``. Buckets of width ``tier`` seconds
+    starting in ``[lo, hi)``; ``lo`` is a multiple of the width.
+    """
+    width = tier * _S
+    end = -(-hi // width) * width
+    out: dict[tuple[int, str], dict[int, list[Any]]] = {}
+    hists: dict[str, Hist] = {}
+    hist = kind == "histogram"
+    if tier == 10:
+        rows: Iterator[tuple[Any, ...]] = raw_rows(conn, name, lo - lo % 60_000_000_000 if counted else lo, end)
+        last: dict[tuple[int, str], Any] = {}
+        for rid, attrs, t, value, histogram, mark, base in rows:
+            key = (rid, attrs)
+            if key not in series:
+                continue
+            if not counted:
+                if value is None or t < lo:
+                    continue
+                acc = out.setdefault(key, {}).get(t - t % width)
+                if acc is None:
+                    out[key][t - t % width] = [1, value, value, value, value, t]
+                else:
+                    acc[0] += 1
+                    acc[1] += value
+                    acc[2] = min(acc[2], value)
+                    acc[3] = max(acc[3], value)
+                    if t >= acc[5]:
+                        acc[4], acc[5] = value, t
+                continue
+            now = _parse(hists, histogram) if hist else value
+            prev = (_parse(hists, base) if hist else base) if mark else last.get(key)
+            last[key] = now
+            if t < lo:
+                continue
+            _add(out.setdefault(key, {}), t - t % width, now, prev, mark >= 4, hist)
+        return out
+    level = {60: 1, 600: 2, 3600: 3}[tier]
+    ahead = conn.execute(  # the next bucket's first marked points: their base closes this range's last bucket
+        f"SELECT {_COLUMNS} FROM metric_points WHERE name = ? AND mark IN ({','.join(map(str, range(level, 8)))})"
+        " AND time_ns >= ? AND time_ns < ? ORDER BY time_ns, id",
+        (name, lo, end + width),
+    ).fetchall()
+    per_series: dict[tuple[int, str], list[tuple[Any, ...]]] = {}
+    for row in ahead:
+        if (row[0], row[1]) in series:
+            per_series.setdefault((row[0], row[1]), []).append(row)
+    open_series = {key: rows_[-1][2] for key, rows_ in per_series.items() if rows_[-1][2] < end}
+    latest = _latest(conn, name, open_series, end) if open_series else {}
+    for key, marked in per_series.items():
+        buckets_ = out.setdefault(key, {})
+        for i, (_rid, _attrs, t, value, histogram, mark, base) in enumerate(marked):
+            if t >= end:
+                break
+            b = t - t % width
+            nxt = marked[i + 1] if i + 1 < len(marked) else None
+            if not counted:  # a sample; the bucket's latest value: the next marked point's base, or the latest point
+                if value is None:
+                    continue
+                if nxt is not None and nxt[6] is not None and nxt[2] - nxt[2] % width != b:
+                    closing, closing_ns = nxt[6], nxt[2] - 1
+                elif nxt is None and key in latest:
+                    closing, closing_ns = latest[key][1], latest[key][0]
+                else:
+                    closing, closing_ns = value, t
+                acc = buckets_.get(b)
+                if acc is None:
+                    buckets_[b] = [1, value, value, value, closing, closing_ns]
+                else:
+                    acc[0] += 1
+                    acc[1] += value
+                    acc[2] = min(acc[2], value)
+                    acc[3] = max(acc[3], value)
+                    if closing_ns >= acc[5]:
+                        acc[4], acc[5] = closing, closing_ns
+                continue
+            own = histogram if hist else value
+            if nxt is not None and nxt[6] is not None:
+                closing_value = nxt[6]
+            elif nxt is None and key in latest:
+                closing_value = latest[key][2] if hist else latest[key][1]
+            else:
+                closing_value = own
+            if hist:
+                _add(buckets_, b, _parse(hists, closing_value), _parse(hists, base), mark >= 4, True)
+            else:
+                _add(buckets_, b, closing_value, base, mark >= 4, False)
+    return out
+
+
+def _add(target: dict[int, list[Any]], b: int, now: Any, prev: Any, restart: bool, hist: bool) -> None:
+    if hist:
+        counts, hsum, hcount = now.minus(None if restart else prev)
+        acc = target.get(b)
+        if acc is None:
+            target[b] = [hcount, list(counts), hsum]
+        else:
+            acc[0] += hcount
+            acc[1] = counts if len(acc[1]) != len(counts) else [x + y for x, y in zip(acc[1], counts, strict=True)]
+            acc[2] += hsum
+        return
+    delta = increase(now, prev, restart)
+    acc = target.get(b)
+    if acc is None:
+        target[b] = [delta, None, None]
+    else:
+        acc[0] += delta
+
+
+def _latest(conn: sqlite3.Connection, name: str, after: dict[tuple[int, str], int],
+            end: int) -> dict[tuple[int, str], tuple[int, Any, Any]]:  # fmt: skip
+    """Each series' latest point before ``end`` and at or after its last marked one: ``(time, value, histogram)``.
+
+    Walks the unmarked points backwards from ``end`` until each series has one, or is past its marked one.
+    """
+    out: dict[tuple[int, str], tuple[int, Any, Any]] = {}
+    waiting = dict(after)
+    rows = conn.execute(
+        "SELECT resource_id, attributes, time_ns, value, histogram FROM metric_points WHERE name = ? AND mark = 0"
+        " AND time_ns >= ? AND time_ns < ? ORDER BY time_ns DESC",
+        (name, min(after.values()), end),
+    )
+    for rid, attrs, t, value, histogram in rows:
+        key = (rid, attrs)
+        since = waiting.get(key)
+        if since is not None and t > since:
+            out[key] = (t, value, histogram)
+            del waiting[key]
+        if not waiting or t < min(waiting.values()):
+            break
+    return out
