@@ -299,7 +299,7 @@ def _exponential(name: str, unit: str | None, values: Any, scope: str | None, ri
             "sum": p.sum, "count": p.count, "min": p.min, "max": p.max,
         })  # fmt: skip
         yield (name, unit, "exponential_histogram", temporality, None, p.start_time_unix_nano, p.time_unix_nano,
-               _mapping_json(p.attributes), None, histogram, scope, rid, 0, None)  # fmt: skip
+               _mapping_json(p.attributes), None, histogram, scope, rid)  # fmt: skip
 
 
 def register(conn: sqlite3.Connection, new_series: list[tuple[Any, ...]]) -> None:

@@ -140,7 +140,7 @@ def buckets(
         if (row[0], row[1]) in series:
             per_series.setdefault((row[0], row[1]), []).append(row)
     open_series = {key: rows_[-1][2] for key, rows_ in per_series.items() if rows_[-1][2] < end}
-    latest = _latest(conn, name, open_series, end) if open_series else {}
+    latest = _latest(conn, name, level, open_series, end) if open_series else {}
     for key, marked in per_series.items():
         buckets_ = out.setdefault(key, {})
         for i, (_rid, _attrs, t, value, histogram, mark, base) in enumerate(marked):
@@ -201,25 +201,31 @@ def _add(target: dict[int, list[Any]], b: int, now: Any, prev: Any, restart: boo
         acc[0] += delta
 
 
-def _latest(conn: sqlite3.Connection, name: str, after: dict[tuple[int, str], int],
+def _latest(conn: sqlite3.Connection, name: str, level: int, after: dict[tuple[int, str], int],
             end: int) -> dict[tuple[int, str], tuple[int, Any, Any]]:  # fmt: skip
-    """Each series' latest point before ``end`` and at or after its last marked one: ``(time, value, histogram)``.
+    """Each series' latest point before ``end`` and after its last one marked ``level`` or more.
 
-    Walks the unmarked points backwards from ``end`` until each series has one, or is past its marked one.
+    ``(time, value, histogram)``. Walks the points marked below ``level`` backwards from ``end`` (mark by
+    mark, in the index's order) until each series has one or is past its marked point.
     """
     out: dict[tuple[int, str], tuple[int, Any, Any]] = {}
-    waiting = dict(after)
-    rows = conn.execute(
-        "SELECT resource_id, attributes, time_ns, value, histogram FROM metric_points WHERE name = ? AND mark = 0"
-        " AND time_ns >= ? AND time_ns < ? ORDER BY time_ns DESC",
-        (name, min(after.values()), end),
-    )
-    for rid, attrs, t, value, histogram in rows:
-        key = (rid, attrs)
-        since = waiting.get(key)
-        if since is not None and t > since:
-            out[key] = (t, value, histogram)
-            del waiting[key]
-        if not waiting or t < min(waiting.values()):
-            break
+    for mark in range(level):
+        waiting = dict(after)
+        oldest = min(waiting.values())
+        rows = conn.execute(
+            "SELECT resource_id, attributes, time_ns, value, histogram FROM metric_points WHERE name = ? AND mark = ?"
+            " AND time_ns > ? AND time_ns < ? ORDER BY time_ns DESC",
+            (name, mark, oldest, end),
+        )
+        for rid, attrs, t, value, histogram in rows:
+            key = (rid, attrs)
+            since = waiting.pop(key, None)
+            if since is not None and t > since:
+                found = out.get(key)
+                if found is None or t > found[0]:
+                    out[key] = (t, value, histogram)
+            if not waiting:
+                break
+            if t <= oldest:
+                break
     return out
