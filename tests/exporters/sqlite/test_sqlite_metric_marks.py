@@ -71,7 +71,10 @@ def _exports(late: bool = False) -> list[Any]:
     exports += _run(RESOURCES[0], [T0 + (6000 + 10 * k) * S for k in range(700)], 3)  # restart at 100 min
     exports += _run(RESOURCES[1], [T0 + (47 * k + 5) * S for k in range(300)], 1, models=3)
     if late:
-        return [data for _t, data in sorted(exports, key=lambda e: (e[1].resource_metrics[0].resource is RESOURCES[1], e[0]))]
+        return [
+            data
+            for _t, data in sorted(exports, key=lambda e: (e[1].resource_metrics[0].resource is RESOURCES[1], e[0]))
+        ]
     return [data for _t, data in sorted(exports, key=lambda e: e[0])]
 
 
@@ -153,8 +156,10 @@ def test_gauges_latest_value_exact_and_coarse_buckets_sampled(tmp_path: Path) ->
                     _same(reader.timeseries(f"{query}:{stat}", lo, hi, 10, group_by=group_by),
                           _metric_legacy.legacy(expected, f"{query}:{stat}", lo, hi, 10, group_by, None))  # fmt: skip
             for step in (60, 600, 3600):  # the latest value: exact at every step
-                _same(reader.timeseries(f"{query}:last", lo, hi, step, group_by=("model", "service")),
-                      _metric_legacy.legacy(expected, f"{query}:last", lo, hi, step, ("model", "service"), None))
+                _same(
+                    reader.timeseries(f"{query}:last", lo, hi, step, group_by=("model", "service")),
+                    _metric_legacy.legacy(expected, f"{query}:last", lo, hi, step, ("model", "service"), None),
+                )
                 # sampled: the bucket-opening points lie between the bucket's minimum and maximum
                 lows = _metric_legacy.legacy(expected, f"{query}:min", lo, hi, step, ("model", "service"), None)
                 highs = _metric_legacy.legacy(expected, f"{query}:max", lo, hi, step, ("model", "service"), None)

@@ -31,6 +31,7 @@ def legacy(conn: sqlite3.Connection, query: str, start_ns: int, end_ns: int, ste
            group_by: tuple[str, ...], where: Mapping[str, str] | None) -> list[Series]:  # fmt: skip
     """The schema-4 read (validated by the caller), for the step buckets starting in ``[start_ns, end_ns)``."""
     from infertel_exporters.sqlite._timeseries import plan
+
     parts = query.split(":")
     if len(parts) not in (2, 3) or not parts[1] or (len(parts) == 3 and parts[2] not in METRIC_STATS):
         raise ValueError(f"bad metric query {query!r}; accepted: 'metric:<name>' or 'metric:<name>:<stat>' with stat"

@@ -23,7 +23,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterable
 from itertools import repeat
-from operator import attrgetter, is_, le
+from operator import attrgetter, le
 from typing import Any
 
 from opentelemetry.sdk.metrics.export import (
@@ -149,8 +149,8 @@ def marked_rows(
         for scope_metrics in resource_metrics.scope_metrics:
             scope = scope_metrics.scope.name if scope_metrics.scope is not None else None
             for metric in scope_metrics.metrics:
-                values = metric.data
-                points = values.data_points
+                values: Any = metric.data
+                points: Any = values.data_points
                 what = _KINDS.get(type(values))
                 if what is None or not points:
                     if points and isinstance(values, ExponentialHistogram):  # kept raw only
@@ -206,6 +206,7 @@ def marked_rows(
                 # attrs only when unique: the next export compares with them to take the fast path
                 pending[key] = (attrs if same or unique else None, starts, levels, bases, times, lo, hi, objs)
                 mark: Any = None
+                base: Any = None
                 if counted and not cumulative:  # delta temporality: every point is its own increase
                     mark, base = 3 + RESTART, repeat(None)
                 elif same and (not cumulative or (prev[1] == starts and all(map(le, prev[2], levels)))):  # type: ignore[index]
@@ -217,16 +218,26 @@ def marked_rows(
                     if mark:
                         base = prev[3] if kind != "histogram" else list(map(_trim, prev[3]))  # type: ignore[index]
                 if mark == 0:
+                    rows = zip(starts, times, attrs, value, histogram, strict=False)  # (repeat()s)
                     plain += [(name, unit, kind, temporality, monotonic, s, t, a, v, h, scope, rid)
-                              for s, t, a, v, h in zip(starts, times, attrs, value, histogram)]  # fmt: skip
+                              for s, t, a, v, h in rows]  # fmt: skip
                     continue
                 if mark is not None:
+                    with_base = zip(starts, times, attrs, value, histogram, base, strict=False)  # (repeat()s)
                     marked += [(name, unit, kind, temporality, monotonic, s, t, a, v, h, scope, rid, mark, b)
-                               for s, t, a, v, h, b in zip(starts, times, attrs, value, histogram, base)]  # fmt: skip
+                               for s, t, a, v, h, b in with_base]  # fmt: skip
                     continue
                 point_marks, point_bases = _per_point(
-                    marks, prev, pending_series, conn, (rid, name, kind, cumulative), attrs, starts, times,
-                    levels if cumulative else repeat(None), bases,
+                    marks,
+                    prev,
+                    pending_series,
+                    conn,
+                    (rid, name, kind, cumulative),
+                    attrs,
+                    starts,
+                    times,
+                    levels if cumulative else repeat(None),
+                    bases,
                 )
                 for row in zip(repeat(name), repeat(unit), repeat(kind), repeat(temporality), repeat(monotonic),
                                starts, times, attrs, value, histogram, repeat(scope), repeat(rid), point_marks,
@@ -245,7 +256,7 @@ def _trim(histogram: str) -> str:
 
 def _per_point(
     marks: Marks, prev: Last | None, pending_series: dict[tuple[Any, ...], Any], conn: sqlite3.Connection | None,
-    what: tuple[int, str, str, bool], attrs: list[str], starts: list[int], times: list[int], levels: list[Any],
+    what: tuple[int, str, str, bool], attrs: list[str], starts: list[int], times: list[int], levels: Any,
     bases: list[Any],
 ) -> tuple[list[int], list[Any]]:  # fmt: skip
     """Marks and bases point by point, against each series' last point (memory, then the store)."""
@@ -253,10 +264,11 @@ def _per_point(
     series = marks.series
     if prev is not None and prev[0] is not None:  # the metric's last export: the newest state of its series
         levels_ = prev[2] if prev[2] is not None else repeat(None)
-        series.update(zip(((rid, name, a) for a in prev[0]), zip(prev[4], prev[1], levels_, prev[3])))
+        states = zip(prev[4], prev[1], levels_, prev[3], strict=False)  # levels_ may repeat None
+        series.update(zip(((rid, name, a) for a in prev[0]), states, strict=True))
     out_marks: list[int] = []
     out_bases: list[Any] = []
-    for a, start, t, level, base in zip(attrs, starts, times, levels, bases):
+    for a, start, t, level, base in zip(attrs, starts, times, levels, bases, strict=False):  # levels may repeat
         skey = (rid, name, a)
         last = pending_series.get(skey) or series.get(skey)
         if last is None:

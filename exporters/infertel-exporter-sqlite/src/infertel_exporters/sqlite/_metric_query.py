@@ -41,7 +41,11 @@ def metric(conn: sqlite3.Connection, query: str, start_ns: int, end_ns: int, ste
     if switch > buckets[0]:
         split = next((b for b in buckets if b >= switch), end_ns)
         old = _metric_legacy.legacy(conn, query, start_ns, min(end_ns, split), step_s, group_by, where)
-        new = _read(conn, name, kind, monotonic, stat, series, split, end_ns, step_s, group_by, where) if split < end_ns else []
+        new = (
+            _read(conn, name, kind, monotonic, stat, series, split, end_ns, step_s, group_by, where)
+            if split < end_ns
+            else []
+        )
         merged: dict[tuple[str, ...], dict[int, float | None]] = {}
         for part in (old, new):
             for s in part:
@@ -54,8 +58,9 @@ def metric(conn: sqlite3.Connection, query: str, start_ns: int, end_ns: int, ste
     return _read(conn, name, kind, monotonic, stat, series, start_ns, end_ns, step_s, group_by, where)
 
 
-def _read(conn: sqlite3.Connection, name: str, kind: str, monotonic: Any, stat: str, series: list[Any], start_ns: int,
-          end_ns: int, step_s: float, group_by: tuple[str, ...], where: Mapping[str, str] | None) -> list[Series]:  # fmt: skip
+def _read(conn: sqlite3.Connection, name: str, kind: str, monotonic: Any, stat: str, series: list[Any],
+          start_ns: int, end_ns: int, step_s: float, group_by: tuple[str, ...],
+          where: Mapping[str, str] | None) -> list[Series]:  # fmt: skip
     from infertel_exporters.sqlite._timeseries import plan
 
     tier, step_ns, buckets = plan(start_ns, end_ns, step_s)
@@ -89,7 +94,9 @@ def _read(conn: sqlite3.Connection, name: str, kind: str, monotonic: Any, stat: 
             elif counted:
                 have[0] += fig[0]
                 if fig[1] is not None:
-                    have[1] = fig[1] if len(have[1]) != len(fig[1]) else [x + y for x, y in zip(have[1], fig[1], strict=True)]
+                    have[1] = (
+                        fig[1] if len(have[1]) != len(fig[1]) else [x + y for x, y in zip(have[1], fig[1], strict=True)]
+                    )
                     have[2] += fig[2]
             else:
                 have[0] += fig[0]
@@ -124,19 +131,21 @@ def _read(conn: sqlite3.Connection, name: str, kind: str, monotonic: Any, stat: 
             else:
                 a[0] += x
     step_s_eff = step_ns / 1e9
-    for (key, b), (x,) in acc.items():
+    for (group, b), (x,) in acc.items():
         if stat in _QUANTILES:
-            grouped[key][b] = quantile(_QUANTILES[stat], bounds, x)
+            grouped[group][b] = quantile(_QUANTILES[stat], bounds, x)
         elif stat == "rate":
-            grouped[key][b] = x / step_s_eff
+            grouped[group][b] = x / step_s_eff
         elif stat == "avg":
-            grouped[key][b] = x[0] / x[1] if x[1] else None
+            grouped[group][b] = x[0] / x[1] if x[1] else None
         else:
-            grouped[key][b] = x
+            grouped[group][b] = x
     return _series(grouped, group_by, buckets)
 
 
-def _series(grouped: dict[tuple[str, ...], dict[int, Any]], group_by: tuple[str, ...], buckets: list[int]) -> list[Series]:
+def _series(
+    grouped: dict[tuple[str, ...], dict[int, Any]], group_by: tuple[str, ...], buckets: list[int]
+) -> list[Series]:
     return [
         Series(labels=dict(zip(group_by, key, strict=True)), points=[(b, points.get(b)) for b in buckets])
         for key, points in sorted(grouped.items())

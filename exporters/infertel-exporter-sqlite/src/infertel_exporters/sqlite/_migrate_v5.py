@@ -35,9 +35,7 @@ def migrate_to_v5(conn: sqlite3.Connection) -> None:
     oldest = conn.execute("SELECT min(time_ns) FROM metric_points").fetchone()[0]
     if newest is not None:
         switch = -(-(oldest if oldest is not None else newest + _HOUR) // _HOUR) * _HOUR
-        conn.execute(
-            "INSERT INTO rollup_marks (kind, step, done_ns) VALUES (?, 0, ?)", (_metric_legacy.KIND, switch)
-        )
+        conn.execute("INSERT INTO rollup_marks (kind, step, done_ns) VALUES (?, 0, ?)", (_metric_legacy.KIND, switch))
     mark_existing(conn)
 
 
