@@ -20,7 +20,14 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.resources import Resource
 
 from infertel import semconv
-from infertel_exporters.sqlite import Series, SQLiteMetricExporter, SQLiteStore, _metric_legacy, _metric_rollups
+from infertel_exporters.sqlite import (
+    Retention,
+    Series,
+    SQLiteMetricExporter,
+    SQLiteStore,
+    _metric_legacy,
+    _metric_rollups,
+)
 from infertel_exporters.sqlite._migrate import services
 from infertel_exporters.sqlite._tiers import COARSE
 
@@ -187,3 +194,34 @@ def test_migrated_store_reads_its_marked_points_as_its_schema_4_rollups(tmp_path
     assert after == before
     assert before[0] == [Series({"service": "chat-api"}, [(t0 + i * 10 * S, v) for i, v in
                                                           enumerate([None, 0.7, 0.6, 0.7, None, None])])]  # fmt: skip
+
+
+def test_retention_keeps_the_marked_points_for_the_rollup_age(tmp_path: Path) -> None:
+    path = tmp_path / "r.db"
+    exporter = SQLiteMetricExporter(path, retention=None)
+    for data in _exports():
+        assert exporter.export(data).name == "SUCCESS"
+    exporter.shutdown()
+    query = ("metric:infertel.requests", T0, END, 3600)
+    with SQLiteStore(path) as store:
+        hourly = store.timeseries(*query, group_by=("model",))
+        ten_s = store.timeseries("metric:infertel.requests", T0, END, 10, group_by=())
+        with closing(sqlite3.connect(path)) as conn:
+            marked = conn.execute("SELECT count(*) FROM metric_points WHERE mark > 0").fetchone()[0]
+            old = conn.execute(
+                "SELECT count(*) FROM metric_points WHERE mark = 0 AND time_ns < ?", (END - 3600 * S,)
+            ).fetchone()[0]
+        # raw points older than 1 h before END go; the marked ones stay for the rollups' 30 days
+        result = store.apply_retention(now_ns=END, policy=Retention(max_age_s=3600, max_bytes=None))
+        with closing(sqlite3.connect(path)) as conn:
+            kept = conn.execute("SELECT count(*), min(time_ns) FROM metric_points WHERE mark = 0").fetchone()
+            assert conn.execute("SELECT count(*) FROM metric_points WHERE mark > 0").fetchone()[0] == marked
+        assert result.deleted["metric_points"] == old > 4000
+        assert kept[1] >= END - 3600 * S
+        assert store.timeseries(*query, group_by=("model",)) == hourly  # the hours read the same
+        after = store.timeseries("metric:infertel.requests", T0, END, 10, group_by=())[0].points
+        assert after[-360:] == ten_s[0].points[-360:]  # the last hour's 10 s buckets are whole
+        # past the rollup age, the marked points go too
+        late = END + 31 * 24 * 3600 * S
+        store.apply_retention(now_ns=late, policy=Retention(max_age_s=3600, max_bytes=None))
+        assert store.counts()["metric_points"] == 0
