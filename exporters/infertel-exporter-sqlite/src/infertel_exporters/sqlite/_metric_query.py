@@ -82,45 +82,59 @@ def _read(conn: sqlite3.Connection, name: str, kind: str, monotonic: Any, stat: 
         return _series(grouped, group_by, buckets)
     per_series = _metric_read.buckets(conn, name, kind, counted, tier, buckets[0], end_ns, set(labels))
     acc: dict[tuple[tuple[str, ...], int], list[Any]] = {}
+    width = tier * 1_000_000_000
     for key, figures in per_series.items():
         label = labels[key]
-        steps: dict[int, list[Any]] = {}  # this series' figures per step bucket
-        for rb in sorted(figures):
-            fig = figures[rb]
-            b = rb - rb % step_ns
-            have = steps.get(b)
-            if have is None:
-                steps[b] = list(fig)
-            elif counted:
-                have[0] += fig[0]
-                if fig[1] is not None:
-                    have[1] = (
-                        fig[1] if len(have[1]) != len(fig[1]) else [x + y for x, y in zip(have[1], fig[1], strict=True)]
-                    )
-                    have[2] += fig[2]
-            else:
-                have[0] += fig[0]
-                have[1] += fig[1]
-                have[2] = min(have[2], fig[2])
-                have[3] = max(have[3], fig[3])
-                if fig[5] >= have[5]:
-                    have[4], have[5] = fig[4], fig[5]
+        if step_ns == width:  # a rollup bucket per step bucket
+            steps = figures
+        else:
+            steps = {}  # this series' figures per step bucket
+            for rb in sorted(figures):
+                fig = figures[rb]
+                b = rb - rb % step_ns
+                have = steps.get(b)
+                if have is None:
+                    steps[b] = list(fig)
+                elif counted:
+                    have[0] += fig[0]
+                    if fig[1] is not None:
+                        have[1] = (
+                            fig[1]
+                            if len(have[1]) != len(fig[1])
+                            else [x + y for x, y in zip(have[1], fig[1], strict=True)]
+                        )
+                        have[2] += fig[2]
+                else:
+                    have[0] += fig[0]
+                    have[1] += fig[1]
+                    have[2] = min(have[2], fig[2])
+                    have[3] = max(have[3], fig[3])
+                    if fig[5] >= have[5]:
+                        have[4], have[5] = fig[4], fig[5]
+        first = buckets[0]
+        quantiles = stat in _QUANTILES
         for b, fig in steps.items():
-            if b < buckets[0] or b >= end_ns:
+            if b < first or b >= end_ns:
                 continue
-            if stat in _QUANTILES:
+            if quantiles:
                 x: Any = fig[1]
             elif stat == "rate":
                 x = fig[0]
             elif counted:  # a histogram's sum
                 x = fig[2]
+            elif stat == "last":
+                x = fig[4]
+            elif stat == "avg":
+                x = (fig[1], fig[0])
+            elif stat == "sum":
+                x = fig[1] / fig[0] if fig[0] else 0.0
             else:
-                x = {"avg": (fig[1], fig[0]), "min": fig[2], "max": fig[3], "last": fig[4],
-                     "sum": fig[1] / fig[0] if fig[0] else 0.0}[stat]  # fmt: skip
-            a = acc.get((label, b))
+                x = fig[2] if stat == "min" else fig[3]
+            group_key = (label, b)
+            a = acc.get(group_key)
             if a is None:
-                acc[(label, b)] = [x]
-            elif stat in _QUANTILES:
+                acc[group_key] = [x]
+            elif quantiles:
                 a[0] = x if len(a[0]) != len(x) else [p + q for p, q in zip(a[0], x, strict=True)]
             elif stat == "avg":
                 a[0] = (a[0][0] + x[0], a[0][1] + x[1])

@@ -130,55 +130,67 @@ def buckets(
             _add(out.setdefault(key, {}), t - t % width, now, prev, mark >= 4, hist)
         return out
     level = {60: 1, 600: 2, 3600: 3}[tier]
-    ahead = conn.execute(  # the next bucket's first marked points: their base closes this range's last bucket
-        f"SELECT {_COLUMNS} FROM metric_points WHERE name = ? AND mark IN ({','.join(map(str, range(level, 8)))})"
-        " AND time_ns >= ? AND time_ns < ? ORDER BY time_ns, id",
+    own = "histogram" if hist else "value"
+    rows = conn.execute(  # up to the next bucket's first marked points: their base closes this range's last bucket
+        f"SELECT resource_id, attributes, time_ns, {own}, mark, base FROM metric_points WHERE name = ?"
+        f" AND mark IN ({','.join(map(str, range(level, 8)))}) AND time_ns >= ? AND time_ns < ? ORDER BY time_ns, id",
         (name, lo, end + width),
-    ).fetchall()
-    per_series: dict[tuple[int, str], list[tuple[Any, ...]]] = {}
-    for row in ahead:
-        if (row[0], row[1]) in series:
-            per_series.setdefault((row[0], row[1]), []).append(row)
-    open_series = {key: rows_[-1][2] for key, rows_ in per_series.items() if rows_[-1][2] < end}
-    latest = _latest(conn, name, level, open_series, end) if open_series else {}
-    for key, marked in per_series.items():
-        buckets_ = out.setdefault(key, {})
-        for i, (_rid, _attrs, t, value, histogram, mark, base) in enumerate(marked):
-            if t >= end:
-                break
-            b = t - t % width
-            nxt = marked[i + 1] if i + 1 < len(marked) else None
-            if not counted:  # a sample; the bucket's latest value: the next marked point's base, or the latest point
-                if value is None:
-                    continue
-                if nxt is not None and nxt[6] is not None and nxt[2] - nxt[2] % width != b:
-                    closing, closing_ns = nxt[6], nxt[2] - 1
-                elif nxt is None and key in latest:
-                    closing, closing_ns = latest[key][1], latest[key][0]
-                else:
-                    closing, closing_ns = value, t
-                acc = buckets_.get(b)
-                if acc is None:
-                    buckets_[b] = [1, value, value, value, closing, closing_ns]
-                else:
-                    acc[0] += 1
-                    acc[1] += value
-                    acc[2] = min(acc[2], value)
-                    acc[3] = max(acc[3], value)
-                    if closing_ns >= acc[5]:
-                        acc[4], acc[5] = closing, closing_ns
+    )
+
+    def close(row: tuple[Any, ...], closing: Any, closing_ns: int) -> None:
+        """Add a marked point's bucket figures: its own value (a sample) and the value that closes its segment."""
+        key, t, value, mark, base = row[0], row[1], row[2], row[3], row[4]
+        b = t - t % width
+        target = out.get(key)
+        if target is None:
+            target = out[key] = {}
+        if not counted:
+            if value is None:
+                return
+            acc = target.get(b)
+            if acc is None:
+                target[b] = [1, value, value, value, closing, closing_ns]
+            else:
+                acc[0] += 1
+                acc[1] += value
+                if value < acc[2]:
+                    acc[2] = value
+                if value > acc[3]:
+                    acc[3] = value
+                if closing_ns >= acc[5]:
+                    acc[4], acc[5] = closing, closing_ns
+        elif hist:
+            _add(target, b, _parse(hists, closing), _parse(hists, base), mark >= 4, True)
+        else:
+            _add(target, b, closing, base, mark >= 4, False)
+
+    pending: dict[tuple[int, str], Any] = {}
+    for rid, attrs, t, value, mark, base in rows:
+        key = (rid, attrs)
+        prev = pending.get(key)
+        if prev is None:
+            if key not in series:
+                pending[key] = False
                 continue
-            own = histogram if hist else value
-            if nxt is not None and nxt[6] is not None:
-                closing_value = nxt[6]
-            elif nxt is None and key in latest:
-                closing_value = latest[key][2] if hist else latest[key][1]
+        elif prev is False:
+            continue
+        elif prev[1] < end:
+            if base is None:  # a restart without a previous value: the segment ends at the marked point
+                close(prev, prev[2], prev[1])
+            elif not counted and t - t % width == prev[1] - prev[1] % width:
+                close(prev, prev[2], prev[1])
             else:
-                closing_value = own
-            if hist:
-                _add(buckets_, b, _parse(hists, closing_value), _parse(hists, base), mark >= 4, True)
-            else:
-                _add(buckets_, b, closing_value, base, mark >= 4, False)
+                close(prev, base, t - 1)
+        pending[key] = (key, t, value, mark, base)
+    open_series = {key: row[1] for key, row in pending.items() if row is not False and row[1] < end}
+    latest = _latest(conn, name, level, open_series, end) if open_series else {}
+    for key, t_last in open_series.items():
+        row = pending[key]
+        found = latest.get(key)
+        if found is None:
+            close(row, row[2], t_last)
+        else:
+            close(row, found[2] if hist else found[1], found[0])
     return out
 
 
