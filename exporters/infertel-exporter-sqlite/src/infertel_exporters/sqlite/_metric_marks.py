@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable, Iterable
 from itertools import repeat
@@ -47,9 +48,10 @@ RESTART = 4
 WIDTHS_NS = (60 * 10**9, 600 * 10**9, 3600 * 10**9)
 """Bucket widths of marks 1, 2 and 3."""
 _PREVIOUS = (
-    "SELECT time_ns, start_ns, value, histogram FROM metric_points WHERE name = ? AND mark IN (0,1,2,3,4,5,6,7)"
-    " AND time_ns < ? AND resource_id = ? AND attributes = ? ORDER BY time_ns DESC LIMIT 1"
+    "SELECT time_ns, start_ns, value, histogram FROM metric_points WHERE name = ? AND mark = ? AND time_ns < ?"
+    " AND resource_id = ? AND attributes = ? ORDER BY time_ns DESC LIMIT 1"
 )
+"""A series' newest point of one mark: walks the ``(name, mark, time_ns)`` index backwards (one query per mark)."""
 _ATTRS = attrgetter("attributes")
 _START = attrgetter("start_time_unix_nano")
 _TIME = attrgetter("time_unix_nano")
@@ -290,13 +292,15 @@ def _per_point(
 
 def _from_store(conn: sqlite3.Connection, skey: tuple[Any, ...], time_ns: int, kind: str, cumulative: bool) -> Any:
     rid, name, attrs = skey
-    row = conn.execute(_PREVIOUS, (name, time_ns, rid, attrs)).fetchone()
+    row = None
+    for mark in range(8):
+        found = conn.execute(_PREVIOUS, (name, mark, time_ns, rid, attrs)).fetchone()
+        if found is not None and (row is None or found[0] > row[0]):
+            row = found
     if row is None:
         return None
     t, start, value, histogram = row
     if histogram is not None:
-        import json
-
         return (t, start, json.loads(histogram)["count"] if cumulative else None, histogram)
     return (t, start, value if cumulative else None, value)
 

@@ -139,8 +139,9 @@ def buckets(
 
     def close(row: tuple[Any, ...], closing: Any, closing_ns: int) -> None:
         """Add a marked point's bucket figures: its own value (a sample) and the value that closes its segment."""
-        key, t, value, mark, base = row[0], row[1], row[2], row[3], row[4]
+        t, value, mark, base = row[2], row[3], row[4], row[5]
         b = t - t % width
+        key = (row[0], row[1])
         target = out.get(key)
         if target is None:
             target = out[key] = {}
@@ -162,33 +163,38 @@ def buckets(
         elif hist:
             _add(target, b, _parse(hists, closing), _parse(hists, base), mark >= 4, True)
         else:
-            _add(target, b, closing, base, mark >= 4, False)
+            delta = closing if mark >= 4 or base is None else closing - base
+            acc = target.get(b)
+            if acc is None:
+                target[b] = [delta, None, None]
+            else:
+                acc[0] += delta
 
     pending: dict[tuple[int, str], Any] = {}
-    for rid, attrs, t, value, mark, base in rows:
-        key = (rid, attrs)
-        prev = pending.get(key)
+    get = pending.get
+    for row in rows:
+        key = (row[0], row[1])
+        prev = get(key)
         if prev is None:
             if key not in series:
                 pending[key] = False
                 continue
         elif prev is False:
             continue
-        elif prev[1] < end:
-            if base is None:  # a restart without a previous value: the segment ends at the marked point
-                close(prev, prev[2], prev[1])
-            elif not counted and t - t % width == prev[1] - prev[1] % width:
-                close(prev, prev[2], prev[1])
+        elif prev[2] < end:
+            base = row[5]
+            if base is None or (not counted and row[2] - row[2] % width == prev[2] - prev[2] % width):
+                close(prev, prev[3], prev[2])  # the segment ends at the marked point
             else:
-                close(prev, base, t - 1)
-        pending[key] = (key, t, value, mark, base)
-    open_series = {key: row[1] for key, row in pending.items() if row is not False and row[1] < end}
+                close(prev, base, row[2] - 1)
+        pending[key] = row
+    open_series = {key: row[2] for key, row in pending.items() if row is not False and row[2] < end}
     latest = _latest(conn, name, level, open_series, end) if open_series else {}
     for key, t_last in open_series.items():
         row = pending[key]
         found = latest.get(key)
         if found is None:
-            close(row, row[2], t_last)
+            close(row, row[3], t_last)
         else:
             close(row, found[2] if hist else found[1], found[0])
     return out
