@@ -52,6 +52,7 @@ _PREVIOUS = (
     " AND resource_id = ? AND attributes = ? ORDER BY time_ns DESC LIMIT 1"
 )
 """A series' newest point of one mark: walks the ``(name, mark, time_ns)`` index backwards (one query per mark)."""
+_KNOWN = "SELECT 1 FROM metric_series WHERE name = ? AND resource_id = ? AND attributes = ? LIMIT 1"
 _ATTRS = attrgetter("attributes")
 _START = attrgetter("start_time_unix_nano")
 _TIME = attrgetter("time_unix_nano")
@@ -276,7 +277,9 @@ def _per_point(
         if last is None:
             if conn is None:
                 raise Unknown(skey)
-            last = _from_store(conn, skey, t, kind, cumulative)
+            # a series not in metric_series (registered with its first points) has none: no walk through the index
+            known = conn.execute(_KNOWN, (name, rid, a)).fetchone() is not None
+            last = _from_store(conn, skey, t, kind, cumulative) if known else None
         pending_series[skey] = (t, start, level, base)
         if last is None:
             out_marks.append(3 + RESTART)
