@@ -83,6 +83,19 @@ def _read(conn: sqlite3.Connection, name: str, kind: str, monotonic: Any, stat: 
     per_series = _metric_read.buckets(conn, name, kind, counted, tier, buckets[0], end_ns, set(labels))
     acc: dict[tuple[tuple[str, ...], int], list[Any]] = {}
     width = tier * 1_000_000_000
+    if step_ns == width and (stat == "rate" or (stat == "last" and not counted)):  # the dashboard's charts
+        index, first = (0 if stat == "rate" else 4), buckets[0]
+        sums: dict[tuple[tuple[str, ...], int], Any] = {}
+        for key, figures in per_series.items():
+            label = labels[key]
+            for b, fig in figures.items():
+                if first <= b < end_ns:
+                    group_key = (label, b)
+                    sums[group_key] = sums.get(group_key, 0) + fig[index]
+        step_s_rate = step_ns / 1e9
+        for (group, b), x in sums.items():
+            grouped[group][b] = x / step_s_rate if stat == "rate" else x
+        return _series(grouped, group_by, buckets)
     for key, figures in per_series.items():
         label = labels[key]
         if step_ns == width:  # a rollup bucket per step bucket

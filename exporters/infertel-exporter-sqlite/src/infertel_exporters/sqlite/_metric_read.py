@@ -17,13 +17,16 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from bisect import bisect_left
 from collections.abc import Iterator
-from operator import sub
+from itertools import groupby
+from operator import itemgetter, sub
 from typing import Any
 
 _S = 1_000_000_000
 _ALL = "mark IN (0,1,2,3,4,5,6,7)"
 _COLUMNS = "resource_id, attributes, time_ns, value, histogram, mark, base"
+_SERIES = itemgetter(0, 1)
 
 
 def increase(end: Any, base: Any, restart: bool) -> Any:
@@ -133,70 +136,66 @@ def buckets(
     own = "histogram" if hist else "value"
     rows = conn.execute(  # up to the next bucket's first marked points: their base closes this range's last bucket
         f"SELECT resource_id, attributes, time_ns, {own}, mark, base FROM metric_points WHERE name = ?"
-        f" AND mark IN ({','.join(map(str, range(level, 8)))}) AND time_ns >= ? AND time_ns < ? ORDER BY time_ns, id",
+        f" AND mark IN ({','.join(map(str, range(level, 8)))}) AND time_ns >= ? AND time_ns < ?"
+        " ORDER BY resource_id, attributes, time_ns, id",
         (name, lo, end + width),
     )
-
-    def close(row: tuple[Any, ...], closing: Any, closing_ns: int) -> None:
-        """Add a marked point's bucket figures: its own value (a sample) and the value that closes its segment."""
-        t, value, mark, base = row[2], row[3], row[4], row[5]
-        b = t - t % width
-        key = (row[0], row[1])
-        target = out.get(key)
-        if target is None:
-            target = out[key] = {}
-        if not counted:
-            if value is None:
-                return
-            acc = target.get(b)
-            if acc is None:
-                target[b] = [1, value, value, value, closing, closing_ns]
-            else:
-                acc[0] += 1
-                acc[1] += value
-                if value < acc[2]:
-                    acc[2] = value
-                if value > acc[3]:
-                    acc[3] = value
-                if closing_ns >= acc[5]:
-                    acc[4], acc[5] = closing, closing_ns
-        elif hist:
-            _add(target, b, _parse(hists, closing), _parse(hists, base), mark >= 4, True)
-        else:
-            delta = closing if mark >= 4 or base is None else closing - base
-            acc = target.get(b)
-            if acc is None:
-                target[b] = [delta, None, None]
-            else:
-                acc[0] += delta
-
-    pending: dict[tuple[int, str], Any] = {}
-    get = pending.get
-    for row in rows:
-        key = (row[0], row[1])
-        prev = get(key)
-        if prev is None:
-            if key not in series:
-                pending[key] = False
-                continue
-        elif prev is False:
-            continue
-        elif prev[2] < end:
-            base = row[5]
-            if base is None or (not counted and row[2] - row[2] % width == prev[2] - prev[2] % width):
-                close(prev, prev[3], prev[2])  # the segment ends at the marked point
-            else:
-                close(prev, base, row[2] - 1)
-        pending[key] = row
-    open_series = {key: row[2] for key, row in pending.items() if row is not False and row[2] < end}
+    kept: dict[tuple[int, str], list[tuple[Any, ...]]] = {}  # per series, its marked points in time order
+    for key, group in groupby(rows, key=_SERIES):
+        if key in series:
+            kept[key] = list(group)
+    open_series = {key: g[-1][2] for key, g in kept.items() if g[-1][2] < end}
     latest = _latest(conn, name, level, open_series, end) if open_series else {}
-    for key, t_last in open_series.items():
-        row = pending[key]
-        found = latest.get(key)
-        if found is None:
-            close(row, row[3], t_last)
-        else:
-            close(row, found[2] if hist else found[1], found[0])
+    for key, g in kept.items():
+        times = [r[2] for r in g]
+        n = bisect_left(times, end)  # the points in range; the ones after only close the last segment
+        if not n:
+            continue
+        values = [r[3] for r in g]
+        marks = [r[4] for r in g]
+        bases = [r[5] for r in g]
+        last = len(g) - 1
+        found = latest.get(key) if n > last else None
+        target = out[key] = {}
+        for i in range(n):
+            t = times[i]
+            b = t - t % width
+            if i < last:  # the segment closes at the next marked point: its base is this series' previous value
+                c, next_t = bases[i + 1], times[i + 1]
+                if c is None or (not counted and next_t - next_t % width == b):
+                    c, cns = values[i], t  # a restart without a previous value (a gauge: the same bucket)
+                else:
+                    cns = next_t - 1
+            elif found is not None:  # the series' latest point
+                c, cns = (found[2] if hist else found[1]), found[0]
+            else:
+                c, cns = values[i], t
+            if not counted:
+                value = values[i]
+                if value is None:
+                    continue
+                acc = target.get(b)
+                if acc is None:
+                    target[b] = [1, value, value, value, c, cns]
+                else:
+                    acc[0] += 1
+                    acc[1] += value
+                    if value < acc[2]:
+                        acc[2] = value
+                    if value > acc[3]:
+                        acc[3] = value
+                    if cns >= acc[5]:
+                        acc[4], acc[5] = c, cns
+            elif hist:
+                _add(target, b, _parse(hists, c), _parse(hists, bases[i]), marks[i] >= 4, True)
+            else:
+                base = bases[i]
+                delta = c if marks[i] >= 4 or base is None else c - base
+                acc = target.get(b)
+                if acc is None:
+                    target[b] = [delta, None, None]
+                else:
+                    acc[0] += delta
     return out
 
 
