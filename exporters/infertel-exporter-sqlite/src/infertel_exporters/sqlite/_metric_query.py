@@ -93,8 +93,8 @@ def _read(conn: sqlite3.Connection, name: str, kind: str, monotonic: Any, stat: 
                     group_key = (label, b)
                     sums[group_key] = sums.get(group_key, 0) + fig[index]
         step_s_rate = step_ns / 1e9
-        for (group, b), x in sums.items():
-            grouped[group][b] = x / step_s_rate if stat == "rate" else x
+        for (group, b), total in sums.items():
+            grouped[group][b] = total / step_s_rate if stat == "rate" else total
         return _series(grouped, group_by, buckets)
     for key, figures in per_series.items():
         label = labels[key]

@@ -154,13 +154,13 @@ def buckets(
         values = [r[3] for r in g]
         marks = [r[4] for r in g]
         bases = [r[5] for r in g]
-        last = len(g) - 1
-        found = latest.get(key) if n > last else None
+        final = len(g) - 1
+        found = latest.get(key) if n > final else None
         target = out[key] = {}
         for i in range(n):
             t = times[i]
             b = t - t % width
-            if i < last:  # the segment closes at the next marked point: its base is this series' previous value
+            if i < final:  # the segment closes at the next marked point: its base is this series' previous value
                 c, next_t = bases[i + 1], times[i + 1]
                 if c is None or (not counted and next_t - next_t % width == b):
                     c, cns = values[i], t  # a restart without a previous value (a gauge: the same bucket)
