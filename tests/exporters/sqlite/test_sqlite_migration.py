@@ -33,7 +33,7 @@ API2 = {"service.name": "chat-api", "process.pid": 102}
 BATCH = {"service.name": "batch", "process.pid": 201}
 
 
-@pytest.fixture(params=["store-v1.db", "store-v2.db", "store-v3.db"])
+@pytest.fixture(params=["store-v1.db", "store-v2.db", "store-v3.db", "store-v4.db"])
 def v1(tmp_path: Path, request: pytest.FixtureRequest) -> str:
     path = tmp_path / "store.db"
     shutil.copyfile(DATA.parent / request.param, path)  # never touch the committed file
@@ -50,7 +50,7 @@ def _version(path: str) -> int:
 
 def test_read_only_refuses_an_unmigrated_store(v1: str) -> None:
     version = _version(v1)
-    assert version in (1, 2, 3)
+    assert version in (1, 2, 3, 4)
     with pytest.raises(StoreError, match="run any writer once to migrate"):
         SQLiteStore(v1, read_only=True).trace("a1")
     assert _version(v1) == version  # untouched
@@ -59,14 +59,19 @@ def test_read_only_refuses_an_unmigrated_store(v1: str) -> None:
 def test_v1_store_migrates_and_reads_back_everything(v1: str) -> None:
     with SQLiteStore(v1) as store:
         assert store.counts() == {"spans": 5, "metric_points": 15, "logs": 2, "resources": 3}
-    assert _version(v1) == SCHEMA_VERSION == 4
+    assert _version(v1) == SCHEMA_VERSION == 5
     conn = sqlite3.connect(v1)
-    try:  # version 4: metric_rollups keyed by time first
-        columns = conn.execute("PRAGMA table_info(metric_rollups)").fetchall()
-        key = sorted((pk, name) for _cid, name, _type, _nn, _dflt, pk in columns)
+    try:  # version 5: metric points marked, the schema-4 rollups kept for the time before the first raw point's hour
+        marks = conn.execute("SELECT time_ns - ?, mark FROM metric_points WHERE mark > 0 ORDER BY id", (T0,)).fetchall()
+        index = [row[2] for row in conn.execute("PRAGMA index_info(metric_points_name_mark)")]
+        switch = conn.execute("SELECT done_ns FROM rollup_marks WHERE kind = 'metric-v4' AND step = 0").fetchone()
     finally:
         conn.close()
-    assert [name for pk, name in key if pk] == ["step", "bucket_ns", "series_id"]
+    assert index == ["name", "mark", "time_ns"]
+    assert switch == (T0 + 3600 * S,)
+    # every series' first point starts it (7: opens every bucket, its own value is its increase); process 102's
+    # counter restarts at 30 s (a new start time: 4)
+    assert marks == [(10 * S, 7)] * 5 + [(30 * S, 4)]
     with SQLiteStore(v1, read_only=True) as store:
         assert store.trace("a1") == [
             StoredSpan(

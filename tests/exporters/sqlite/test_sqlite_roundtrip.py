@@ -223,7 +223,7 @@ def test_schema_version_wal_and_indices(db: str, store: SQLiteStore) -> None:
             for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%'")
         }
         assert indices == {
-            "spans_trace", "spans_start", "spans_errors", "metric_points_name_time", "metric_points_time",
+            "spans_trace", "spans_start", "spans_errors", "metric_points_name_mark", "metric_points_time",
             "logs_time", "logs_trace", "metric_series_name",
         }  # fmt: skip
         plan = " ".join(str(r) for r in conn.execute("EXPLAIN QUERY PLAN SELECT * FROM spans WHERE trace_id = x'00'"))

@@ -1,17 +1,15 @@
-"""The 1 min / 10 min / 1 h rollups summed from the 10 s ones when a bucket closes equal the direct ones."""
+"""The 1 min / 10 min / 1 h span rollups summed from the 10 s ones when a bucket closes equal the direct ones.
+
+(Metric rollups: schema 5 marks raw points instead, ``test_sqlite_metric_marks.py``.)
+"""
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from contextlib import closing
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import pytest
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
@@ -19,15 +17,12 @@ from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, Trace
 
 from infertel import semconv
 from infertel_exporters.sqlite import (
-    SQLiteMetricExporter,
     SQLiteSpanExporter,
     SQLiteStore,
-    _metric_rollups,
     _span_rollups,
     _tiers,
 )
 from infertel_exporters.sqlite._encode import ResourceCache
-from infertel_exporters.sqlite._migrate import services
 from infertel_exporters.sqlite._span_encode import span_rows
 
 S = 10**9
@@ -111,101 +106,6 @@ def test_span_tiers_summed_at_close_equal_the_rollups_of_every_span(tmp_path: Pa
         )
     assert after == before
     assert before[4] == ["m0", "m1", "m2"]
-
-
-def _collections() -> list[Any]:
-    """Cumulative collections of a real MeterProvider: histogram, counter, gauge; one every 47 s."""
-    out = []
-    for r, resource in enumerate(RESOURCES):
-        reader = InMemoryMetricReader()
-        provider = MeterProvider(metric_readers=[reader], resource=resource)
-        meter = provider.get_meter("infertel")
-        duration = meter.create_histogram("gen_ai.server.request.duration", unit="s")
-        requests = meter.create_counter("infertel.requests", unit="{request}")
-        gauge = meter.create_gauge("infertel.gen_ai.in_flight", unit="{request}")
-        for k in range(200):
-            for m in range(2):
-                attrs = {semconv.GEN_AI_REQUEST_MODEL: f"m{m}"}
-                duration.record((k * 7 + m) % 13 / 4, attrs)
-                requests.add(k % 5 + m, attrs)
-                gauge.set((k + m) % 6, attrs)
-            data = reader.get_metrics_data()
-            # the second process's points arrive later, into buckets the first one closed
-            offset = T0 + (k * 47 + r * 3) * S
-            out.append((r, k, _at(data, offset)))
-        provider.shutdown()
-    return [data for _r, _k, data in sorted(out, key=lambda x: (x[0], x[1]))]
-
-
-def _at(data: Any, time_ns: int) -> Any:
-    return replace(data, resource_metrics=[
-        replace(rm, scope_metrics=[
-            replace(sm, metrics=[
-                replace(m, data=replace(m.data, data_points=[
-                    replace(p, time_unix_nano=time_ns) for p in m.data.data_points]))
-                for m in sm.metrics])
-            for sm in rm.scope_metrics])
-        for rm in data.resource_metrics])  # fmt: skip
-
-
-def _approx_rows(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    return [
-        tuple(json.loads(v) if isinstance(v, str) else pytest.approx(v) if isinstance(v, float) else v for v in row)
-        for row in rows
-    ]
-
-
-def test_metric_tiers_summed_at_close_equal_the_rollups_of_every_point(tmp_path: Path) -> None:
-    path = tmp_path / "m.db"
-    exporter = SQLiteMetricExporter(path, retention=None)
-    for data in _collections():
-        assert exporter.export(data).name == "SUCCESS"
-    exporter.shutdown()
-    queries = [
-        ("metric:infertel.requests", 600, ("model",)),
-        ("metric:infertel.requests", 60, ("service",)),
-        ("metric:gen_ai.server.request.duration:p95", 600, ("model",)),
-        ("metric:gen_ai.server.request.duration:p50", 3600, ()),
-        ("metric:infertel.gen_ai.in_flight:last", 600, ("model",)),
-        ("metric:infertel.gen_ai.in_flight:max", 60, ("service",)),
-        ("metric:infertel.gen_ai.in_flight:sum", 3600, ("model",)),
-        # 2 min steps over 1 min rollups: the step bucket at the 1 min mark (9300 s) is split between two pieces
-        ("metric:infertel.gen_ai.in_flight:last", 120, ("model",)),
-        ("metric:infertel.gen_ai.in_flight:sum", 120, ()),
-        ("metric:infertel.requests", 120, ()),
-    ]
-    with SQLiteStore(path, read_only=True) as reader:
-        before = [reader.timeseries(q, T0, T0 + 3 * 3600 * S, step, group_by=g) for q, step, g in queries]
-    with closing(sqlite3.connect(path)) as conn, conn:
-        assert _tiers.marks(conn, "metric") == {
-            60: T0 + 9300 * S,
-            600: T0 + 9000 * S,
-            3600: T0 + 7200 * S,
-        }  # newest: 9356 s
-
-    _close_all(path, "metric")
-    expected = sqlite3.connect(":memory:")
-    _metric_rollups.register_functions(expected)
-    for statement in _metric_rollups.CREATE:
-        expected.execute(statement)
-    with closing(sqlite3.connect(path)) as conn, conn:
-        raw = conn.execute(
-            "SELECT name, unit, kind, temporality, monotonic, start_ns, time_ns, attributes, value, histogram,"
-            " scope_name, resource_id FROM metric_points ORDER BY id"
-        ).fetchall()
-        service_of = services(conn)
-        series, rollups = _metric_rollups.rollup_rows(raw, _metric_rollups.MetricState(), service_of.__getitem__, None)
-        expected.executemany(_metric_rollups.SERIES_INSERT, series)
-        expected.executemany(_metric_rollups.UPSERT, rollups)
-        got = _rows(conn, "metric_rollups")
-    want = _rows(expected, "metric_rollups")
-    expected.close()
-    assert len(got) == len(want) > 600
-    assert _approx_rows(got) == _approx_rows(want)
-    with SQLiteStore(path, read_only=True) as reader:
-        after = [reader.timeseries(q, T0, T0 + 3 * 3600 * S, step, group_by=g) for q, step, g in queries]
-    assert after == before
-    assert all(series and any(v is not None for _, v in series[0].points) for series in before)
 
 
 def test_retention_closes_the_buckets_whose_10_s_rows_it_deletes(tmp_path: Path) -> None:

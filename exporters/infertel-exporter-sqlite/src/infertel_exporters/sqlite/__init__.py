@@ -18,7 +18,7 @@ TTFT / TPOT percentiles, tokens/s, in-flight), ``timeseries`` (``ROLLUP_QUERIES`
 ``metric:<name>[:<stat>]``), ``search_traces`` / ``search_logs`` (newest first, filters, cursor
 pages), ``trace``, ``trace_logs``, ``label_values``; plus ``spans``, ``metric_series``, ``logs``.
 
-Schema version 4 (``PRAGMA user_version``; version 1, 2 and 3 files are migrated by the first writer
+Schema version 5 (``PRAGMA user_version``; version 1, 2, 3 and 4 files are migrated by the first writer
 that opens them, rollups included; a reader refuses them with "run any writer once to migrate").
 WAL journal, ``synchronous=NORMAL``, ``auto_vacuum=INCREMENTAL``. Times are integer nanoseconds
 since the Unix epoch; trace and span ids 16- and 8-byte BLOBs (``hex(trace_id)`` in SQL):
@@ -56,11 +56,11 @@ since the Unix epoch; trace and span ids 16- and 8-byte BLOBs (``hex(trace_id)``
     bucket counts summed over the services, as a BLOB of little-endian uint32. Summed from
     ``span_rollups`` when a bucket closes; latency series without the service key read it.
 ``rollup_marks`` (WITHOUT ROWID)
-    Key ``(kind, step)`` (``'span'`` or ``'metric'``; 60, 600, 3600): ``done_ns``. Every coarse
-    bucket before it is complete (a late row for one is added to it directly); none at or after it
-    exists yet, and reads cover that part from the finer steps. A batch whose data reaches a later
-    bucket closes the earlier ones, in its transaction; retention closes the buckets whose 10 s
-    rows it deletes.
+    Key ``(kind, step)`` (``'span'``; 60, 600, 3600): ``done_ns``. Every coarse span bucket before it
+    is complete (a late row for one is added to it directly); none at or after it exists yet, and
+    reads cover that part from the finer steps. A batch whose data reaches a later bucket closes the
+    earlier ones, in its transaction; retention closes the buckets whose 10 s rows it deletes.
+    (``'metric-v4'``, step 0: see ``metric_rollups``.)
 ``metric_points``
     ``id``, ``name``, ``unit``, ``kind`` (``sum``, ``gauge``, ``histogram``,
     ``exponential_histogram``), ``temporality`` (``cumulative``/``delta``, NULL for gauges),
@@ -68,18 +68,17 @@ since the Unix epoch; trace and span ids 16- and 8-byte BLOBs (``hex(trace_id)``
     (sums and gauges; integers stay integers), ``histogram`` (JSON ``{"bounds", "counts", "sum",
     "count", "min", "max"}``; exponential: ``{"scale", "zero_count", "positive": {"offset",
     "counts"}, "negative": {...}, "sum", "count", "min", "max"}``), ``scope_name``,
-    ``resource_id``. Indices: ``(name, time_ns)``, ``(time_ns)``.
+    ``resource_id``, ``mark`` and ``base`` (the metric rollups: a point opening a 1 min, 10 min or
+    1 h bucket of its series is marked 1, 2 or 3, plus 4 where the series restarts; ``base``: the
+    series' previous value, see ``_metric_marks``). Indices: ``(name, mark, time_ns)``, ``(time_ns)``.
 ``metric_series``
     ``id`` (63-bit hash of resource, name, kind, attributes, bounds), ``name``, ``unit``,
     ``kind``, ``monotonic``, ``service``, ``resource_id``, ``attributes``, ``bounds``. Index
-    ``(name)``.
+    ``(name)``. Written with a series' first point.
 ``metric_rollups`` (WITHOUT ROWID)
-    Key ``(step, bucket_ns, series_id)``: ``count`` (points), ``sum``, ``min``, ``max``,
-    ``last`` and ``last_ns`` (gauges and sums), ``delta`` (cumulative monotonic sums: the increase
-    since the series' previous point, a new start time or a lower value being a reset; histograms:
-    the count increase), ``hist`` (histograms: JSON array of bucket-count increases). 10 s rows
-    written with the points, in the same transaction, coarser buckets summed when they close (as
-    the span rollups); exponential histograms are not rolled up.
+    Schema 4's metric rollups, no longer written. In a store migrated from schema 4, reads take the
+    step buckets before the hour of its oldest raw point from here (``rollup_marks`` kind
+    ``'metric-v4'``, step 0: that hour); retention deletes them by age.
 ``logs``
     ``id``, ``time_ns``, ``observed_ns``, ``severity_number``, ``severity_text``, ``body`` (JSON),
     ``attributes``, ``event_name``, ``trace_id`` (BLOB), ``span_id`` (BLOB), ``trace_flags``,
@@ -89,11 +88,11 @@ since the Unix epoch; trace and span ids 16- and 8-byte BLOBs (``hex(trace_id)``
     ``schema_url``, ``last_seen_ns``.
 
 Retention (:class:`Retention`): raw rows (spans, metric points, logs) and 10 s rollups older than
-``max_age_s`` (3 days; ``INFERTEL_STORE_MAX_AGE_SECONDS``), 1 min, 10 min and 1 h rollups older than
-``rollup_max_age_s`` (30 days; ``INFERTEL_STORE_ROLLUP_MAX_AGE_SECONDS``), never a rollup bucket
-that a remaining raw row still feeds; past ``max_bytes`` (256 MiB; ``INFERTEL_STORE_MAX_BYTES``)
-the oldest raw rows. In chunks of short transactions on a daemon thread, then the freed pages
-go back to the file system.
+``max_age_s`` (3 days; ``INFERTEL_STORE_MAX_AGE_SECONDS``), 1 min, 10 min and 1 h rollups and the
+marked metric points older than ``rollup_max_age_s`` (30 days;
+``INFERTEL_STORE_ROLLUP_MAX_AGE_SECONDS``), never a rollup bucket that a remaining raw row still
+feeds; past ``max_bytes`` (256 MiB; ``INFERTEL_STORE_MAX_BYTES``) the oldest raw rows. In chunks of
+short transactions on a daemon thread, then the freed pages go back to the file system.
 """
 
 from __future__ import annotations

@@ -137,25 +137,27 @@ def _in_flight_now(conn: sqlite3.Connection, start_ns: int, end_ns: int, group_b
     """The latest in-flight gauge of each process in the range, summed per group (series quiet for 2 min skipped)."""
     if "error_type" in group_by or (where and "error_type" in where):
         return {}
-    latest: dict[int, tuple[int, float, tuple[str, ...]]] = {}
-    window_start = max(start_ns, end_ns - 120_000_000_000)  # the gauge's last two minutes, from the 10 s rollups
-    labels: dict[int, tuple[str, ...]] = {}
-    for sid, service, attrs in conn.execute(
-        "SELECT id, service, attributes FROM metric_series WHERE name = ?", (INFERTEL_GEN_AI_IN_FLIGHT,)
+    latest: dict[tuple[int, str], tuple[int, float, tuple[str, ...]]] = {}
+    window_start = max(start_ns, end_ns - 120_000_000_000)  # the gauge's last two minutes, from the raw points
+    labels: dict[tuple[int, str], tuple[str, ...]] = {}
+    for rid, service, attrs in conn.execute(
+        "SELECT resource_id, service, attributes FROM metric_series WHERE name = ?", (INFERTEL_GEN_AI_IN_FLIGHT,)
     ):
         attributes = _decoded(attrs)
         if not where or all(_series_label(k, service, attributes) == v for k, v in where.items()):
-            labels[sid] = tuple(_series_label(k, service, attributes) or "" for k in group_by)
+            labels[(rid, attrs)] = tuple(_series_label(k, service, attributes) or "" for k in group_by)
     if not labels:
         return {}
-    rows = conn.execute(  # one primary-key range per series; `last` is the bare column of max(last_ns)'s row
-        f"SELECT series_id, last, max(last_ns) FROM metric_rollups WHERE step = 10 AND series_id IN"
-        f" ({','.join('?' * len(labels))}) AND bucket_ns >= ? AND bucket_ns < ? AND last IS NOT NULL"
-        " AND last_ns < ? GROUP BY series_id",
-        (*labels, window_start - window_start % 10_000_000_000, end_ns, end_ns),
+    rows = conn.execute(  # (name, mark, time_ns) ranges; `value` is the bare column of max(time_ns)'s row
+        "SELECT resource_id, attributes, value, max(time_ns) FROM metric_points WHERE name = ?"
+        " AND mark IN (0,1,2,3,4,5,6,7) AND time_ns >= ? AND time_ns < ? AND value IS NOT NULL"
+        " GROUP BY resource_id, attributes",
+        (INFERTEL_GEN_AI_IN_FLIGHT, window_start - window_start % 10_000_000_000, end_ns),
     )
-    for sid, last, last_ns in rows:
-        latest[sid] = (last_ns, last, labels[sid])
+    for rid, attrs, last, last_ns in rows:
+        key = labels.get((rid, attrs))
+        if key is not None:
+            latest[(rid, attrs)] = (last_ns, last, key)
     if not latest:
         return {}
     newest = max(t for t, _, _ in latest.values())

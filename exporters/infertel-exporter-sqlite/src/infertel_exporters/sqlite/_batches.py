@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from infertel_exporters.sqlite import _metric_rollups, _model_rollups, _span_rollups, _tiers
+from infertel_exporters.sqlite import _metric_marks, _metric_rollups, _model_rollups, _span_rollups, _tiers
 from infertel_exporters.sqlite._encode import LOG_INSERT, METRIC_INSERT, RESOURCE_UPSERT, ResourceCache
 from infertel_exporters.sqlite._encode import log_rows as _log_rows
 from infertel_exporters.sqlite._encode import metric_rows as _metric_rows
@@ -69,42 +69,48 @@ def span_batch(spans: Sequence[Any], cache: ResourceCache, store: SQLiteStore) -
     return _SpanBatch(len(rows), statements, rollups)
 
 
-class _MetricBatch(Batch):
-    def __init__(self, rows: list[tuple[Any, ...]], resources: list[Any], cache: ResourceCache, store: SQLiteStore,
-                 histograms: dict[int, Any]) -> None:  # fmt: skip
-        super().__init__(len(rows), [(RESOURCE_UPSERT, resources), (METRIC_INSERT, rows)])
-        self._raw = rows
-        self._histograms = histograms
-        self._cache = cache
-        self._store = store
+class _MarkedMetricBatch(Batch):
+    """Raw points with their marks (``_metric_marks``): the metric rollups of schema 5."""
+
+    def __init__(self, data: Any, cache: ResourceCache, store: SQLiteStore) -> None:
+        marks = store._metric_marks
+        self._data, self._cache, self._marks = data, cache, marks
+        self._version = marks.version
+        try:
+            self._encoded: Any = _metric_marks.marked_rows(data, cache, marks, None)
+            rows = len(self._encoded[0]) + len(self._encoded[1])
+        except _metric_marks.Unknown:  # a series' last point is in the store: read in the transaction
+            self._encoded = None
+            rows = sum(len(m.data.data_points) for rm in data.resource_metrics for sm in rm.scope_metrics
+                       for m in sm.metrics)  # fmt: skip
+        super().__init__(rows, [])
 
     def write(self, conn: sqlite3.Connection) -> None:
-        super().write(conn)
-        if self._store.rollups:
-            state = self._store._metric_state
-            state.rollback()  # a retried transaction starts from the committed state
-            done = _tiers.marks(conn, "metric")
-            series, rollups = _metric_rollups.rollup_rows(
-                self._raw, state, self._cache.service_by_id, conn, self._histograms, done
-            )
-            if series:
-                conn.executemany(_metric_rollups.SERIES_INSERT, series)
-            if rollups:
-                conn.executemany(_metric_rollups.UPSERT, rollups)
-                _tiers.advance(conn, "metric", _tiers.open_targets(max(row[6] for row in self._raw)), done)
+        marks = self._marks
+        if self._encoded is None or self._version != marks.version:  # another batch committed in between
+            self._encoded = _metric_marks.marked_rows(self._data, self._cache, marks, conn)
+            self._version = marks.version
+        plain, marked, resources, _pending, _series, new_series = self._encoded
+        if resources:
+            conn.executemany(RESOURCE_UPSERT, resources)
+        if plain:
+            conn.executemany(METRIC_INSERT, plain)
+        if marked:
+            conn.executemany(_metric_marks.INSERT, marked)
+        if new_series:
+            conn.executemany(_metric_rollups.SERIES_INSERT, new_series)
 
     def committed(self) -> None:
-        self._store._metric_state.commit()
-
-    def rolled_back(self) -> None:
-        self._store._metric_state.rollback()
+        pending, series, new_series = self._encoded[3:]
+        self._marks.commit(pending, series, new_series)
 
 
 def metric_batch(data: Any, cache: ResourceCache, store: SQLiteStore) -> Batch:
-    """Metric points and (when the store keeps them) their rollups, with per-series deltas."""
-    histograms: dict[int, Any] = {}
-    rows, resources = _metric_rows(data, cache, histograms if store.rollups else None)
-    return _MetricBatch(rows, resources, cache, store, histograms)
+    """Metric points and (when the store keeps rollups) their marks and new series."""
+    if store.rollups:
+        return _MarkedMetricBatch(data, cache, store)
+    rows, resources = _metric_rows(data, cache)
+    return Batch(len(rows), [(RESOURCE_UPSERT, resources), (METRIC_INSERT, rows)])
 
 
 def log_batch(records: Sequence[Any], cache: ResourceCache, store: SQLiteStore) -> Batch:

@@ -298,7 +298,8 @@ def metric_series(
     """Points of one metric by time, filtered on attributes in Python (exact, NaN-safe)."""
     rows = conn.execute(
         "SELECT name, unit, kind, temporality, monotonic, start_ns, time_ns, attributes, value, histogram,"
-        " resource_id FROM metric_points WHERE name = ? AND time_ns >= ? AND time_ns < ? ORDER BY time_ns, id",
+        " resource_id FROM metric_points WHERE name = ? AND mark IN (0,1,2,3,4,5,6,7) AND time_ns >= ? AND time_ns < ?"
+        " ORDER BY time_ns, id",  # the (name, mark, time_ns) index: one range per mark
         (name, start_ns or 0, _INT64_MAX if end_ns is None else end_ns),
     )
     resources = _Resources(conn)

@@ -150,6 +150,9 @@ def apply(store: SQLiteStore, policy: Retention, *, now_ns: int | None = None) -
     if policy.max_age_s is not None:
         cutoff = now - int(policy.max_age_s * 1e9)
         for table, column in TABLES.items():
+            if table == "metric_points":
+                complete = _prune_points(store, policy, now, cutoff, deleted, deadline) and complete
+                continue
             statement = (
                 f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE {column} < ? ORDER BY {column} LIMIT ?)"
             )
@@ -174,6 +177,37 @@ def apply(store: SQLiteStore, policy: Retention, *, now_ns: int | None = None) -
     return RetentionResult(deleted=deleted, used_bytes=used, complete=complete)
 
 
+def _prune_points(store: SQLiteStore, policy: Retention, now: int, cutoff: int, deleted: dict[str, int],
+                  deadline: float) -> bool:  # fmt: skip
+    """Delete unmarked metric points older than ``cutoff``, marked ones (the rollups) past both age bounds.
+
+    Name by name over the ``(name, mark, time_ns)`` index; ``False`` when the pass ran out of time.
+    """
+    assert policy.max_age_s is not None
+    bounds = [("mark = 0", cutoff)]
+    if policy.rollup_max_age_s is not None:
+        bounds.append(("mark IN (1,2,3,4,5,6,7)", now - int(max(policy.max_age_s, policy.rollup_max_age_s) * 1e9)))
+    names = [row[0] for row in store._transaction(_names, write=False)]
+    for name in names:
+        for marks, before in bounds:
+            statement = (
+                f"DELETE FROM metric_points WHERE id IN (SELECT id FROM metric_points WHERE name = ? AND {marks}"
+                " AND time_ns < ? LIMIT ?)"
+            )
+            while True:
+                n = _rowcount(store, statement, (name, before, policy.chunk_rows))
+                deleted["metric_points"] += n
+                if n < policy.chunk_rows:
+                    break
+                if time.monotonic() > deadline:
+                    return False
+    return True
+
+
+def _names(conn: sqlite3.Connection) -> list[tuple[str]]:
+    return conn.execute("SELECT DISTINCT name FROM metric_points").fetchall()
+
+
 def _prune_rollups(store: SQLiteStore, policy: Retention, now: int, deleted: dict[str, int]) -> None:
     """Delete rollup buckets past their age, never one that a remaining raw row still feeds.
 
@@ -189,8 +223,8 @@ def _prune_rollups(store: SQLiteStore, policy: Retention, now: int, deleted: dic
             cutoff = (now - int(age * 1e9)) // width * width
             if oldest is not None:
                 cutoff = min(cutoff, oldest // width * width)  # the bucket of the oldest raw row stays
-            if step == STEPS_S[0] and table != "span_error_rollups":  # sum them up before their 10 s rows go
-                _close(store, "metric" if table == "metric_rollups" else "span", cutoff)
+            if step == STEPS_S[0] and table == "span_rollups":  # sum them up before their 10 s rows go
+                _close(store, "span", cutoff)  # (metric_rollups, schema 4's, are closed once at the move to 5)
             # the rollups of series still known only (metric_rollups is keyed (step, bucket_ns, series_id))
             where = "series_id IN (SELECT id FROM metric_series) AND " if table == "metric_rollups" else ""
             deleted[table] += _rowcount(
@@ -238,7 +272,7 @@ def _delete_ids_below(store: SQLiteStore, table: str, lo: int, stop: int, chunk:
     return total
 
 
-def _rowcount(store: SQLiteStore, sql: str, params: tuple[int, ...]) -> int:
+def _rowcount(store: SQLiteStore, sql: str, params: tuple[Any, ...]) -> int:
     def run(conn: sqlite3.Connection) -> int:
         return int(conn.execute(sql, params).rowcount)
 

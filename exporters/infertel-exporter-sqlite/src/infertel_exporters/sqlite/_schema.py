@@ -14,11 +14,12 @@ from typing import Any
 
 from infertel_exporters.sqlite._metric_rollups import migrate_to_v4
 from infertel_exporters.sqlite._migrate import migrate_to_v2
+from infertel_exporters.sqlite._migrate_v5 import migrate_to_v5
 from infertel_exporters.sqlite._tiers import migrate_to_v3
 
 _logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """Current ``PRAGMA user_version``; bump it and add a step to ``_MIGRATIONS`` when the schema changes."""
 
 _CREATE_V1 = (
@@ -89,7 +90,7 @@ _CREATE_V1 = (
 
 # version reached -> statements that bring version - 1 to it (version 1 creates everything);
 # a callable step runs Python over the connection (inside the migration's transaction).
-_MIGRATIONS: dict[int, Any] = {1: _CREATE_V1, 2: migrate_to_v2, 3: migrate_to_v3, 4: migrate_to_v4}
+_MIGRATIONS: dict[int, Any] = {1: _CREATE_V1, 2: migrate_to_v2, 3: migrate_to_v3, 4: migrate_to_v4, 5: migrate_to_v5}
 
 
 class StoreError(Exception):

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from infertel_exporters.sqlite import _queries
-from infertel_exporters.sqlite._metric_rollups import MetricState, register_functions
+from infertel_exporters.sqlite._metric_marks import Marks
+from infertel_exporters.sqlite._metric_rollups import register_functions
 from infertel_exporters.sqlite._queries import MetricPoint, StoredLog, StoredSpan
 from infertel_exporters.sqlite._read_api import ReadAPI
 from infertel_exporters.sqlite._retention import Housekeeper, Retention, RetentionResult, apply
@@ -62,7 +63,7 @@ class SQLiteStore(ReadAPI):
         self._read_only = bool(read_only)
         self.rollups = bool(rollups)
         """Whether writes through this store also write the rollups (``False`` only to measure their cost)."""
-        self._metric_state = MetricState()
+        self._metric_marks = Marks()
         self._retention = retention
         self._timeout_millis = int(timeout_millis)
         self._lock = threading.Lock()
@@ -217,7 +218,7 @@ class SQLiteStore(ReadAPI):
         self._lock = threading.Lock()
         self._housekeeper_lock = threading.Lock()
         self._housekeeper = None
-        self._metric_state = MetricState()
+        self._metric_marks = Marks()
 
     # --- read API ----------------------------------------------------------------------------
 
