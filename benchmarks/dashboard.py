@@ -40,6 +40,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from opentelemetry.sdk.metrics.export import (
+    AggregationTemporality,
+    Histogram,
+    HistogramDataPoint,
+    Metric,
+    MetricsData,
+    ResourceMetrics,
+    ScopeMetrics,
+)
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
@@ -205,7 +214,9 @@ def prepare_store(path: Path, *, hours: float, rate: float, valid_h: float) -> d
     tmp = path.with_suffix(".tmp")
     print(f"filling {path} ({hours + valid_h:g} h at {rate:g} requests/s; minutes) ...", flush=True)
     t0 = time.perf_counter()
-    fill(tmp, hours=hours + valid_h, rate=rate, end_ns=now + int(valid_h * 3600e9))
+    end = now // 60_000_000_000 * 60_000_000_000 + int(valid_h * 3600e9)
+    fill(tmp, hours=hours + valid_h, rate=rate, end_ns=end)
+    add_histogram(tmp, end - int((hours + valid_h) * 3600e9), end, rate)
     with contextlib.closing(sqlite3.connect(tmp)) as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     for suffix in ("", "-wal", "-shm"):
@@ -216,6 +227,57 @@ def prepare_store(path: Path, *, hours: float, rate: float, valid_h: float) -> d
     facts = _store_facts(path)
     print(f"  {facts['spans']:,} spans in {time.perf_counter() - t0:.0f} s", flush=True)
     return facts
+
+
+GAUGE = "infertel.gen_ai.in_flight"
+"""The filler's gauge (per process and model, every 10 s)."""
+HISTOGRAM = "gen_ai.client.operation.duration"
+"""A histogram metric added to the store (the filler writes a gauge and a counter): per process and model."""
+HISTOGRAM_BOUNDS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92)
+STORE_EXTRA = "h1"
+"""Part of the cache key: what this module adds to ``_fill_store``'s store (the histogram)."""
+
+
+def add_histogram(path: Path, start_ns: int, end_ns: int, rate: float, seed: int = 1) -> int:
+    """Write ``HISTOGRAM`` points every 10 s from ``start_ns`` to ``end_ns`` through ``SQLiteMetricExporter``.
+
+    The same 3 services x 2 processes and 10 models as ``_fill_store`` (same resources, so the same
+    resource rows), cumulative, ``rate`` requests/s spread over them. Returns the points written.
+    """
+    from _fill_store import SCOPE as FILL_SCOPE  # type: ignore[import-not-found]
+
+    from infertel_exporters.sqlite import SQLiteMetricExporter
+
+    rng = random.Random(seed)
+    resources = [Resource({"service.name": f"svc-{s}", "service.instance.id": f"svc-{s}-{p}",
+                           "process.pid": 1000 + 10 * s + p, "host.name": f"host-{s}"})
+                 for s in range(3) for p in range(2)]  # fmt: skip
+    models = [f"model-{i}" for i in range(10)]
+    state = {(r, m): [0, 0.0, [0] * (len(HISTOGRAM_BOUNDS) + 1)] for r in range(len(resources)) for m in models}
+    per_tick = rate * 10 / len(state)
+    exporter = SQLiteMetricExporter(path, retention=None)
+    written = 0
+    for tick in range(start_ns + 10_000_000_000, end_ns + 1, 10_000_000_000):
+        out = []
+        for r, resource in enumerate(resources):
+            points = []
+            for m in models:
+                count, total, counts = state[(r, m)]
+                for _ in range(int(per_tick) + (rng.random() < per_tick % 1)):
+                    x = rng.lognormvariate(-0.4, 0.8)
+                    counts[sum(1 for b in HISTOGRAM_BOUNDS if x > b)] += 1
+                    count, total = count + 1, total + x
+                state[(r, m)][:2] = count, total
+                attributes = {"gen_ai.request.model": m, "gen_ai.operation.name": "chat"}
+                points.append(HistogramDataPoint(attributes, start_ns, tick, count, total, list(counts),
+                                                 HISTOGRAM_BOUNDS, 0.0, 0.0))  # fmt: skip
+            metric = Metric(HISTOGRAM, "", "s", Histogram(points, AggregationTemporality.CUMULATIVE))
+            out.append(ResourceMetrics(resource, [ScopeMetrics(FILL_SCOPE, [metric], "")], ""))
+            written += len(points)
+        if exporter.export(MetricsData(out)).name != "SUCCESS":
+            raise RuntimeError("the store refused a metric batch (see the log above)")
+    exporter.shutdown()
+    return written
 
 
 # --- measuring --------------------------------------------------------------------------------------------------
@@ -345,6 +407,13 @@ TARGETS: tuple[tuple[str, str, float, str], ...] = (
     ("api/overview, 24 h", "/api/overview?range=24h", 0.010, REFERENCE_API),
     ("api/metrics latency_p95, 1 h", "/api/metrics?query=latency_p95&range=1h", 0.010, REFERENCE_API),
     ("api/metrics requests_per_s, 24 h", "/api/metrics?query=requests_per_s&range=24h", 0.010, REFERENCE_API),
+    ("api/metrics in_flight (gauge last), 1 h", "/api/metrics?query=in_flight&range=1h", 0.010, REFERENCE_API),
+    ("api/metrics gauge avg, 1 h", f"/api/metrics?query=metric:{GAUGE}&range=1h", 0.010, REFERENCE_API),
+    ("api/metrics gauge avg, 24 h", f"/api/metrics?query=metric:{GAUGE}&range=24h", 0.010, REFERENCE_API),
+    ("api/metrics counter rate, 1 h", "/api/metrics?query=metric:infertel.requests&range=1h", 0.010, REFERENCE_API),
+    ("api/metrics counter rate, 24 h", "/api/metrics?query=metric:infertel.requests&range=24h", 0.010, REFERENCE_API),
+    ("api/metrics histogram p95, 1 h", f"/api/metrics?query=metric:{HISTOGRAM}&range=1h", 0.010, REFERENCE_API),
+    ("api/metrics histogram p95, 24 h", f"/api/metrics?query=metric:{HISTOGRAM}&range=24h", 0.010, REFERENCE_API),
     ("api/traces, newest 50", "/api/traces", 0.010, REFERENCE_API),
     ("api/traces?model=, newest 50", "/api/traces?model=model-3", 0.010, REFERENCE_API),
     ("api/traces/{id}, 200 spans", f"/api/traces/{BIG_TRACE_ID:032x}", 0.010, REFERENCE_API),
@@ -363,7 +432,7 @@ def main() -> int:
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target fails (default: report only)")
     parser.add_argument("--no-ingest", action="store_true", help="skip the rollup ingest cost (HTTP figures only)")
     args = parser.parse_args()
-    name = f"bench-dashboard-{VERSION}-{schema_fingerprint()}-{args.hours:g}h-{args.rate:g}rps.db"
+    name = f"bench-dashboard-{VERSION}{STORE_EXTRA}-{schema_fingerprint()}-{args.hours:g}h-{args.rate:g}rps.db"
     path = args.store or REPO / ".cache" / name
     facts = prepare_store(path, hours=args.hours, rate=args.rate, valid_h=args.valid_hours)
     rows = []

@@ -23,6 +23,8 @@ from itertools import groupby
 from operator import itemgetter, sub
 from typing import Any
 
+from infertel_exporters.sqlite._metric_cache import KEPT, MetricPieces, Piece
+
 _S = 1_000_000_000
 _ALL = "mark IN (0,1,2,3,4,5,6,7)"
 _COLUMNS = "resource_id, attributes, time_ns, value, histogram, mark, base"
@@ -91,13 +93,14 @@ def marked_rows(conn: sqlite3.Connection, name: str, level: int, lo: int, hi: in
 
 def buckets(
     conn: sqlite3.Connection, name: str, kind: str, counted: bool, tier: int, lo: int, hi: int,
-    series: set[tuple[int, str]],
+    series: set[tuple[int, str]], reuse: MetricPieces | None = KEPT,
 ) -> dict[tuple[int, str], dict[int, list[Any]]]:  # fmt: skip
     """Per series ``(resource id, attributes)`` and rollup bucket start: the bucket's figures.
 
     Counters and histograms: ``[increase, counts increase or None, sum increase]``. Gauges (and
     non-monotonic sums): ``[count, sum, min, max, last, last_ns]``. Buckets of width ``tier`` seconds
-    starting in ``[lo, hi)``; ``lo`` is a multiple of the width.
+    starting in ``[lo, hi)``; ``lo`` is a multiple of the width. Closed coarse buckets are kept in
+    ``reuse`` between calls (checked on each; ``None`` reads everything afresh).
     """
     width = tier * _S
     end = -(-hi // width) * width
@@ -132,71 +135,135 @@ def buckets(
                 continue
             _add(out.setdefault(key, {}), t - t % width, now, prev, mark >= 4, hist)
         return out
+    return _coarse(conn, name, hist, counted, tier, lo, end, series, reuse)
+
+
+def _coarse(conn: sqlite3.Connection, name: str, hist: bool, counted: bool, tier: int, lo: int, end: int,
+            series: set[tuple[int, str]], reuse: MetricPieces | None,
+            ) -> dict[tuple[int, str], dict[int, list[Any]]]:  # fmt: skip
+    """1 min / 10 min / 1 h buckets from the marked points, closed ones kept in ``reuse`` (``_metric_cache``)."""
+    width = tier * _S
     level = {60: 1, 600: 2, 3600: 3}[tier]
+    marks = ",".join(map(str, range(level, 8)))
+    known = max(lo, end - 2 * width)  # points before it are kept; later ones may still arrive, read every call
+    key = (id(conn), name, hist, counted, tier)
+    piece = reuse.get(key) if reuse is not None else None
+    if piece is not None and reuse is not None:
+        if piece.conn is conn and piece.lo_ns <= lo <= piece.known_ns <= known:
+            check = conn.execute(
+                f"SELECT count(*), coalesce(sum(id), 0) FROM metric_points WHERE name = ? AND mark IN ({marks})"
+                " AND time_ns >= ? AND time_ns < ?",
+                (name, lo, piece.known_ns),
+            ).fetchone()
+            fingerprints = [fp for b, fp in piece.fingerprints.items() if b >= lo]
+            if tuple(check) != (sum(fp[0] for fp in fingerprints), sum(fp[1] for fp in fingerprints)):
+                piece = None
+        else:
+            piece = None
+        reuse.hit(piece is not None)
+    start = piece.known_ns if piece is not None else lo
     own = "histogram" if hist else "value"
     rows = conn.execute(  # up to the next bucket's first marked points: their base closes this range's last bucket
-        f"SELECT resource_id, attributes, time_ns, {own}, mark, base FROM metric_points WHERE name = ?"
-        f" AND mark IN ({','.join(map(str, range(level, 8)))}) AND time_ns >= ? AND time_ns < ?"
-        " ORDER BY resource_id, attributes, time_ns, id",
-        (name, lo, end + width),
+        f"SELECT resource_id, attributes, time_ns, {own}, mark, base, id FROM metric_points WHERE name = ?"
+        f" AND mark IN ({marks}) AND time_ns >= ? AND time_ns < ? ORDER BY resource_id, attributes, time_ns, id",
+        (name, start, end + width),
     )
-    kept: dict[tuple[int, str], list[tuple[Any, ...]]] = {}  # per series, its marked points in time order
-    for key, group in groupby(rows, key=_SERIES):
-        if key in series:
-            kept[key] = list(group)
-    open_series = {key: g[-1][2] for key, g in kept.items() if g[-1][2] < end}
-    latest = _latest(conn, name, level, open_series, end) if open_series else {}
-    for key, g in kept.items():
-        times = [r[2] for r in g]
-        n = bisect_left(times, end)  # the points in range; the ones after only close the last segment
-        if not n:
-            continue
-        values = [r[3] for r in g]
-        marks = [r[4] for r in g]
-        bases = [r[5] for r in g]
-        final = len(g) - 1
-        found = latest.get(key) if n > final else None
-        target = out[key] = {}
-        for i in range(n):
-            t = times[i]
+    groups: dict[tuple[int, str], list[tuple[Any, ...]]] = {}  # per series, its marked points in time order
+    if piece is not None:
+        for key_s, tail in piece.tails.items():
+            trimmed = tail[bisect_left([r[2] for r in tail], lo) :] if tail and tail[0][2] < lo else tail
+            if trimmed:
+                groups[key_s] = trimmed
+    fingerprints = {b: fp for b, fp in piece.fingerprints.items() if b >= lo} if piece is not None else {}
+    for key_s, group in groupby(rows, key=_SERIES):
+        g = list(group)
+        have = groups.get(key_s)
+        groups[key_s] = g if have is None else have + g
+        for r in g:
+            t = r[2]
+            if t >= known:
+                break
             b = t - t % width
-            if i < final:  # the segment closes at the next marked point: its base is this series' previous value
-                c, next_t = bases[i + 1], times[i + 1]
-                if c is None or (not counted and next_t - next_t % width == b):
-                    c, cns = values[i], t  # a restart without a previous value (a gauge: the same bucket)
-                else:
-                    cns = next_t - 1
-            elif found is not None:  # the series' latest point
-                c, cns = (found[2] if hist else found[1]), found[0]
-            else:
-                c, cns = values[i], t
-            if not counted:
-                value = values[i]
-                if value is None:
-                    continue
-                acc = target.get(b)
-                if acc is None:
-                    target[b] = [1, value, value, value, c, cns]
-                else:
-                    acc[0] += 1
-                    acc[1] += value
-                    if value < acc[2]:
-                        acc[2] = value
-                    if value > acc[3]:
-                        acc[3] = value
-                    if cns >= acc[5]:
-                        acc[4], acc[5] = c, cns
-            elif hist:
-                _add(target, b, _parse(hists, c), _parse(hists, bases[i]), marks[i] >= 4, True)
-            else:
-                base = bases[i]
-                delta = c if marks[i] >= 4 or base is None else c - base
-                acc = target.get(b)
-                if acc is None:
-                    target[b] = [delta, None, None]
-                else:
-                    acc[0] += delta
+            fp = fingerprints.get(b)
+            fingerprints[b] = (1, r[6]) if fp is None else (fp[0] + 1, fp[1] + r[6])
+    open_series = {k: g[-1][2] for k, g in groups.items() if k in series and g[-1][2] < end}
+    latest = _latest(conn, name, level, open_series, end) if open_series else {}
+    out: dict[tuple[int, str], dict[int, list[Any]]] = {}
+    closed: dict[tuple[int, str], dict[int, list[Any]]] = {}
+    tails: dict[tuple[int, str], list[tuple[Any, ...]]] = {}
+    hists: dict[str, Hist] = {}
+    for key_s, g in groups.items():
+        kept = piece.closed.get(key_s) if piece is not None else None
+        kept = {b: f for b, f in kept.items() if b >= lo} if kept else {}
+        times = [r[2] for r in g]
+        figures = _figures(g, times, width, end, counted, hist, latest.get(key_s), hists)
+        if key_s in series and (kept or figures):
+            out[key_s] = {**kept, **figures}
+        k = bisect_left(times, known)  # the rows before ``known``; a bucket is closed when its last has a successor
+        if k:
+            u = times[k - 1] - times[k - 1] % width  # the first bucket not closed
+            kept.update((b, f) for b, f in figures.items() if b < u)
+            tails[key_s] = g[bisect_left(times, u) : k]
+        if kept:
+            closed[key_s] = kept
+    if reuse is not None:
+        reuse.put(key, Piece(conn, lo, known, fingerprints, closed, tails))
     return out
+
+
+def _figures(g: list[tuple[Any, ...]], times: list[int], width: int, end: int, counted: bool, hist: bool,
+             found: tuple[int, Any, Any] | None, hists: dict[str, Hist]) -> dict[int, list[Any]]:  # fmt: skip
+    """One series' buckets (starting before ``end``) from its marked points ``g``, oldest first."""
+    n = bisect_left(times, end)  # the points in range; the ones after only close the last segment
+    target: dict[int, list[Any]] = {}
+    if not n:
+        return target
+    values = [r[3] for r in g]
+    marks = [r[4] for r in g]
+    bases = [r[5] for r in g]
+    final = len(g) - 1
+    if n <= final:
+        found = None
+    for i in range(n):
+        t = times[i]
+        b = t - t % width
+        if i < final:  # the segment closes at the next marked point: its base is this series' previous value
+            c, next_t = bases[i + 1], times[i + 1]
+            if c is None or (not counted and next_t - next_t % width == b):
+                c, cns = values[i], t  # a restart without a previous value (a gauge: the same bucket)
+            else:
+                cns = next_t - 1
+        elif found is not None:  # the series' latest point
+            c, cns = (found[2] if hist else found[1]), found[0]
+        else:
+            c, cns = values[i], t
+        if not counted:
+            value = values[i]
+            if value is None:
+                continue
+            acc = target.get(b)
+            if acc is None:
+                target[b] = [1, value, value, value, c, cns]
+            else:
+                acc[0] += 1
+                acc[1] += value
+                if value < acc[2]:
+                    acc[2] = value
+                if value > acc[3]:
+                    acc[3] = value
+                if cns >= acc[5]:
+                    acc[4], acc[5] = c, cns
+        elif hist:
+            _add(target, b, _parse(hists, c), _parse(hists, bases[i]), marks[i] >= 4, True)
+        else:
+            base = bases[i]
+            delta = c if marks[i] >= 4 or base is None else c - base
+            acc = target.get(b)
+            if acc is None:
+                target[b] = [delta, None, None]
+            else:
+                acc[0] += delta
+    return target
 
 
 def _add(target: dict[int, list[Any]], b: int, now: Any, prev: Any, restart: bool, hist: bool) -> None:

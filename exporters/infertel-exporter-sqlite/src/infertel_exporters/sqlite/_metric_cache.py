@@ -1,0 +1,127 @@
+"""Closed 1 min / 10 min / 1 h bucket figures of ``metric:`` reads, kept between calls and checked on each.
+
+A coarse bucket's figures come from the series' marked points in it and the next marked point after
+it (``_metric_read``). Once that next point is older than the last two buckets of the range read, the
+figures are kept (:class:`MetricPieces`), with the marked points that come after the last such
+bucket of each series (its "tail"), and one fingerprint per bucket: the count and the sum of the row
+ids of the metric's marked points in it. The next call over a range that starts at or after the kept
+one checks with one index-only read that the marked points before the kept boundary are still the
+same (count and id sum over the range), and then reads only the marked points after it. Points are
+only ever inserted (a new id) or deleted by retention, so data landing late in a kept bucket moves
+the count and the sum: everything is read afresh at once, never served stale.
+
+Example:
+    >>> pieces = MetricPieces(max_entries=4)
+    >>> pieces.stats()
+    {'hits': 0, 'misses': 0}
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+Series = tuple[int, str]
+
+MAX_ITEMS = 200_000
+"""Kept figures and tail rows per entry at most: a read over more series and buckets is not kept."""
+
+
+@dataclass
+class Piece:
+    """What one read kept: figures of closed buckets and the marked points after them, both before ``known_ns``.
+
+    Attributes:
+        conn: The connection it was read on (held so that its ``id``, part of the key, is not reused).
+        lo_ns: Start of the range read (a bucket start).
+        known_ns: The boundary (a bucket start): marked points before it are in ``fingerprints``.
+        fingerprints: Per bucket start in ``[lo_ns, known_ns)``: ``(count, sum of ids)`` of its marked points.
+        closed: Per series, per closed bucket start: its figures (never changed once kept).
+        tails: Per series, its marked points in ``[first bucket not closed, known_ns)``, oldest first.
+    """
+
+    conn: sqlite3.Connection
+    lo_ns: int
+    known_ns: int
+    fingerprints: dict[int, tuple[int, int]]
+    closed: dict[Series, dict[int, list[Any]]]
+    tails: dict[Series, list[tuple[Any, ...]]]
+
+
+class MetricPieces:
+    """Kept coarse ``metric:`` figures per connection, metric and bucket width; least recently used out first.
+
+    Threading: any number of threads; the lock guards the dictionary only, never a query. A forked
+    child starts empty (with a fresh lock).
+
+    Example:
+        >>> pieces = MetricPieces(max_entries=2)
+        >>> pieces.get(("k",)) is None
+        True
+    """
+
+    def __init__(self, max_entries: int = 64) -> None:
+        self._entries: OrderedDict[tuple[Any, ...], Piece] = OrderedDict()
+        self._max = max_entries
+        self._lock = threading.Lock()
+        self._hits = 0
+        self._misses = 0
+
+    def get(self, key: tuple[Any, ...]) -> Piece | None:
+        """The piece kept under ``key`` (checked by the caller: :meth:`hit` or :meth:`miss` counts the outcome)."""
+        with self._lock:
+            piece = self._entries.get(key)
+            if piece is not None:
+                self._entries.move_to_end(key)
+            return piece
+
+    def hit(self, reused: bool) -> None:
+        """Count one lookup: the kept piece was ``reused``, or not."""
+        with self._lock:
+            if reused:
+                self._hits += 1
+            else:
+                self._misses += 1
+
+    def put(self, key: tuple[Any, ...], piece: Piece) -> None:
+        """Keep ``piece`` under ``key`` (dropped when it holds more than ``MAX_ITEMS`` figures and rows)."""
+        size = sum(map(len, piece.closed.values())) + sum(map(len, piece.tails.values()))
+        with self._lock:
+            if size > MAX_ITEMS:
+                self._entries.pop(key, None)
+                return
+            self._entries[key] = piece
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._max:
+                self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    def stats(self) -> dict[str, int]:
+        """Hits and misses since the start (or the last :meth:`clear`)."""
+        with self._lock:
+            return {"hits": self._hits, "misses": self._misses}
+
+    def clear(self) -> None:
+        """Forget every entry and the counts."""
+        with self._lock:
+            self._entries.clear()
+            self._hits = self._misses = 0
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()  # the parent's may have been held by another thread at fork()
+        self._entries = OrderedDict()
+        self._hits = self._misses = 0
+
+
+KEPT = MetricPieces()
+"""The process' kept coarse metric figures (every store, every connection: entries are keyed by connection)."""
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=KEPT._after_fork)
