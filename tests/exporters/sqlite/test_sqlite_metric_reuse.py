@@ -17,7 +17,7 @@ from opentelemetry.sdk.resources import Resource
 
 from infertel import semconv
 from infertel_exporters.sqlite import SQLiteMetricExporter, SQLiteStore, _metric_cache, _metric_read
-from infertel_exporters.sqlite._metric_cache import MetricPieces, Piece
+from infertel_exporters.sqlite._metric_cache import MetricPieces, Piece, SettledSteps
 
 S = 10**9
 T0 = 490_300 * 3600 * S  # a multiple of 1 h
@@ -143,9 +143,60 @@ def test_store_timeseries_reuses_kept_buckets_and_matches_a_cold_read(tmp_path: 
     assert sum(v is not None for s in cold[0] for _, v in s.points) == 2 * 61  # 2 models, 61 minutes
 
 
+STORE_READS = [  # (query, range s, step s, group_by, where): the dashboard's and other steps, labels and filters
+    ("metric:infertel.requests", 3600, 60, ("model",), None),
+    ("metric:infertel.requests", 6 * 3600, 1800, ("service",), None),
+    ("metric:infertel.requests:avg", 3600, 120, (), None),
+    ("metric:gen_ai.server.request.duration", 3600, 60, ("model",), None),
+    ("metric:gen_ai.server.request.duration:p50", 24 * 3600, 1800, ("model", "service"), None),
+    ("metric:gen_ai.server.request.duration:p99", 3600, 600, (), {"service": "api"}),
+    ("in_flight", 3600, 60, ("model",), None),
+    ("metric:infertel.gen_ai.in_flight", 24 * 3600, 1800, ("model",), None),
+    ("metric:infertel.gen_ai.in_flight:max", 3600, 180, ("service",), {"model": "m1"}),
+    ("metric:infertel.gen_ai.in_flight:last", 24 * 3600, 3600, (), None),
+]
+
+
+def test_store_reads_with_kept_steps_match_cold_reads_while_points_arrive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "w.db"
+    processes = [Process(Resource({"service.name": "api", "process.pid": 1}), 0),
+                 Process(Resource({"service.name": "batch"}), 2)]  # fmt: skip
+    exporter = SQLiteMetricExporter(path, retention=None)
+    exporter.store.counts()
+    _metric_cache.clear()
+    compared = 0
+    with SQLiteStore(path, read_only=True) as reader:
+        for k in range(1, 100 * 6 + 1):  # 100 minutes of exports every 10 s (batch: every 30 s)
+            t = T0 + (10 * k - 3) * S
+            for i, process in enumerate(processes):
+                if i == 0 or k % 3 == 0:
+                    assert exporter.export(process.collect(t)).name == "SUCCESS"
+            if k == 450:  # a late export of a new process, 30 minutes back: kept buckets and steps read afresh
+                late = Process(Resource({"service.name": "api", "process.pid": 3}), 1)
+                assert exporter.export(late.collect(t - 1800 * S)).name == "SUCCESS"
+            if k % 5 == 0 or k == 450:
+                end = t + 2 * S
+                for query, span, step, group_by, where in STORE_READS:
+                    got = reader.timeseries(query, max(T0, end - span * S), end, step, group_by=group_by, where=where)
+                    with monkeypatch.context() as cold:  # the same read with nothing kept
+                        cold.setattr(_metric_cache, "KEPT", MetricPieces())
+                        cold.setattr(_metric_cache, "STEPS", SettledSteps())
+                        want = reader.timeseries(query, max(T0, end - span * S), end, step, group_by=group_by,
+                                                 where=where)  # fmt: skip
+                    assert got == want, (k, query, step)
+                    compared += sum(v is not None for s in want for _, v in s.points)
+    exporter.shutdown()
+    assert compared > 30_000
+    assert len(_metric_cache.STEPS) == len(STORE_READS)
+    assert _metric_cache.KEPT.stats()["hits"] > 10 * _metric_cache.KEPT.stats()["misses"]
+    _metric_cache.clear()
+
+
 def _piece(items: int) -> Piece:
     conn = sqlite3.connect(":memory:")
-    return Piece(conn, 0, 60 * S, {}, {(1, "{}"): {b * 60 * S: [1, None, None] for b in range(items)}}, {})
+    return Piece(conn, 0, 60 * S, {}, {(1, "{}"): {b * 60 * S: [1, None, None] for b in range(items)}}, {}, object())
 
 
 def test_kept_pieces_are_bounded() -> None:

@@ -42,6 +42,8 @@ class Piece:
         fingerprints: Per bucket start in ``[lo_ns, known_ns)``: ``(count, sum of ids)`` of its marked points.
         closed: Per series, per closed bucket start: its figures (never changed once kept).
         tails: Per series, its marked points in ``[first bucket not closed, known_ns)``, oldest first.
+        generation: The same object from a read afresh through every later read that reused it: while it
+            stays, the marked points before each read's ``known_ns`` have not changed.
     """
 
     conn: sqlite3.Connection
@@ -50,6 +52,7 @@ class Piece:
     fingerprints: dict[int, tuple[int, int]]
     closed: dict[Series, dict[int, list[Any]]]
     tails: dict[Series, list[tuple[Any, ...]]]
+    generation: object
 
 
 class MetricPieces:
@@ -120,8 +123,82 @@ class MetricPieces:
         self._hits = self._misses = 0
 
 
+@dataclass
+class Steps:
+    """A ``metric:`` read's values per label group and step bucket start, for step buckets in ``[lo_ns, cut_ns)``.
+
+    Valid while the coarse buckets under them are of the same ``generation`` (see :class:`Piece`).
+    """
+
+    conn: sqlite3.Connection
+    generation: object
+    lo_ns: int
+    cut_ns: int
+    values: dict[tuple[str, ...], dict[int, Any]]
+
+
+class SettledSteps:
+    """Kept step values of settled buckets per connection and query; least recently used out first.
+
+    Threading: any number of threads; the lock guards the dictionary only. A forked child starts empty.
+
+    Example:
+        >>> SettledSteps(max_entries=2).get(("k",)) is None
+        True
+    """
+
+    def __init__(self, max_entries: int = 128) -> None:
+        self._entries: OrderedDict[tuple[Any, ...], Steps] = OrderedDict()
+        self._max = max_entries
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> Steps | None:
+        """The values kept under ``key`` (the caller checks their generation and range)."""
+        with self._lock:
+            steps = self._entries.get(key)
+            if steps is not None:
+                self._entries.move_to_end(key)
+            return steps
+
+    def put(self, key: tuple[Any, ...], steps: Steps) -> None:
+        """Keep ``steps`` under ``key`` (dropped when it holds more than ``MAX_ITEMS`` values)."""
+        size = sum(map(len, steps.values.values()))
+        with self._lock:
+            if size > MAX_ITEMS:
+                self._entries.pop(key, None)
+                return
+            self._entries[key] = steps
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._max:
+                self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    def clear(self) -> None:
+        """Forget every entry."""
+        with self._lock:
+            self._entries.clear()
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()
+        self._entries = OrderedDict()
+
+
 KEPT = MetricPieces()
 """The process' kept coarse metric figures (every store, every connection: entries are keyed by connection)."""
 
+STEPS = SettledSteps()
+"""The process' kept step values of settled buckets (keyed by connection, metric, stat, step and labels)."""
+
+
+def clear() -> None:
+    """Forget everything kept (both levels) and the counts."""
+    KEPT.clear()
+    STEPS.clear()
+
+
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=KEPT._after_fork)
+    os.register_at_fork(after_in_child=STEPS._after_fork)

@@ -1,7 +1,9 @@
 """``SQLiteStore.timeseries("metric:<name>[:<stat>]")``: per label group and step, over the series of a metric.
 
 The rollup buckets of each series come from ``_metric_read`` (schema 5: raw and marked points); in a
-store migrated from schema 4, step buckets before its switch time from ``_metric_legacy``.
+store migrated from schema 4, step buckets before its switch time from ``_metric_legacy``. Closed
+coarse buckets are kept between calls (``_metric_cache.KEPT``), and so are the values of the step
+buckets made only of them (``_metric_cache.STEPS``), both checked on every call.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
-from infertel_exporters.sqlite import _metric_legacy, _metric_read
+from infertel_exporters.sqlite import _metric_cache, _metric_legacy, _metric_read
 from infertel_exporters.sqlite._analytics import _QUANTILES, METRIC_STATS, Series, _series_label
 from infertel_exporters.sqlite._buckets import quantile
 
@@ -80,29 +82,38 @@ def _read(conn: sqlite3.Connection, name: str, kind: str, monotonic: Any, stat: 
     grouped: dict[tuple[str, ...], dict[int, Any]] = {key: {} for key in labels.values()}
     if hist and not counted:  # a histogram has no average, minimum, maximum or latest value
         return _series(grouped, group_by, buckets)
-    per_series = _metric_read.buckets(conn, name, kind, counted, tier, buckets[0], end_ns, set(labels))
+    settled: dict[str, Any] = {}
+    per_series = _metric_read.buckets(conn, name, kind, counted, tier, buckets[0], end_ns, set(labels),
+                                      reuse=_metric_cache.KEPT, settled=settled)  # fmt: skip
+    first = buckets[0]
+    step_key = (id(conn), name, stat, tier, step_ns, group_by, tuple(sorted(where.items())) if where else ())
+    kept = _metric_cache.STEPS.get(step_key) if settled else None
+    if kept is not None:
+        same = kept.conn is conn and kept.generation is settled["generation"]
+        kept = kept if same and kept.lo_ns <= first else None
+    skip = max(first, kept.cut_ns) if kept is not None else first  # step buckets before it: kept values
     acc: dict[tuple[tuple[str, ...], int], list[Any]] = {}
     width = tier * 1_000_000_000
     if step_ns == width and (stat == "rate" or (stat == "last" and not counted)):  # the dashboard's charts
-        index, first = (0 if stat == "rate" else 4), buckets[0]
+        index = 0 if stat == "rate" else 4
         sums: dict[tuple[tuple[str, ...], int], Any] = {}
         for key, figures in per_series.items():
             label = labels[key]
             for b, fig in figures.items():
-                if first <= b < end_ns:
+                if skip <= b < end_ns:
                     group_key = (label, b)
                     sums[group_key] = sums.get(group_key, 0) + fig[index]
         step_s_rate = step_ns / 1e9
         for (group, b), total in sums.items():
             grouped[group][b] = total / step_s_rate if stat == "rate" else total
-        return _series(grouped, group_by, buckets)
+        return _settle(conn, grouped, group_by, buckets, step_key, kept, settled, step_ns)
     for key, figures in per_series.items():
         label = labels[key]
         if step_ns == width:  # a rollup bucket per step bucket
             steps = figures
         else:
             steps = {}  # this series' figures per step bucket
-            for rb in sorted(figures):
+            for rb in sorted(rb for rb in figures if rb >= skip):
                 fig = figures[rb]
                 b = rb - rb % step_ns
                 have = steps.get(b)
@@ -124,10 +135,9 @@ def _read(conn: sqlite3.Connection, name: str, kind: str, monotonic: Any, stat: 
                     have[3] = max(have[3], fig[3])
                     if fig[5] >= have[5]:
                         have[4], have[5] = fig[4], fig[5]
-        first = buckets[0]
         quantiles = stat in _QUANTILES
         for b, fig in steps.items():
-            if b < first or b >= end_ns:
+            if b < skip or b >= end_ns:
                 continue
             if quantiles:
                 x: Any = fig[1]
@@ -167,6 +177,24 @@ def _read(conn: sqlite3.Connection, name: str, kind: str, monotonic: Any, stat: 
             grouped[group][b] = x[0] / x[1] if x[1] else None
         else:
             grouped[group][b] = x
+    return _settle(conn, grouped, group_by, buckets, step_key, kept, settled, step_ns)
+
+
+def _settle(conn: sqlite3.Connection, grouped: dict[tuple[str, ...], dict[int, Any]], group_by: tuple[str, ...],
+            buckets: list[int], step_key: tuple[Any, ...], kept: _metric_cache.Steps | None, settled: dict[str, Any],
+            step_ns: int) -> list[Series]:  # fmt: skip
+    """The series, with the kept values of settled step buckets filled in and this read's settled values kept."""
+    first = buckets[0]
+    if kept is not None:
+        for group, values in kept.values.items():
+            points = grouped.get(group)
+            if points is not None:
+                points.update((b, v) for b, v in values.items() if b >= first)
+    if settled:
+        before = settled["before_ns"]
+        cut = max(first, before - before % step_ns)  # step buckets wholly before ``before_ns``
+        values = {group: {b: v for b, v in points.items() if b < cut} for group, points in grouped.items()}
+        _metric_cache.STEPS.put(step_key, _metric_cache.Steps(conn, settled["generation"], first, cut, values))
     return _series(grouped, group_by, buckets)
 
 

@@ -93,14 +93,16 @@ def marked_rows(conn: sqlite3.Connection, name: str, level: int, lo: int, hi: in
 
 def buckets(
     conn: sqlite3.Connection, name: str, kind: str, counted: bool, tier: int, lo: int, hi: int,
-    series: set[tuple[int, str]], reuse: MetricPieces | None = KEPT,
+    series: set[tuple[int, str]], reuse: MetricPieces | None = KEPT, settled: dict[str, Any] | None = None,
 ) -> dict[tuple[int, str], dict[int, list[Any]]]:  # fmt: skip
     """Per series ``(resource id, attributes)`` and rollup bucket start: the bucket's figures.
 
     Counters and histograms: ``[increase, counts increase or None, sum increase]``. Gauges (and
     non-monotonic sums): ``[count, sum, min, max, last, last_ns]``. Buckets of width ``tier`` seconds
     starting in ``[lo, hi)``; ``lo`` is a multiple of the width. Closed coarse buckets are kept in
-    ``reuse`` between calls (checked on each; ``None`` reads everything afresh).
+    ``reuse`` between calls (checked on each; ``None`` reads everything afresh). ``settled``, when
+    given, receives the kept piece's ``generation`` and ``before_ns``: buckets before it read the same
+    in every call that gets the same generation (coarse buckets only).
     """
     width = tier * _S
     end = -(-hi // width) * width
@@ -135,11 +137,11 @@ def buckets(
                 continue
             _add(out.setdefault(key, {}), t - t % width, now, prev, mark >= 4, hist)
         return out
-    return _coarse(conn, name, hist, counted, tier, lo, end, series, reuse)
+    return _coarse(conn, name, hist, counted, tier, lo, end, series, reuse, settled)
 
 
 def _coarse(conn: sqlite3.Connection, name: str, hist: bool, counted: bool, tier: int, lo: int, end: int,
-            series: set[tuple[int, str]], reuse: MetricPieces | None,
+            series: set[tuple[int, str]], reuse: MetricPieces | None, settled: dict[str, Any] | None,
             ) -> dict[tuple[int, str], dict[int, list[Any]]]:  # fmt: skip
     """1 min / 10 min / 1 h buckets from the marked points, closed ones kept in ``reuse`` (``_metric_cache``)."""
     width = tier * _S
@@ -192,9 +194,17 @@ def _coarse(conn: sqlite3.Connection, name: str, hist: bool, counted: bool, tier
     closed: dict[tuple[int, str], dict[int, list[Any]]] = {}
     tails: dict[tuple[int, str], list[tuple[Any, ...]]] = {}
     hists: dict[str, Hist] = {}
+    unsettled: list[int] = []
     for key_s, g in groups.items():
         kept = piece.closed.get(key_s) if piece is not None else None
-        kept = {b: f for b, f in kept.items() if b >= lo} if kept else {}
+        if not kept:
+            kept = {}
+        elif piece is not None and (lo - piece.lo_ns) // width < len(kept):  # a copy without the buckets before lo
+            kept = dict(kept)
+            for b in range(piece.lo_ns, lo, width):
+                kept.pop(b, None)
+        else:
+            kept = {b: f for b, f in kept.items() if b >= lo}
         times = [r[2] for r in g]
         figures = _figures(g, times, width, end, counted, hist, latest.get(key_s), hists)
         if key_s in series and (kept or figures):
@@ -202,12 +212,18 @@ def _coarse(conn: sqlite3.Connection, name: str, hist: bool, counted: bool, tier
         k = bisect_left(times, known)  # the rows before ``known``; a bucket is closed when its last has a successor
         if k:
             u = times[k - 1] - times[k - 1] % width  # the first bucket not closed
+            if key_s in series:
+                unsettled.append(u)
             kept.update((b, f) for b, f in figures.items() if b < u)
             tails[key_s] = g[bisect_left(times, u) : k]
         if kept:
             closed[key_s] = kept
     if reuse is not None:
-        reuse.put(key, Piece(conn, lo, known, fingerprints, closed, tails))
+        generation = piece.generation if piece is not None else object()
+        reuse.put(key, Piece(conn, lo, known, fingerprints, closed, tails, generation))
+        if settled is not None:  # buckets before it hold the same figures in every call of this generation
+            settled["generation"] = generation
+            settled["before_ns"] = min(unsettled, default=known)
     return out
 
 
