@@ -76,8 +76,10 @@ def test_parent_table_eviction_from_8_threads(monkeypatch: pytest.MonkeyPatch) -
     try:
         assert _hammer(work) == []
         assert handle.snapshot(60)["m", "chat"].requests == THREADS * per_thread
-        # The fold (one thread, under the statistics lock) keeps the table at its bound exactly.
-        assert len(handle.processor.stats._counted_parents) == 4
+        # The fold (one thread, under the statistics lock) keeps the table at its bound exactly:
+        # young (at most 4) becomes old (5 entries, never found: the parents are not GenAI spans).
+        table = handle.processor.stats._counted_parents
+        assert len(table.young) <= 4 and len(table.old) == 5
     finally:
         handle.uninstall()
 

@@ -241,7 +241,8 @@ def fold_state(
             for batch in batches:
                 stats.buffer.extend(batch)
                 stats._fold()
-                parents.append(list(stats._counted_parents.items()))
+                table = stats._counted_parents
+                parents.append((list(table.old.items()), list(table.young.items())))
     finally:
         _fold.fold_columns = original
     series = {}
@@ -256,7 +257,7 @@ def fold_state(
 def test_column_and_record_folds_agree(extras: bool, max_parents: int, monkeypatch: pytest.MonkeyPatch) -> None:
     from infertel._internal.processors import _fold
 
-    # 400 and 120: the table of parents is full after a few batches; each new parent forgets the oldest
+    # 400 and 120: the table of parents fills after a few batches; its young half becomes the old one
     monkeypatch.setattr(_fold, "MAX_PENDING_PARENTS", max_parents)
     batches = span_records([1000.0], extras)
     by_columns = fold_state(batches, extras, columns=True)
@@ -267,7 +268,10 @@ def test_column_and_record_folds_agree(extras: bool, max_parents: int, monkeypat
     declined = [i for i, taken in enumerate(by_columns[3]) if not taken]
     assert declined == [5, 7, 10, 11, 17, 23]
     assert len(by_columns[1]) == 3 * (2 if extras else 1)
-    assert len(by_columns[2][-1]) == min(max_parents, len(by_records[2][-1])) > 100
+    old, young = by_columns[2][-1]
+    assert len(young) <= max_parents and len(young) + len(old) > 100
+    # Both halves in use once the young one has filled (a parent per batch end, nested spans, HTTP spans)
+    assert bool(old) == (max_parents < 4096)
 
 
 def test_the_column_fold_declines_keys_that_share_the_overflow_series() -> None:

@@ -26,7 +26,6 @@ buffer every 0.25 s: 10,000 spans/s give batches of 2,500).
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 from collections.abc import Callable
 from itertools import repeat
 from operator import itemgetter
@@ -35,6 +34,7 @@ from typing import Any
 from opentelemetry.trace import StatusCode
 
 from infertel import semconv
+from infertel._internal.processors._parents import ParentTable
 from infertel._internal.quantiles import LogMapping, QuantileSketch
 from infertel._internal.quantiles._bulk import add_values, numpy_module
 
@@ -60,7 +60,7 @@ def fold_columns(
     batch: list[tuple[Any, ...]],
     series_for: Callable[[Any], Any],
     mapping: LogMapping,
-    counted: OrderedDict[int, Any],
+    counted: ParentTable,
     extras: tuple[str, ...],
     max_parents: int,
 ) -> bool:
@@ -234,42 +234,51 @@ def _errors(error_types: list[Any], statuses: list[Any], n: int) -> dict[int, st
 
 
 def _count_parents(
-    batch: list[tuple[Any, ...]], parents: list[Any], keys: Any, counted: OrderedDict[int, Any], max_parents: int
+    batch: list[tuple[Any, ...]], parents: list[Any], keys: Any, counted: ParentTable, max_parents: int
 ) -> set[int] | None:
     """Apply the one-count-per-request rule; the indices of the records still counted, or ``None`` for all.
 
     ``keys`` is the batch's one series key, or the list of each record's key. Record by record, as
     :func:`._fold.fold` does: a record whose span id is in ``counted`` with its own key is a parent
     already counted through a child (skipped), and each counted record's parent id is remembered
-    with its key (at most ``max_parents``, oldest forgotten first). This stays a loop: set
-    operations over the batch cost more (every one hashes each 64-bit id again).
+    with its key (``young`` becomes ``old`` past ``max_parents``, see :class:`~._parents.ParentTable`).
+    This stays a loop: set operations over the batch cost more (every one hashes each 64-bit id again).
     """
     n = len(parents)
+    young, old = counted.young, counted.old
     roots = parents.count(None) == n
-    if roots and not counted:
+    if roots and not young and not old:
         return None
-    if roots and counted.keys().isdisjoint(map(_SPAN_ID, batch)):
+    if roots and young.keys().isdisjoint(map(_SPAN_ID, batch)) and old.keys().isdisjoint(map(_SPAN_ID, batch)):
         return None  # no span of the batch is a parent in the table, and none brings one
     span_ids = list(map(_SPAN_ID, batch))
     skipped = []
-    pop = counted.pop
-    forget = counted.popitem
     if type(keys) is tuple:  # one series (the usual batch): the same loop without the per-record key
         for i, (span_id, parent_id) in enumerate(zip(span_ids, parents, strict=True)):
-            if span_id in counted and pop(span_id) == keys:  # (``in`` first: cheaper than a missed pop)
-                skipped.append(i)  # a child of the same series already counted this request
-            elif parent_id is not None:
-                counted[parent_id] = keys
-                if len(counted) > max_parents:
-                    forget(False)  # (positional: a keyword costs ~15 ns more)
+            if span_id in young or span_id in old:  # (``in`` first: cheaper than a missed pop)
+                found = young.pop(span_id, None)
+                stale = old.pop(span_id, None)  # (young holds the newer key when both have the id)
+                if (stale if found is None else found) == keys:
+                    skipped.append(i)  # a child of the same series already counted this request
+                    continue
+            if parent_id is not None:
+                young[parent_id] = keys
+                if len(young) > max_parents:
+                    counted.old = old = young
+                    counted.young = young = {}
     else:
         for i, (span_id, parent_id, key) in enumerate(zip(span_ids, parents, keys, strict=True)):
-            if span_id in counted and pop(span_id) == key:
-                skipped.append(i)
-            elif parent_id is not None:
-                counted[parent_id] = key
-                if len(counted) > max_parents:
-                    forget(False)  # (positional: a keyword costs ~15 ns more)
+            if span_id in young or span_id in old:
+                found = young.pop(span_id, None)
+                stale = old.pop(span_id, None)
+                if (stale if found is None else found) == key:
+                    skipped.append(i)
+                    continue
+            if parent_id is not None:
+                young[parent_id] = key
+                if len(young) > max_parents:
+                    counted.old = old = young
+                    counted.young = young = {}
     return set(range(n)).difference(skipped) if skipped else None
 
 

@@ -20,7 +20,6 @@ same statistics. Without numpy every batch goes record by record: measured on Py
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +27,9 @@ from opentelemetry.trace import StatusCode
 
 from infertel import semconv
 from infertel._internal.errors import log_internal_error, reraise_enabled, warn_rate_limited
+from infertel._internal.processors import _parents
 from infertel._internal.processors._columns import fold_columns
+from infertel._internal.processors._parents import ParentTable
 from infertel._internal.quantiles import LogMapping, QuantileSketch
 from infertel._internal.quantiles._bulk import add_values
 
@@ -63,8 +64,9 @@ RECORD_FIELDS = (
 """The fields of a record built from values (:meth:`InferenceStats.end_record`), in order; the fold
 reads a span record (:data:`SPAN_RECORD_FIELDS`) into these."""
 
-MAX_PENDING_PARENTS = 4096
-"""Parents of counted GenAI spans remembered until they end (oldest forgotten first)."""
+MAX_PENDING_PARENTS = _parents.MAX_PENDING_PARENTS
+"""The bound of the table of counted parents (:class:`~._parents.ParentTable`: ``young`` becomes ``old``
+past it); read by the fold at each call, so tests can lower it."""
 
 
 def count_value(value: Any, what: str) -> int:
@@ -100,14 +102,14 @@ def fold(
     batch: list[tuple[Any, ...]],
     series_for: Callable[[Any], _Series],
     mapping: LogMapping,
-    counted: OrderedDict[int, Any],
+    counted: ParentTable,
     extras: tuple[str, ...] = (),
 ) -> None:
     """Count every record of ``batch`` (in order) in its series' staging slot; ``batch`` is consumed.
 
     ``counted`` maps the parent span id of each counted GenAI span to its series key, until
-    that parent ends (at most :data:`MAX_PENDING_PARENTS`, oldest forgotten first): a parent of
-    the same series is the same request, not counted again. ``extras`` are the attribute names
+    that parent ends (:class:`~._parents.ParentTable`, bounded by :data:`MAX_PENDING_PARENTS`): a
+    parent of the same series is the same request, not counted again. ``extras`` are the attribute names
     that split series beyond model and operation. A record that breaks the fold (a bug) is
     dropped with the ``handle_internal_errors`` policy; the others are still counted. Values go
     to the sketches in batches: one list per (staging slot, distribution), counted by
@@ -150,7 +152,7 @@ def _gather(
     series_for: Callable[[Any], _Series],
     mapping: LogMapping,
     pending: dict[Slot, tuple[list[float], list[float], list[float], list[float]]],
-    counted: OrderedDict[int, Any],
+    counted: ParentTable,
     extras: tuple[str, ...] | None,
 ) -> None:
     error = StatusCode.ERROR
@@ -160,6 +162,7 @@ def _gather(
     type_of, float_type, int_type, dict_type = type, float, int, dict
     dict_get: Callable[[Any, str], Any] = dict.get
     max_parents = MAX_PENDING_PARENTS
+    young, old = counted.young, counted.old  # (rebound when young becomes old)
     last_key: Any = None
     # The model and operation objects of the last span record's key: the next record with the same
     # two objects (the usual case: one literal or config string per series) reuses the key without
@@ -224,13 +227,17 @@ def _gather(
                 series = series_for(key)
                 last_key = key
                 until = -math.inf  # take the new series' staging slot below
-            # (``in`` first: a miss costs half a miss of OrderedDict.pop, and most spans are no one's parent)
-            if counted and span_id in counted and counted.pop(span_id) == key:
-                continue  # a child of the same series already counted this request
+            # (``in`` first: a miss costs half a miss of dict.pop, and most spans are no one's parent)
+            if (young or old) and (span_id in young or span_id in old):
+                found = young.pop(span_id, None)
+                stale = old.pop(span_id, None)  # (young holds the newer key when both have the id)
+                if (stale if found is None else found) == key:
+                    continue  # a child of the same series already counted this request
             if parent_id is not None:
-                counted[parent_id] = key
-                if len(counted) > max_parents:
-                    counted.popitem(False)
+                young[parent_id] = key
+                if len(young) > max_parents:
+                    counted.old = old = young
+                    counted.young = young = {}
             if type_of(input_tokens) is not int_type or input_tokens < 0:
                 input_tokens = count_value(input_tokens, _INPUT)
             if type_of(output_tokens) is not int_type or output_tokens < 0:
