@@ -395,6 +395,54 @@ def overview_reuse(path: Path, repeat: int) -> list[tuple[str, float, float, flo
     return out
 
 
+METRIC_READS: tuple[tuple[str, str, int, int], ...] = (
+    # (label, store query, range s, step s): the api/metrics rows above, as the server runs them
+    ("in_flight (gauge last) 1 h", "in_flight", 3600, 60),
+    ("gauge avg 1 h", f"metric:{GAUGE}", 3600, 60),
+    ("gauge avg 24 h", f"metric:{GAUGE}", 86_400, 1800),
+    ("counter rate 1 h", "metric:infertel.requests", 3600, 60),
+    ("counter rate 24 h", "metric:infertel.requests", 86_400, 1800),
+    ("histogram p95 1 h", f"metric:{HISTOGRAM}", 3600, 60),
+    ("histogram p95 24 h", f"metric:{HISTOGRAM}", 86_400, 1800),
+)
+
+
+def metric_reuse(path: Path, repeat: int) -> list[tuple[str, float, float, float, float]]:
+    """``store.timeseries("metric:...")`` in this process: closed buckets kept (as the server runs), and read afresh.
+
+    The store keeps the figures of closed 1 min / 10 min / 1 h buckets and the values of the steps made only
+    of them, checked on every call by one index read (late data reads everything afresh at once). The HTTP
+    figures above are what a refreshing user gets (kept); the first request after late data, or the first of
+    a process, reads afresh (cold, measured here with everything kept forgotten before each call). Returns per
+    read ``(label, kept p50, kept p95, afresh p50, afresh p95)`` in seconds.
+    """
+    from infertel_exporters.sqlite import (
+        SQLiteStore,
+        _metric_cache,  # the process' kept figures (internal; clear)
+    )
+
+    out = []
+    with SQLiteStore(path, read_only=True) as store:
+        for label, query, seconds, step in METRIC_READS:
+            kept, afresh = [], []
+            for i in range(repeat + 3):
+                end = time.time_ns()
+                t0 = time.perf_counter()
+                store.timeseries(query, end - seconds * 1_000_000_000, end, step, group_by=("model",))
+                if i >= 3:
+                    kept.append(time.perf_counter() - t0)
+            for _ in range(repeat):
+                _metric_cache.clear()
+                end = time.time_ns()
+                t0 = time.perf_counter()
+                store.timeseries(query, end - seconds * 1_000_000_000, end, step, group_by=("model",))
+                afresh.append(time.perf_counter() - t0)
+            out.append(
+                (label, quantile(kept, 0.5), quantile(kept, 0.95), quantile(afresh, 0.5), quantile(afresh, 0.95))
+            )
+    return out
+
+
 TARGETS: tuple[tuple[str, str, float, str], ...] = (
     # (label, path, p95 target in seconds, reference claim)
     ("overview page, last 1 h", "/?range=1h", 0.100, REFERENCE_PAGE),
@@ -441,6 +489,7 @@ def main() -> int:
     for (label, _, target, reference), (p50, p95, size) in zip(TARGETS, figures, strict=True):
         rows.append((label, p50, p95, target, reference, size))
     reuse = overview_reuse(path, args.repeat)
+    metric_kept = metric_reuse(path, args.repeat)
     cost, with_rollups, without = ingest_cost() if not args.no_ingest else (None, None, None)
     replay = ingest_cost(gap_ns=REPLAY_GAP_NS) if not args.no_ingest else None
     per_span = facts["bytes"] / facts["spans"]
@@ -475,6 +524,12 @@ def main() -> int:
     for label, wp50, wp95, cp50, cp95, rate in reuse:
         print(f"  {label:5} reused {wp50 * 1e3:5.1f} / {wp95 * 1e3:5.1f}   afresh {cp50 * 1e3:5.1f} / {cp95 * 1e3:5.1f}"
               f"   pieces reused: {rate:.0%} of lookups")  # fmt: skip
+    print(
+        "\nstore.timeseries('metric:...') in-process (what the api/metrics metric rows above run, by model): p50 / p95"
+        " ms with closed buckets and settled steps kept (checked per call), and read afresh (cold)"
+    )
+    for label, kp50, kp95, cp50, cp95 in metric_kept:
+        print(f"  {label:27} kept {kp50 * 1e3:5.1f} / {kp95 * 1e3:5.1f}   afresh {cp50 * 1e3:6.1f} / {cp95 * 1e3:6.1f}")
     print(f"\nOver HTTP (one keep-alive client, {args.repeat} timed requests per target after 3 untimed) against "
           f"`infertel dashboard` on {facts['spans']:,} spans ({args.hours:g} h at {args.rate:g} requests/s over 10 "
           f"models and 3 services, data to {args.valid_hours:g} h past the build), {facts['bytes'] / 2**20:,.0f} MiB; "

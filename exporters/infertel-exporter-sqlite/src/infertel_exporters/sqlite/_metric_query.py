@@ -86,7 +86,8 @@ def _read(conn: sqlite3.Connection, name: str, kind: str, monotonic: Any, stat: 
     per_series = _metric_read.buckets(conn, name, kind, counted, tier, buckets[0], end_ns, set(labels),
                                       reuse=_metric_cache.KEPT, settled=settled)  # fmt: skip
     first = buckets[0]
-    step_key = (id(conn), name, stat, tier, step_ns, group_by, tuple(sorted(where.items())) if where else ())
+    span = ((end_ns - first) // step_ns).bit_length()  # as in ``_metric_read._coarse``'s key
+    step_key = (id(conn), name, stat, tier, step_ns, span, group_by, tuple(sorted(where.items())) if where else ())
     kept = _metric_cache.STEPS.get(step_key) if settled else None
     if kept is not None:
         same = kept.conn is conn and kept.generation is settled["generation"]

@@ -148,7 +148,9 @@ def _coarse(conn: sqlite3.Connection, name: str, hist: bool, counted: bool, tier
     level = {60: 1, 600: 2, 3600: 3}[tier]
     marks = ",".join(map(str, range(level, 8)))
     known = max(lo, end - 2 * width)  # points before it are kept; later ones may still arrive, read every call
-    key = (id(conn), name, hist, counted, tier)
+    # per range length too (in powers of 2 buckets): a page asking for its last minutes only would replace the
+    # piece of a 1 h or 24 h read made in between, and each would read everything afresh in turn
+    key = (id(conn), name, hist, counted, tier, ((end - lo) // width).bit_length())
     piece = reuse.get(key) if reuse is not None else None
     if piece is not None and reuse is not None:
         if piece.conn is conn and piece.lo_ns <= lo <= piece.known_ns <= known:
