@@ -82,17 +82,20 @@ def _read(conn: sqlite3.Connection, name: str, kind: str, monotonic: Any, stat: 
     grouped: dict[tuple[str, ...], dict[int, Any]] = {key: {} for key in labels.values()}
     if hist and not counted:  # a histogram has no average, minimum, maximum or latest value
         return _series(grouped, group_by, buckets)
-    settled: dict[str, Any] = {}
-    per_series = _metric_read.buckets(conn, name, kind, counted, tier, buckets[0], end_ns, set(labels),
-                                      reuse=_metric_cache.KEPT, settled=settled)  # fmt: skip
     first = buckets[0]
     span = ((end_ns - first) // step_ns).bit_length()  # as in ``_metric_read._coarse``'s key
     step_key = (id(conn), name, stat, tier, step_ns, span, group_by, tuple(sorted(where.items())) if where else ())
-    kept = _metric_cache.STEPS.get(step_key) if settled else None
-    if kept is not None:
-        same = kept.conn is conn and kept.generation is settled["generation"]
-        kept = kept if same and kept.lo_ns <= first else None
+    kept = _metric_cache.STEPS.get(step_key) if tier > 10 else None
+    if kept is not None and (kept.conn is not conn or kept.lo_ns > first):
+        kept = None
     skip = max(first, kept.cut_ns) if kept is not None else first  # step buckets before it: kept values
+    settled: dict[str, Any] = {}
+    per_series = _metric_read.buckets(conn, name, kind, counted, tier, first, end_ns, set(labels),
+                                      reuse=_metric_cache.KEPT, settled=settled, since=skip)  # fmt: skip
+    if kept is not None and kept.generation is not settled.get("generation"):  # changed since: everything afresh
+        kept, skip = None, first
+        per_series = _metric_read.buckets(conn, name, kind, counted, tier, first, end_ns, set(labels),
+                                          reuse=_metric_cache.KEPT, settled=settled)  # fmt: skip
     acc: dict[tuple[tuple[str, ...], int], list[Any]] = {}
     width = tier * 1_000_000_000
     if step_ns == width and (stat == "rate" or (stat == "last" and not counted)):  # the dashboard's charts

@@ -29,6 +29,8 @@ _S = 1_000_000_000
 _ALL = "mark IN (0,1,2,3,4,5,6,7)"
 _COLUMNS = "resource_id, attributes, time_ns, value, histogram, mark, base"
 _SERIES = itemgetter(0, 1)
+_LATE_NS = 120 * _S
+"""How late a point may land without making a read start afresh (the last buckets are read every call)."""
 
 
 def increase(end: Any, base: Any, restart: bool) -> Any:
@@ -94,6 +96,7 @@ def marked_rows(conn: sqlite3.Connection, name: str, level: int, lo: int, hi: in
 def buckets(
     conn: sqlite3.Connection, name: str, kind: str, counted: bool, tier: int, lo: int, hi: int,
     series: set[tuple[int, str]], reuse: MetricPieces | None = KEPT, settled: dict[str, Any] | None = None,
+    since: int | None = None,
 ) -> dict[tuple[int, str], dict[int, list[Any]]]:  # fmt: skip
     """Per series ``(resource id, attributes)`` and rollup bucket start: the bucket's figures.
 
@@ -102,7 +105,8 @@ def buckets(
     starting in ``[lo, hi)``; ``lo`` is a multiple of the width. Closed coarse buckets are kept in
     ``reuse`` between calls (checked on each; ``None`` reads everything afresh). ``settled``, when
     given, receives the kept piece's ``generation`` and ``before_ns``: buckets before it read the same
-    in every call that gets the same generation (coarse buckets only).
+    in every call that gets the same generation (coarse buckets only). ``since``: kept buckets before
+    it are left out of the result (the caller has their values).
     """
     width = tier * _S
     end = -(-hi // width) * width
@@ -137,17 +141,21 @@ def buckets(
                 continue
             _add(out.setdefault(key, {}), t - t % width, now, prev, mark >= 4, hist)
         return out
-    return _coarse(conn, name, hist, counted, tier, lo, end, series, reuse, settled)
+    return _coarse(conn, name, hist, counted, tier, lo, hi, series, reuse, settled, lo if since is None else since)
 
 
-def _coarse(conn: sqlite3.Connection, name: str, hist: bool, counted: bool, tier: int, lo: int, end: int,
-            series: set[tuple[int, str]], reuse: MetricPieces | None, settled: dict[str, Any] | None,
+def _coarse(conn: sqlite3.Connection, name: str, hist: bool, counted: bool, tier: int, lo: int, hi: int,
+            series: set[tuple[int, str]], reuse: MetricPieces | None, settled: dict[str, Any] | None, since: int,
             ) -> dict[tuple[int, str], dict[int, list[Any]]]:  # fmt: skip
     """1 min / 10 min / 1 h buckets from the marked points, closed ones kept in ``reuse`` (``_metric_cache``)."""
     width = tier * _S
+    end = -(-hi // width) * width
     level = {60: 1, 600: 2, 3600: 3}[tier]
     marks = ",".join(map(str, range(level, 8)))
-    known = max(lo, end - 2 * width)  # points before it are kept; later ones may still arrive, read every call
+    # points before ``known`` are kept (checked each call); later ones may still arrive and are read every call:
+    # the start of the bucket 1 to 2 minutes back for 1 min buckets, at least 2 minutes back for wider ones
+    margin = hi - _LATE_NS - (hi - _LATE_NS) % width
+    known = max(lo, min(end - width, max(end - 2 * width, margin)))
     # per range length too (in powers of 2 buckets): a page asking for its last minutes only would replace the
     # piece of a 1 h or 24 h read made in between, and each would read everything afresh in turn
     key = (id(conn), name, hist, counted, tier, ((end - lo) // width).bit_length())
@@ -210,7 +218,16 @@ def _coarse(conn: sqlite3.Connection, name: str, hist: bool, counted: bool, tier
         times = [r[2] for r in g]
         figures = _figures(g, times, width, end, counted, hist, latest.get(key_s), hists)
         if key_s in series and (kept or figures):
-            out[key_s] = {**kept, **figures}
+            if since > lo and kept:  # the kept buckets from ``since`` on (ascending: walked from the end)
+                recent = []
+                for b in reversed(kept):
+                    if b < since:
+                        break
+                    recent.append((b, kept[b]))
+                out[key_s] = dict(reversed(recent))
+                out[key_s].update(figures)
+            else:
+                out[key_s] = {**kept, **figures}
         k = bisect_left(times, known)  # the rows before ``known``; a bucket is closed when its last has a successor
         if k:
             u = times[k - 1] - times[k - 1] % width  # the first bucket not closed
