@@ -210,6 +210,15 @@ def test_kept_pieces_are_bounded() -> None:
     assert len(pieces) == 2 and pieces.get(("a",)) is None and pieces.get(("c",)) is not None
     pieces.put(("big",), _piece(_metric_cache.MAX_ITEMS + 1))  # one read over too many series and buckets
     assert pieces.get(("big",)) is None and len(pieces) == 2
+    many = MetricPieces(max_entries=100)
+    for k in range(2 * _metric_cache.MAX_TOTAL // _metric_cache.MAX_ITEMS + 1):  # all of them: past the total bound
+        many.put((k,), _piece(_metric_cache.MAX_ITEMS))
+    assert len(many) == _metric_cache.MAX_TOTAL // _metric_cache.MAX_ITEMS
+    assert many.get((0,)) is None and many.get((4,)) is not None
+    steps = SettledSteps(max_entries=3)
+    for key in "abcd":
+        steps.put((key,), _metric_cache.Steps(sqlite3.connect(":memory:"), object(), 0, 0, {("m",): {0: 1.0}}))
+    assert len(steps) == 3 and steps.get(("a",)) is None
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")

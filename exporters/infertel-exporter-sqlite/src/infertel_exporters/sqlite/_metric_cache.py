@@ -28,7 +28,9 @@ from typing import Any
 Series = tuple[int, str]
 
 MAX_ITEMS = 200_000
-"""Kept figures and tail rows per entry at most: a read over more series and buckets is not kept."""
+"""Kept figures and tail rows (or step values) per entry at most: a read over more series and buckets is not kept."""
+MAX_TOTAL = 500_000
+"""Kept figures, tail rows and step values over all entries of one kind at most (least recently used out first)."""
 
 
 @dataclass
@@ -55,6 +57,21 @@ class Piece:
     generation: object
 
 
+def _keep(entries: OrderedDict[tuple[Any, ...], Any], sizes: dict[tuple[Any, ...], int], key: tuple[Any, ...],
+          value: Any, size: int, max_entries: int) -> None:  # fmt: skip
+    """Put ``value`` last, then drop the least recently used past the bounds (under the caller's lock)."""
+    entries.pop(key, None)
+    sizes.pop(key, None)
+    if size > MAX_ITEMS:
+        return
+    entries[key] = value
+    sizes[key] = size
+    total = sum(sizes.values())
+    while len(entries) > max_entries or total > MAX_TOTAL:
+        old, _ = entries.popitem(last=False)
+        total -= sizes.pop(old)
+
+
 class MetricPieces:
     """Kept coarse ``metric:`` figures per connection, metric and bucket width; least recently used out first.
 
@@ -69,6 +86,7 @@ class MetricPieces:
 
     def __init__(self, max_entries: int = 64) -> None:
         self._entries: OrderedDict[tuple[Any, ...], Piece] = OrderedDict()
+        self._sizes: dict[tuple[Any, ...], int] = {}
         self._max = max_entries
         self._lock = threading.Lock()
         self._hits = 0
@@ -94,13 +112,7 @@ class MetricPieces:
         """Keep ``piece`` under ``key`` (dropped when it holds more than ``MAX_ITEMS`` figures and rows)."""
         size = sum(map(len, piece.closed.values())) + sum(map(len, piece.tails.values()))
         with self._lock:
-            if size > MAX_ITEMS:
-                self._entries.pop(key, None)
-                return
-            self._entries[key] = piece
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._max:
-                self._entries.popitem(last=False)
+            _keep(self._entries, self._sizes, key, piece, size, self._max)
 
     def __len__(self) -> int:
         with self._lock:
@@ -115,11 +127,13 @@ class MetricPieces:
         """Forget every entry and the counts."""
         with self._lock:
             self._entries.clear()
+            self._sizes.clear()
             self._hits = self._misses = 0
 
     def _after_fork(self) -> None:
         self._lock = threading.Lock()  # the parent's may have been held by another thread at fork()
         self._entries = OrderedDict()
+        self._sizes = {}
         self._hits = self._misses = 0
 
 
@@ -149,6 +163,7 @@ class SettledSteps:
 
     def __init__(self, max_entries: int = 128) -> None:
         self._entries: OrderedDict[tuple[Any, ...], Steps] = OrderedDict()
+        self._sizes: dict[tuple[Any, ...], int] = {}
         self._max = max_entries
         self._lock = threading.Lock()
 
@@ -164,13 +179,7 @@ class SettledSteps:
         """Keep ``steps`` under ``key`` (dropped when it holds more than ``MAX_ITEMS`` values)."""
         size = sum(map(len, steps.values.values()))
         with self._lock:
-            if size > MAX_ITEMS:
-                self._entries.pop(key, None)
-                return
-            self._entries[key] = steps
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._max:
-                self._entries.popitem(last=False)
+            _keep(self._entries, self._sizes, key, steps, size, self._max)
 
     def __len__(self) -> int:
         with self._lock:
@@ -180,10 +189,12 @@ class SettledSteps:
         """Forget every entry."""
         with self._lock:
             self._entries.clear()
+            self._sizes.clear()
 
     def _after_fork(self) -> None:
         self._lock = threading.Lock()
         self._entries = OrderedDict()
+        self._sizes = {}
 
 
 KEPT = MetricPieces()
