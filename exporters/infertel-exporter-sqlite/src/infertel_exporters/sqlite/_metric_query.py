@@ -197,8 +197,8 @@ def _settle(conn: sqlite3.Connection, grouped: dict[tuple[str, ...], dict[int, A
     if settled:
         before = settled["before_ns"]
         cut = max(first, before - before % step_ns)  # step buckets wholly before ``before_ns``
-        values = {group: {b: v for b, v in points.items() if b < cut} for group, points in grouped.items()}
-        _metric_cache.STEPS.put(step_key, _metric_cache.Steps(conn, settled["generation"], first, cut, values))
+        keep = {group: {b: v for b, v in points.items() if b < cut} for group, points in grouped.items()}
+        _metric_cache.STEPS.put(step_key, _metric_cache.Steps(conn, settled["generation"], first, cut, keep))
     return _series(grouped, group_by, buckets)
 
 

@@ -167,8 +167,8 @@ def _coarse(conn: sqlite3.Connection, name: str, hist: bool, counted: bool, tier
                 " AND time_ns >= ? AND time_ns < ?",
                 (name, lo, piece.known_ns),
             ).fetchone()
-            fingerprints = [fp for b, fp in piece.fingerprints.items() if b >= lo]
-            if tuple(check) != (sum(fp[0] for fp in fingerprints), sum(fp[1] for fp in fingerprints)):
+            still = [fp for b, fp in piece.fingerprints.items() if b >= lo]
+            if tuple(check) != (sum(fp[0] for fp in still), sum(fp[1] for fp in still)):
                 piece = None
         else:
             piece = None
