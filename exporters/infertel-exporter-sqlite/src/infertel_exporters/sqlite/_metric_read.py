@@ -6,7 +6,9 @@ the marked points (``_metric_marks``): its increase is the next marked point's `
 (its own value where the series restarts), the last bucket closing at the series' latest point;
 exactly the sum of the per-point increases. Gauges in those buckets are sampled: a bucket's
 average, minimum, maximum and sum are taken over the points that open it (one per series and
-bucket, like Prometheus' step sampling), its latest value is exact.
+bucket, like Prometheus' step sampling), its latest value is exact. The figures of closed coarse
+buckets are kept between calls (``_metric_cache``): a call checks them with one index-only read and
+reads only the marked points of its last buckets.
 
 Example:
     >>> increase(5.0, 3.0, False), increase(5.0, 3.0, True)
