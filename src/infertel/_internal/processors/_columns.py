@@ -249,7 +249,7 @@ def _count_parents(
     roots = parents.count(None) == n
     if roots and not young and not old:
         return None
-    if roots and young.keys().isdisjoint(map(_SPAN_ID, batch)) and old.keys().isdisjoint(map(_SPAN_ID, batch)):
+    if roots and all(not half or half.keys().isdisjoint(map(_SPAN_ID, batch)) for half in (young, old)):
         return None  # no span of the batch is a parent in the table, and none brings one
     span_ids = list(map(_SPAN_ID, batch))
     skipped = []
