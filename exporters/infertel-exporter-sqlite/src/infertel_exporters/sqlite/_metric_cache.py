@@ -22,7 +22,7 @@ import os
 import sqlite3
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 Series = tuple[int, str]
@@ -46,6 +46,7 @@ class Piece:
         tails: Per series, its marked points in ``[first bucket not closed, known_ns)``, oldest first.
         generation: The same object from a read afresh through every later read that reused it: while it
             stays, the marked points before each read's ``known_ns`` have not changed.
+        hists: The tails' histogram texts, parsed (``_metric_read.Hist``; never changed once parsed).
     """
 
     conn: sqlite3.Connection
@@ -55,6 +56,7 @@ class Piece:
     closed: dict[Series, dict[int, list[Any]]]
     tails: dict[Series, list[tuple[Any, ...]]]
     generation: object
+    hists: dict[str, Any] = field(default_factory=dict)
 
 
 def _keep(entries: OrderedDict[tuple[Any, ...], Any], sizes: dict[tuple[Any, ...], int], key: tuple[Any, ...],

@@ -205,7 +205,7 @@ def _coarse(conn: sqlite3.Connection, name: str, hist: bool, counted: bool, tier
     out: dict[tuple[int, str], dict[int, list[Any]]] = {}
     closed: dict[tuple[int, str], dict[int, list[Any]]] = {}
     tails: dict[tuple[int, str], list[tuple[Any, ...]]] = {}
-    hists: dict[str, Hist] = {}
+    hists: dict[str, Hist] = dict(piece.hists) if piece is not None else {}  # the kept tail's, parsed
     unsettled: list[int] = []
     for key_s, g in groups.items():
         kept = piece.closed.get(key_s) if piece is not None else None
@@ -241,7 +241,15 @@ def _coarse(conn: sqlite3.Connection, name: str, hist: bool, counted: bool, tier
             closed[key_s] = kept
     if reuse is not None:
         generation = piece.generation if piece is not None else object()
-        reuse.put(key, Piece(conn, lo, known, fingerprints, closed, tails, generation))
+        parsed = {}
+        if hist:  # the histograms of the kept tails, parsed: read again next call
+            for tail in tails.values():
+                for r in tail:
+                    for text in (r[3], r[5]):
+                        found = hists.get(text) if text is not None else None
+                        if found is not None:
+                            parsed[text] = found
+        reuse.put(key, Piece(conn, lo, known, fingerprints, closed, tails, generation, parsed))
         if settled is not None:  # buckets before it hold the same figures in every call of this generation
             settled["generation"] = generation
             settled["before_ns"] = min(unsettled, default=known)
