@@ -255,7 +255,7 @@ def _count_parents(
     skipped = []
     if type(keys) is tuple:  # one series (the usual batch): the same loop without the per-record key
         for i, (span_id, parent_id) in enumerate(zip(span_ids, parents, strict=True)):
-            if span_id in young or span_id in old:  # (``in`` first: cheaper than a missed pop)
+            if span_id in young or old and span_id in old:  # (``in`` first: cheaper than a missed pop)
                 found = young.pop(span_id, None)
                 stale = old.pop(span_id, None)  # (young holds the newer key when both have the id)
                 if (stale if found is None else found) == keys:
@@ -268,7 +268,7 @@ def _count_parents(
                     counted.young = young = {}
     else:
         for i, (span_id, parent_id, key) in enumerate(zip(span_ids, parents, keys, strict=True)):
-            if span_id in young or span_id in old:
+            if span_id in young or old and span_id in old:
                 found = young.pop(span_id, None)
                 stale = old.pop(span_id, None)
                 if (stale if found is None else found) == key:

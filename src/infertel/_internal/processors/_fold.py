@@ -228,7 +228,7 @@ def _gather(
                 last_key = key
                 until = -math.inf  # take the new series' staging slot below
             # (``in`` first: a miss costs half a miss of dict.pop, and most spans are no one's parent)
-            if (young or old) and (span_id in young or span_id in old):
+            if (young or old) and (span_id in young or old and span_id in old):  # (old is empty at first)
                 found = young.pop(span_id, None)
                 stale = old.pop(span_id, None)  # (young holds the newer key when both have the id)
                 if (stale if found is None else found) == key:
