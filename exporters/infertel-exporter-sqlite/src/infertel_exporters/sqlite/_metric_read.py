@@ -209,8 +209,11 @@ def _coarse(conn: sqlite3.Connection, name: str, hist: bool, counted: bool, tier
     unsettled: list[int] = []
     for key_s, g in groups.items():
         kept = piece.closed.get(key_s) if piece is not None else None
+        # the kept dictionaries are never changed (another thread may read them): copied before a change
         if not kept:
             kept = {}
+        elif piece is not None and piece.lo_ns == lo:
+            pass
         elif piece is not None and (lo - piece.lo_ns) // width < len(kept):  # a copy without the buckets before lo
             kept = dict(kept)
             for b in range(piece.lo_ns, lo, width):
@@ -235,7 +238,9 @@ def _coarse(conn: sqlite3.Connection, name: str, hist: bool, counted: bool, tier
             u = times[k - 1] - times[k - 1] % width  # the first bucket not closed
             if key_s in series:
                 unsettled.append(u)
-            kept.update((b, f) for b, f in figures.items() if b < u)
+            newly = [(b, f) for b, f in figures.items() if b < u]
+            if newly:
+                kept = {**kept, **dict(newly)}
             tails[key_s] = g[bisect_left(times, u) : k]
         if kept:
             closed[key_s] = kept
