@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
@@ -85,9 +86,21 @@ def _exports(late: bool = False) -> list[Any]:
     return [data for _t, data in sorted(exports, key=lambda e: e[0])]
 
 
+_OPEN: list[sqlite3.Connection] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_schema4_databases() -> Iterator[None]:
+    """Close what ``_schema4`` opened (Python 3.13 warns about a connection left to the garbage collector)."""
+    yield
+    while _OPEN:
+        _OPEN.pop().close()
+
+
 def _schema4(raw: list[tuple[Any, ...]], service_of: dict[int, str]) -> sqlite3.Connection:
     """Schema 4's rollups of ``raw`` (every point's increase, into every step), closed, in a fresh database."""
     conn = sqlite3.connect(":memory:")
+    _OPEN.append(conn)
     _metric_rollups.register_functions(conn)
     for statement in (*_metric_rollups.CREATE, "CREATE TABLE rollup_marks (kind TEXT, step INTEGER, done_ns INTEGER)"):
         conn.execute(statement)
