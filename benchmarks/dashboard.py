@@ -3,7 +3,9 @@
 The store holds ``--hours`` (24) of a fleet sending ``--rate`` (20) requests/s over 10 models and
 3 services (about 1.7 M GenAI spans, their logs and in-flight/request metrics, and one trace of
 200 spans), written by ``benchmarks/_fill_store.fill`` through the store's real exporters (so the
-rollups are written as in production). It is built once and cached under ``.cache/``, with data
+rollups are written as in production), plus a duration histogram per process and model
+(:func:`add_histogram`), so that ``api/metrics`` is timed on a gauge, a counter and a histogram.
+It is built once and cached under ``.cache/``, with data
 reaching ``--valid-hours`` (3) past the time it was built, so the last hour and the last 24 hours
 stay full for that long; after that, or when the store code creates a different schema, it is
 rebuilt (several minutes).
