@@ -198,33 +198,42 @@ def test_store_reads_with_kept_steps_match_cold_reads_while_points_arrive(
     _metric_cache.clear()
 
 
-def _piece(items: int) -> Piece:
-    conn = sqlite3.connect(":memory:")
+def _piece(conn: sqlite3.Connection, items: int) -> Piece:
     return Piece(conn, 0, 60 * S, {}, {(1, "{}"): {b * 60 * S: [1, None, None] for b in range(items)}}, {}, object())
 
 
 def test_kept_pieces_are_bounded() -> None:
+    with closing(sqlite3.connect(":memory:")) as conn:  # closed here, not left to the collector (3.13 warns)
+        _bounded(conn)
+
+
+def _bounded(conn: sqlite3.Connection) -> None:
     pieces = MetricPieces(max_entries=2)
     for key in ("a", "b", "c"):
-        pieces.put((key,), _piece(3))
+        pieces.put((key,), _piece(conn, 3))
     assert len(pieces) == 2 and pieces.get(("a",)) is None and pieces.get(("c",)) is not None
-    pieces.put(("big",), _piece(_metric_cache.MAX_ITEMS + 1))  # one read over too many series and buckets
+    pieces.put(("big",), _piece(conn, _metric_cache.MAX_ITEMS + 1))  # one read over too many series and buckets
     assert pieces.get(("big",)) is None and len(pieces) == 2
     many = MetricPieces(max_entries=100)
     for k in range(2 * _metric_cache.MAX_TOTAL // _metric_cache.MAX_ITEMS + 1):  # all of them: past the total bound
-        many.put((k,), _piece(_metric_cache.MAX_ITEMS))
+        many.put((k,), _piece(conn, _metric_cache.MAX_ITEMS))
     assert len(many) == _metric_cache.MAX_TOTAL // _metric_cache.MAX_ITEMS
     assert many.get((0,)) is None and many.get((4,)) is not None
     steps = SettledSteps(max_entries=3)
     for key in "abcd":
-        steps.put((key,), _metric_cache.Steps(sqlite3.connect(":memory:"), object(), 0, 0, {("m",): {0: 1.0}}))
+        steps.put((key,), _metric_cache.Steps(conn, object(), 0, 0, {("m",): {0: 1.0}}))
     assert len(steps) == 3 and steps.get(("a",)) is None
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
 def test_a_forked_child_starts_with_nothing_kept_and_a_free_lock() -> None:
+    with closing(sqlite3.connect(":memory:")) as conn:
+        _forked(conn)
+
+
+def _forked(conn: sqlite3.Connection) -> None:
     kept = _metric_cache.KEPT
-    kept.put(("parent",), _piece(2))
+    kept.put(("parent",), _piece(conn, 2))
     with kept._lock:  # held by this thread while fork() copies it
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # fork() of a multi-threaded process (3.12+)
@@ -232,7 +241,7 @@ def test_a_forked_child_starts_with_nothing_kept_and_a_free_lock() -> None:
         if pid == 0:
             code = 1
             try:
-                kept.put(("child",), _piece(1))  # would block on the inherited lock
+                kept.put(("child",), _piece(conn, 1))  # would block on the inherited lock
                 code = 0 if len(kept) == 1 and kept.get(("parent",)) is None else 2
             finally:
                 os._exit(code)
