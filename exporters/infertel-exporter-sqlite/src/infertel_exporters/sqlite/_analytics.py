@@ -27,6 +27,38 @@ _SERIES_ATTRIBUTE = {"model": GEN_AI_REQUEST_MODEL, "operation": GEN_AI_OPERATIO
 _SUMS = sr.SUMS_SQL
 
 
+def metric_name(query: str) -> str:
+    """The metric name of a ``metric:<name>[:<stat>]`` query; ``ValueError`` naming the accepted forms.
+
+    Example:
+        >>> metric_name("metric:infertel.requests:rate")
+        'infertel.requests'
+    """
+    parts = query.split(":")
+    if len(parts) not in (2, 3) or not parts[1] or (len(parts) == 3 and parts[2] not in METRIC_STATS):
+        raise ValueError(f"bad metric query {query!r}; accepted: 'metric:<name>' or 'metric:<name>:<stat>' with stat"
+                         f" in {'|'.join(METRIC_STATS)}")  # fmt: skip
+    return parts[1]
+
+
+def metric_stat(query: str, kind: str, monotonic: Any) -> str:
+    """The stat a valid ``metric:`` query asks of a metric of ``kind``, or the kind's default.
+
+    Histograms default to ``p95``, monotonic sums to ``rate``, the others to ``avg``; a stat that does not
+    apply to the kind is a ``ValueError``.
+
+    Example:
+        >>> metric_stat("metric:infertel.requests", "sum", 1)
+        'rate'
+    """
+    parts = query.split(":")
+    default = "p95" if kind == "histogram" else "rate" if (kind == "sum" and monotonic) else "avg"
+    stat = parts[2] if len(parts) == 3 else default
+    if (stat in _QUANTILES) != (kind == "histogram") or (stat == "rate" and not (kind == "histogram" or monotonic)):
+        raise ValueError(f"stat {stat!r} does not apply to {kind} metric {parts[1]!r} (query {query!r})")
+    return stat
+
+
 @dataclass(frozen=True)
 class OverviewRow:
     """One group of :meth:`SQLiteStore.overview` (keys of ``group`` are the ``group_by`` names)."""

@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
-from infertel_exporters.sqlite._analytics import _QUANTILES, METRIC_STATS, Series, _series_label
+from infertel_exporters.sqlite._analytics import _QUANTILES, Series, _series_label, metric_name, metric_stat
 from infertel_exporters.sqlite._buckets import quantile
 from infertel_exporters.sqlite._tiers import NONE, complete, marks
 
@@ -32,11 +32,7 @@ def legacy(conn: sqlite3.Connection, query: str, start_ns: int, end_ns: int, ste
     """The schema-4 read (validated by the caller), for the step buckets starting in ``[start_ns, end_ns)``."""
     from infertel_exporters.sqlite._timeseries import plan
 
-    parts = query.split(":")
-    if len(parts) not in (2, 3) or not parts[1] or (len(parts) == 3 and parts[2] not in METRIC_STATS):
-        raise ValueError(f"bad metric query {query!r}; accepted: 'metric:<name>' or 'metric:<name>:<stat>' with stat"
-                         f" in {'|'.join(METRIC_STATS)}")  # fmt: skip
-    name = parts[1]
+    name = metric_name(query)
     series = conn.execute(
         "SELECT id, kind, monotonic, service, attributes, bounds FROM metric_series WHERE name = ?", (name,)
     ).fetchall()
@@ -44,10 +40,7 @@ def legacy(conn: sqlite3.Connection, query: str, start_ns: int, end_ns: int, ste
     if not series or not buckets:
         return []
     kind, monotonic = series[0][1], series[0][2]
-    default = "p95" if kind == "histogram" else "rate" if (kind == "sum" and monotonic) else "avg"
-    stat = parts[2] if len(parts) == 3 else default
-    if (stat in _QUANTILES) != (kind == "histogram") or (stat == "rate" and not (kind == "histogram" or monotonic)):
-        raise ValueError(f"stat {stat!r} does not apply to {kind} metric {name!r} (query {query!r})")
+    stat = metric_stat(query, kind, monotonic)
     labels: dict[int, tuple[str, ...]] = {}
     bounds: list[float] = []
     for sid, _kind, _mono, service, attrs, bounds_json in series:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from infertel_exporters.sqlite import _metric_cache, _metric_legacy, _metric_read
-from infertel_exporters.sqlite._analytics import _QUANTILES, METRIC_STATS, Series, _series_label
+from infertel_exporters.sqlite._analytics import _QUANTILES, Series, _series_label, metric_name, metric_stat
 from infertel_exporters.sqlite._buckets import quantile
 
 
@@ -23,11 +23,7 @@ def metric(conn: sqlite3.Connection, query: str, start_ns: int, end_ns: int, ste
     """See :meth:`SQLiteStore.timeseries` (``metric:`` queries)."""
     from infertel_exporters.sqlite._timeseries import plan
 
-    parts = query.split(":")
-    if len(parts) not in (2, 3) or not parts[1] or (len(parts) == 3 and parts[2] not in METRIC_STATS):
-        raise ValueError(f"bad metric query {query!r}; accepted: 'metric:<name>' or 'metric:<name>:<stat>' with stat"
-                         f" in {'|'.join(METRIC_STATS)}")  # fmt: skip
-    name = parts[1]
+    name = metric_name(query)
     series = conn.execute(
         "SELECT resource_id, attributes, kind, monotonic, service, bounds FROM metric_series WHERE name = ?", (name,)
     ).fetchall()
@@ -35,10 +31,7 @@ def metric(conn: sqlite3.Connection, query: str, start_ns: int, end_ns: int, ste
     if not series or not buckets:
         return []
     kind, monotonic = series[0][2], series[0][3]
-    default = "p95" if kind == "histogram" else "rate" if (kind == "sum" and monotonic) else "avg"
-    stat = parts[2] if len(parts) == 3 else default
-    if (stat in _QUANTILES) != (kind == "histogram") or (stat == "rate" and not (kind == "histogram" or monotonic)):
-        raise ValueError(f"stat {stat!r} does not apply to {kind} metric {name!r} (query {query!r})")
+    stat = metric_stat(query, kind, monotonic)
     switch = _metric_legacy.switch_ns(conn)
     if switch > buckets[0]:
         split = next((b for b in buckets if b >= switch), end_ns)
