@@ -45,6 +45,15 @@ WRAPT_PROXY = getattr(wrapt, "BaseObjectProxy", wrapt.ObjectProxy)
 
 # --- helpers ----------------------------------------------------------------------------------
 def histogram_points(reader: InMemoryMetricReader, name: str) -> list[tuple[Any, HistogramDataPoint]]:
+    if name == semconv.GEN_AI_SERVER_REQUEST_DURATION:
+        # The request's metrics are recorded once the final body has been handed over, just after the
+        # server span ends: wait for them as server_spans waits for the span (the others come with it).
+        points: list[tuple[Any, HistogramDataPoint]] = wait_for(lambda: _histogram_points(reader, name))
+        return points
+    return _histogram_points(reader, name)
+
+
+def _histogram_points(reader: InMemoryMetricReader, name: str) -> list[tuple[Any, HistogramDataPoint]]:
     data = reader.get_metrics_data()
     out: list[tuple[Any, HistogramDataPoint]] = []
     for resource_metrics in data.resource_metrics if data else ():
