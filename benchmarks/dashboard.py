@@ -33,7 +33,6 @@ import random
 import shutil
 import socket
 import sqlite3
-import statistics
 import subprocess
 import sys
 import time
@@ -60,6 +59,7 @@ from infertel import semconv
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _fill_store import BIG_TRACE_ID, VERSION  # type: ignore[import-not-found]  # noqa: E402
+from _paired import paired_rates  # type: ignore[import-not-found]  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS = (
@@ -119,7 +119,7 @@ def ingest_cost(n: int = 20_000, rounds: int = 10, gap_ns: int = DENSE_GAP_NS) -
     """The rollups' ingest cost: ``(cost, spans per CPU-second with, without)``.
 
     The same spans through ``SQLiteSpanExporter.export`` (batches of 512) into fresh stores, with and
-    without rollups side by side in each round (order alternating); the cost is the median over rounds of
+    without rollups, each batch to both in turn (``benchmarks/_paired.py``); the cost is the median over rounds of
     ``1 - rate with / rate without``, rates per CPU-second of this process (the exporter writes on the
     calling thread, so CPU time is the work done, steady under load from other processes), the way
     ``benchmarks/store.py`` measures it: the file and its schema are created before the clock starts, 10
@@ -141,27 +141,17 @@ def ingest_cost(n: int = 20_000, rounds: int = 10, gap_ns: int = DENSE_GAP_NS) -
     resources = [Resource.create({"service.name": s}) for s in SERVICES]
     now = time.time_ns()
     spans = [_span(rng, now - (n - i) * gap_ns, resources) for i in range(n)]
-    costs, rates = [], {True: [], False: []}
+
+    def open_exporter(rollups: bool, round_: int) -> Any:
+        exporter = SQLiteSpanExporter(Path(folder) / f"ingest-{round_}-{rollups}.db", retention=None)
+        exporter.store.rollups = rollups
+        exporter.store.counts()  # opens the file and creates the schema outside the timed region
+        return exporter
+
+    batches = [spans[i : i + BATCH] for i in range(0, n, BATCH)]
     with tempfile.TemporaryDirectory() as folder:
-        for round_ in range(rounds):
-            rate = {}
-            for rollups in (True, False) if round_ % 2 == 0 else (False, True):
-                exporter = SQLiteSpanExporter(Path(folder) / f"ingest-{round_}-{rollups}.db", retention=None)
-                exporter.store.rollups = rollups
-                exporter.store.counts()  # opens the file and creates the schema outside the timed region
-                c0 = time.process_time()
-                for i in range(0, n, BATCH):
-                    _export(exporter, spans[i : i + BATCH])
-                rate[rollups] = n / (time.process_time() - c0)
-                rates[rollups].append(rate[rollups])
-                exporter.shutdown()
-            costs.append(1 - rate[True] / rate[False])
-    return statistics.median(costs), statistics.median(rates[True]), statistics.median(rates[False])
-
-
-def _export(exporter: Any, batch: list[ReadableSpan]) -> None:
-    if exporter.export(batch).name != "SUCCESS":
-        raise RuntimeError("the store refused a batch (see the log above)")
+        paired = paired_rates(batches, open_exporter, [len(batch) for batch in batches], rounds)
+    return paired.cost, paired.cpu_rate[True], paired.cpu_rate[False]
 
 
 def _store_facts(path: Path) -> dict[str, int]:

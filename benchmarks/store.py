@@ -9,8 +9,8 @@ field, one execute per row, one transaction per batch, SQLite's default settings
 systems claim, as a reference line.
 
 Also, in the same run: the cost of the rollups (spans/s and points/s with rollups against the
-same exporter with them switched off, interleaved rounds on fresh files, target: at most 10%
-slower; also on the fleet's span mix, ``benchmarks/dashboard.py``'s spans over 10 models and 3 services, stamped
+same exporter with them switched off, on fresh files, each batch handed to both in turn so that the
+machine's drift falls on both alike: ``benchmarks/_paired.py``; target: at most 10% slower; also on the fleet's span mix, ``benchmarks/dashboard.py``'s spans over 10 models and 3 services, stamped
 as densely as they are written and, as a figure only, replayed at 20 requests/s), the bytes each realistic GenAI
 span adds to the file (indexes and rollups included,
 target: at most 300), and with ``--reads`` the read API's latency on a 24 h store at 20 requests/s
@@ -32,6 +32,7 @@ import statistics
 import tempfile
 import time
 
+from _paired import ROUNDS, PairedRates, paired_rates
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.resources import Resource
@@ -47,9 +48,6 @@ from infertel_exporters.sqlite._span_encode import SPAN_INSERT, span_rows
 
 BYTES_PER_SPAN_TARGET = 300
 ROLLUP_COST_TARGET = 0.10
-ROUNDS = 10
-"""Paired rounds (with / without rollups) per cost figure: their median (10 rather than 6: steadier on a shared
-machine, the spread of a median shrinking with the square root of the rounds)."""
 
 SPAN_TARGET = 20_000
 POINT_TARGET = 50_000
@@ -240,17 +238,12 @@ def _shifted(data, offset_ns: int):
         for rm in data.resource_metrics])  # fmt: skip
 
 
-def _paired_cost(rates: dict[bool, list[tuple[float, float]]]) -> float:
-    """Median over rounds of 1 - (CPU rate with rollups / without), each round's two runs side by side."""
-    return statistics.median(1 - w[1] / wo[1] for w, wo in zip(rates[True], rates[False], strict=True))
-
-
-def _cost(what: str, cpu_with: float, cpu_without: float, wall_with: float, wall_without: float,
-          paired: float) -> None:  # fmt: skip
-    cost = paired
-    print(f"  without rollups           {wall_without:>12,.0f} {what}/s   ({cpu_without:,.0f} per CPU-second)")
-    print(f"  rollup cost               {cost:>12.1%}   per CPU-second, median of paired rounds (medians:"
-          f" {1 - cpu_with / cpu_without:.1%} CPU, {1 - wall_with / wall_without:.1%} wall-clock);"
+def _cost(what: str, rates: PairedRates) -> None:
+    cost, wall, cpu = rates.cost, rates.wall_rate[False], rates.cpu_rate[False]
+    print(f"  without rollups           {wall:>12,.0f} {what}/s   ({cpu:,.0f} per CPU-second)")
+    print(f"  rollup cost               {cost:>12.1%}   per CPU-second, median of {len(rates.costs)} paired rounds"
+          f" (rounds {min(rates.costs):.1%} to {max(rates.costs):.1%}; wall-clock medians"
+          f" {1 - rates.wall_rate[True] / rates.wall_rate[False]:.1%});"
           f" target <= {ROLLUP_COST_TARGET:.0%}: {'MET' if cost <= ROLLUP_COST_TARGET else 'NOT MET'}")  # fmt: skip
 
 
@@ -280,22 +273,20 @@ def bytes_per_span(folder: str, hours: float) -> float:
     return per_span
 
 
-def span_rates(batches: list, folder: str, name: str) -> dict[bool, list[tuple[float, float]]]:
-    """(wall, CPU) spans/s per round, with and without rollups: ``ROUNDS`` interleaved pairs, a fresh file each."""
+def span_rates(batches: list, folder: str, name: str) -> PairedRates:
+    """Spans/s with and without rollups: each batch to both exporters in turn (``_paired``), fresh files per round."""
     n = sum(len(batch) for batch in batches)
-    rates: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
-    for round_ in range(ROUNDS):  # interleaved, a fresh file each: every insert is a real one
-        for rollups in (True, False) if round_ % 2 == 0 else (False, True):
-            exporter = SQLiteSpanExporter(os.path.join(folder, f"{name}-{round_}-{rollups}.db"), retention=None)
-            exporter.store.rollups = rollups
-            exporter.store.counts()  # opens the file and creates the schema outside the timed region
-            t0, c0 = time.perf_counter(), time.process_time()
-            for batch in batches:
-                assert exporter.export(batch).name == "SUCCESS"
-            rates[rollups].append((n / (time.perf_counter() - t0), n / (time.process_time() - c0)))
-            assert exporter.store.counts()["spans"] == n
-            exporter.shutdown()
-    return rates
+
+    def open_exporter(rollups: bool, round_: int) -> SQLiteSpanExporter:
+        exporter = SQLiteSpanExporter(os.path.join(folder, f"{name}-{round_}-{rollups}.db"), retention=None)
+        exporter.store.rollups = rollups
+        exporter.store.counts()  # opens the file and creates the schema outside the timed region
+        return exporter
+
+    def check(exporter: SQLiteSpanExporter) -> None:
+        assert exporter.store.counts()["spans"] == n
+
+    return paired_rates(batches, open_exporter, [len(batch) for batch in batches], ROUNDS, check)
 
 
 def fleet_costs(folder: str, n: int) -> None:
@@ -317,9 +308,7 @@ def fleet_costs(folder: str, n: int) -> None:
     for label, gap_ns in mixes:
         spans = [dashboard._span(rng, now - (n - i) * gap_ns, resources) for i in range(n)]
         rates = span_rates([spans[i : i + 512] for i in range(0, n, 512)], folder, f"fleet-{gap_ns}")
-        cost = _paired_cost(rates)
-        cpu_with = statistics.median(c for _, c in rates[True])
-        cpu_without = statistics.median(c for _, c in rates[False])
+        cost, cpu_with, cpu_without = rates.cost, rates.cpu_rate[True], rates.cpu_rate[False]
         verdict = "MET" if cost <= ROLLUP_COST_TARGET else "NOT MET"
         print(
             f"  {label:24}  {cost:>12.1%}   ({cpu_with:,.0f} against {cpu_without:,.0f} spans per CPU-second)"
@@ -343,31 +332,21 @@ def main() -> None:
     spans = make_spans(args.spans)
     batches = [spans[i : i + 512] for i in range(0, len(spans), 512)]
     rates = span_rates(batches, folder, "spans")
-    span_rate = statistics.median(r for r, _ in rates[True])
-    span_cpu_rate = statistics.median(c for _, c in rates[True])
-    span_cpu_plain = statistics.median(c for _, c in rates[False])
-    span_plain = statistics.median(r for r, _ in rates[False])
+    span_rate, span_cpu_rate = rates.wall_rate[True], rates.cpu_rate[True]
     encode_s = timed(lambda: [span_rows(b, ResourceCache()) for b in batches])
 
     data, per_collection = make_metrics()
     collections = max(1, args.points // per_collection)
     shifted = [_shifted(data, i * 10 * 10**9) for i in range(collections)]  # one collection every 10 s
-    point_rates: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
-    for round_ in range(ROUNDS):
-        for rollups in (True, False) if round_ % 2 == 0 else (False, True):
-            mexporter = SQLiteMetricExporter(os.path.join(folder, f"metrics-{round_}-{rollups}.db"), retention=None)
-            mexporter.store.rollups = rollups
-            mexporter.store.counts()
-            t0, c0 = time.perf_counter(), time.process_time()
-            for collection in shifted:
-                assert mexporter.export(collection).name == "SUCCESS"
-            n = collections * per_collection
-            point_rates[rollups].append((n / (time.perf_counter() - t0), n / (time.process_time() - c0)))
-            mexporter.shutdown()
-    point_rate = statistics.median(r for r, _ in point_rates[True])
-    point_cpu_rate = statistics.median(c for _, c in point_rates[True])
-    point_cpu_plain = statistics.median(c for _, c in point_rates[False])
-    point_plain = statistics.median(r for r, _ in point_rates[False])
+
+    def open_metric_exporter(rollups: bool, round_: int) -> SQLiteMetricExporter:
+        exporter = SQLiteMetricExporter(os.path.join(folder, f"metrics-{round_}-{rollups}.db"), retention=None)
+        exporter.store.rollups = rollups
+        exporter.store.counts()
+        return exporter
+
+    point_rates = paired_rates(shifted, open_metric_exporter, [per_collection] * collections, ROUNDS)
+    point_rate, point_cpu_rate = point_rates.wall_rate[True], point_rates.cpu_rate[True]
     mencode_s = timed(lambda: [metric_rows(data, ResourceCache()) for _ in range(collections)])
 
     naive_spans = naive_rate(span_rows(spans[:1000], ResourceCache())[0], SPAN_INSERT, folder)
@@ -378,7 +357,7 @@ def main() -> None:
     print(f"\nspans: {len(spans):,} in batches of 512 ({len(spans[0].attributes)} attributes each)")
     print(f"  SQLiteSpanExporter        {span_rate:>12,.0f} spans/s   (encoding alone {len(spans) / encode_s:,.0f}/s)")
     print(f"    per CPU-second          {span_cpu_rate:>12,.0f} spans/s   (what contention for the CPUs hides)")
-    _cost("spans", span_cpu_rate, span_cpu_plain, span_rate, span_plain, _paired_cost(rates))
+    _cost("spans", rates)
     print(
         f"  straightforward exporter  {plain_spans:>12,.0f} spans/s   (json.dumps, 1 transaction per batch, defaults)"
     )
@@ -391,7 +370,7 @@ def main() -> None:
     print(f"  SQLiteMetricExporter      {point_rate:>12,.0f} points/s  (encoding alone "
           f"{collections * per_collection / mencode_s:,.0f}/s)")  # fmt: skip
     print(f"    per CPU-second          {point_cpu_rate:>12,.0f} points/s")
-    _cost("points", point_cpu_rate, point_cpu_plain, point_rate, point_plain, _paired_cost(point_rates))
+    _cost("points", point_rates)
     print(f"  straightforward exporter  {plain_points:>12,.0f} points/s")
     print(f"  naive 1 row/transaction   {naive_points:>12,.0f} points/s")
     print(f"  ratio to straightforward  {point_rate / plain_points:>12.1f}x")
