@@ -10,12 +10,12 @@ systems claim, as a reference line.
 
 Also, in the same run: the cost of the rollups (spans/s and points/s with rollups against the
 same exporter with them switched off, on fresh files, each batch handed to both in turn so that the
-machine's drift falls on both alike: ``benchmarks/_paired.py``; target: at most 10% slower; also on the fleet's span mix, ``benchmarks/dashboard.py``'s spans over 10 models and 3 services, stamped
-as densely as they are written and, as a figure only, replayed at 20 requests/s), the bytes each realistic GenAI
-span adds to the file (indexes and rollups included,
-target: at most 300), and with ``--reads`` the read API's latency on a 24 h store at 20 requests/s
-over 10 models and 3 services (about 1.7 M spans; built once by ``benchmarks/_fill_store.py`` and
-kept under ``.cache/``).
+machine's drift falls on both alike: ``benchmarks/_paired.py``; target: at most 10% slower; also on
+the fleet's span mix, ``benchmarks/dashboard.py``'s spans over 10 models and 3 services, stamped as
+densely as they are written and, as a figure only, replayed at 20 requests/s), the bytes each
+realistic GenAI span adds to the file (indexes and rollups included, target: at most 300), and with
+``--reads`` the read API's latency on a 24 h store at 20 requests/s over 10 models and 3 services
+(about 1.7 M spans; built once by ``benchmarks/_fill_store.py`` and kept under ``.cache/``).
 
 Usage: .venv/bin/python benchmarks/store.py [--spans N] [--points N] [--fleet-spans N] [--reads] [--hours H]
 """
