@@ -11,11 +11,11 @@ import shutil
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+from metric_data_support import at_time
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.resources import Resource
@@ -38,17 +38,6 @@ END = T0 + 4 * 3600 * S
 RESOURCES = [Resource({"service.name": "api", "process.pid": 1}), Resource({"service.name": "batch"})]
 
 
-def _at(data: Any, time_ns: int) -> Any:
-    return replace(data, resource_metrics=[
-        replace(rm, scope_metrics=[
-            replace(sm, metrics=[
-                replace(m, data=replace(m.data, data_points=[
-                    replace(p, time_unix_nano=time_ns) for p in m.data.data_points]))
-                for m in sm.metrics])
-            for sm in rm.scope_metrics])
-        for rm in data.resource_metrics])  # fmt: skip
-
-
 def _run(resource: Resource, times: list[int], seed: int, models: int = 2) -> list[tuple[int, Any]]:
     """One process: a real MeterProvider's cumulative collections (histogram, counter, gauge) at ``times``."""
     reader = InMemoryMetricReader()
@@ -65,7 +54,7 @@ def _run(resource: Resource, times: list[int], seed: int, models: int = 2) -> li
                 duration.record((k * 7 + m + seed) % 13 / 4, attrs)
             requests.add((k + seed) % 5 + m, attrs)
             gauge.set((k + m + seed) % 6, attrs)
-        out.append((t, _at(reader.get_metrics_data(), t)))
+        out.append((t, at_time(reader.get_metrics_data(), t)))
     provider.shutdown()
     return out
 

@@ -6,11 +6,11 @@ import os
 import sqlite3
 import warnings
 from contextlib import closing
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+from metric_data_support import at_time
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.resources import Resource
@@ -26,17 +26,6 @@ NAMES = {
     "gen_ai.server.request.duration": "histogram",
     "infertel.gen_ai.in_flight": "gauge",
 }
-
-
-def _at(data: Any, time_ns: int) -> Any:
-    return replace(data, resource_metrics=[
-        replace(rm, scope_metrics=[
-            replace(sm, metrics=[
-                replace(m, data=replace(m.data, data_points=[
-                    replace(p, time_unix_nano=time_ns) for p in m.data.data_points]))
-                for m in sm.metrics])
-            for sm in rm.scope_metrics])
-        for rm in data.resource_metrics])  # fmt: skip
 
 
 class Process:
@@ -61,7 +50,7 @@ class Process:
                 self.duration.record((k * 7 + m + seed) % 13 / 4, attrs)
             self.requests.add((k + seed) % 5 + m, attrs)
             self.gauge.set((k + m + seed) % 6, attrs)
-        return _at(self.reader.get_metrics_data(), time_ns)
+        return at_time(self.reader.get_metrics_data(), time_ns)
 
 
 def _reads(conn: sqlite3.Connection, pieces: MetricPieces, end: int) -> list[tuple[Any, Any]]:
