@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import _logs as otel_logs
@@ -54,20 +55,30 @@ def _exporters(current: Configured, signal: str, owned: bool) -> list[Any]:
     return exporters
 
 
+def _take_provider(explicit: Any, installed: Callable[[], Any], sdk_type: type, make: Callable[[], Any],
+                   install: Callable[[Any], Any]) -> tuple[Any, bool]:  # fmt: skip
+    """``(provider, owned)``: ``explicit``, else the installed SDK provider, else a new one, made and installed."""
+    from infertel._internal import providers
+
+    if explicit is not None:
+        return explicit, providers.is_owned(explicit)
+    provider = installed()
+    if isinstance(provider, sdk_type):
+        return provider, providers.is_owned(provider)
+    provider = make()
+    install(provider)
+    return provider, True
+
+
 def set_up_traces(current: Configured, previous: Configured | None, explicit: Any, resource: Resource) -> None:
     """The TracerProvider (``explicit``, else the global SDK one, else a new one), with infertel's span processors."""
     from infertel._internal import providers
 
     settings = current.settings
-    if explicit is not None:
-        provider, owned = explicit, providers.is_owned(explicit)
-    else:
-        provider = trace.get_tracer_provider()
-        owned = providers.is_owned(provider)
-        if not isinstance(provider, SDKTracerProvider):
-            provider = providers.new_tracer_provider(settings, resource)
-            trace.set_tracer_provider(provider)
-            owned = True
+    provider, owned = _take_provider(
+        explicit, trace.get_tracer_provider, SDKTracerProvider,
+        lambda: providers.new_tracer_provider(settings, resource), trace.set_tracer_provider,
+    )  # fmt: skip
     if previous is not None and previous.tracer_provider is not provider:
         _drop_hub_delegates(previous.tracer_provider, providers.span_hub)
     current.tracer_provider, current.owns_tracer = provider, owned
@@ -85,15 +96,10 @@ def set_up_logs(current: Configured, previous: Configured | None, explicit: Any,
     """The LoggerProvider (chosen as for traces) with infertel's log processors; log correlation on or off."""
     from infertel._internal import logs, providers
 
-    if explicit is not None:
-        provider, owned = explicit, providers.is_owned(explicit)
-    else:
-        provider = otel_logs.get_logger_provider()
-        owned = providers.is_owned(provider)
-        if not isinstance(provider, SDKLoggerProvider):
-            provider = providers.new_logger_provider(resource)
-            otel_logs.set_logger_provider(provider)
-            owned = True
+    provider, owned = _take_provider(
+        explicit, otel_logs.get_logger_provider, SDKLoggerProvider,
+        lambda: providers.new_logger_provider(resource), otel_logs.set_logger_provider,
+    )  # fmt: skip
     if previous is not None and previous.logger_provider is not provider:
         _drop_hub_delegates(previous.logger_provider, providers.log_hub)
     current.logger_provider, current.owns_logger = provider, owned
