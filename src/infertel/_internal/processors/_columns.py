@@ -253,32 +253,20 @@ def _count_parents(
         return None  # no span of the batch is a parent in the table, and none brings one
     span_ids = list(map(_SPAN_ID, batch))
     skipped = []
-    if type(keys) is tuple:  # one series (the usual batch): the same loop without the per-record key
-        for i, (span_id, parent_id) in enumerate(zip(span_ids, parents, strict=True)):
-            if span_id in young or old and span_id in old:  # (``in`` first: cheaper than a missed pop)
-                found = young.pop(span_id, None)
-                stale = old.pop(span_id, None)  # (young holds the newer key when both have the id)
-                if (stale if found is None else found) == keys:
-                    skipped.append(i)  # a child of the same series already counted this request
-                    continue
-            if parent_id is not None:
-                young[parent_id] = keys
-                if len(young) > max_parents:
-                    counted.old = old = young
-                    counted.young = young = {}
-    else:
-        for i, (span_id, parent_id, key) in enumerate(zip(span_ids, parents, keys, strict=True)):
-            if span_id in young or old and span_id in old:
-                found = young.pop(span_id, None)
-                stale = old.pop(span_id, None)
-                if (stale if found is None else found) == key:
-                    skipped.append(i)
-                    continue
-            if parent_id is not None:
-                young[parent_id] = key
-                if len(young) > max_parents:
-                    counted.old = old = young
-                    counted.young = young = {}
+    # One series (the usual batch): its key repeated, else each record's own key.
+    per_record = repeat(keys, n) if type(keys) is tuple else keys
+    for i, (span_id, parent_id, key) in enumerate(zip(span_ids, parents, per_record, strict=True)):
+        if span_id in young or old and span_id in old:  # (``in`` first: cheaper than a missed pop)
+            found = young.pop(span_id, None)
+            stale = old.pop(span_id, None)  # (young holds the newer key when both have the id)
+            if (stale if found is None else found) == key:
+                skipped.append(i)  # a child of the same series already counted this request
+                continue
+        if parent_id is not None:
+            young[parent_id] = key
+            if len(young) > max_parents:
+                counted.old = old = young
+                counted.young = young = {}
     return set(range(n)).difference(skipped) if skipped else None
 
 
