@@ -252,21 +252,27 @@ def fold_state(
     return list(series), series, parents, taken
 
 
+@pytest.mark.parametrize("numpy", [True, False], ids=["arrays", "lists"])
 @pytest.mark.parametrize("extras", [False, True])
 @pytest.mark.parametrize("max_parents", [4096, 400, 120])
-def test_column_and_record_folds_agree(extras: bool, max_parents: int, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_column_and_record_folds_agree(
+    numpy: bool, extras: bool, max_parents: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from infertel._internal.processors import _fold
 
     # 400 and 120: the table of parents fills after a few batches; its young half becomes the old one
     monkeypatch.setattr(_fold, "MAX_PENDING_PARENTS", max_parents)
+    # Without numpy the column fold keeps its durations in lists (numpy is not a dependency)
+    monkeypatch.setattr(_bulk, "USE_NUMPY", numpy)
     batches = span_records([1000.0], extras)
     by_columns = fold_state(batches, extras, columns=True)
     by_records = fold_state(batches, extras, columns=False)
     assert by_columns[:3] == by_records[:3]
     # The column fold took every clean batch, and declined the four with a bad value, the one with a
-    # latency of 116 days and the one with a record built from values.
+    # record built from values and, in numpy arrays, the one with a latency of 116 days (float64
+    # would round it twice; a list divides it as the record-by-record fold does).
     declined = [i for i, taken in enumerate(by_columns[3]) if not taken]
-    assert declined == [5, 7, 10, 11, 17, 23]
+    assert declined == ([5, 7, 10, 11, 17, 23] if numpy else [5, 10, 11, 17, 23])
     assert len(by_columns[1]) == 3 * (2 if extras else 1)
     old, young = by_columns[2][-1]
     assert len(young) <= max_parents and len(young) + len(old) > 100
@@ -274,12 +280,16 @@ def test_column_and_record_folds_agree(extras: bool, max_parents: int, monkeypat
     assert bool(old) == (max_parents < 4096)
 
 
-def test_the_column_fold_declines_keys_that_share_the_overflow_series() -> None:
+@pytest.mark.parametrize("numpy", [True, False], ids=["arrays", "lists"])
+def test_the_column_fold_declines_keys_that_share_the_overflow_series(
+    numpy: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_bulk, "USE_NUMPY", numpy)
     # Every batch has the three keys. Two series kept (the second is the overflow series): two keys
     # are counted in the overflow series, whose slots must see their records in batch order, so
     # every batch goes record by record. Three kept: one key in the overflow series, by columns.
     batches = span_records([1000.0], extras=False)
-    for max_series, by_columns_taken in ((2, 0), (3, 18)):
+    for max_series, by_columns_taken in ((2, 0), (3, 18 if numpy else 19)):  # (lists: 116 days too)
         by_columns = fold_state(batches, False, columns=True, max_series=max_series)
         by_records = fold_state(batches, False, columns=False, max_series=max_series)
         assert by_columns[:3] == by_records[:3]
@@ -322,3 +332,53 @@ def test_records_built_from_values_between_span_records_keep_each_series() -> No
         ("m-a", "chat"): (3, 0, 0, (3, 0, "B", {mapping.index(2.0): 3})),
         ("m-b", "chat"): (2, 8, 10, (2, 0, "B", {mapping.index(0.5): 1, mapping.index(0.25): 1})),
     }
+
+
+def uniform_batches(shape: str) -> list[list[tuple[Any, ...]]]:
+    """Batches of span records (``_fold.SPAN_RECORD_FIELDS``) that all have the same attributes set.
+
+    ``streams``: every span a TTFT (a third past its latency: clamped) and a TPOT; ``no-tpot``: a
+    TTFT and no TPOT (derived from the output tokens); ``plain``: neither (a decode speed).
+    """
+    from opentelemetry.trace import StatusCode
+
+    from infertel import semconv
+
+    rng = np.random.default_rng(len(shape))
+    batches = []
+    for b in range(6):
+        batch = []
+        for i in range(400):
+            elapsed = int(rng.lognormal(20.0, 1.0)) if i % 50 else 0
+            attributes: dict[str, Any] = {
+                semconv.GEN_AI_REQUEST_MODEL: "m",
+                semconv.GEN_AI_USAGE_OUTPUT_TOKENS: int(rng.integers(0, 300)),
+            }
+            if shape != "plain":
+                attributes[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = elapsed / 1e9 * float(rng.uniform(0.1, 1.5))
+            if shape == "streams":
+                attributes[semconv.INFERTEL_TIME_PER_OUTPUT_TOKEN] = float(rng.lognormal(-4.0, 0.5))
+            t = 1000.0 + b * 4.0 + i * 0.01  # crosses 10 s stage boundaries
+            batch.append((t, "chat", attributes, b * 1000 + i + 1, elapsed, StatusCode.UNSET, None))
+        batches.append(batch)
+    return batches
+
+
+@pytest.mark.parametrize("numpy", [True, False], ids=["arrays", "lists"])
+@pytest.mark.parametrize("shape", ["streams", "no-tpot", "plain"])
+def test_column_fold_of_uniform_batches_agrees(numpy: bool, shape: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every record with a TTFT (some clamped) and a TPOT, with a TTFT only, with neither: the column
+    # kinds' paths for columns without gaps.
+    monkeypatch.setattr(_bulk, "USE_NUMPY", numpy)
+    batches = uniform_batches(shape)
+    by_columns = fold_state([list(batch) for batch in batches], False, columns=True)
+    by_records = fold_state([list(batch) for batch in batches], False, columns=False)
+    assert by_columns[:3] == by_records[:3]
+    assert all(by_columns[3])
+    stage, _, _, _ = by_columns[1][("m", "chat")]
+    counters, sketches = stage
+    assert counters[0] > 0
+    present = [sketch is not None for sketch in sketches]
+    assert present == {"streams": [True, True, True, False], "no-tpot": [True, True, True, True]}.get(
+        shape, [True, False, False, True]
+    )

@@ -165,6 +165,38 @@ def test_a_full_buffer_while_folding_stalls_drops_and_counts_the_excess(
     assert (stats.buffer, stats.losses(), processor.force_flush()) == ([], 4, True)
 
 
+def test_the_background_folder_drains_a_full_batch_or_a_buffer_whose_oldest_record_waited(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import time
+
+    from infertel._internal.processors import _folder
+
+    monkeypatch.setattr(_folder, "DRAIN_RECORDS", 50)
+    monkeypatch.setattr(_folder, "MAX_WAIT_S", 0.8)
+    stats = InferenceStats(windows_s=(60,))  # the real clock: the folder compares the records' times with it
+
+    def drained_within(seconds: float) -> float | None:
+        start = time.monotonic()
+        while time.monotonic() - start < seconds:
+            if not stats.buffer:
+                return time.monotonic() - start
+            time.sleep(0.01)
+        return None
+
+    first = time.monotonic()
+    for _ in range(10):  # fewer than DRAIN_RECORDS: they wait for the oldest to be 0.8 s old
+        stats.record_end(stats.end_record(("m", "chat"), 0.5, None, None, 1, 2, None))
+    assert drained_within(0.5) is None  # the folder looked at least once meanwhile, and left it
+    assert drained_within(3.0) is not None
+    assert time.monotonic() - first >= 0.8
+    for _ in range(60):  # a full batch: drained at the next look (every 0.25 s), long before 0.8 s
+        stats.record_end(stats.end_record(("m", "chat"), 0.5, None, None, 1, 2, None))
+    waited = drained_within(3.0)
+    assert waited is not None and waited < 0.6
+    assert stats.snapshot(60)["m", "chat"].requests == 70
+
+
 def test_a_subclass_override_runs_and_reaches_the_processor_through_super(
     sdk_tracer_provider: TracerProvider, clock: FakeClock
 ) -> None:

@@ -3,13 +3,16 @@
 A batch of at least :data:`FAST_MIN` span records (:data:`._fold.SPAN_RECORD_FIELDS`) is folded
 with C loops over whole columns: ``map(itemgetter(i), batch)`` per record field,
 ``map(dict.get, attributes, repeat(name))`` per attribute, ``map(type, ...)`` with ``list.count``
-and ``sum`` for the value checks, numpy for the latencies, the TTFT clamp, the TPOT and speed
-derivations and the sketch counts. It gives exactly what the record-by-record fold gives (same
-counters, same sketch buckets, same table of counted parents, same series created in the same
-order: ``tests/processors/test_fold_paths.py`` compares the whole state), and only takes batches
-whose values are all well-typed and in range: anything else (a bool where a count belongs, an
-int or negative or NaN duration, 2**53 ns or more, two series folded into the overflow series,
-records built from values, attribute mappings read through the public API) returns ``False``
+and ``sum`` for the value checks. The durations (latency, TTFT, TPOT, decode speed) are numpy
+arrays when the application has imported numpy (:mod:`._column_arrays`), else lists
+(:mod:`._column_lists`): the latencies, the TTFT clamp, the TPOT and speed derivations and the
+sketch counts are whole-column operations either way. It gives exactly what the record-by-record
+fold gives (same counters, same sketch buckets, same table of counted parents, same series
+created in the same order: ``tests/processors/test_fold_paths.py`` compares the whole state, with
+and without numpy), and only takes batches whose values are all well-typed and in range:
+anything else (a bool where a count belongs, an int or negative or NaN duration, 2**53 ns or
+more, two series folded into the overflow series, records built from values, attribute mappings
+read through the public API) returns ``False``
 before anything changed, and the record-by-record fold does the batch. Records of one series are
 counted in its staging slot one run at a time (a run ends where the clock crosses the slot's
 end), so series interleaved in the batch land in the same slots as record by record. The rule
@@ -17,15 +20,14 @@ between nested spans stays a loop over the span and parent ids (set operations o
 measured slower: each hashes every 64-bit id again).
 
 Why: measured on Python 3.11 over batches of 2,000 streamed spans in cache, the record-by-record
-fold costs 0.62 µs per span record (it reads the attributes, derives the latency and the key,
-checks and appends every value, one bytecode at a time), this one 0.48 µs, sketch counts
-included; and batches are large exactly when the rate is high (the background folder drains the
-buffer every 0.25 s: 10,000 spans/s give batches of 2,500).
+fold costs 0.62 µs per span record with numpy (0.84 without: each value is checked and appended
+one bytecode at a time), this one 0.45 µs with numpy and 0.72 without, sketch counts included; and
+batches are large whenever the rate is (the background folder drains a buffer at 2,048 records, or
+once its oldest record has waited 5 s: 100 spans/s give batches of 500).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from itertools import repeat
 from operator import itemgetter
@@ -34,6 +36,8 @@ from typing import Any
 from opentelemetry.trace import StatusCode
 
 from infertel import semconv
+from infertel._internal.processors._column_arrays import ArrayColumns
+from infertel._internal.processors._column_lists import EXACT_INT, Declined, ListColumns
 from infertel._internal.processors._parents import ParentTable
 from infertel._internal.quantiles import LogMapping, QuantileSketch
 from infertel._internal.quantiles._bulk import add_values, numpy_module
@@ -41,7 +45,9 @@ from infertel._internal.quantiles._bulk import add_values, numpy_module
 FAST_MIN = 128
 """Batches at least this long are folded by columns, shorter ones record by record: measured on
 Python 3.11, both cost the same per record at about 128 (1.0 µs each: numpy's cost per call weighs
-on both), the columns 8 % less at 256 and 20 % less from 1,000 on."""
+on both), the columns 8 % less at 256 and 20 % less from 1,000 on. Without numpy (lists), both cost
+the same per record from 64 to 512 records (1.0-1.3 µs: counting each value list into the sketches
+costs about 0.35 µs per bucket it spans), the columns 14 % less at 2,000."""
 
 _MODEL = semconv.GEN_AI_REQUEST_MODEL
 _ERROR_TYPE = semconv.ERROR_TYPE
@@ -50,10 +56,11 @@ _TPOT = semconv.INFERTEL_TIME_PER_OUTPUT_TOKEN
 _INPUT = semconv.GEN_AI_USAGE_INPUT_TOKENS
 _OUTPUT = semconv.GEN_AI_USAGE_OUTPUT_TOKENS
 _NONE = type(None)
+_LISTS = ListColumns()
+_ARRAYS: list[ArrayColumns] = []  # made once numpy is found
 _TIME, _OPERATION, _ATTRIBUTES, _SPAN_ID, _ELAPSED, _STATUS, _PARENT = map(itemgetter, range(7))
 _get = dict.get
 _UNSET, _OK = StatusCode.UNSET, StatusCode.OK
-_EXACT_INT = 2**53  # integers below this convert to float exactly (as Python's int / int and int / float do)
 
 
 def fold_columns(
@@ -65,18 +72,16 @@ def fold_columns(
     max_parents: int,
 ) -> bool:
     """Fold ``batch`` by columns as :func:`._fold.fold` would; ``False`` (nothing changed) when it cannot."""
-    np = numpy_module()
     n = len(batch)
-    if np is None or n < FAST_MIN:
+    if n < FAST_MIN:
         return False
+    columns = _column_kind()
     attributes = list(map(_ATTRIBUTES, batch))
-    values = _values(np, n, attributes)
-    if values is None:
+    try:
+        error_types, ttft, tpot, input_tokens, output_tokens = _values(columns, n, attributes)
+        latency = columns.latencies(list(map(_ELAPSED, batch)))
+    except Declined:
         return False
-    latency = _latencies(np, list(map(_ELAPSED, batch)))
-    if latency is None:
-        return False
-    error_types, ttft, tpot, input_tokens, output_tokens = values
     operations = list(map(_OPERATION, batch))
     groups = _groups(n, operations, attributes, extras, series_for)
     if groups is None:
@@ -87,82 +92,61 @@ def fold_columns(
     times = list(map(_TIME, batch))
     statuses = list(map(_STATUS, batch))
     parents = list(map(_PARENT, batch))
-    ttft = np.where(ttft > latency, latency, ttft)  # NaN (no TTFT) stays NaN
-    derived = _derive(np, latency, ttft, tpot, output_tokens[0])
+    ttft = columns.clamp(ttft, latency)
+    derived = columns.derive(latency, ttft, tpot, output_tokens[0])
     tpot, speed = (tpot, None) if derived is None else derived
     errors = _errors(error_types, statuses, n)
     kept = _count_parents(batch, parents, keys, counted, max_parents)
+    durations = (latency, ttft, tpot, speed)
     for series, indices in runs:
         if kept is not None:
             indices = [i for i in indices if i in kept]
-        _fold_series(
-            np, series, indices, times, mapping, latency, ttft, tpot, speed, input_tokens, output_tokens, errors
-        )
+        _fold_series(columns, series, indices, times, mapping, durations, input_tokens, output_tokens, errors)
     return True
 
 
-def _values(np: Any, n: int, attributes: list[dict[str, Any]]) -> tuple[Any, ...] | None:
-    """Error types, TTFT and TPOT (float arrays, NaN where absent), token counts (lists): or ``None``."""
+def _column_kind() -> ArrayColumns | ListColumns:
+    """Arrays when the application has imported numpy (:func:`~infertel._internal.quantiles._bulk.numpy_module`)."""
+    np = numpy_module()
+    if np is None:
+        return _LISTS
+    if not _ARRAYS:
+        _ARRAYS.append(ArrayColumns(np))
+    return _ARRAYS[0]
+
+
+def _values(columns: ArrayColumns | ListColumns, n: int, attributes: list[dict[str, Any]]) -> tuple[Any, ...]:
+    """Error types, TTFT and TPOT (duration columns), token counts (``(list, total)``); else :class:`Declined`."""
     try:
         ttft_values = list(map(_get, attributes, repeat(_TTFT, n)))
     except TypeError:  # not a dict: records built from values (None there), or a mapping read through public APIs
-        return None
-    ttft = _durations(np, n, ttft_values)
-    if ttft is None:
-        return None
-    tpot = _durations(np, n, list(map(_get, attributes, repeat(_TPOT, n))))
-    if tpot is None:
-        return None
+        raise Declined from None
+    ttft = columns.durations(n, ttft_values)
+    tpot = columns.durations(n, list(map(_get, attributes, repeat(_TPOT, n))))
     input_tokens = list(map(_get, attributes, repeat(_INPUT, n)))
     input_total = _count_total(n, input_tokens)
-    if input_total is None:
-        return None
     output_tokens = list(map(_get, attributes, repeat(_OUTPUT, n)))
     output_total = _count_total(n, output_tokens)
-    if output_total is None:
-        return None
     error_types = list(map(_get, attributes, repeat(_ERROR_TYPE, n)))
     return error_types, ttft, tpot, (input_tokens, input_total), (output_tokens, output_total)
 
 
-def _durations(np: Any, n: int, values: list[Any]) -> Any:
-    """``values`` as a float array (``None`` -> NaN) if each is ``None`` or a float >= 0, else ``None``."""
-    kinds = list(map(type, values))
-    floats = kinds.count(float)
-    if floats == n:
-        array = np.fromiter(values, dtype=np.float64, count=n)  # (no type inference: they are floats)
-    elif not floats and kinds.count(_NONE) == n:
-        return np.full(n, math.nan)
-    elif floats + kinds.count(_NONE) == n:
-        array = np.array(values, dtype=np.float64)
-    else:
-        return None  # ints, bools, strings...: the record-by-record checks and warnings
-    if np.count_nonzero(array >= 0.0) != floats:
-        return None  # a negative or NaN duration
-    return array
+def _count_total(n: int, values: list[Any]) -> int:
+    """The sum of ``values`` if each is ``None`` or an int (not a bool) >= 0 and the sum is below 2**53.
 
-
-def _count_total(n: int, values: list[Any]) -> int | None:
-    """The sum of ``values`` if each is ``None`` or an int (not a bool) >= 0 and the sum is below 2**53."""
+    Else :class:`Declined`.
+    """
     kinds = list(map(type, values))
     ints = kinds.count(int)
     if ints != n:
         if ints + kinds.count(_NONE) != n:
-            return None
+            raise Declined
         values = list(filter(None, values))
     total = sum(values)
     # A negative count makes the sum of the absolute values larger (cheaper than min(): no rich compare).
-    if total != sum(map(abs, values)) or total >= _EXACT_INT:
-        return None
+    if total != sum(map(abs, values)) or total >= EXACT_INT:
+        raise Declined
     return total
-
-
-def _latencies(np: Any, elapsed: list[Any]) -> Any:
-    """``elapsed / 1e9`` (0 when ``elapsed <= 0``), exactly as Python computes it from ints; or ``None``."""
-    nanoseconds = np.array(elapsed)
-    if nanoseconds.dtype != np.int64 or nanoseconds.max() >= _EXACT_INT:
-        return None  # not all ints, or 104 days or more (Python's int / int rounds once, float64 would twice)
-    return np.maximum(nanoseconds, 0) / 1_000_000_000
 
 
 def _groups(
@@ -194,28 +178,6 @@ def _groups(
     if len({id(series) for series, _ in runs}) != len(runs):
         return None  # several keys folded into the overflow series: their records interleave in its slots
     return keys, runs
-
-
-def _derive(np: Any, latency: Any, ttft: Any, tpot: Any, output_tokens: list[Any]) -> tuple[Any, Any] | None:
-    """``(tpot, decode speed)`` for the records without a TPOT but with output tokens, or ``None`` if none.
-
-    As record by record: TPOT ``(latency - TTFT) / (output tokens - 1)`` for a stream with two or
-    more output tokens that ended after its first chunk, else the speed ``output tokens / latency``.
-    """
-    missing = np.isnan(tpot)
-    if not missing.any():
-        return None
-    output = np.array(output_tokens, dtype=np.float64)  # None -> NaN; ints below 2**53: exact
-    need = missing & (output > 0.0)
-    if not need.any():
-        return None
-    derived = need & (output >= 2.0) & (latency > ttft)  # False where there is no TTFT (NaN)
-    tpot = tpot.copy()
-    tpot[derived] = (latency[derived] - ttft[derived]) / (output[derived] - 1.0)
-    fast = need & ~derived & (latency > 0.0)
-    speed = np.full(latency.size, math.nan)
-    speed[fast] = output[fast] / latency[fast]
-    return tpot, speed
 
 
 def _errors(error_types: list[Any], statuses: list[Any], n: int) -> dict[int, str] | None:
@@ -271,15 +233,12 @@ def _count_parents(
 
 
 def _fold_series(
-    np: Any,
+    columns: ArrayColumns | ListColumns,
     series: Any,
     indices: range | list[int],
     times: list[float],
     mapping: LogMapping,
-    latency: Any,
-    ttft: Any,
-    tpot: Any,
-    speed: Any,
+    durations: tuple[Any, ...],
     input_tokens: tuple[list[Any], int],
     output_tokens: tuple[list[Any], int],
     errors: dict[int, str] | None,
@@ -299,33 +258,23 @@ def _fold_series(
         # (run_times[i] < until: the whole list's max, without a copy, decides for the first run)
         if i + 1 < m and not max(run_times if i == 0 else run_times[i + 1 :]) < until:
             j = next((k for k in range(i + 1, m) if run_times[k] >= until), m)
-        if whole and i == 0 and j == m:
-            selected: Any = slice(None)
-            run = indices
-        else:
-            run = indices[i:j]
-            selected = np.array(run, dtype=np.intp)
-        _count_run(
-            np, series.stage, mapping, run, selected, latency, ttft, tpot, speed, input_tokens, output_tokens, errors
-        )
+        every = whole and i == 0 and j == m
+        run = indices if every else indices[i:j]
+        _count_run(columns, series.stage, mapping, run, every, durations, input_tokens, output_tokens, errors)
         i = j
 
 
 def _count_run(
-    np: Any,
+    columns: ArrayColumns | ListColumns,
     slot: Any,
     mapping: LogMapping,
     run: range | list[int],
-    selected: Any,
-    latency: Any,
-    ttft: Any,
-    tpot: Any,
-    speed: Any,
+    whole: bool,
+    durations: tuple[Any, ...],
     input_tokens: tuple[list[Any], int],
     output_tokens: tuple[list[Any], int],
     errors: dict[int, str] | None,
 ) -> None:
-    whole = type(selected) is slice
     slot.requests += len(run)
     if whole:
         slot.input_tokens += input_tokens[1]
@@ -343,13 +292,11 @@ def _count_run(
             for name in names:
                 types[name] = types.get(name, 0) + 1
     sketches = slot.sketches
-    for position, column in enumerate((latency, ttft, tpot, speed)):
+    for position, column in enumerate(durations):
         if column is None:
             continue
-        values = column[selected]
-        if position:
-            values = values[~np.isnan(values)]  # NaN: no value (None)
-        if values.size:
+        values = columns.run_values(column, run, whole, position > 0)  # (the latency column has no gaps)
+        if len(values):
             sketch = sketches[position]
             if sketch is None:
                 sketch = sketches[position] = QuantileSketch(mapping=mapping)

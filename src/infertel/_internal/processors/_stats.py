@@ -4,10 +4,10 @@ The hot path on the user's thread takes no lock: ``on_start`` sets one dict item
 the span's attributes; in-flight counts are derived from the dict's values at query time),
 ``on_end`` pops it and appends one tuple of the span's fields to a list (single dict operations
 and ``list.append`` are atomic under the GIL). The tuples are folded into the series' staging
-slots in batches (:mod:`._fold`): by the background folder (:mod:`._folder`) a few times a
-second, by the thread whose append fills a batch (when no other thread is folding), and before
-every query. Folding and querying hold one lock, so any number of threads and event loops can
-start and end spans concurrently.
+slots in batches (:mod:`._fold`): by the background folder (:mod:`._folder`) once a buffer holds
+2,048 records or its oldest has waited 5 s, by the thread whose append fills a batch (when no other
+thread is folding), and before every query. Folding and querying hold one lock, so any number of
+threads and event loops can start and end spans concurrently.
 """
 
 from __future__ import annotations
