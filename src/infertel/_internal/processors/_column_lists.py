@@ -26,7 +26,7 @@ class Declined(Exception):
     """A column the column fold does not take (a value the record-by-record fold checks and warns about)."""
 
 
-class Gaps(list):  # type: ignore[type-arg]
+class Gaps(list[Any]):
     """A column with ``None`` where a record has no value (a plain ``list`` has a value for every record)."""
 
     __slots__ = ()
