@@ -78,11 +78,15 @@ class ArrayColumns:
         speed[fast] = output[fast] / latency[fast]
         return tpot, speed
 
-    def run_values(self, column: Any, run: range | list[int], whole: bool, gaps: bool = True) -> Any:
-        """The values of ``column`` at ``run`` (every record when ``whole``), absent ones (NaN) left out.
+    def selection(self, run: range | list[int], whole: bool) -> Any:
+        """What :meth:`run_values` takes for the records at ``run``: every record when ``whole``."""
+        np = self.np
+        return slice(None) if whole else np.array(run, dtype=np.intp)
+
+    def run_values(self, column: Any, selected: Any, gaps: bool = True) -> Any:
+        """The values of ``column`` at ``selected`` (:meth:`selection`), absent ones (NaN) left out.
 
         Without ``gaps`` (the latencies) every record has a value.
         """
-        np = self.np
-        values = column if whole else column[np.array(run, dtype=np.intp)]
-        return values[~np.isnan(values)] if gaps else values
+        values = column[selected]
+        return values[~self.np.isnan(values)] if gaps else values

@@ -105,12 +105,16 @@ class ListColumns:
             return None
         return derived, speed
 
-    def run_values(self, column: list[float], run: range | list[int], whole: bool, gaps: bool = True) -> list[float]:
-        """The values of ``column`` at ``run`` (every record when ``whole``), absent ones left out.
+    def selection(self, run: range | list[int], whole: bool) -> range | list[int] | None:
+        """What :meth:`run_values` takes for the records at ``run``: ``None`` for every record."""
+        return None if whole else run
+
+    def run_values(self, column: list[float], selected: range | list[int] | None, gaps: bool = True) -> list[float]:
+        """The values of ``column`` at ``selected`` (:meth:`selection`), absent ones left out.
 
         (``gaps`` is for the array columns: a list column says itself whether it has gaps.)
         """
-        values = column if whole else list(map(column.__getitem__, run))
+        values = column if selected is None else list(map(column.__getitem__, selected))
         if type(column) is Gaps:
             return [value for value in values if value is not None]
         return values

@@ -11,8 +11,8 @@ fold gives (same counters, same sketch buckets, same table of counted parents, s
 created in the same order: ``tests/processors/test_fold_paths.py`` compares the whole state, with
 and without numpy), and only takes batches whose values are all well-typed and in range:
 anything else (a bool where a count belongs, an int or negative or NaN duration, 2**53 ns or
-more, two series folded into the overflow series, records built from values, attribute mappings
-read through the public API) returns ``False``
+more in numpy arrays, two series folded into the overflow series, records built from values,
+attribute mappings read through the public API) returns ``False``
 before anything changed, and the record-by-record fold does the batch. Records of one series are
 counted in its staging slot one run at a time (a run ends where the clock crosses the slot's
 end), so series interleaved in the batch land in the same slots as record by record. The rule
@@ -292,10 +292,11 @@ def _count_run(
             for name in names:
                 types[name] = types.get(name, 0) + 1
     sketches = slot.sketches
+    selected = columns.selection(run, whole)
     for position, column in enumerate(durations):
         if column is None:
             continue
-        values = columns.run_values(column, run, whole, position > 0)  # (the latency column has no gaps)
+        values = columns.run_values(column, selected, position > 0)  # (the latency column has no gaps)
         if len(values):
             sketch = sketches[position]
             if sketch is None:
