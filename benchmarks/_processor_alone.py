@@ -72,6 +72,8 @@ JUST_ENDED = "just ended, folded from memory"
 NEW_PARENT = "just ended, folded from memory, each a child of a new HTTP span"
 ALL_COLD = "everything from memory (not how the SDK calls; no verdict)"
 TARGET_CASES = (IN_CACHE, JUST_ENDED, NEW_PARENT)
+SPAN = "span"
+"""``bench_alone``'s key for the cost of the span itself (the baseline printed for scale)."""
 
 
 class SpanMaker:
@@ -152,8 +154,9 @@ def _calls_made_beforehand(processor: Any, spans: list[Any]) -> float:
 def bench_alone(rounds: int, n: int) -> dict[str, dict[str, float]]:
     """Median µs per span over ``rounds`` rounds of ``n`` spans per case: ``calls``, ``fold``, ``both``.
 
-    Cases alternate round by round (see the module docstring); round 0 warms up. Also
-    ``"fold, batches of K"`` for each of :data:`SMALL_BATCHES` (fold only, in cache).
+    Cases alternate round by round (see the module docstring); round 0 warms up. Also the in-cache
+    case at each of :data:`LOW_RATES`, and :data:`SPAN` (``{"span": µs}``): an SDK span with the same
+    attributes on a tracer provider with no span processor, made in the same rounds, for scale.
     """
     processor = InferenceStatsSpanProcessor()
     own = {NEW_PARENT: InferenceStatsSpanProcessor()}
@@ -170,8 +173,12 @@ def bench_alone(rounds: int, n: int) -> dict[str, dict[str, float]]:
     # NEW_PARENT's own processor: every span brings a new parent, so from the third round on each
     # forgets the oldest ones; the other cases' processor never sees a parent.
     samples: dict[str, dict[str, list[float]]] = {case: {"calls": [], "fold": []} for case in cases}
+    spans: list[float] = []
     for r in range(rounds + 1):
         timer_ns = _timer_cost_ns()
+        seconds = _bare_spans(maker.tracer, n)
+        if r:
+            spans.append(seconds / n * 1e6)
         for case, calls in cases.items() if r % 2 else reversed(cases.items()):
             case_processor = own.get(case, processor)
             stats = case_processor.stats
@@ -196,7 +203,17 @@ def bench_alone(rounds: int, n: int) -> dict[str, dict[str, float]]:
     for rate in LOW_RATES:
         size = folder_batch(rate)
         out[f"in cache, at {rate:g} spans/s (the folder's batches of {size})"] = _in_cache_at(warm, size, rounds)
+    out[SPAN] = {"span": statistics.median(spans)}
     return out
+
+
+def _bare_spans(tracer: Any, n: int) -> float:
+    """This thread's CPU seconds to make ``n`` GenAI spans as ``@observe`` does, with no span processor."""
+    t0 = time.thread_time()
+    for _ in range(n):
+        with tracer.start_as_current_span("chat llama-3-8b", attributes=GENAI) as span:
+            span.set_attributes(END_ATTRS)
+    return time.thread_time() - t0
 
 
 def folder_batch(rate: float) -> int:
@@ -246,9 +263,14 @@ def print_alone(result: dict[str, dict[str, float]], rounds: int, n: int, *, num
     python = f"Python {sys.version.split()[0]}" + ("" if numpy else ", without numpy")
     print(f"Statistics processor's own work per GenAI span, alone ({python}, SDK {sdk_version})")
     print(f"   {'case':<64}{'on_start+on_end':>16}{'fold':>8}{'total':>8}  (µs per span)")
-    for case, figures in result.items():
+    cases = {case: figures for case, figures in result.items() if case != SPAN}
+    for case, figures in cases.items():
         print(f"   {case:<64}{figures['calls']:>16.2f}{figures['fold']:>8.2f}{figures['both']:>8.2f}")
-    for case in (*TARGET_CASES, *[case for case in result if case.startswith(IN_CACHE + ", at ")]):
+    span = result[SPAN]["span"]
+    shares = ", ".join(f"{cases[case]['both'] / span * 100:.1f} %" for case in TARGET_CASES)
+    print("   For scale, in the same rounds: the span itself (the same attributes, made as @observe does, on a")
+    print(f"   tracer provider with no span processor) costs {span:.2f} µs; the three target cases are {shares} of it.")
+    for case in (*TARGET_CASES, *[case for case in cases if case.startswith(IN_CACHE + ", at ")]):
         total = result[case]["both"]
         verdict = "PASS" if total <= TARGET_US else "FAIL"
         print(f"   {verdict}: {case}: {total:.2f} µs per GenAI span (target <= {TARGET_US} µs, {python})")
