@@ -142,7 +142,10 @@ def _calls_just_ended(processor: Any, maker: SpanMaker, n: int, parents: bool, t
     return total / 1e9
 
 
-def _calls_made_beforehand(processor: Any, spans: list[Any]) -> float:
+def _calls_made_beforehand(processor: Any, spans: list[Any], evict: Any = None) -> float:
+    """Seconds of ``on_start`` + ``on_end`` over ``spans`` (after walking ``evict``, when given, untimed)."""
+    if evict is not None:
+        int(evict.sum())
     on_start, on_end = processor.on_start, processor.on_end
     t0 = time.thread_time()
     for span in spans:
@@ -164,11 +167,11 @@ def bench_alone(rounds: int, n: int) -> dict[str, dict[str, float]]:
     warm = maker.spans(WARM_SPANS) * max(1, n // WARM_SPANS)
     cold = maker.spans(n)
     evict = np.ones(64 << 20, dtype=np.uint8)
-    cases: dict[str, Callable[[Any], float]] = {
-        IN_CACHE: lambda p: _calls_made_beforehand(p, warm),
-        JUST_ENDED: lambda p: _calls_just_ended(p, maker, n, False, timer_ns),
-        NEW_PARENT: lambda p: _calls_just_ended(p, maker, n, True, timer_ns),
-        ALL_COLD: lambda p: (int(evict.sum()), _calls_made_beforehand(p, cold))[1],
+    cases: dict[str, Callable[[Any, float], float]] = {  # (processor, the timer's cost in ns) -> seconds
+        IN_CACHE: lambda p, timer_ns: _calls_made_beforehand(p, warm),
+        JUST_ENDED: lambda p, timer_ns: _calls_just_ended(p, maker, n, False, timer_ns),
+        NEW_PARENT: lambda p, timer_ns: _calls_just_ended(p, maker, n, True, timer_ns),
+        ALL_COLD: lambda p, timer_ns: _calls_made_beforehand(p, cold, evict),
     }
     # NEW_PARENT's own processor: every span brings a new parent, so from the third round on each
     # forgets the oldest ones; the other cases' processor never sees a parent.
@@ -183,7 +186,7 @@ def bench_alone(rounds: int, n: int) -> dict[str, dict[str, float]]:
             case_processor = own.get(case, processor)
             stats = case_processor.stats
             with stats._lock:  # keep the background folder out: each round folds its own records
-                seconds = calls(case_processor)
+                seconds = calls(case_processor, timer_ns)
                 if case != IN_CACHE:
                     int(evict.sum())  # the application's work before the folder's next drain
                 t0 = time.thread_time()

@@ -13,9 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from infertel._internal.processors._column_lists import EXACT_INT, Declined
-
-_NONE = type(None)
+from infertel._internal.processors._column_lists import EXACT_INT, Declined, float_count
 
 
 class ArrayColumns:
@@ -29,16 +27,13 @@ class ArrayColumns:
     def durations(self, n: int, values: list[Any]) -> Any:
         """``values`` as a float array (``None`` -> NaN) if each is ``None`` or a float >= 0; else :class:`Declined`."""
         np = self.np
-        kinds = list(map(type, values))
-        floats = kinds.count(float)
+        floats = float_count(n, values)
         if floats == n:
             array = np.fromiter(values, dtype=np.float64, count=n)  # (no type inference: they are floats)
-        elif not floats and kinds.count(_NONE) == n:
+        elif not floats:
             return np.full(n, math.nan)
-        elif floats + kinds.count(_NONE) == n:
-            array = np.array(values, dtype=np.float64)
         else:
-            raise Declined  # ints, bools, strings...: the record-by-record checks and warnings
+            array = np.array(values, dtype=np.float64)
         if np.count_nonzero(array >= 0.0) != floats:
             raise Declined  # a negative or NaN duration
         return array

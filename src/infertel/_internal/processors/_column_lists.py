@@ -32,6 +32,15 @@ class Gaps(list[Any]):
     __slots__ = ()
 
 
+def float_count(n: int, values: list[Any]) -> int:
+    """How many of the ``n`` values are floats, when each is a float or ``None``; else :class:`Declined`."""
+    kinds = list(map(type, values))
+    floats = kinds.count(float)
+    if floats != n and floats + kinds.count(_NONE) != n:
+        raise Declined  # ints, bools, strings...: the record-by-record checks and warnings
+    return floats
+
+
 class ListColumns:
     """Column operations on lists: the same results as :class:`~._column_arrays.ArrayColumns`, without numpy."""
 
@@ -42,17 +51,14 @@ class ListColumns:
 
         A :class:`Gaps` list when some are ``None``, ``None`` when all are.
         """
-        kinds = list(map(type, values))
-        floats = kinds.count(float)
+        floats = float_count(n, values)
         if floats == n:
             present = values
-        elif not floats and kinds.count(_NONE) == n:
+        elif not floats:
             return None
-        elif floats + kinds.count(_NONE) == n:
+        else:
             present = [value for value in values if value is not None]
             values = Gaps(values)
-        else:
-            raise Declined  # ints, bools, strings...: the record-by-record checks and warnings
         total = sum(present)  # NaN if a value is NaN (no value is -inf once the minimum is >= 0)
         if not (total == total and min(present) >= 0.0):
             raise Declined  # a negative or NaN duration

@@ -57,7 +57,6 @@ _INPUT = semconv.GEN_AI_USAGE_INPUT_TOKENS
 _OUTPUT = semconv.GEN_AI_USAGE_OUTPUT_TOKENS
 _NONE = type(None)
 _LISTS = ListColumns()
-_ARRAYS: list[ArrayColumns] = []  # made once numpy is found
 _TIME, _OPERATION, _ATTRIBUTES, _SPAN_ID, _ELAPSED, _STATUS, _PARENT = map(itemgetter, range(7))
 _get = dict.get
 _UNSET, _OK = StatusCode.UNSET, StatusCode.OK
@@ -108,11 +107,7 @@ def fold_columns(
 def _column_kind() -> ArrayColumns | ListColumns:
     """Arrays when the application has imported numpy (:func:`~infertel._internal.quantiles._bulk.numpy_module`)."""
     np = numpy_module()
-    if np is None:
-        return _LISTS
-    if not _ARRAYS:
-        _ARRAYS.append(ArrayColumns(np))
-    return _ARRAYS[0]
+    return _LISTS if np is None else ArrayColumns(np)
 
 
 def _values(columns: ArrayColumns | ListColumns, n: int, attributes: list[dict[str, Any]]) -> tuple[Any, ...]:
