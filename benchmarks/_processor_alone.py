@@ -223,11 +223,14 @@ def folder_batch(rate: float) -> int:
     """The records the background folder drains at once when GenAI spans end at ``rate`` per second.
 
     It looks every ``INTERVAL_S`` and drains at ``DRAIN_RECORDS`` records or once the oldest has waited
-    ``MAX_WAIT_S`` (:mod:`infertel._internal.processors._folder`): the first look at or past that point.
+    ``max_wait_s`` of the buffer kind in use (:mod:`infertel._internal.processors._folder`): the first
+    look at or past that point.
     """
     from infertel._internal.processors import _folder
+    from infertel._internal.processors._buffer import new_buffer
 
-    looks = math.ceil(min(_folder.MAX_WAIT_S, _folder.DRAIN_RECORDS / rate) / _folder.INTERVAL_S)
+    wait = _folder.max_wait_s(new_buffer(()))
+    looks = math.ceil(min(wait, _folder.DRAIN_RECORDS / rate) / _folder.INTERVAL_S)
     return max(1, round(rate * looks * _folder.INTERVAL_S))
 
 
@@ -255,15 +258,22 @@ def _in_cache_at(spans: list[Any], size: int, rounds: int) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
-def print_alone(result: dict[str, dict[str, float]], rounds: int, n: int, *, numpy: bool = True) -> None:
+def print_alone(
+    result: dict[str, dict[str, float]], rounds: int, n: int, *, numpy: bool = True, extension: bool = True
+) -> None:
     """Print :func:`bench_alone`'s figures, the method, and a PASS/FAIL line per target case.
 
     ``numpy=False``: the figures were taken with numpy switched off (``--no-numpy``), as in an
-    installation without it (numpy is not a dependency of infertel); every line says so.
+    installation without it (numpy is not a dependency of infertel); ``extension=False``: with the
+    statistics buffer as a list (``--no-extension``, or the C extension not built). Every line says so.
     """
     from opentelemetry.sdk.version import __version__ as sdk_version
 
-    python = f"Python {sys.version.split()[0]}" + ("" if numpy else ", without numpy")
+    python = (
+        f"Python {sys.version.split()[0]}"
+        + ("" if numpy else ", without numpy")
+        + ("" if extension else ", list buffer (no C extension)")
+    )
     print(f"Statistics processor's own work per GenAI span, alone ({python}, SDK {sdk_version})")
     print(f"   {'case':<64}{'on_start+on_end':>16}{'fold':>8}{'total':>8}  (µs per span)")
     cases = {case: figures for case, figures in result.items() if case != SPAN}

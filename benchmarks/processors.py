@@ -580,17 +580,27 @@ def main() -> None:
         action="store_true",
         help="with --alone: the processor folds without numpy, as where it is not installed (not a dependency)",
     )
+    parser.add_argument(
+        "--no-extension",
+        action="store_true",
+        help="with --alone: the statistics buffer as a Python list, as where the C extension was not built",
+    )
     args = parser.parse_args()
     quick = args.quick
-    if args.no_numpy and not args.alone:
-        parser.error("--no-numpy needs --alone")
+    if (args.no_numpy or args.no_extension) and not args.alone:
+        parser.error("--no-numpy and --no-extension need --alone")
     if args.alone:
         rounds = 10 if quick else 40
         if args.no_numpy:
             from infertel._internal.quantiles import _bulk
 
             _bulk.USE_NUMPY = False  # the fold's numpy_module() is None: the pure-Python paths
-        print_alone(bench_alone(rounds, 2_000), rounds, 2_000, numpy=not args.no_numpy)
+        from infertel._internal.processors import _buffer
+
+        if args.no_extension:
+            _buffer.USE_EXTENSION = False  # new statistics buffers are lists
+        extension = _buffer.extension_available()
+        print_alone(bench_alone(rounds, 2_000), rounds, 2_000, numpy=not args.no_numpy, extension=extension)
         return
 
     print("infertel live statistics benchmark (medians; Python", sys.version.split()[0] + ")\n")

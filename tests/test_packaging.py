@@ -5,9 +5,11 @@ from __future__ import annotations
 import ast
 import importlib.metadata
 import json
+import os
 import re
 import subprocess
 import sys
+import sysconfig
 import tarfile
 import textwrap
 import zipfile
@@ -306,26 +308,61 @@ def test_the_demo_prints_plain_text_without_the_demo_extra(tmp_path: Path) -> No
     assert "infertel demo: 12/12 requests" in result.stderr
 
 
-def _build(args: list[str], cwd: Path) -> None:
+def _build(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
     result = subprocess.run([sys.executable, "-m", "build", "--no-isolation", *args], capture_output=True, text=True,
-                            cwd=cwd, timeout=300)  # fmt: skip
+                            cwd=cwd, timeout=300, env=None if env is None else {**os.environ, **env})  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+EXTENSION = "infertel/_internal/processors/_records"
+"""The core's optional C extension (the statistics buffer), compiled by hatch_build.py."""
+
+
+def _wheel_from_sdist(name: str, tmp_path: Path, env: dict[str, str] | None = None) -> tuple[str, list[str], list[str]]:
+    """Build ``name``'s sdist, then a wheel from it alone: ``(wheel name, its files, the source files)``."""
+    _build(["--sdist", "--outdir", str(tmp_path / "sdist"), str(PROJECTS[name])], ROOT)
+    (sdist,) = (tmp_path / "sdist").glob("*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        archive.extractall(tmp_path / "unpacked", filter="data")
+        assert not [f for f in archive.getnames() if f.endswith(".so")]  # (an editable install builds them in place)
+    (unpacked,) = (tmp_path / "unpacked").iterdir()
+    _build(["--wheel", "--outdir", str(tmp_path / "wheel"), "."], unpacked, env)
+    (wheel,) = (tmp_path / "wheel").glob("*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        files = sorted(f for f in archive.namelist() if ".dist-info/" not in f)
+    source = PROJECTS[name] / "src"
+    expected = sorted(str(p.relative_to(source)) for p in source.rglob("*") if p.is_file() and "__pycache__" not in
+                      p.parts and not p.name.endswith((".pyc", ".so", ".c")))  # fmt: skip
+    return wheel.name, files, expected
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(PROJECTS))
 def test_every_distribution_builds_a_wheel_from_its_own_sdist(name: str, tmp_path: Path) -> None:
-    _build(["--sdist", "--outdir", str(tmp_path / "sdist"), str(PROJECTS[name])], ROOT)
-    (sdist,) = (tmp_path / "sdist").glob("*.tar.gz")
-    with tarfile.open(sdist) as archive:
-        archive.extractall(tmp_path / "unpacked", filter="data")
-    (unpacked,) = (tmp_path / "unpacked").iterdir()
-    _build(["--wheel", "--outdir", str(tmp_path / "wheel"), "."], unpacked)
-    (wheel,) = (tmp_path / "wheel").glob("*.whl")
-    assert wheel.name == f"{name.replace('-', '_')}-{__version__}-py3-none-any.whl"
-    with zipfile.ZipFile(wheel) as archive:
-        files = archive.namelist()
-    source = PROJECTS[name] / "src"
-    expected = sorted(str(p.relative_to(source)) for p in source.rglob("*") if p.is_file() and "__pycache__" not in
-                      p.parts and not p.name.endswith(".pyc"))  # fmt: skip
-    assert sorted(f for f in files if ".dist-info/" not in f) == expected
+    wheel, files, expected = _wheel_from_sdist(name, tmp_path)
+    if name == "infertel":  # with the C statistics buffer: a wheel for this interpreter and platform
+        python = f"cp{sys.version_info.major}{sys.version_info.minor}"
+        assert re.fullmatch(rf"infertel-{re.escape(__version__)}-{python}-{python}-\w+\.whl", wheel), wheel
+        expected = sorted([*expected, EXTENSION + sysconfig.get_config_var("EXT_SUFFIX")])
+    else:
+        assert wheel == f"{name.replace('-', '_')}-{__version__}-py3-none-any.whl"
+    assert files == expected
+
+
+@pytest.mark.slow
+def test_the_core_builds_pure_python_without_its_extension(tmp_path: Path) -> None:
+    # INFERTEL_BUILD_EXTENSION=0 (as where no C compiler is at hand): a pure-Python wheel, and
+    # infertel runs on the list buffer
+    wheel, files, expected = _wheel_from_sdist("infertel", tmp_path, {"INFERTEL_BUILD_EXTENSION": "0"})
+    assert wheel == f"infertel-{__version__}-py3-none-any.whl"
+    assert files == expected
+    target = tmp_path / "site"
+    with zipfile.ZipFile(tmp_path / "wheel" / wheel) as archive:
+        archive.extractall(target)
+    result = subprocess.run(
+        [sys.executable, "-c", "from infertel._internal.processors import InferenceStats, _buffer;"
+         "print(_buffer.Records, type(InferenceStats().buffer).__name__)"],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(target)},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["None", "list"]

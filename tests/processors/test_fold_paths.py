@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from stats_support import BUFFERS, buffer_kind
 
 from infertel._internal.processors import InferenceStats
 from infertel._internal.processors._window import Slot
@@ -113,7 +114,8 @@ def span_records(clock: list[float], extras: bool) -> list[list[tuple[Any, ...]]
     from infertel import semconv
     from infertel._internal.processors import InferenceStatsSpanProcessor
 
-    processor = InferenceStatsSpanProcessor(windows_s=(60,), clock=lambda: clock[0])
+    with buffer_kind("list"):  # the records as on_end appends them (a C buffer gives them back rebuilt)
+        processor = InferenceStatsSpanProcessor(windows_s=(60,), clock=lambda: clock[0])
     provider = TracerProvider()
     provider.add_span_processor(processor)
     tracer = provider.get_tracer("t")
@@ -218,9 +220,12 @@ def span_records(clock: list[float], extras: bool) -> list[list[tuple[Any, ...]]
 
 
 def fold_state(
-    batches: list[list[tuple[Any, ...]]], extras: bool, columns: bool, max_series: int = 1000
+    batches: list[list[tuple[Any, ...]]], extras: bool, columns: bool, max_series: int = 1000, buffer: str = "list"
 ) -> tuple[Any, ...]:
-    """Fold ``batches`` (one fold each) with or without the column fold; the whole resulting state."""
+    """Fold ``batches`` (one fold each) with or without the column fold, through a ``buffer`` of that kind.
+
+    The whole resulting state.
+    """
     from infertel._internal.processors import _columns, _fold
 
     taken: list[bool] = []
@@ -230,9 +235,11 @@ def fold_state(
         taken.append(fold_columns(*args) if columns else False)
         return taken[-1]
 
-    stats = InferenceStats(
-        windows_s=(60,), clock=lambda: 0.0, extra_attributes=("tenant",) if extras else (), max_series=max_series
-    )
+    with buffer_kind(buffer):
+        stats = InferenceStats(
+            windows_s=(60,), clock=lambda: 0.0, extra_attributes=("tenant",) if extras else (), max_series=max_series
+        )
+    assert (type(stats.buffer) is list) == (buffer == "list" or extras)
     parents: list[Any] = []  # the table of counted parents after each batch
     original = _fold.fold_columns
     _fold.fold_columns = spy
@@ -252,11 +259,12 @@ def fold_state(
     return list(series), series, parents, taken
 
 
+@pytest.mark.parametrize("buffer", BUFFERS)
 @pytest.mark.parametrize("numpy", [True, False], ids=["arrays", "lists"])
 @pytest.mark.parametrize("extras", [False, True])
 @pytest.mark.parametrize("max_parents", [4096, 400, 120])
 def test_column_and_record_folds_agree(
-    numpy: bool, extras: bool, max_parents: int, monkeypatch: pytest.MonkeyPatch
+    numpy: bool, extras: bool, max_parents: int, buffer: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from infertel._internal.processors import _fold
 
@@ -265,14 +273,17 @@ def test_column_and_record_folds_agree(
     # Without numpy the column fold keeps its durations in lists (numpy is not a dependency)
     monkeypatch.setattr(_bulk, "USE_NUMPY", numpy)
     batches = span_records([1000.0], extras)
-    by_columns = fold_state(batches, extras, columns=True)
+    # (the C buffer, where it is used: without extra attributes; the reference is the list's record by record)
+    by_columns = fold_state(batches, extras, columns=True, buffer=buffer)
     by_records = fold_state(batches, extras, columns=False)
     assert by_columns[:3] == by_records[:3]
     # The column fold took every clean batch, and declined the four with a bad value, the one with a
-    # record built from values and, in numpy arrays, the one with a latency of 116 days (float64
-    # would round it twice; a list divides it as the record-by-record fold does).
+    # record built from values and, in numpy arrays or from the C buffer, the one with a latency of
+    # 116 days (float64 would round it twice; a list divides it as the record-by-record fold does,
+    # and the C buffer keeps that record whole).
     declined = [i for i, taken in enumerate(by_columns[3]) if not taken]
-    assert declined == ([5, 7, 10, 11, 17, 23] if numpy else [5, 10, 11, 17, 23])
+    whole = numpy or (buffer == "records" and not extras)
+    assert declined == ([5, 7, 10, 11, 17, 23] if whole else [5, 10, 11, 17, 23])
     assert len(by_columns[1]) == 3 * (2 if extras else 1)
     old, young = by_columns[2][-1]
     assert len(young) <= max_parents and len(young) + len(old) > 100
@@ -364,14 +375,17 @@ def uniform_batches(shape: str) -> list[list[tuple[Any, ...]]]:
     return batches
 
 
+@pytest.mark.parametrize("buffer", BUFFERS)
 @pytest.mark.parametrize("numpy", [True, False], ids=["arrays", "lists"])
 @pytest.mark.parametrize("shape", ["streams", "no-tpot", "plain"])
-def test_column_fold_of_uniform_batches_agrees(numpy: bool, shape: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_column_fold_of_uniform_batches_agrees(
+    numpy: bool, shape: str, buffer: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Every record with a TTFT (some clamped) and a TPOT, with a TTFT only, with neither: the column
     # kinds' paths for columns without gaps.
     monkeypatch.setattr(_bulk, "USE_NUMPY", numpy)
     batches = uniform_batches(shape)
-    by_columns = fold_state([list(batch) for batch in batches], False, columns=True)
+    by_columns = fold_state([list(batch) for batch in batches], False, columns=True, buffer=buffer)
     by_records = fold_state([list(batch) for batch in batches], False, columns=False)
     assert by_columns[:3] == by_records[:3]
     assert all(by_columns[3])

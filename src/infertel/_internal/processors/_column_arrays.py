@@ -38,6 +38,10 @@ class ArrayColumns:
             raise Declined  # a negative or NaN duration
         return array
 
+    def checked(self, n: int, values: bytes, present: int) -> Any:
+        """A duration column of the C buffer (float64 bytes, NaN where absent; checked there): an array."""
+        return self.np.frombuffer(values, dtype=self.np.float64)
+
     def latencies(self, elapsed: list[Any]) -> Any:
         """``elapsed / 1e9`` (0 when ``elapsed <= 0``) as Python computes it from ints; else :class:`Declined`."""
         np = self.np

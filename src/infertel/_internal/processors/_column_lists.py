@@ -64,6 +64,15 @@ class ListColumns:
             raise Declined  # a negative or NaN duration
         return values
 
+    def checked(self, n: int, values: list[Any], present: int) -> list[float] | None:
+        """A duration column of the C buffer (floats, ``None`` where absent; checked there): as :meth:`durations`.
+
+        (``n``: the batch's length; ``present``: how many records have a value.)
+        """
+        if present == n:
+            return values
+        return Gaps(values) if present else None
+
     def latencies(self, elapsed: list[Any]) -> list[float]:
         """``elapsed / 1e9`` (0 when ``elapsed <= 0``): the record-by-record fold's operation on each value.
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from itertools import repeat
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 from opentelemetry.trace import StatusCode
 
@@ -62,68 +62,116 @@ _get = dict.get
 _UNSET, _OK = StatusCode.UNSET, StatusCode.OK
 
 
+class _Read(NamedTuple):
+    """A batch's columns, checked: what the fold needs before it changes anything."""
+
+    keys: list[list[Any]]  # the series key's columns: model, operation, extra attributes
+    error_types: list[Any]
+    durations: tuple[Any, Any, Any]  # latency, TTFT, TPOT (a column kind's duration columns)
+    input_tokens: tuple[list[Any], int]  # (counts, None where absent; their total)
+    output_tokens: tuple[list[Any], int]
+    rest: Callable[[], tuple[list[float], list[Any], list[Any], Callable[[], list[Any]]]]
+    """``(times, statuses, parent span ids, a callable giving the span ids)``, read once the batch is taken."""
+
+
 def fold_columns(
-    batch: list[tuple[Any, ...]],
+    batch: Any,
     series_for: Callable[[Any], Any],
     mapping: LogMapping,
     counted: ParentTable,
     extras: tuple[str, ...],
     max_parents: int,
 ) -> bool:
-    """Fold ``batch`` by columns as :func:`._fold.fold` would; ``False`` (nothing changed) when it cannot."""
+    """Fold ``batch`` by columns as :func:`._fold.fold` would; ``False`` (nothing changed) when it cannot.
+
+    ``batch``: a list of records, or a :class:`~._records.RecordBatch` of the C buffer (its
+    columns come from its dense array, already checked, not from the spans' attribute dicts).
+    """
     n = len(batch)
     if n < FAST_MIN:
         return False
     columns = _column_kind()
-    attributes = list(map(_ATTRIBUTES, batch))
-    try:
-        error_types, ttft, tpot, input_tokens, output_tokens = _values(columns, n, attributes)
-        latency = columns.latencies(list(map(_ELAPSED, batch)))
-    except Declined:
+    read = _read_records(columns, batch, n, extras) if type(batch) is list else _read_batch(columns, batch, n)
+    if read is None:
         return False
-    operations = list(map(_OPERATION, batch))
-    groups = _groups(n, operations, attributes, extras, series_for)
+    groups = _groups(n, read.keys, series_for)
     if groups is None:
         return False
     keys, runs = groups
     # Nothing has changed so far (series_for only created the series the record-by-record fold
     # would create, in the same order). From here on, the batch is counted.
-    times = list(map(_TIME, batch))
-    statuses = list(map(_STATUS, batch))
-    parents = list(map(_PARENT, batch))
+    times, statuses, parents, span_ids = read.rest()
+    latency, ttft, tpot = read.durations
     ttft = columns.clamp(ttft, latency)
-    derived = columns.derive(latency, ttft, tpot, output_tokens[0])
+    derived = columns.derive(latency, ttft, tpot, read.output_tokens[0])
     tpot, speed = (tpot, None) if derived is None else derived
-    errors = _errors(error_types, statuses, n)
-    kept = _count_parents(batch, parents, keys, counted, max_parents)
+    errors = _errors(read.error_types, statuses, n)
+    kept = _count_parents(span_ids, parents, keys, counted, max_parents)
     durations = (latency, ttft, tpot, speed)
     for series, indices in runs:
         if kept is not None:
             indices = [i for i in indices if i in kept]
-        _fold_series(columns, series, indices, times, mapping, durations, input_tokens, output_tokens, errors)
+        _fold_series(columns, series, indices, times, mapping, durations, read.input_tokens, read.output_tokens, errors)
     return True
+
+
+def _read_records(
+    columns: ArrayColumns | ListColumns, batch: list[tuple[Any, ...]], n: int, extras: tuple[str, ...]
+) -> _Read | None:
+    """The columns of a list of span records, read from their attribute dicts and checked; else ``None``."""
+    attributes = list(map(_ATTRIBUTES, batch))
+    try:
+        ttft_values = list(map(_get, attributes, repeat(_TTFT, n)))
+    except TypeError:  # not a dict: records built from values (None there), or a mapping read through public APIs
+        return None
+    try:
+        ttft = columns.durations(n, ttft_values)
+        tpot = columns.durations(n, list(map(_get, attributes, repeat(_TPOT, n))))
+        input_tokens = list(map(_get, attributes, repeat(_INPUT, n)))
+        input_total = _count_total(n, input_tokens)
+        output_tokens = list(map(_get, attributes, repeat(_OUTPUT, n)))
+        output_total = _count_total(n, output_tokens)
+        latency = columns.latencies(list(map(_ELAPSED, batch)))
+    except Declined:
+        return None
+    keys = [list(map(_get, attributes, repeat(name, n))) for name in (_MODEL, *extras)]
+    keys.insert(1, list(map(_OPERATION, batch)))
+    error_types = list(map(_get, attributes, repeat(_ERROR_TYPE, n)))
+
+    def rest() -> tuple[list[float], list[Any], list[Any], Callable[[], list[Any]]]:
+        span_ids: Callable[[], list[Any]] = lambda: list(map(_SPAN_ID, batch))  # noqa: E731
+        return list(map(_TIME, batch)), list(map(_STATUS, batch)), list(map(_PARENT, batch)), span_ids
+
+    durations = (latency, ttft, tpot)
+    return _Read(keys, error_types, durations, (input_tokens, input_total), (output_tokens, output_total), rest)
+
+
+def _read_batch(columns: ArrayColumns | ListColumns, batch: Any, n: int) -> _Read | None:
+    """The columns of a :class:`~._records.RecordBatch`, checked in C (``None``: declined, see ``_records.c``)."""
+    found = batch.columns(type(columns) is ListColumns)
+    if found is None:
+        return None
+    times, operations, models, error_types, (latency, ttft, tpot), (ttft_count, tpot_count) = found[:6]
+    input_tokens, output_tokens, statuses, parents = found[6:]
+    durations = (
+        columns.checked(n, latency, n),
+        columns.checked(n, ttft, ttft_count),
+        columns.checked(n, tpot, tpot_count),
+    )
+    return _Read(
+        [models, operations],
+        error_types,
+        durations,
+        input_tokens,
+        output_tokens,
+        lambda: (times, statuses, parents, batch.span_ids),
+    )
 
 
 def _column_kind() -> ArrayColumns | ListColumns:
     """Arrays when the application has imported numpy (:func:`~infertel._internal.quantiles._bulk.numpy_module`)."""
     np = numpy_module()
     return _LISTS if np is None else ArrayColumns(np)
-
-
-def _values(columns: ArrayColumns | ListColumns, n: int, attributes: list[dict[str, Any]]) -> tuple[Any, ...]:
-    """Error types, TTFT and TPOT (duration columns), token counts (``(list, total)``); else :class:`Declined`."""
-    try:
-        ttft_values = list(map(_get, attributes, repeat(_TTFT, n)))
-    except TypeError:  # not a dict: records built from values (None there), or a mapping read through public APIs
-        raise Declined from None
-    ttft = columns.durations(n, ttft_values)
-    tpot = columns.durations(n, list(map(_get, attributes, repeat(_TPOT, n))))
-    input_tokens = list(map(_get, attributes, repeat(_INPUT, n)))
-    input_total = _count_total(n, input_tokens)
-    output_tokens = list(map(_get, attributes, repeat(_OUTPUT, n)))
-    output_total = _count_total(n, output_tokens)
-    error_types = list(map(_get, attributes, repeat(_ERROR_TYPE, n)))
-    return error_types, ttft, tpot, (input_tokens, input_total), (output_tokens, output_total)
 
 
 def _count_total(n: int, values: list[Any]) -> int:
@@ -145,15 +193,12 @@ def _count_total(n: int, values: list[Any]) -> int:
 
 
 def _groups(
-    n: int,
-    operations: list[Any],
-    attributes: list[Any],
-    extras: tuple[str, ...],
-    series_for: Callable[[Any], Any],
+    n: int, columns: list[list[Any]], series_for: Callable[[Any], Any]
 ) -> tuple[Any, list[tuple[Any, range | list[int]]]] | None:
-    """``(key, or the list of per-record keys; [(series, record indices)])`` in first-seen order, or ``None``."""
-    columns = [list(map(_get, attributes, repeat(_MODEL, n))), operations]
-    columns += [list(map(_get, attributes, repeat(name, n))) for name in extras]
+    """``(key, or the list of per-record keys; [(series, record indices)])`` in first-seen order, or ``None``.
+
+    ``columns``: the series key's columns (model, operation, extra attributes).
+    """
     if all(column.count(column[0]) == n for column in columns):
         key = tuple(column[0] for column in columns)
         try:
@@ -191,11 +236,12 @@ def _errors(error_types: list[Any], statuses: list[Any], n: int) -> dict[int, st
 
 
 def _count_parents(
-    batch: list[tuple[Any, ...]], parents: list[Any], keys: Any, counted: ParentTable, max_parents: int
+    span_ids: Callable[[], list[Any]], parents: list[Any], keys: Any, counted: ParentTable, max_parents: int
 ) -> set[int] | None:
     """Apply the one-count-per-request rule; the indices of the records still counted, or ``None`` for all.
 
-    ``keys`` is the batch's one series key, or the list of each record's key. Record by record, as
+    ``span_ids`` gives the batch's span ids (read only when needed). ``keys`` is the batch's one
+    series key, or the list of each record's key. Record by record, as
     :func:`._fold.fold` does: a record whose span id is in ``counted`` with its own key is a parent
     already counted through a child (skipped), and each counted record's parent id is remembered
     with its key (``young`` becomes ``old`` past ``max_parents``, see :class:`~._parents.ParentTable`).
@@ -206,13 +252,13 @@ def _count_parents(
     roots = parents.count(None) == n
     if roots and not young and not old:
         return None
-    if roots and all(not half or half.keys().isdisjoint(map(_SPAN_ID, batch)) for half in (young, old)):
+    ids = span_ids()
+    if roots and all(not half or half.keys().isdisjoint(ids) for half in (young, old)):
         return None  # no span of the batch is a parent in the table, and none brings one
-    span_ids = list(map(_SPAN_ID, batch))
     skipped = []
     # One series (the usual batch): its key repeated, else each record's own key.
     per_record = repeat(keys, n) if type(keys) is tuple else keys
-    for i, (span_id, parent_id, key) in enumerate(zip(span_ids, parents, per_record, strict=True)):
+    for i, (span_id, parent_id, key) in enumerate(zip(ids, parents, per_record, strict=True)):
         if span_id in young or old and span_id in old:  # (``in`` first: cheaper than a missed pop)
             found = young.pop(span_id, None)
             stale = old.pop(span_id, None)  # (young holds the newer key when both have the id)

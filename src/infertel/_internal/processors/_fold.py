@@ -100,13 +100,15 @@ _NO_KEY = object()
 
 
 def fold(
-    batch: list[tuple[Any, ...]],
+    batch: Any,
     series_for: Callable[[Any], _Series],
     mapping: LogMapping,
     counted: ParentTable,
     extras: tuple[str, ...] = (),
 ) -> None:
     """Count every record of ``batch`` (in order) in its series' staging slot; ``batch`` is consumed.
+
+    ``batch``: a list of records, or a :class:`~._records.RecordBatch` of the C buffer (:mod:`._buffer`).
 
     ``counted`` maps the parent span id of each counted GenAI span to its series key, until
     that parent ends (:class:`~._parents.ParentTable`, bounded by :data:`MAX_PENDING_PARENTS`): a
@@ -118,9 +120,11 @@ def fold(
     """
     if fold_columns(batch, series_for, mapping, counted, extras, MAX_PENDING_PARENTS):
         return
+    if type(batch) is not list:  # a batch of the C buffer (._buffer): its records as tuples
+        batch = batch.records()
     # Popped in order, so each record is freed right after it is folded, while still cached
     # (freeing the whole batch at the end costs ~0.08 µs more per record).
-    batch.append(None)  # type: ignore[arg-type]
+    batch.append(None)
     batch.reverse()
     records: Iterator[tuple[Any, ...]] = iter(batch.pop, None)
     pending: dict[Slot, tuple[list[float], list[float], list[float], list[float]]] = {}

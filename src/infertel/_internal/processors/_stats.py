@@ -23,7 +23,7 @@ from typing import Any
 
 from infertel import environment_variables, semconv
 from infertel._internal.limits import bound_name
-from infertel._internal.processors import _folder
+from infertel._internal.processors import _buffer, _folder
 from infertel._internal.processors._fold import fold
 from infertel._internal.processors._parents import ParentTable
 from infertel._internal.processors._snapshot import (
@@ -143,9 +143,10 @@ class InferenceStats:
         self.slots_per_window = slots_per_window
         self.clock: Callable[[], float] = clock if clock is not None else time.monotonic
         self.mapping = LogMapping(relative_accuracy)
-        self.buffer: list[tuple[Any, ...]] = []
+        self.buffer: Any = _buffer.new_buffer(self.extra_attributes)
         """Ended requests not folded yet, at most :data:`MAX_BUFFER`: span records
-        (:data:`._fold.SPAN_RECORD_FIELDS`) and records built from values (:data:`._fold.RECORD_FIELDS`)."""
+        (:data:`._fold.SPAN_RECORD_FIELDS`) and records built from values (:data:`._fold.RECORD_FIELDS`),
+        in a list or the C buffer (:mod:`._buffer`)."""
         self._lost = itertools.count()
         self._lock = threading.Lock()
         self._series: dict[SeriesKey, _Series] = {}
@@ -280,8 +281,7 @@ class InferenceStats:
         buffer = self.buffer
         n = len(buffer)
         if n:
-            batch: list[Any] = buffer[:n]
-            del buffer[:n]  # appends made meanwhile stay: they are after the first n
+            batch = _buffer.take(buffer, n)  # appends made meanwhile stay: they are after the first n
             fold(batch, self._series_for, self.mapping, self._counted_parents, self.extra_attributes)
 
     # --- queries --------------------------------------------------------------------------
