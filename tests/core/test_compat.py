@@ -27,6 +27,7 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanContext, Status, StatusCode, TraceFlags
+from stats_buffers import BUFFERS, buffer_kind
 
 import infertel
 from infertel import semconv
@@ -41,8 +42,10 @@ from infertel._internal.compat import (
 from infertel._internal.instrument import block, context, observe, streams
 from infertel._internal.metrics import recorder
 from infertel._internal.metrics.recorder import InstrumentRecorder, PreAggregatedRecorder, recorder_for
-from infertel._internal.processors import InferenceStats, InferenceStatsSpanProcessor
+from infertel._internal.processors import InferenceStats, InferenceStatsSpanProcessor, _buffer
 from infertel._internal.processors import _processor as processor_module
+
+READ_BY_THE_C_BUFFER = _buffer.READ_ATTRIBUTES
 
 # --- span reads of the statistics processor -----------------------------------------------------
 
@@ -91,22 +94,84 @@ def _sink() -> SimpleNamespace:
     return SimpleNamespace(in_flight_spans={}, buffer=[], clock=lambda: float(next(readings)), buffer_full=folded)
 
 
-def test_the_fast_span_reads_are_active_on_this_sdk() -> None:
+PAIRS = {"list": "_private_hooks.<locals>.", "records": "Hooks."}
+"""The span-read pair each buffer kind gets: the Python closures on a list, the C pair on the C buffer."""
+
+
+@pytest.mark.parametrize("buffer", BUFFERS)
+def test_the_fast_span_reads_are_active_on_this_sdk(buffer: str) -> None:
     # Every supported release (1.37-1.45, the matrix legs) has the private fields the probe checks.
     assert compat.SPAN_INTERNALS is True
-    processor = InferenceStatsSpanProcessor()
-    assert processor.on_start.__qualname__ == "_private_hooks.<locals>.on_start"
-    assert processor.on_end.__qualname__ == "_private_hooks.<locals>.on_end"
+    with buffer_kind(buffer):
+        processor = InferenceStatsSpanProcessor()
+    assert buffer == "list" or compat.COMPILED_SPAN_HOOKS is True
+    assert processor.on_start.__qualname__ == PAIRS[buffer] + "on_start"
+    assert processor.on_end.__qualname__ == PAIRS[buffer] + "on_end"
 
 
-def test_private_and_public_span_reads_agree() -> None:
+def test_without_the_c_pair_the_python_pair_appends_to_the_c_buffer(monkeypatch: pytest.MonkeyPatch) -> None:
+    with buffer_kind("records"):
+        fast = InferenceStatsSpanProcessor(windows_s=(60,))
+        monkeypatch.setattr(compat, "COMPILED_SPAN_HOOKS", False)  # (its probe failed)
+        python = InferenceStatsSpanProcessor(windows_s=(60,))
+    assert type(python.stats.buffer) is type(fast.stats.buffer) is not list
+    assert python.on_end.__qualname__ == PAIRS["list"] + "on_end"
+    for processor in (fast, python):
+        provider = TracerProvider()
+        provider.add_span_processor(processor)
+        _genai_spans(provider)
+    assert _snapshot_of(fast) == _snapshot_of(python) == {("m", "chat"): (1, 0, 3, 5), ("m2", "chat"): (20, 5, 0, 0)}
+
+
+def test_the_c_pair_logs_its_own_errors_once_and_never_raises_into_span_end(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from infertel._internal import errors
+    from infertel.environment_variables import INFERTEL_RAISE_INTERNAL_ERRORS
+
+    broken = [False]
+
+    def clock() -> float:
+        if broken[0]:
+            raise RuntimeError("a bug in infertel")
+        return 1.0
+
+    with buffer_kind("records"):
+        processor = InferenceStatsSpanProcessor(windows_s=(60,), clock=clock)
+    broken[0] = True
+    assert processor.on_end.__qualname__ == "Hooks.on_end"
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    genai = {semconv.GEN_AI_OPERATION_NAME: "chat", semconv.GEN_AI_REQUEST_MODEL: "m"}
+    with pytest.raises(RuntimeError, match="a bug in infertel"):  # the test suite's switch: re-raised
+        provider.get_tracer("t").start_span("chat m", attributes=genai).end()
+    monkeypatch.setenv(INFERTEL_RAISE_INTERNAL_ERRORS, "false")
+    errors._reported.clear()
+    with caplog.at_level(logging.WARNING, logger="infertel"):
+        for _ in range(3):
+            provider.get_tracer("t").start_span("chat m", attributes=genai).end()  # no exception
+    logged = [r for r in caplog.records if "infertel internal error" in r.getMessage()]
+    assert len(logged) == 1 and isinstance(logged[0].exc_info[1], RuntimeError)  # type: ignore[index]
+    assert len(processor.stats.buffer) == 0
+
+
+@pytest.mark.parametrize("buffer", BUFFERS)
+def test_private_and_public_span_reads_agree(buffer: str) -> None:
     op = semconv.GEN_AI_OPERATION_NAME
     fell_back: list[Any] = []
     private_sink, public_sink = _sink(), _sink()
     public = processor_module._public_hooks(public_sink)  # type: ignore[arg-type]
-    private = compat._private_hooks(
-        private_sink, op, 100, 1000, (lambda span, context=None: fell_back.append(span), fell_back.append)
-    )
+    fallback = (lambda span, context=None: fell_back.append(span), fell_back.append)
+    if buffer == "list":
+        private = compat._private_hooks(private_sink, op, 100, 1000, fallback)
+    else:
+        with buffer_kind(buffer):
+            private_sink.buffer = _buffer.new_buffer(())
+        hooks = _buffer.Hooks(
+            private_sink.buffer, private_sink.in_flight_spans, op, 100, 1000, private_sink.buffer_full,
+            private_sink.clock, *fallback, fell_back.append, compat.SPAN_FIELDS,
+        )  # fmt: skip
+        private = (hooks.on_start, hooks.on_end)
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(_BothPairs(private, public))
@@ -134,9 +199,16 @@ def test_private_and_public_span_reads_agree() -> None:
         )
         for i, span in enumerate(spans)
     ]
-    assert all(type(record[2]) is dict for record in private_sink.buffer)  # the span's own plain dict
-    for sink in (private_sink, public_sink):
-        assert [(*r[:2], dict(r[2]), *r[3:]) for r in sink.buffer] == expected
+    if buffer == "list":
+        assert all(type(record[2]) is dict for record in private_sink.buffer)  # the span's own plain dict
+        records = list(private_sink.buffer)
+    else:  # the C buffer gives a record back with the six attribute values it read
+        records = private_sink.buffer.take(100).records()
+        expected = [(*e[:2], {k: v for k, v in e[2].items() if k in READ_BY_THE_C_BUFFER}, *e[3:]) for e in expected]
+        public_sink.buffer = [(*r[:2], {k: v for k, v in r[2].items() if k in READ_BY_THE_C_BUFFER}, *r[3:])
+                              for r in public_sink.buffer]  # fmt: skip
+    for found in (records, public_sink.buffer):
+        assert [(*r[:2], dict(r[2]), *r[3:]) for r in found] == expected
 
 
 def test_processor_public_fallback_gives_identical_statistics(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -161,7 +233,9 @@ def test_the_probe_refuses_private_fields_that_disagree_with_the_public_properti
 ) -> None:
     # A release whose public end_time no longer comes from ``_end_time`` (here: shifted by 1 ns).
     monkeypatch.delitem(vars(compat), "SPAN_INTERNALS", raising=False)
+    monkeypatch.delitem(vars(compat), "COMPILED_SPAN_HOOKS", raising=False)
     monkeypatch.setattr(ReadableSpan, "end_time", property(lambda span: span._end_time + 1))
+    assert compat._span_hooks_agree(compiled=True) is False  # the C pair's probe refuses them too
     processor = InferenceStatsSpanProcessor(windows_s=(60,))
     assert compat.SPAN_INTERNALS is False
     assert processor.on_end.__qualname__ == "_public_hooks.<locals>.on_end"
@@ -171,11 +245,13 @@ def test_the_probe_refuses_private_fields_that_disagree_with_the_public_properti
     assert _snapshot_of(processor) == {("m", "chat"): (1, 0, 3, 5), ("m2", "chat"): (20, 5, 0, 0)}
 
 
-def test_processor_reads_spans_of_another_shape_through_the_public_properties() -> None:
+@pytest.mark.parametrize("buffer", BUFFERS)
+def test_processor_reads_spans_of_another_shape_through_the_public_properties(buffer: str) -> None:
     # A ReadableSpan built by hand keeps a plain dict (no ``_dict``: AttributeError in the private
     # reads); one with no end time (TypeError there): the public pair reads both, a missing time as 0.
-    processor = InferenceStatsSpanProcessor(windows_s=(60,))
-    assert processor.on_end.__qualname__ == "_private_hooks.<locals>.on_end"
+    with buffer_kind(buffer):
+        processor = InferenceStatsSpanProcessor(windows_s=(60,))
+    assert processor.on_end.__qualname__ == PAIRS[buffer] + "on_end"
     genai = {semconv.GEN_AI_OPERATION_NAME: "chat", semconv.GEN_AI_REQUEST_MODEL: "m"}
     spans = [
         ReadableSpan(

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from stats_support import BUFFERS, buffer_kind
+from stats_buffers import BUFFERS, buffer_kind
 
 from infertel._internal.processors import InferenceStats
 from infertel._internal.processors._window import Slot

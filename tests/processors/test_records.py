@@ -10,20 +10,13 @@ from typing import Any
 import pytest
 from opentelemetry.trace import StatusCode
 
-from infertel import semconv
 from infertel._internal.processors import _buffer
+from infertel._internal.processors._parents import ParentTable
 
 if _buffer.Records is None:  # (a failure in CI: tests/ci_skips.py)
     pytest.skip("the C statistics buffer (_records.c) was not built", allow_module_level=True)
 
-KEYS = (
-    semconv.GEN_AI_REQUEST_MODEL,
-    semconv.ERROR_TYPE,
-    semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
-    semconv.INFERTEL_TIME_PER_OUTPUT_TOKEN,
-    semconv.GEN_AI_USAGE_INPUT_TOKENS,
-    semconv.GEN_AI_USAGE_OUTPUT_TOKENS,
-)
+KEYS = _buffer.READ_ATTRIBUTES
 MODEL, ERROR, TTFT, TPOT, INPUT, OUTPUT = KEYS
 
 
@@ -97,11 +90,10 @@ def test_columns_hold_the_values_python_computes(lists: bool) -> None:
         buffer.append(record)
     batch = buffer.take(1000)
     columns = batch.columns(lists)
-    times, operations, models, errors, durations, counts, inputs, outputs, statuses, parents = columns
+    times, operations, models, errors, durations, counts, inputs, outputs, statuses = columns
     assert times == [r[0] for r in records] and operations == ["chat"] * 300
     assert models == [r[2][MODEL] for r in records] and errors == [r[2].get(ERROR) for r in records]
-    assert statuses == [r[5] for r in records] and parents == [r[6] for r in records]
-    assert batch.span_ids() == [r[3] for r in records]
+    assert statuses == [r[5] for r in records]
     latency, ttft, tpot = durations if lists else [_floats(column) for column in durations]
     assert latency == [r[4] / 1_000_000_000 if r[4] > 0 else 0.0 for r in records]  # bit for bit
     assert _same(ttft, [r[2].get(TTFT) for r in records]) and _same(tpot, [r[2].get(TPOT) for r in records])
@@ -150,7 +142,7 @@ def test_the_buffer_holds_no_reference_once_records_are_gone() -> None:
         buffer.append((1.0, "chat", attributes, True, 10, StatusCode.UNSET, None))  # kept whole
     assert sys.getrefcount(model) == before[0] + 1000 and sys.getrefcount(attributes) == before[1] + 1000
     batch = buffer.take(1500)
-    batch.records(), batch.columns(True), batch.span_ids()
+    batch.records(), batch.columns(True), batch.count_parents(("m", "chat"), ParentTable(), 10)
     del batch
     buffer.pop()
     buffer.clear()

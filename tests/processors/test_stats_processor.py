@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
-from stats_support import BUFFERS, FakeClock, buffer_kind, end_genai_span
+from stats_buffers import BUFFERS, buffer_kind
+from stats_support import FakeClock, end_genai_span
 
 import infertel
 from infertel import semconv

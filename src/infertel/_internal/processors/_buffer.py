@@ -9,6 +9,8 @@ Two kinds, with the same records in and out (:data:`._fold.SPAN_RECORD_FIELDS`,
   The fold runs seconds later on the background folder's thread; by then the spans' attribute
   dicts and value objects have left the caches, and reading them cost more than everything else
   the fold does (measured on Python 3.11: 1.1 µs per span record folded from memory, 0.5 in cache).
+  The statistics processor's ``on_start``/``on_end`` on SDK spans are C code too then
+  (:class:`~._records.Hooks`, built and probed by :func:`infertel._internal.compat.statistics_span_hooks`).
 - a ``list`` of the record tuples: without the extension, with :data:`USE_EXTENSION` off, and for
   statistics split by extra attributes (the extension reads the six values only).
 
@@ -24,10 +26,22 @@ from typing import Any
 from infertel import semconv
 
 try:
-    from infertel._internal.processors._records import RecordBatch, Records
+    from infertel._internal.processors._records import Hooks, RecordBatch, Records
 except ImportError:  # built without a compiler, or from a checkout never built: the list
     Records = None  # type: ignore[assignment,misc]
     RecordBatch = None  # type: ignore[assignment,misc]
+    Hooks = None  # type: ignore[assignment,misc]
+
+READ_ATTRIBUTES = (
+    semconv.GEN_AI_REQUEST_MODEL,
+    semconv.ERROR_TYPE,
+    semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
+    semconv.INFERTEL_TIME_PER_OUTPUT_TOKEN,
+    semconv.GEN_AI_USAGE_INPUT_TOKENS,
+    semconv.GEN_AI_USAGE_OUTPUT_TOKENS,
+)
+"""The attributes the C buffer reads from a span record's attribute mapping (the fold needs no other),
+in the order ``Records()`` takes them."""
 
 USE_EXTENSION = True
 """Whether new buffers may be the extension's (tests switch it off to compare both kinds)."""
@@ -45,14 +59,7 @@ def new_buffer(extra_attributes: tuple[str, ...]) -> Any:
     """
     if extra_attributes or not extension_available():
         return []
-    return Records(
-        semconv.GEN_AI_REQUEST_MODEL,
-        semconv.ERROR_TYPE,
-        semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
-        semconv.INFERTEL_TIME_PER_OUTPUT_TOKEN,
-        semconv.GEN_AI_USAGE_INPUT_TOKENS,
-        semconv.GEN_AI_USAGE_OUTPUT_TOKENS,
-    )
+    return Records(*READ_ATTRIBUTES)
 
 
 def take(buffer: Any, n: int) -> Any:

@@ -62,6 +62,10 @@ _get = dict.get
 _UNSET, _OK = StatusCode.UNSET, StatusCode.OK
 
 
+_CountParents = Callable[[Any, ParentTable, int], "list[int] | None"]
+"""``(keys, table of counted parents, its bound) -> the skipped record indices, or None``."""
+
+
 class _Read(NamedTuple):
     """A batch's columns, checked: what the fold needs before it changes anything."""
 
@@ -70,8 +74,8 @@ class _Read(NamedTuple):
     durations: tuple[Any, Any, Any]  # latency, TTFT, TPOT (a column kind's duration columns)
     input_tokens: tuple[list[Any], int]  # (counts, None where absent; their total)
     output_tokens: tuple[list[Any], int]
-    rest: Callable[[], tuple[list[float], list[Any], list[Any], Callable[[], list[Any]]]]
-    """``(times, statuses, parent span ids, a callable giving the span ids)``, read once the batch is taken."""
+    rest: Callable[[], tuple[list[float], list[Any], _CountParents]]
+    """``(times, statuses, the one-count-per-request rule)``, read once the batch is taken."""
 
 
 def fold_columns(
@@ -100,13 +104,14 @@ def fold_columns(
     keys, runs = groups
     # Nothing has changed so far (series_for only created the series the record-by-record fold
     # would create, in the same order). From here on, the batch is counted.
-    times, statuses, parents, span_ids = read.rest()
+    times, statuses, count_parents = read.rest()
     latency, ttft, tpot = read.durations
     ttft = columns.clamp(ttft, latency)
     derived = columns.derive(latency, ttft, tpot, read.output_tokens[0])
     tpot, speed = (tpot, None) if derived is None else derived
     errors = _errors(read.error_types, statuses, n)
-    kept = _count_parents(span_ids, parents, keys, counted, max_parents)
+    skipped = count_parents(keys, counted, max_parents)
+    kept = set(range(n)).difference(skipped) if skipped else None
     durations = (latency, ttft, tpot, speed)
     for series, indices in runs:
         if kept is not None:
@@ -138,9 +143,13 @@ def _read_records(
     keys.insert(1, list(map(_OPERATION, batch)))
     error_types = list(map(_get, attributes, repeat(_ERROR_TYPE, n)))
 
-    def rest() -> tuple[list[float], list[Any], list[Any], Callable[[], list[Any]]]:
-        span_ids: Callable[[], list[Any]] = lambda: list(map(_SPAN_ID, batch))  # noqa: E731
-        return list(map(_TIME, batch)), list(map(_STATUS, batch)), list(map(_PARENT, batch)), span_ids
+    def rest() -> tuple[list[float], list[Any], _CountParents]:
+        parents = list(map(_PARENT, batch))
+        return (
+            list(map(_TIME, batch)),
+            list(map(_STATUS, batch)),
+            lambda keys, counted, max_parents: _count_parents(batch, parents, keys, counted, max_parents),
+        )
 
     durations = (latency, ttft, tpot)
     return _Read(keys, error_types, durations, (input_tokens, input_total), (output_tokens, output_total), rest)
@@ -152,7 +161,7 @@ def _read_batch(columns: ArrayColumns | ListColumns, batch: Any, n: int) -> _Rea
     if found is None:
         return None
     times, operations, models, error_types, (latency, ttft, tpot), (ttft_count, tpot_count) = found[:6]
-    input_tokens, output_tokens, statuses, parents = found[6:]
+    input_tokens, output_tokens, statuses = found[6:]
     durations = (
         columns.checked(n, latency, n),
         columns.checked(n, ttft, ttft_count),
@@ -164,7 +173,7 @@ def _read_batch(columns: ArrayColumns | ListColumns, batch: Any, n: int) -> _Rea
         durations,
         input_tokens,
         output_tokens,
-        lambda: (times, statuses, parents, batch.span_ids),
+        lambda: (times, statuses, batch.count_parents),
     )
 
 
@@ -236,12 +245,13 @@ def _errors(error_types: list[Any], statuses: list[Any], n: int) -> dict[int, st
 
 
 def _count_parents(
-    span_ids: Callable[[], list[Any]], parents: list[Any], keys: Any, counted: ParentTable, max_parents: int
-) -> set[int] | None:
-    """Apply the one-count-per-request rule; the indices of the records still counted, or ``None`` for all.
+    batch: list[tuple[Any, ...]], parents: list[Any], keys: Any, counted: ParentTable, max_parents: int
+) -> list[int] | None:
+    """Apply the one-count-per-request rule; the indices of the records skipped, or ``None`` for none.
 
-    ``span_ids`` gives the batch's span ids (read only when needed). ``keys`` is the batch's one
-    series key, or the list of each record's key. Record by record, as
+    ``batch``: span records, ``parents`` their parent span ids. ``keys`` is the batch's one
+    series key, or the list of each record's key. A batch of the C buffer does the same in C
+    (``RecordBatch.count_parents``). Record by record, as
     :func:`._fold.fold` does: a record whose span id is in ``counted`` with its own key is a parent
     already counted through a child (skipped), and each counted record's parent id is remembered
     with its key (``young`` becomes ``old`` past ``max_parents``, see :class:`~._parents.ParentTable`).
@@ -252,7 +262,7 @@ def _count_parents(
     roots = parents.count(None) == n
     if roots and not young and not old:
         return None
-    ids = span_ids()
+    ids = list(map(_SPAN_ID, batch))
     if roots and all(not half or half.keys().isdisjoint(ids) for half in (young, old)):
         return None  # no span of the batch is a parent in the table, and none brings one
     skipped = []
@@ -270,7 +280,7 @@ def _count_parents(
             if len(young) > max_parents:
                 counted.old = old = young
                 counted.young = young = {}
-    return set(range(n)).difference(skipped) if skipped else None
+    return skipped or None
 
 
 def _fold_series(

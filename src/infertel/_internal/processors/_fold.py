@@ -1,21 +1,23 @@
 """Folding buffered records into the series' staging slots (the batch half of the hot path).
 
-A span record is the tuple the span processor's ``on_end`` appends (:data:`SPAN_RECORD_FIELDS`):
-the clock, the operation name, the ended span's attribute mapping and its ids, times and status,
-read in one call on the span's thread. Everything else is done here, for the whole batch, on the
-background folder's thread: the attribute values, the latency, the series key, ``error.type``
-(``_OTHER`` for an ERROR status without one), the one-count-per-request rule between nested spans
-of one series, and checks of the values (bad ones are dropped with a rate-limited warning and
-never raise). A batch of :data:`~._columns.FAST_MIN` span records or more is folded column by
-column (:mod:`._columns`); shorter batches, records built from values (:data:`RECORD_FIELDS`,
-:meth:`InferenceStats.end_record`) and any batch the column fold declines go record by record,
-locals only, each value appended to a list per staging slot and distribution; the lists are then
-counted into the sketches in one go each (vectorised with numpy when long; without numpy sorted
-and cut at the buckets' boundaries, see :mod:`infertel._internal.quantiles._bulk`). Both give the
-same statistics. Without numpy the column fold keeps its durations in lists
-(:mod:`._column_lists`): measured on Python 3.11 with 2,000 spans in cache (each its own latency,
-TTFT and TPOT), 0.72 µs per span record against 0.84 record by record, of which 0.26 counting the
-three values into the sketches (sorted and cut at the buckets' boundaries).
+A span record is what the span processor's ``on_end`` appends (:data:`SPAN_RECORD_FIELDS`): the
+clock, the operation name, the ended span's attribute mapping and its ids, times and status, read
+in one call on the span's thread (the C buffer of :mod:`._buffer` reads the six attribute values
+the fold needs right then, and gives the batch back as checked columns). Everything else is done
+here, for the whole batch, on the background folder's thread: the attribute values, the latency,
+the series key, ``error.type`` (``_OTHER`` for an ERROR status without one), the one-count-per-
+request rule between nested spans of one series, and checks of the values (bad ones are dropped
+with a rate-limited warning and never raise). A batch of :data:`~._columns.FAST_MIN` span records
+or more is folded column by column (:mod:`._columns`); shorter batches, records built from values
+(:data:`RECORD_FIELDS`, :meth:`InferenceStats.end_record`) and any batch the column fold declines
+go record by record, locals only, each value appended to a list per staging slot and distribution;
+the lists are then counted into the sketches in one go each (vectorised with numpy when long;
+without numpy sorted and cut at the buckets' boundaries, see
+:mod:`infertel._internal.quantiles._bulk`). Both give the same statistics. Without numpy the column
+fold keeps its durations in lists (:mod:`._column_lists`): measured on Python 3.11 with 2,000 spans
+in cache (each its own latency, TTFT and TPOT), 0.72 µs per span record against 0.84 record by
+record, of which 0.26 counting the three values into the sketches (sorted and cut at the buckets'
+boundaries).
 """
 
 from __future__ import annotations

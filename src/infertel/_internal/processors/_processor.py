@@ -109,10 +109,12 @@ def _hot_path(stats: InferenceStats) -> tuple[Callable[..., None], Callable[[Any
     Built by :func:`compat.statistics_span_hooks`, which reads an SDK span's private fields inline
     (see there why) and falls back to :func:`_public_hooks`, the same pair through the public span
     properties (for a span of another shape, or every span when its probe failed). ``on_end``
-    appends one tuple per GenAI span (``_fold.SPAN_RECORD_FIELDS``: the clock, the operation, the
-    span's attribute mapping, ids, elapsed time and status); the attribute values, the latency and
-    the series key are read by the fold, for a whole batch at once, on the background folder's
-    thread. The containers captured here are never replaced (a fork clears them in place).
+    appends one record per GenAI span (``_fold.SPAN_RECORD_FIELDS``: the clock, the operation, the
+    span's attribute mapping, ids, elapsed time and status) to the statistics buffer
+    (:mod:`._buffer`: the C extension's reads the six attribute values the fold needs right then,
+    a list keeps the tuple); the latency, the series key and the checks are done by the fold, for
+    a whole batch at once, on the background folder's thread. The containers captured here are
+    never replaced (a fork clears them in place).
     """
     return compat.statistics_span_hooks(stats, _OP, MAX_TRACKED_IN_FLIGHT, FOLD_BATCH, _public_hooks(stats))
 

@@ -192,7 +192,9 @@ records_grow(Records *self)
     return 0;
 }
 
-/* Store a record: its seven span-record fields when `fields` is not NULL and they are plain, else `record` whole. */
+/* Store a record: its seven span-record fields when `fields` is not NULL and they are plain, else `record` whole.
+ * (Read into a local first: making the tuple may run the garbage collector, whose finalizers may
+ * append to this buffer too.) */
 static int
 records_store(Records *self, PyObject *const *fields, PyObject *record)
 {
@@ -200,16 +202,13 @@ records_store(Records *self, PyObject *const *fields, PyObject *record)
         PyErr_SetString(PyExc_TypeError, "Records() was not initialised");
         return -1;
     }
-    if (self->len == self->cap && records_grow(self) < 0) {
-        return -1;
-    }
-    Rec *r = &self->items[self->len];
-    if (fields != NULL && read_span_record(self->keys, fields, r)) {
-        Py_INCREF(r->operation);
-        Py_XINCREF(r->model);
-        Py_XINCREF(r->error);
-        Py_INCREF(r->status);
-        r->other = NULL;
+    Rec r;
+    if (fields != NULL && read_span_record(self->keys, fields, &r)) {
+        Py_INCREF(r.operation);
+        Py_XINCREF(r.model);
+        Py_XINCREF(r.error);
+        Py_INCREF(r.status);
+        r.other = NULL;
     } else {
         if (record == NULL) {
             record = PyTuple_New(7);
@@ -222,11 +221,15 @@ records_store(Records *self, PyObject *const *fields, PyObject *record)
         } else {
             Py_INCREF(record);
         }
-        memset(r, 0, sizeof(Rec));
-        r->flags = WHOLE;
-        r->other = record;
+        memset(&r, 0, sizeof(Rec));
+        r.flags = WHOLE;
+        r.other = record;
     }
-    self->len++;
+    if (self->len == self->cap && records_grow(self) < 0) {
+        rec_clear(&r);
+        return -1;
+    }
+    self->items[self->len++] = r;
     return 0;
 }
 
@@ -330,7 +333,17 @@ Records_item(Records *self, Py_ssize_t i)
         PyErr_SetString(PyExc_IndexError, "Records index out of range");
         return NULL;
     }
-    return rec_record(self->keys, &self->items[i]);
+    /* A copy with its own references: building the tuple may run the garbage collector, whose
+     * finalizers may append to this buffer (and move its array). */
+    Rec r = self->items[i];
+    Py_XINCREF(r.operation);
+    Py_XINCREF(r.model);
+    Py_XINCREF(r.error);
+    Py_XINCREF(r.status);
+    Py_XINCREF(r.other);
+    PyObject *record = rec_record(self->keys, &r);
+    rec_clear(&r);
+    return record;
 }
 
 static PyObject *
@@ -557,7 +570,7 @@ count_column(const Rec *items, Py_ssize_t n, size_t offset, unsigned int flag, l
  * The column fold's inputs, or None when it must decline the batch (a record kept whole, a
  * negative or NaN TTFT or TPOT, a negative token count, token counts summing to 2**53 or more):
  * (times, operations, models, error_types, (latency, ttft, tpot), (ttft count, tpot count),
- *  (input_tokens, total), (output_tokens, total), statuses, parents). The durations are lists of
+ *  (input_tokens, total), (output_tokens, total), statuses). The durations are lists of
  * floats (None where absent) when `lists`, else float64 bytes (NaN where absent); the latency is
  * elapsed_ns / 1e9 (0 when elapsed_ns <= 0), as Python divides an int below 2**53.
  */
@@ -635,17 +648,6 @@ RecordBatch_columns(RecordBatch *self, PyObject *const *args, Py_ssize_t nargs)
             PyList_SET_ITEM(times, i, item);
         }
     }
-    PyObject *parents = PyList_New(n);
-    if (parents != NULL) {
-        for (Py_ssize_t i = 0; i < n; i++) {
-            PyObject *item = (items[i].flags & HAS_PARENT) ? PyLong_FromUnsignedLongLong(items[i].parent_id) : Py_NewRef(Py_None);
-            if (item == NULL) {
-                Py_CLEAR(parents);
-                break;
-            }
-            PyList_SET_ITEM(parents, i, item);
-        }
-    }
     PyObject *ttft = duration_column(items, n, offsetof(Rec, ttft), HAS_TTFT, lists);
     PyObject *tpot = duration_column(items, n, offsetof(Rec, tpot), HAS_TPOT, lists);
     PyObject *operations = object_column(items, n, offsetof(Rec, operation));
@@ -655,13 +657,12 @@ RecordBatch_columns(RecordBatch *self, PyObject *const *args, Py_ssize_t nargs)
     PyObject *inputs = count_column(items, n, offsetof(Rec, input), HAS_INPUT, &input_total);
     PyObject *outputs = count_column(items, n, offsetof(Rec, output), HAS_OUTPUT, &output_total);
     PyObject *result = NULL;
-    if (latency && times && parents && ttft && tpot && operations && models && errors && statuses && inputs && outputs) {
-        result = Py_BuildValue("(OOOO(OOO)(nn)(OL)(OL)OO)", times, operations, models, errors, latency, ttft, tpot,
-                               ttft_count, tpot_count, inputs, input_total, outputs, output_total, statuses, parents);
+    if (latency && times && ttft && tpot && operations && models && errors && statuses && inputs && outputs) {
+        result = Py_BuildValue("(OOOO(OOO)(nn)(OL)(OL)O)", times, operations, models, errors, latency, ttft, tpot,
+                               ttft_count, tpot_count, inputs, input_total, outputs, output_total, statuses);
     }
     Py_XDECREF(latency);
     Py_XDECREF(times);
-    Py_XDECREF(parents);
     Py_XDECREF(ttft);
     Py_XDECREF(tpot);
     Py_XDECREF(operations);
@@ -673,20 +674,121 @@ RecordBatch_columns(RecordBatch *self, PyObject *const *args, Py_ssize_t nargs)
     return result;
 }
 
-/* The records' span ids (a list of ints). */
+/*
+ * The one-count-per-request rule over the batch, as processors._columns._count_parents does it
+ * record by record: a record whose span id is in the table of counted parents (`table.young`,
+ * `table.old`: dicts) with its own series key is skipped; each other record's parent id is
+ * remembered with its key (`young` becomes `old` past `max_parents`). `keys`: the batch's one key
+ * (a tuple) or a list of each record's key. Returns the skipped indices (a list), or None.
+ */
 static PyObject *
-RecordBatch_span_ids(RecordBatch *self, PyObject *Py_UNUSED(ignored))
+RecordBatch_count_parents(RecordBatch *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    PyObject *list = PyList_New(self->len);
-    for (Py_ssize_t i = 0; list != NULL && i < self->len; i++) {
-        PyObject *item = PyLong_FromUnsignedLongLong(self->items[i].span_id);
-        if (item == NULL) {
-            Py_CLEAR(list);
-            break;
-        }
-        PyList_SET_ITEM(list, i, item);
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "count_parents(keys, table, max_parents)");
+        return NULL;
     }
-    return list;
+    PyObject *keys = args[0], *table = args[1];
+    Py_ssize_t max_parents = PyLong_AsSsize_t(args[2]);
+    if (max_parents == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    int one_key = PyTuple_Check(keys);
+    if (!one_key && (!PyList_CheckExact(keys) || PyList_GET_SIZE(keys) != self->len)) {
+        PyErr_SetString(PyExc_TypeError, "keys: one key (a tuple) or a list of one key per record");
+        return NULL;
+    }
+    PyObject *young = PyObject_GetAttrString(table, "young");
+    PyObject *old = young ? PyObject_GetAttrString(table, "old") : NULL;
+    PyObject *skipped = NULL, *result = NULL;
+    if (old == NULL) {
+        goto done;
+    }
+    if (!PyDict_CheckExact(young) || !PyDict_CheckExact(old)) {
+        PyErr_SetString(PyExc_TypeError, "the table's halves must be dicts");
+        goto done;
+    }
+    int parents = 0;
+    for (Py_ssize_t i = 0; i < self->len && !parents; i++) {
+        parents = (self->items[i].flags & HAS_PARENT) != 0;
+    }
+    if (!parents && PyDict_GET_SIZE(young) == 0 && PyDict_GET_SIZE(old) == 0) {
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
+    skipped = PyList_New(0);
+    if (skipped == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < self->len; i++) {
+        const Rec *r = &self->items[i];
+        PyObject *key = one_key ? keys : PyList_GET_ITEM(keys, i);
+        if (PyDict_GET_SIZE(young) || PyDict_GET_SIZE(old)) {
+            PyObject *span_id = PyLong_FromUnsignedLongLong(r->span_id);
+            if (span_id == NULL) {
+                goto done;
+            }
+            int in_young = PyDict_Contains(young, span_id);
+            int in_old = in_young == 0 && PyDict_GET_SIZE(old) ? PyDict_Contains(old, span_id) : 0;
+            if (in_young < 0 || in_old < 0) {
+                Py_DECREF(span_id);
+                goto done;
+            }
+            if (in_young || in_old) {
+                /* young.pop(span_id, None), old.pop(span_id, None): young holds the newer key when both have it */
+                PyObject *found = PyDict_GetItemWithError(young, span_id);
+                PyObject *stale = found || !PyErr_Occurred() ? PyDict_GetItemWithError(old, span_id) : NULL;
+                PyObject *counted = found ? found : stale;
+                int same = -1;
+                if (!PyErr_Occurred()) {
+                    Py_XINCREF(counted);
+                    int popped = (found == NULL || PyDict_DelItem(young, span_id) == 0) &&
+                                 (stale == NULL || PyDict_DelItem(old, span_id) == 0);
+                    same = popped ? (counted ? PyObject_RichCompareBool(counted, key, Py_EQ) : 0) : -1;
+                    Py_XDECREF(counted);
+                }
+                Py_DECREF(span_id);
+                if (same < 0) {
+                    goto done;
+                }
+                if (same) { /* a child of the same series already counted this request */
+                    PyObject *index = PyLong_FromSsize_t(i);
+                    if (index == NULL || PyList_Append(skipped, index) < 0) {
+                        Py_XDECREF(index);
+                        goto done;
+                    }
+                    Py_DECREF(index);
+                    continue;
+                }
+            } else {
+                Py_DECREF(span_id);
+            }
+        }
+        if (r->flags & HAS_PARENT) {
+            PyObject *parent_id = PyLong_FromUnsignedLongLong(r->parent_id);
+            if (parent_id == NULL || PyDict_SetItem(young, parent_id, key) < 0) {
+                Py_XDECREF(parent_id);
+                goto done;
+            }
+            Py_DECREF(parent_id);
+            if (PyDict_GET_SIZE(young) > max_parents) {
+                PyObject *fresh = PyDict_New();
+                if (fresh == NULL || PyObject_SetAttrString(table, "old", young) < 0 ||
+                    PyObject_SetAttrString(table, "young", fresh) < 0) {
+                    Py_XDECREF(fresh);
+                    goto done;
+                }
+                Py_SETREF(old, young);
+                young = fresh;
+            }
+        }
+    }
+    result = PyList_GET_SIZE(skipped) ? Py_NewRef(skipped) : Py_NewRef(Py_None);
+done:
+    Py_XDECREF(young);
+    Py_XDECREF(old);
+    Py_XDECREF(skipped);
+    return result;
 }
 
 static void
@@ -703,7 +805,8 @@ static PyMethodDef RecordBatch_methods[] = {
     {"records", (PyCFunction)RecordBatch_records, METH_NOARGS, "Every record as appended, in order (a list of tuples)."},
     {"columns", (PyCFunction)(void (*)(void))RecordBatch_columns, METH_FASTCALL,
      "columns(lists) -> the column fold's inputs, or None when it must decline the batch (see _records.c)."},
-    {"span_ids", (PyCFunction)RecordBatch_span_ids, METH_NOARGS, "The records' span ids (a list of ints)."},
+    {"count_parents", (PyCFunction)(void (*)(void))RecordBatch_count_parents, METH_FASTCALL,
+     "count_parents(keys, table, max_parents) -> the skipped record indices, or None (see _records.c)."},
     {NULL},
 };
 
@@ -721,6 +824,265 @@ static PyTypeObject RecordBatchType = {
     .tp_as_sequence = &RecordBatch_as_sequence,
 };
 
+/* --- Hooks: the statistics processor's on_start / on_end on SDK spans ----------------------------- */
+
+enum { F_ATTRIBUTES, F_DICT, F_CONTEXT, F_PARENT, F_START, F_END, F_STATUS, F_STATUS_CODE, N_FIELDS };
+
+typedef struct {
+    PyObject_HEAD
+    Records *buffer;
+    PyObject *started; /* dict: span id -> attribute dict of a started GenAI span */
+    PyObject *name;    /* the attribute that makes a span count (gen_ai.operation.name) */
+    Py_ssize_t max_tracked, fold_batch;
+    PyObject *buffer_full, *clock, *public_on_start, *public_on_end, *on_error;
+    PyObject *fields[N_FIELDS]; /* the private span fields' names, given by infertel._internal.compat */
+} Hooks;
+
+/* An Exception raised by our own code: `on_error(exc)` (logs it, or re-raises under the test switch).
+ * A BaseException (KeyboardInterrupt, SystemExit) propagates. */
+static PyObject *
+hooks_error(Hooks *self)
+{
+    if (!PyErr_ExceptionMatches(PyExc_Exception)) {
+        return NULL;
+    }
+    PyObject *type, *value, *traceback;
+    PyErr_Fetch(&type, &value, &traceback);
+    PyErr_NormalizeException(&type, &value, &traceback);
+    if (traceback != NULL) {
+        PyException_SetTraceback(value, traceback);
+    }
+    PyObject *result = PyObject_CallOneArg(self->on_error, value);
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(traceback);
+    return result;
+}
+
+/* A private read failed: a span of another shape (AttributeError, TypeError) goes to the public hook. */
+static PyObject *
+hooks_read_failed(Hooks *self, PyObject *public_hook, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (PyErr_ExceptionMatches(PyExc_AttributeError) || PyErr_ExceptionMatches(PyExc_TypeError)) {
+        PyErr_Clear();
+        PyObject *result = PyObject_Vectorcall(public_hook, args, nargs, NULL);
+        return result; /* (the public hook applies the error policy itself) */
+    }
+    return hooks_error(self);
+}
+
+/* span.<a>.<b> (a new reference), or NULL with an exception set. */
+static PyObject *
+get2(PyObject *object, PyObject *a, PyObject *b)
+{
+    PyObject *first = PyObject_GetAttr(object, a);
+    if (first == NULL) {
+        return NULL;
+    }
+    PyObject *second = PyObject_GetAttr(first, b);
+    Py_DECREF(first);
+    return second;
+}
+
+static PyObject *
+Hooks_on_start(Hooks *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    Py_ssize_t total = nargs + (kwnames ? PyTuple_GET_SIZE(kwnames) : 0);
+    if (nargs < 1 || total > 2) {
+        PyErr_SetString(PyExc_TypeError, "on_start(span, parent_context=None)");
+        return NULL;
+    }
+    PyObject *call[2] = {args[0], total == 2 ? args[1] : Py_None};
+    PyObject *attributes = get2(args[0], self->fields[F_ATTRIBUTES], self->fields[F_DICT]);
+    if (attributes == NULL) {
+        return hooks_read_failed(self, self->public_on_start, call, 2);
+    }
+    if (!PyDict_Check(attributes)) {
+        Py_DECREF(attributes);
+        return PyObject_Vectorcall(self->public_on_start, call, 2, NULL);
+    }
+    PyObject *value = PyDict_GetItemWithError(attributes, self->name);
+    if (value == NULL && PyErr_Occurred()) {
+        Py_DECREF(attributes);
+        return hooks_read_failed(self, self->public_on_start, call, 2);
+    }
+    if (value != NULL && value != Py_None && PyDict_GET_SIZE(self->started) < self->max_tracked) {
+        PyObject *context = PyObject_GetAttr(args[0], self->fields[F_CONTEXT]);
+        PyObject *span_id = context ? PySequence_GetItem(context, 1) : NULL;
+        Py_XDECREF(context);
+        if (span_id == NULL) {
+            Py_DECREF(attributes);
+            return hooks_read_failed(self, self->public_on_start, call, 2);
+        }
+        int failed = PyDict_SetItem(self->started, span_id, attributes) < 0;
+        Py_DECREF(span_id);
+        if (failed) {
+            Py_DECREF(attributes);
+            return hooks_error(self);
+        }
+    }
+    Py_DECREF(attributes);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Hooks_on_end(Hooks *self, PyObject *span)
+{
+    PyObject *attributes = NULL, *parent = NULL, *context = NULL, *end = NULL, *start = NULL;
+    PyObject *fields[7] = {NULL};
+    PyObject *result = NULL;
+    attributes = get2(span, self->fields[F_ATTRIBUTES], self->fields[F_DICT]);
+    if (attributes == NULL) {
+        goto read_failed;
+    }
+    if (!PyDict_Check(attributes)) {
+        Py_DECREF(attributes);
+        return PyObject_Vectorcall(self->public_on_end, &span, 1, NULL);
+    }
+    PyObject *value = PyDict_GetItemWithError(attributes, self->name);
+    if (value == NULL || value == Py_None) {
+        if (PyErr_Occurred()) {
+            goto read_failed;
+        }
+        Py_DECREF(attributes);
+        Py_RETURN_NONE; /* not a GenAI span */
+    }
+    fields[1] = Py_NewRef(value);
+    fields[2] = Py_NewRef(attributes);
+    if ((parent = PyObject_GetAttr(span, self->fields[F_PARENT])) == NULL ||
+        (context = PyObject_GetAttr(span, self->fields[F_CONTEXT])) == NULL ||
+        (fields[3] = PySequence_GetItem(context, 1)) == NULL || (fields[0] = PyObject_CallNoArgs(self->clock)) == NULL ||
+        (end = PyObject_GetAttr(span, self->fields[F_END])) == NULL ||
+        (start = PyObject_GetAttr(span, self->fields[F_START])) == NULL ||
+        (fields[4] = PyNumber_Subtract(end, start)) == NULL ||
+        (fields[5] = get2(span, self->fields[F_STATUS], self->fields[F_STATUS_CODE])) == NULL ||
+        (fields[6] = parent == Py_None ? Py_NewRef(Py_None) : PySequence_GetItem(parent, 1)) == NULL) {
+        goto read_failed;
+    }
+    if (PyDict_GET_SIZE(self->started) && PyDict_DelItem(self->started, fields[3]) < 0) {
+        if (!PyErr_ExceptionMatches(PyExc_KeyError)) {
+            result = hooks_error(self);
+            goto done;
+        }
+        PyErr_Clear();
+    }
+    if (records_store(self->buffer, fields, NULL) < 0) {
+        result = hooks_error(self);
+        goto done;
+    }
+    if (self->buffer->len >= self->fold_batch) {
+        result = PyObject_CallNoArgs(self->buffer_full);
+        if (result == NULL) {
+            result = hooks_error(self);
+        }
+        goto done;
+    }
+    result = Py_NewRef(Py_None);
+    goto done;
+read_failed:
+    result = hooks_read_failed(self, self->public_on_end, &span, 1);
+done:
+    Py_XDECREF(attributes);
+    Py_XDECREF(parent);
+    Py_XDECREF(context);
+    Py_XDECREF(end);
+    Py_XDECREF(start);
+    for (int i = 0; i < 7; i++) {
+        Py_XDECREF(fields[i]);
+    }
+    return result;
+}
+
+static int
+Hooks_init(Hooks *self, PyObject *args, PyObject *kwds)
+{
+    static char *names[] = {"buffer",  "started",         "name",          "max_tracked", "fold_batch", "buffer_full",
+                            "clock",   "public_on_start", "public_on_end", "on_error",    "fields",     NULL};
+    PyObject *buffer, *started, *name, *buffer_full, *clock, *public_on_start, *public_on_end, *on_error, *fields;
+    Py_ssize_t max_tracked, fold_batch;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O!UnnOOOOOO!:Hooks", names, &RecordsType, &buffer, &PyDict_Type,
+                                     &started, &name, &max_tracked, &fold_batch, &buffer_full, &clock,
+                                     &public_on_start, &public_on_end, &on_error, &PyTuple_Type, &fields)) {
+        return -1;
+    }
+    if (PyTuple_GET_SIZE(fields) != N_FIELDS) {
+        PyErr_Format(PyExc_ValueError, "fields: %d attribute names", N_FIELDS);
+        return -1;
+    }
+    for (int i = 0; i < N_FIELDS; i++) {
+        if (!PyUnicode_Check(PyTuple_GET_ITEM(fields, i))) {
+            PyErr_SetString(PyExc_TypeError, "fields: attribute names (str)");
+            return -1;
+        }
+        Py_XSETREF(self->fields[i], Py_NewRef(PyTuple_GET_ITEM(fields, i)));
+    }
+    Py_XSETREF(self->buffer, (Records *)Py_NewRef(buffer));
+    Py_XSETREF(self->started, Py_NewRef(started));
+    Py_XSETREF(self->name, Py_NewRef(name));
+    Py_XSETREF(self->buffer_full, Py_NewRef(buffer_full));
+    Py_XSETREF(self->clock, Py_NewRef(clock));
+    Py_XSETREF(self->public_on_start, Py_NewRef(public_on_start));
+    Py_XSETREF(self->public_on_end, Py_NewRef(public_on_end));
+    Py_XSETREF(self->on_error, Py_NewRef(on_error));
+    self->max_tracked = max_tracked;
+    self->fold_batch = fold_batch;
+    return 0;
+}
+
+static void
+Hooks_dealloc(Hooks *self)
+{
+    Py_XDECREF(self->buffer);
+    Py_XDECREF(self->started);
+    Py_XDECREF(self->name);
+    Py_XDECREF(self->buffer_full);
+    Py_XDECREF(self->clock);
+    Py_XDECREF(self->public_on_start);
+    Py_XDECREF(self->public_on_end);
+    Py_XDECREF(self->on_error);
+    for (int i = 0; i < N_FIELDS; i++) {
+        Py_XDECREF(self->fields[i]);
+    }
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *
+Hooks_not_ready(Hooks *self)
+{
+    PyErr_SetString(PyExc_TypeError, "Hooks() was not initialised");
+    return NULL;
+}
+
+static PyObject *
+Hooks_on_start_checked(Hooks *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    return self->buffer == NULL ? Hooks_not_ready(self) : Hooks_on_start(self, args, nargs, kwnames);
+}
+
+static PyObject *
+Hooks_on_end_checked(Hooks *self, PyObject *span)
+{
+    return self->buffer == NULL ? Hooks_not_ready(self) : Hooks_on_end(self, span);
+}
+
+static PyMethodDef Hooks_methods[] = {
+    {"on_start", (PyCFunction)(void (*)(void))Hooks_on_start_checked, METH_FASTCALL | METH_KEYWORDS,
+     "on_start(span, parent_context=None): count a GenAI span in flight."},
+    {"on_end", (PyCFunction)Hooks_on_end_checked, METH_O, "on_end(span): append an ended GenAI span's record."},
+    {NULL},
+};
+
+static PyTypeObject HooksType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "infertel._internal.processors._records.Hooks",
+    .tp_basicsize = sizeof(Hooks),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "The statistics processor's on_start / on_end on SDK spans, reading the private fields compat names.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Hooks_init,
+    .tp_dealloc = (destructor)Hooks_dealloc,
+    .tp_methods = Hooks_methods,
+};
+
 static struct PyModuleDef records_module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "infertel._internal.processors._records",
@@ -731,7 +1093,7 @@ static struct PyModuleDef records_module = {
 PyMODINIT_FUNC
 PyInit__records(void)
 {
-    if (PyType_Ready(&RecordsType) < 0 || PyType_Ready(&RecordBatchType) < 0) {
+    if (PyType_Ready(&RecordsType) < 0 || PyType_Ready(&RecordBatchType) < 0 || PyType_Ready(&HooksType) < 0) {
         return NULL;
     }
     PyObject *module = PyModule_Create(&records_module);
@@ -739,7 +1101,8 @@ PyInit__records(void)
         return NULL;
     }
     if (PyModule_AddObjectRef(module, "Records", (PyObject *)&RecordsType) < 0 ||
-        PyModule_AddObjectRef(module, "RecordBatch", (PyObject *)&RecordBatchType) < 0) {
+        PyModule_AddObjectRef(module, "RecordBatch", (PyObject *)&RecordBatchType) < 0 ||
+        PyModule_AddObjectRef(module, "Hooks", (PyObject *)&HooksType) < 0) {
         Py_DECREF(module);
         return NULL;
     }

@@ -1,6 +1,6 @@
 """Types of the C statistics buffer (``_records.c``; see :mod:`._buffer`)."""
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 class Records:
@@ -18,4 +18,23 @@ class Records:
 class RecordBatch:
     def __len__(self) -> int: ...
     def records(self) -> list[tuple[Any, ...]]: ...
-    def columns(self) -> tuple[list[Any], ...] | None: ...
+    def columns(self, lists: bool) -> tuple[Any, ...] | None: ...
+    def count_parents(self, keys: Any, table: Any, max_parents: int) -> list[int] | None: ...
+
+class Hooks:
+    def __init__(
+        self,
+        buffer: Records,
+        started: dict[int, Any],
+        name: str,
+        max_tracked: int,
+        fold_batch: int,
+        buffer_full: Callable[[], object],
+        clock: Callable[[], float],
+        public_on_start: Callable[..., object],
+        public_on_end: Callable[[Any], object],
+        on_error: Callable[[BaseException], object],
+        fields: tuple[str, ...],
+    ) -> None: ...
+    def on_start(self, span: Any, parent_context: Any = None) -> None: ...
+    def on_end(self, span: Any) -> None: ...

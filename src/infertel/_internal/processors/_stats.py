@@ -2,11 +2,12 @@
 
 The hot path on the user's thread takes no lock: ``on_start`` sets one dict item (span id ->
 the span's attributes; in-flight counts are derived from the dict's values at query time),
-``on_end`` pops it and appends one tuple of the span's fields to a list (single dict operations
-and ``list.append`` are atomic under the GIL). The tuples are folded into the series' staging
-slots in batches (:mod:`._fold`): by the background folder (:mod:`._folder`) once a buffer holds
-2,048 records or its oldest has waited 5 s, by the thread whose append fills a batch (when no other
-thread is folding), and before every query. Folding and querying hold one lock, so any number of
+``on_end`` pops it and appends the span's fields to the buffer (:mod:`._buffer`: the C extension's,
+which reads the six attribute values the fold needs right then, or a list of tuples; single dict
+operations and each append are atomic under the GIL). The records are folded into the series'
+staging slots in batches (:mod:`._fold`): by the background folder (:mod:`._folder`) once a buffer
+holds 2,048 records or its oldest has waited 60 s (5 s in a list), by the thread whose append fills
+a batch (when no other thread is folding), and before every query. Folding and querying hold one lock, so any number of
 threads and event loops can start and end spans concurrently.
 """
 
