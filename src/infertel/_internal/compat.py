@@ -323,6 +323,8 @@ def _span_hooks_agree(compiled: bool = False) -> bool:
     fell_back: list[Any] = []
     sink = SimpleNamespace(in_flight_spans={}, buffer=[], clock=(0.5).__float__, buffer_full=fell_back.clear)
     public = (lambda span, context=None: fell_back.append(span), fell_back.append)
+    on_start: Callable[..., None]
+    on_end: Callable[[Any], None]
     if compiled:
         sink.buffer = _buffer.new_buffer(())
         hooks = _buffer.Hooks(
