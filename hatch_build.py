@@ -47,6 +47,7 @@ class ExtensionBuildHook(BuildHookInterface):
 
 
 def _skip_reason() -> str | None:
+    # (infertel.environment_variables.INFERTEL_BUILD_EXTENSION: the build does not import infertel)
     if os.environ.get("INFERTEL_BUILD_EXTENSION", "1").strip().lower() in ("0", "false", "no"):
         return "INFERTEL_BUILD_EXTENSION=0"
     if sysconfig.get_config_var("Py_GIL_DISABLED"):

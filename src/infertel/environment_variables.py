@@ -37,6 +37,14 @@ INFERTEL_RAISE_INTERNAL_ERRORS: Final = "INFERTEL_RAISE_INTERNAL_ERRORS"
 Never set it in production: it lets a bug in infertel break the instrumented application.
 """
 
+INFERTEL_BUILD_EXTENSION: Final = "INFERTEL_BUILD_EXTENSION"
+"""Install time: ``0`` (or ``false``, ``no``) builds the core wheel without its optional C extension.
+
+Read by the build hook (``hatch_build.py``) when a wheel is built from the sdist or the checkout;
+the processor then keeps its records in a list (the same statistics, a higher cost per span).
+Default: the extension is built when a C compiler and the Python headers are at hand.
+"""
+
 INFERTEL_PROMETHEUS_PORT: Final = "INFERTEL_PROMETHEUS_PORT"
 """Port of the Prometheus ``/metrics`` endpoint ``configure()`` starts (unset: no endpoint; ``0``: any free port).
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import array
 import math
 import random
 import sys
@@ -61,7 +62,7 @@ def test_records_come_back_in_order_with_the_values_read() -> None:
     got = batch.records()
     assert got[:5] == [as_appended(r) for r in plain]
     assert all(a is b for a, b in zip(got[5:], odd[:3], strict=True))  # kept whole: the very tuples
-    assert batch.columns(True) is None and batch.columns(False) is None  # a record kept whole: declined
+    assert batch.columns() is None  # a record kept whole: declined
     assert buffer.pop() == as_appended(plain[0]) and len(buffer) == 3
     buffer.clear()
     assert len(buffer) == 0 and not buffer
@@ -69,8 +70,7 @@ def test_records_come_back_in_order_with_the_values_read() -> None:
         buffer.pop()
 
 
-@pytest.mark.parametrize("lists", [True, False])
-def test_columns_hold_the_values_python_computes(lists: bool) -> None:
+def test_columns_hold_the_values_python_computes() -> None:
     rng = random.Random(3)
     buffer = new()
     records = []
@@ -89,15 +89,14 @@ def test_columns_hold_the_values_python_computes(lists: bool) -> None:
         records.append(record)
         buffer.append(record)
     batch = buffer.take(1000)
-    columns = batch.columns(lists)
-    times, operations, models, errors, durations, counts, inputs, outputs, statuses = columns
+    columns = batch.columns()
+    times, operations, models, errors, durations, inputs, outputs, statuses = columns
     assert times == [r[0] for r in records] and operations == ["chat"] * 300
     assert models == [r[2][MODEL] for r in records] and errors == [r[2].get(ERROR) for r in records]
     assert statuses == [r[5] for r in records]
-    latency, ttft, tpot = durations if lists else [_floats(column) for column in durations]
+    latency, ttft, tpot = [_floats(column) for column in durations]
     assert latency == [r[4] / 1_000_000_000 if r[4] > 0 else 0.0 for r in records]  # bit for bit
     assert _same(ttft, [r[2].get(TTFT) for r in records]) and _same(tpot, [r[2].get(TPOT) for r in records])
-    assert counts == (sum(TTFT in r[2] for r in records), sum(TPOT in r[2] for r in records))
     for column, key in ((inputs, INPUT), (outputs, OUTPUT)):
         assert column == ([r[2].get(key) for r in records], sum(r[2].get(key) or 0 for r in records))
 
@@ -120,7 +119,7 @@ def test_columns_decline_what_the_column_fold_declines(values: dict[str, Any]) -
     buffer = new()
     buffer.extend(span_record(i, **(values if i == 150 else {})) for i in range(300))
     batch = buffer.take(300)
-    assert batch.columns(True) is None and batch.columns(False) is None
+    assert batch.columns() is None
     # the value itself, for the record-by-record fold's warning (repr: NaN is not equal to itself)
     assert repr(batch.records()[150][2]) == repr(as_appended(span_record(150, **values))[2])
 
@@ -128,7 +127,7 @@ def test_columns_decline_what_the_column_fold_declines(values: dict[str, Any]) -
 def test_counts_summing_to_2_to_the_53_are_declined() -> None:
     buffer = new()
     buffer.extend(span_record(i, **{INPUT: 2**52}) for i in range(2))
-    assert buffer.take(2).columns(False) is None
+    assert buffer.take(2).columns() is None
 
 
 def test_the_buffer_holds_no_reference_once_records_are_gone() -> None:
@@ -142,7 +141,7 @@ def test_the_buffer_holds_no_reference_once_records_are_gone() -> None:
         buffer.append((1.0, "chat", attributes, True, 10, StatusCode.UNSET, None))  # kept whole
     assert sys.getrefcount(model) == before[0] + 1000 and sys.getrefcount(attributes) == before[1] + 1000
     batch = buffer.take(1500)
-    batch.records(), batch.columns(True), batch.count_parents(("m", "chat"), ParentTable(), 10)
+    batch.records(), batch.columns(), batch.count_parents(("m", "chat"), ParentTable(), 10)
     del batch
     buffer.pop()
     buffer.clear()
@@ -153,3 +152,60 @@ def test_a_buffer_made_without_its_keys_raises_instead_of_reading() -> None:
     buffer = _buffer.Records.__new__(_buffer.Records)
     with pytest.raises(TypeError, match="not initialised"):
         buffer.append(span_record(0))
+
+
+def test_packed_columns_compute_what_python_does() -> None:
+    from infertel._internal.processors import _records
+
+    rng = random.Random(7)
+    n = 500
+    latency = [rng.choice([0.0, rng.random(), rng.lognormvariate(0, 2)]) for _ in range(n)]
+    ttft = [None if i % 3 == 0 else rng.random() * 2 for i in range(n)]
+    tpot = [None if i % 2 else rng.random() / 50 for i in range(n)]
+    output = [None if i % 7 == 0 else rng.choice([0, 1, 2, rng.randrange(3000)]) for i in range(n)]
+    clamped = _floats(_records.clamp(_pack(ttft), _pack(latency)))
+    assert _same(clamped, [None if t is None else min(t, lat) for t, lat in zip(ttft, latency, strict=True)])
+    derived = _records.derive(_pack(latency), _pack(clamped), _pack(tpot), output)
+    assert derived is not None
+    want_tpot, want_speed = list(tpot), [None] * n
+    for i, (lat, first, given, out) in enumerate(zip(latency, clamped, tpot, output, strict=True)):
+        if given is None and out:  # as the record-by-record fold derives them
+            if first is not None and out >= 2 and lat > first:
+                want_tpot[i] = (lat - first) / (out - 1)
+            elif lat > 0.0:
+                want_speed[i] = out / lat
+    assert _same(_floats(derived[0]), want_tpot) and _same(_floats(derived[1]), want_speed)
+    assert _records.derive(_pack(latency), _pack(clamped), _pack([0.5] * n), output) is None  # every record has a TPOT
+    indices = sorted(rng.sample(range(n), 120))
+    assert _floats(_records.select(_pack(ttft), indices)) == [ttft[i] for i in indices if ttft[i] is not None]
+    assert _floats(_records.select(_pack(ttft), None)) == [t for t in ttft if t is not None]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_packed_bucket_counts_equal_adding_one_by_one(seed: int) -> None:
+    from infertel._internal.processors._column_packed import PackedColumns
+    from infertel._internal.quantiles import LogMapping, QuantileSketch
+
+    rng = random.Random(seed)
+    mapping = LogMapping(0.01)
+    gamma = 1.01
+    values = [rng.lognormvariate(-2, 3) for _ in range(3000)]
+    values += [gamma ** rng.randrange(-2000, 2000) for _ in range(300)]  # on bucket boundaries
+    values += [math.nextafter(v, 0.0) for v in values[-300:]]  # a hair below them
+    values += [0.0, 1e-9, 5e-10, 1e9, 1e12, math.inf] * 5  # the zero bucket, the top bucket
+    packed, one_by_one = QuantileSketch(mapping=mapping), QuantileSketch(mapping=mapping)
+    PackedColumns().count(packed, _pack(values))
+    for value in values:
+        one_by_one.add(value)
+    assert (packed.count, packed.zero_count) == (one_by_one.count, one_by_one.zero_count)
+    assert packed.bucket_counts()[0] + len(packed.bucket_counts()[1]) > 0
+    assert _buckets(packed) == _buckets(one_by_one)
+
+
+def _pack(values: list[float | None]) -> bytes:
+    return array.array("d", [math.nan if v is None else v for v in values]).tobytes()
+
+
+def _buckets(sketch: Any) -> dict[int, int]:
+    offset, counts = sketch.bucket_counts()
+    return {offset + i: c for i, c in enumerate(counts) if c}

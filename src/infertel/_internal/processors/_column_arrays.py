@@ -14,6 +14,8 @@ import math
 from typing import Any
 
 from infertel._internal.processors._column_lists import EXACT_INT, Declined, float_count
+from infertel._internal.quantiles import QuantileSketch
+from infertel._internal.quantiles._bulk import add_values
 
 
 class ArrayColumns:
@@ -37,10 +39,6 @@ class ArrayColumns:
         if np.count_nonzero(array >= 0.0) != floats:
             raise Declined  # a negative or NaN duration
         return array
-
-    def checked(self, n: int, values: bytes, present: int) -> Any:
-        """A duration column of the C buffer (float64 bytes, NaN where absent; checked there): an array."""
-        return self.np.frombuffer(values, dtype=self.np.float64)
 
     def latencies(self, elapsed: list[Any]) -> Any:
         """``elapsed / 1e9`` (0 when ``elapsed <= 0``) as Python computes it from ints; else :class:`Declined`."""
@@ -81,6 +79,10 @@ class ArrayColumns:
         """What :meth:`run_values` takes for the records at ``run``: every record when ``whole``."""
         np = self.np
         return slice(None) if whole else np.array(run, dtype=np.intp)
+
+    def count(self, sketch: QuantileSketch, values: Any) -> None:
+        """Count ``values`` (:meth:`run_values`) into ``sketch``."""
+        add_values(sketch, values)
 
     def run_values(self, column: Any, selected: Any, gaps: bool = True) -> Any:
         """The values of ``column`` at ``selected`` (:meth:`selection`), absent ones (NaN) left out.

@@ -16,6 +16,9 @@ from itertools import repeat
 from operator import gt, truediv
 from typing import Any
 
+from infertel._internal.quantiles import QuantileSketch
+from infertel._internal.quantiles._bulk import add_values
+
 EXACT_INT = 2**53
 """Integers below this convert to float exactly (as Python's int / int and int / float do)."""
 _NONE = type(None)
@@ -63,15 +66,6 @@ class ListColumns:
         if not (total == total and min(present) >= 0.0):
             raise Declined  # a negative or NaN duration
         return values
-
-    def checked(self, n: int, values: list[Any], present: int) -> list[float] | None:
-        """A duration column of the C buffer (floats, ``None`` where absent; checked there): as :meth:`durations`.
-
-        (``n``: the batch's length; ``present``: how many records have a value.)
-        """
-        if present == n:
-            return values
-        return Gaps(values) if present else None
 
     def latencies(self, elapsed: list[Any]) -> list[float]:
         """``elapsed / 1e9`` (0 when ``elapsed <= 0``): the record-by-record fold's operation on each value.
@@ -123,6 +117,10 @@ class ListColumns:
     def selection(self, run: range | list[int], whole: bool) -> range | list[int] | None:
         """What :meth:`run_values` takes for the records at ``run``: ``None`` for every record."""
         return None if whole else run
+
+    def count(self, sketch: QuantileSketch, values: Any) -> None:
+        """Count ``values`` (:meth:`run_values`) into ``sketch``."""
+        add_values(sketch, values)
 
     def run_values(self, column: list[float], selected: range | list[int] | None, gaps: bool = True) -> list[float]:
         """The values of ``column`` at ``selected`` (:meth:`selection`), absent ones left out.

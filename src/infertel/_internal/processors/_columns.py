@@ -1,29 +1,32 @@
 """The batch fold of span records, column by column (the fast path of :func:`._fold.fold`).
 
 A batch of at least :data:`FAST_MIN` span records (:data:`._fold.SPAN_RECORD_FIELDS`) is folded
-with C loops over whole columns: ``map(itemgetter(i), batch)`` per record field,
-``map(dict.get, attributes, repeat(name))`` per attribute, ``map(type, ...)`` with ``list.count``
-and ``sum`` for the value checks. The durations (latency, TTFT, TPOT, decode speed) are numpy
-arrays when the application has imported numpy (:mod:`._column_arrays`), else lists
-(:mod:`._column_lists`): the latencies, the TTFT clamp, the TPOT and speed derivations and the
-sketch counts are whole-column operations either way. It gives exactly what the record-by-record
-fold gives (same counters, same sketch buckets, same table of counted parents, same series
-created in the same order: ``tests/processors/test_fold_paths.py`` compares the whole state, with
-and without numpy), and only takes batches whose values are all well-typed and in range:
-anything else (a bool where a count belongs, an int or negative or NaN duration, 2**53 ns or
-more in numpy arrays, two series folded into the overflow series, records built from values,
-attribute mappings read through the public API) returns ``False``
-before anything changed, and the record-by-record fold does the batch. Records of one series are
-counted in its staging slot one run at a time (a run ends where the clock crosses the slot's
-end), so series interleaved in the batch land in the same slots as record by record. The rule
-between nested spans stays a loop over the span and parent ids (set operations over the batch
-measured slower: each hashes every 64-bit id again).
+with C loops over whole columns. A batch of the C buffer (:mod:`._buffer`) gives its columns
+itself, read from its dense array and checked there, with the durations packed in float64 bytes
+(:mod:`._column_packed`: the extension's loops). A list of records is read with
+``map(itemgetter(i), batch)`` per record field, ``map(dict.get, attributes, repeat(name))`` per
+attribute, ``map(type, ...)`` with ``list.count`` and ``sum`` for the value checks, and its
+durations (latency, TTFT, TPOT, decode speed) are numpy arrays when the application has imported
+numpy (:mod:`._column_arrays`), else lists (:mod:`._column_lists`). The latencies, the TTFT clamp,
+the TPOT and speed derivations and the sketch counts are whole-column operations in every kind. It
+gives exactly what the record-by-record fold gives (same counters, same sketch buckets, same table
+of counted parents, same series created in the same order: ``tests/processors/test_fold_paths.py``
+compares the whole state, with and without numpy), and only takes batches whose values are all
+well-typed and in range: anything else (a bool where a count belongs, an int or negative or NaN
+duration, 2**53 ns or more in numpy arrays, two series folded into the overflow series, records
+built from values, attribute mappings read through the public API) returns ``False`` before
+anything changed, and the record-by-record fold does the batch. Records of one series are counted
+in its staging slot one run at a time (a run ends where the clock crosses the slot's end), so
+series interleaved in the batch land in the same slots as record by record. The rule between nested
+spans stays a loop over the span and parent ids (set operations over the batch measured slower:
+each hashes every 64-bit id again).
 
 Why: measured on Python 3.11 over batches of 2,000 streamed spans in cache, the record-by-record
-fold costs 0.62 µs per span record with numpy (0.84 without: each value is checked and appended
-one bytecode at a time), this one 0.45 µs with numpy and 0.72 without, sketch counts included; and
-batches are large whenever the rate is (the background folder drains a buffer at 2,048 records, or
-once its oldest record has waited 5 s: 100 spans/s give batches of 500).
+fold of a list costs 0.62 µs per span record with numpy (0.84 without: each value is checked and
+appended one bytecode at a time), this one 0.45 µs with numpy and 0.72 without, sketch counts
+included, and 0.15 on a batch of the C buffer; and batches are large whenever the rate is (the
+background folder drains a buffer at 2,048 records, or once its oldest record has waited 5 s, 60 s
+in the C buffer: 100 spans/s give batches of 500 and 2,050).
 """
 
 from __future__ import annotations
@@ -31,16 +34,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from itertools import repeat
 from operator import itemgetter
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from opentelemetry.trace import StatusCode
 
 from infertel import semconv
 from infertel._internal.processors._column_arrays import ArrayColumns
 from infertel._internal.processors._column_lists import EXACT_INT, Declined, ListColumns
+from infertel._internal.processors._column_packed import PackedColumns
 from infertel._internal.processors._parents import ParentTable
 from infertel._internal.quantiles import LogMapping, QuantileSketch
-from infertel._internal.quantiles._bulk import add_values, numpy_module
+from infertel._internal.quantiles._bulk import numpy_module
 
 FAST_MIN = 128
 """Batches at least this long are folded by columns, shorter ones record by record: measured on
@@ -57,6 +61,19 @@ _INPUT = semconv.GEN_AI_USAGE_INPUT_TOKENS
 _OUTPUT = semconv.GEN_AI_USAGE_OUTPUT_TOKENS
 _NONE = type(None)
 _LISTS = ListColumns()
+_PACKED = PackedColumns()
+
+
+class _Kind(Protocol):
+    """What the fold asks of a column kind (:class:`ArrayColumns`, :class:`ListColumns`, :class:`PackedColumns`)."""
+
+    def clamp(self, ttft: Any, latency: Any) -> Any: ...
+    def derive(self, latency: Any, ttft: Any, tpot: Any, output_tokens: list[Any]) -> tuple[Any, Any] | None: ...
+    def selection(self, run: range | list[int], whole: bool) -> Any: ...
+    def run_values(self, column: Any, selected: Any, gaps: bool = True) -> Any: ...
+    def count(self, sketch: QuantileSketch, values: Any) -> None: ...
+
+
 _TIME, _OPERATION, _ATTRIBUTES, _SPAN_ID, _ELAPSED, _STATUS, _PARENT = map(itemgetter, range(7))
 _get = dict.get
 _UNSET, _OK = StatusCode.UNSET, StatusCode.OK
@@ -94,8 +111,7 @@ def fold_columns(
     n = len(batch)
     if n < FAST_MIN:
         return False
-    columns = _column_kind()
-    read = _read_records(columns, batch, n, extras) if type(batch) is list else _read_batch(columns, batch, n)
+    columns, read = _read(batch, n, extras)
     if read is None:
         return False
     groups = _groups(n, read.keys, series_for)
@@ -118,6 +134,14 @@ def fold_columns(
             indices = [i for i in indices if i in kept]
         _fold_series(columns, series, indices, times, mapping, durations, read.input_tokens, read.output_tokens, errors)
     return True
+
+
+def _read(batch: Any, n: int, extras: tuple[str, ...]) -> tuple[_Kind, _Read | None]:
+    """The batch's column kind and its columns (``None``: declined)."""
+    if type(batch) is list:
+        kind = _list_kind()
+        return kind, _read_records(kind, batch, n, extras)
+    return _PACKED, _read_batch(batch)
 
 
 def _read_records(
@@ -155,30 +179,26 @@ def _read_records(
     return _Read(keys, error_types, durations, (input_tokens, input_total), (output_tokens, output_total), rest)
 
 
-def _read_batch(columns: ArrayColumns | ListColumns, batch: Any, n: int) -> _Read | None:
-    """The columns of a :class:`~._records.RecordBatch`, checked in C (``None``: declined, see ``_records.c``)."""
-    found = batch.columns(type(columns) is ListColumns)
+def _read_batch(batch: Any) -> _Read | None:
+    """The columns of a :class:`~._records.RecordBatch`, checked in C (``None``: declined, see ``_records.c``).
+
+    The durations are packed (:class:`~._column_packed.PackedColumns`).
+    """
+    found = batch.columns()
     if found is None:
         return None
-    times, operations, models, error_types, (latency, ttft, tpot), (ttft_count, tpot_count) = found[:6]
-    input_tokens, output_tokens, statuses = found[6:]
-    durations = (
-        columns.checked(n, latency, n),
-        columns.checked(n, ttft, ttft_count),
-        columns.checked(n, tpot, tpot_count),
-    )
-    return _Read(
-        [models, operations],
-        error_types,
-        durations,
-        input_tokens,
-        output_tokens,
-        lambda: (times, statuses, batch.count_parents),
-    )
+    times, operations, models, error_types, durations, input_tokens, output_tokens, statuses = found
+    count_parents = batch.count_parents
+    return _Read([models, operations], error_types, durations, input_tokens, output_tokens,
+                 lambda: (times, statuses, count_parents))  # fmt: skip
 
 
-def _column_kind() -> ArrayColumns | ListColumns:
-    """Arrays when the application has imported numpy (:func:`~infertel._internal.quantiles._bulk.numpy_module`)."""
+def _list_kind() -> ArrayColumns | ListColumns:
+    """The duration columns' kind for a list of records (a batch of the C buffer: :class:`PackedColumns`, C loops).
+
+    Arrays when the application has imported numpy (:func:`~infertel._internal.quantiles._bulk.numpy_module`),
+    else lists.
+    """
     np = numpy_module()
     return _LISTS if np is None else ArrayColumns(np)
 
@@ -284,7 +304,7 @@ def _count_parents(
 
 
 def _fold_series(
-    columns: ArrayColumns | ListColumns,
+    columns: _Kind,
     series: Any,
     indices: range | list[int],
     times: list[float],
@@ -316,7 +336,7 @@ def _fold_series(
 
 
 def _count_run(
-    columns: ArrayColumns | ListColumns,
+    columns: _Kind,
     slot: Any,
     mapping: LogMapping,
     run: range | list[int],
@@ -352,4 +372,4 @@ def _count_run(
             sketch = sketches[position]
             if sketch is None:
                 sketch = sketches[position] = QuantileSketch(mapping=mapping)
-            add_values(sketch, values)
+            columns.count(sketch, values)

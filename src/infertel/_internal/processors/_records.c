@@ -18,6 +18,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <math.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -492,26 +493,10 @@ RecordBatch_records(RecordBatch *self, PyObject *Py_UNUSED(ignored))
     return list;
 }
 
-/* A float64 column: a list of floats (None where absent) when `lists`, else bytes (NaN where absent). */
+/* A float64 column as bytes, NaN where a record has no value. */
 static PyObject *
-duration_column(const Rec *items, Py_ssize_t n, size_t offset, unsigned int flag, int lists)
+duration_column(const Rec *items, Py_ssize_t n, size_t offset, unsigned int flag)
 {
-    if (lists) {
-        PyObject *list = PyList_New(n);
-        if (list == NULL) {
-            return NULL;
-        }
-        for (Py_ssize_t i = 0; i < n; i++) {
-            double value = *(const double *)((const char *)&items[i] + offset);
-            PyObject *item = (items[i].flags & flag) ? PyFloat_FromDouble(value) : Py_NewRef(Py_None);
-            if (item == NULL) {
-                Py_DECREF(list);
-                return NULL;
-            }
-            PyList_SET_ITEM(list, i, item);
-        }
-        return list;
-    }
     PyObject *bytes = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(double));
     if (bytes == NULL) {
         return NULL;
@@ -569,25 +554,16 @@ count_column(const Rec *items, Py_ssize_t n, size_t offset, unsigned int flag, l
 /*
  * The column fold's inputs, or None when it must decline the batch (a record kept whole, a
  * negative or NaN TTFT or TPOT, a negative token count, token counts summing to 2**53 or more):
- * (times, operations, models, error_types, (latency, ttft, tpot), (ttft count, tpot count),
- *  (input_tokens, total), (output_tokens, total), statuses). The durations are lists of
- * floats (None where absent) when `lists`, else float64 bytes (NaN where absent); the latency is
- * elapsed_ns / 1e9 (0 when elapsed_ns <= 0), as Python divides an int below 2**53.
+ * (times, operations, models, error_types, (latency, ttft, tpot), (input_tokens, total),
+ *  (output_tokens, total), statuses). The durations are float64 bytes
+ * (NaN where absent); the latency is elapsed_ns / 1e9 (0 when elapsed_ns <= 0), as Python divides
+ * an int below 2**53.
  */
 static PyObject *
-RecordBatch_columns(RecordBatch *self, PyObject *const *args, Py_ssize_t nargs)
+RecordBatch_columns(RecordBatch *self, PyObject *Py_UNUSED(ignored))
 {
-    if (nargs != 1) {
-        PyErr_SetString(PyExc_TypeError, "columns(lists) takes one argument");
-        return NULL;
-    }
-    int lists = PyObject_IsTrue(args[0]);
-    if (lists < 0) {
-        return NULL;
-    }
     Py_ssize_t n = self->len;
     Rec *items = self->items;
-    Py_ssize_t ttft_count = 0, tpot_count = 0;
     long long input_sum = 0, output_sum = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         Rec *r = &items[i];
@@ -595,17 +571,8 @@ RecordBatch_columns(RecordBatch *self, PyObject *const *args, Py_ssize_t nargs)
         if (f & WHOLE) {
             Py_RETURN_NONE;
         }
-        if (f & HAS_TTFT) {
-            if (!(r->ttft >= 0.0)) {
-                Py_RETURN_NONE;
-            }
-            ttft_count++;
-        }
-        if (f & HAS_TPOT) {
-            if (!(r->tpot >= 0.0)) {
-                Py_RETURN_NONE;
-            }
-            tpot_count++;
+        if (((f & HAS_TTFT) && !(r->ttft >= 0.0)) || ((f & HAS_TPOT) && !(r->tpot >= 0.0))) {
+            Py_RETURN_NONE; /* a negative or NaN duration */
         }
         if ((f & HAS_INPUT) && (r->input < 0 || r->input >= EXACT_INT || (input_sum += r->input) >= EXACT_INT)) {
             Py_RETURN_NONE;
@@ -614,26 +581,12 @@ RecordBatch_columns(RecordBatch *self, PyObject *const *args, Py_ssize_t nargs)
             Py_RETURN_NONE;
         }
     }
-    PyObject *latency;
-    if (lists) {
-        latency = PyList_New(n);
-        for (Py_ssize_t i = 0; latency != NULL && i < n; i++) {
+    PyObject *latency = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(double));
+    if (latency != NULL) {
+        double *out = (double *)PyBytes_AS_STRING(latency);
+        for (Py_ssize_t i = 0; i < n; i++) {
             long long e = items[i].elapsed;
-            PyObject *item = PyFloat_FromDouble(e > 0 ? (double)e / 1e9 : 0.0);
-            if (item == NULL) {
-                Py_CLEAR(latency);
-                break;
-            }
-            PyList_SET_ITEM(latency, i, item);
-        }
-    } else {
-        latency = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(double));
-        if (latency != NULL) {
-            double *out = (double *)PyBytes_AS_STRING(latency);
-            for (Py_ssize_t i = 0; i < n; i++) {
-                long long e = items[i].elapsed;
-                out[i] = e > 0 ? (double)e / 1e9 : 0.0;
-            }
+            out[i] = e > 0 ? (double)e / 1e9 : 0.0;
         }
     }
     long long input_total = 0, output_total = 0;
@@ -648,8 +601,8 @@ RecordBatch_columns(RecordBatch *self, PyObject *const *args, Py_ssize_t nargs)
             PyList_SET_ITEM(times, i, item);
         }
     }
-    PyObject *ttft = duration_column(items, n, offsetof(Rec, ttft), HAS_TTFT, lists);
-    PyObject *tpot = duration_column(items, n, offsetof(Rec, tpot), HAS_TPOT, lists);
+    PyObject *ttft = duration_column(items, n, offsetof(Rec, ttft), HAS_TTFT);
+    PyObject *tpot = duration_column(items, n, offsetof(Rec, tpot), HAS_TPOT);
     PyObject *operations = object_column(items, n, offsetof(Rec, operation));
     PyObject *models = object_column(items, n, offsetof(Rec, model));
     PyObject *errors = object_column(items, n, offsetof(Rec, error));
@@ -658,8 +611,8 @@ RecordBatch_columns(RecordBatch *self, PyObject *const *args, Py_ssize_t nargs)
     PyObject *outputs = count_column(items, n, offsetof(Rec, output), HAS_OUTPUT, &output_total);
     PyObject *result = NULL;
     if (latency && times && ttft && tpot && operations && models && errors && statuses && inputs && outputs) {
-        result = Py_BuildValue("(OOOO(OOO)(nn)(OL)(OL)O)", times, operations, models, errors, latency, ttft, tpot,
-                               ttft_count, tpot_count, inputs, input_total, outputs, output_total, statuses);
+        result = Py_BuildValue("(OOOO(OOO)(OL)(OL)O)", times, operations, models, errors, latency, ttft, tpot, inputs,
+                               input_total, outputs, output_total, statuses);
     }
     Py_XDECREF(latency);
     Py_XDECREF(times);
@@ -803,8 +756,8 @@ RecordBatch_dealloc(RecordBatch *self)
 
 static PyMethodDef RecordBatch_methods[] = {
     {"records", (PyCFunction)RecordBatch_records, METH_NOARGS, "Every record as appended, in order (a list of tuples)."},
-    {"columns", (PyCFunction)(void (*)(void))RecordBatch_columns, METH_FASTCALL,
-     "columns(lists) -> the column fold's inputs, or None when it must decline the batch (see _records.c)."},
+    {"columns", (PyCFunction)RecordBatch_columns, METH_NOARGS,
+     "columns() -> the column fold's inputs, or None when it must decline the batch (see _records.c)."},
     {"count_parents", (PyCFunction)(void (*)(void))RecordBatch_count_parents, METH_FASTCALL,
      "count_parents(keys, table, max_parents) -> the skipped record indices, or None (see _records.c)."},
     {NULL},
@@ -1083,11 +1036,256 @@ static PyTypeObject HooksType = {
     .tp_methods = Hooks_methods,
 };
 
+/* --- Packed duration columns: float64 bytes, NaN where a record has no value (processors._column_packed) --- */
+
+static int
+packed(PyObject *column, const double **data, Py_ssize_t *n)
+{
+    if (!PyBytes_Check(column) || PyBytes_GET_SIZE(column) % (Py_ssize_t)sizeof(double)) {
+        PyErr_SetString(PyExc_TypeError, "a packed column: bytes of float64");
+        return -1;
+    }
+    *data = (const double *)PyBytes_AS_STRING(column);
+    *n = PyBytes_GET_SIZE(column) / (Py_ssize_t)sizeof(double);
+    return 0;
+}
+
+static PyObject *
+new_packed(Py_ssize_t n, double **out)
+{
+    PyObject *bytes = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(double));
+    if (bytes != NULL) {
+        *out = (double *)PyBytes_AS_STRING(bytes);
+    }
+    return bytes;
+}
+
+/* clamp(ttft, latency): each TTFT clamped to its latency (NaN stays NaN). */
+static PyObject *
+packed_clamp(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    const double *ttft, *latency;
+    Py_ssize_t n, m;
+    double *out;
+    if (nargs != 2 || packed(args[0], &ttft, &n) < 0 || packed(args[1], &latency, &m) < 0) {
+        return nargs != 2 ? (PyErr_SetString(PyExc_TypeError, "clamp(ttft, latency)"), NULL) : NULL;
+    }
+    if (n != m) {
+        PyErr_SetString(PyExc_ValueError, "clamp: columns of different lengths");
+        return NULL;
+    }
+    PyObject *result = new_packed(n, &out);
+    for (Py_ssize_t i = 0; result != NULL && i < n; i++) {
+        out[i] = ttft[i] > latency[i] ? latency[i] : ttft[i];
+    }
+    return result;
+}
+
+/*
+ * derive(latency, ttft, tpot, output_tokens): (tpot, decode speed) for the records without a TPOT
+ * but with output tokens, or None if there are none: TPOT (latency - TTFT) / (output tokens - 1)
+ * for a stream with two or more output tokens that ended after its first chunk, else the speed
+ * output tokens / latency (the counts are ints below 2**53: exact as doubles, each operation
+ * rounds as Python's does).
+ */
+static PyObject *
+packed_derive(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    const double *latency, *ttft, *tpot;
+    Py_ssize_t n, n1, n2;
+    if (nargs != 4 || !PyList_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "derive(latency, ttft, tpot, output_tokens: list)");
+        return NULL;
+    }
+    if (packed(args[0], &latency, &n) < 0 || packed(args[1], &ttft, &n1) < 0 || packed(args[2], &tpot, &n2) < 0) {
+        return NULL;
+    }
+    if (n1 != n || n2 != n || PyList_GET_SIZE(args[3]) != n) {
+        PyErr_SetString(PyExc_ValueError, "derive: columns of different lengths");
+        return NULL;
+    }
+    double *new_tpot, *speed;
+    PyObject *tpot_column = NULL, *speed_column = NULL;
+    int found = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyList_GET_ITEM(args[3], i);
+        if (!isnan(tpot[i]) || item == Py_None) {
+            continue;
+        }
+        double output = PyFloat_AsDouble(item);
+        if (output == -1.0 && PyErr_Occurred()) {
+            goto failed;
+        }
+        if (!(output > 0.0)) {
+            continue;
+        }
+        if (!found) {
+            found = 1;
+            tpot_column = new_packed(n, &new_tpot);
+            speed_column = tpot_column ? new_packed(n, &speed) : NULL;
+            if (speed_column == NULL) {
+                goto failed;
+            }
+            memcpy(new_tpot, tpot, (size_t)n * sizeof(double));
+            for (Py_ssize_t k = 0; k < n; k++) {
+                speed[k] = Py_NAN;
+            }
+        }
+        if (output >= 2.0 && latency[i] > ttft[i]) { /* (false where there is no TTFT: NaN) */
+            new_tpot[i] = (latency[i] - ttft[i]) / (output - 1.0);
+        } else if (latency[i] > 0.0) {
+            speed[i] = output / latency[i];
+        }
+    }
+    if (!found) {
+        Py_RETURN_NONE;
+    }
+    return Py_BuildValue("(NN)", tpot_column, speed_column);
+failed:
+    Py_XDECREF(tpot_column);
+    Py_XDECREF(speed_column);
+    return NULL;
+}
+
+/* select(column, indices): the values at `indices` (a list of ints; None: every record), NaN left out. */
+static PyObject *
+packed_select(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    const double *column;
+    Py_ssize_t n;
+    if (nargs != 2 || packed(args[0], &column, &n) < 0) {
+        return nargs != 2 ? (PyErr_SetString(PyExc_TypeError, "select(column, indices)"), NULL) : NULL;
+    }
+    PyObject *indices = args[1];
+    int every = indices == Py_None;
+    if (!every && !PyList_Check(indices)) {
+        PyErr_SetString(PyExc_TypeError, "select: indices must be a list or None");
+        return NULL;
+    }
+    Py_ssize_t m = every ? n : PyList_GET_SIZE(indices);
+    double *out;
+    PyObject *result = new_packed(m, &out);
+    if (result == NULL) {
+        return NULL;
+    }
+    Py_ssize_t kept = 0;
+    for (Py_ssize_t k = 0; k < m; k++) {
+        Py_ssize_t i = k;
+        if (!every) {
+            i = PyLong_AsSsize_t(PyList_GET_ITEM(indices, k));
+            if (i == -1 && PyErr_Occurred()) {
+                Py_DECREF(result);
+                return NULL;
+            }
+            if (i < 0 || i >= n) {
+                Py_DECREF(result);
+                PyErr_SetString(PyExc_IndexError, "select: index out of range");
+                return NULL;
+            }
+        }
+        if (!isnan(column[i])) {
+            out[kept++] = column[i];
+        }
+    }
+    if (kept != m) {
+        PyObject *shorter = PyBytes_FromStringAndSize((const char *)out, kept * (Py_ssize_t)sizeof(double));
+        Py_DECREF(result);
+        return shorter;
+    }
+    return result;
+}
+
+/*
+ * bucket_counts(values, inv_ln_gamma, min_value, max_value, max_index) -> (zero count, low, counts):
+ * each value's bucket as LogMapping.index gives it (ceil(log(value) * inv_ln_gamma), the same libm
+ * log and IEEE operations as Python's math.log and math.ceil; at or below min_value: the zero
+ * bucket; at or above max_value, or NaN: max_index), counted per bucket from `low` on.
+ */
+static PyObject *
+packed_bucket_counts(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    const double *values;
+    Py_ssize_t n;
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "bucket_counts(values, inv_ln_gamma, min_value, max_value, max_index)");
+        return NULL;
+    }
+    if (packed(args[0], &values, &n) < 0) {
+        return NULL;
+    }
+    double inv = PyFloat_AsDouble(args[1]), min_value = PyFloat_AsDouble(args[2]), max_value = PyFloat_AsDouble(args[3]);
+    long long max_index = PyLong_AsLongLong(args[4]);
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    long long *index = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(long long));
+    if (index == NULL) {
+        return PyErr_NoMemory();
+    }
+    Py_ssize_t zero = 0, inside = 0;
+    long long low = 0, high = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        double v = values[i];
+        long long b;
+        if (v <= min_value) {
+            zero++;
+            continue;
+        }
+        b = v < max_value ? (long long)ceil(log(v) * inv) : max_index;
+        if (inside == 0 || b < low) {
+            low = b;
+        }
+        if (inside == 0 || b > high) {
+            high = b;
+        }
+        index[inside++] = b;
+    }
+    PyObject *counts = PyList_New(inside ? (Py_ssize_t)(high - low + 1) : 0);
+    if (counts == NULL) {
+        PyMem_Free(index);
+        return NULL;
+    }
+    Py_ssize_t width = PyList_GET_SIZE(counts);
+    Py_ssize_t *tally = PyMem_Calloc((size_t)(width ? width : 1), sizeof(Py_ssize_t));
+    if (tally == NULL) {
+        PyMem_Free(index);
+        Py_DECREF(counts);
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t i = 0; i < inside; i++) {
+        tally[index[i] - low]++;
+    }
+    PyMem_Free(index);
+    for (Py_ssize_t k = 0; k < width; k++) {
+        PyObject *count = PyLong_FromSsize_t(tally[k]);
+        if (count == NULL) {
+            PyMem_Free(tally);
+            Py_DECREF(counts);
+            return NULL;
+        }
+        PyList_SET_ITEM(counts, k, count);
+    }
+    PyMem_Free(tally);
+    return Py_BuildValue("(nLN)", zero, low, counts);
+}
+
+static PyMethodDef records_functions[] = {
+    {"clamp", (PyCFunction)(void (*)(void))packed_clamp, METH_FASTCALL, "clamp(ttft, latency) -> packed TTFT clamped to its latency."},
+    {"derive", (PyCFunction)(void (*)(void))packed_derive, METH_FASTCALL,
+     "derive(latency, ttft, tpot, output_tokens) -> (tpot, decode speed) packed, or None."},
+    {"select", (PyCFunction)(void (*)(void))packed_select, METH_FASTCALL,
+     "select(column, indices) -> the packed values at indices (None: all), NaN left out."},
+    {"bucket_counts", (PyCFunction)(void (*)(void))packed_bucket_counts, METH_FASTCALL,
+     "bucket_counts(values, inv_ln_gamma, min_value, max_value, max_index) -> (zero count, low, counts)."},
+    {NULL},
+};
+
 static struct PyModuleDef records_module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "infertel._internal.processors._records",
     .m_doc = "The statistics buffer in C (optional; see infertel._internal.processors._buffer).",
     .m_size = -1,
+    .m_methods = records_functions,
 };
 
 PyMODINIT_FUNC
