@@ -235,7 +235,8 @@ def test_the_probe_refuses_private_fields_that_disagree_with_the_public_properti
     monkeypatch.delitem(vars(compat), "SPAN_INTERNALS", raising=False)
     monkeypatch.delitem(vars(compat), "COMPILED_SPAN_HOOKS", raising=False)
     monkeypatch.setattr(ReadableSpan, "end_time", property(lambda span: span._end_time + 1))
-    assert compat._span_hooks_agree(compiled=True) is False  # the C pair's probe refuses them too
+    if _buffer.Hooks is not None:  # (the extension built)
+        assert compat._span_hooks_agree(compiled=True) is False  # the C pair's probe refuses them too
     processor = InferenceStatsSpanProcessor(windows_s=(60,))
     assert compat.SPAN_INTERNALS is False
     assert processor.on_end.__qualname__ == "_public_hooks.<locals>.on_end"

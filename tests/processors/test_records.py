@@ -52,7 +52,7 @@ def test_records_come_back_in_order_with_the_values_read() -> None:
     ]
     for record in plain[:3]:
         buffer.append(record)
-    assert buffer.add(*plain[3]) == 4 and buffer.add(*plain[4]) == 5  # add: the fields, no tuple; the new length
+    buffer.extend(plain[3:])
     for record in odd:
         buffer.append(record)
     assert len(buffer) == 11 and buffer[0] == as_appended(plain[0]) and buffer[-1] is odd[-1]
@@ -137,7 +137,7 @@ def test_the_buffer_holds_no_reference_once_records_are_gone() -> None:
     before = sys.getrefcount(model), sys.getrefcount(attributes)
     buffer = new()
     for i in range(1000):
-        buffer.add(1.0 + i, "chat", attributes, i, 10, StatusCode.UNSET, None)
+        buffer.append((1.0 + i, "chat", attributes, i, 10, StatusCode.UNSET, None))
         buffer.append((1.0, "chat", attributes, True, 10, StatusCode.UNSET, None))  # kept whole
     assert sys.getrefcount(model) == before[0] + 1000 and sys.getrefcount(attributes) == before[1] + 1000
     batch = buffer.take(1500)

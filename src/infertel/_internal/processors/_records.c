@@ -245,19 +245,6 @@ Records_append(Records *self, PyObject *record)
 }
 
 static PyObject *
-Records_add(Records *self, PyObject *const *args, Py_ssize_t nargs)
-{
-    if (nargs != 7) {
-        PyErr_Format(PyExc_TypeError, "add() takes the 7 fields of a span record (%zd given)", nargs);
-        return NULL;
-    }
-    if (records_store(self, args, NULL) < 0) {
-        return NULL;
-    }
-    return PyLong_FromSsize_t(self->len);
-}
-
-static PyObject *
 Records_extend(Records *self, PyObject *iterable)
 {
     PyObject *iterator = PyObject_GetIter(iterable);
@@ -389,7 +376,7 @@ Records_take(Records *self, PyObject *arg)
     batch->items = NULL;
     batch->len = 0;
     for (int k = 0; k < N_KEYS; k++) {
-        batch->keys[k] = Py_NewRef(self->keys[k]);
+        batch->keys[k] = Py_XNewRef(self->keys[k]);
     }
     if (n) {
         batch->items = PyMem_Malloc((size_t)n * sizeof(Rec));
@@ -440,9 +427,6 @@ Records_dealloc(Records *self)
 
 static PyMethodDef Records_methods[] = {
     {"append", (PyCFunction)Records_append, METH_O, "Append a record (a span record's six attribute values are read now)."},
-    {"add", (PyCFunction)(void (*)(void))Records_add, METH_FASTCALL,
-     "add(time, operation, attributes, span_id, elapsed_ns, status_code, parent_span_id) -> length: append "
-     "a span record given as its fields (no tuple made)."},
     {"extend", (PyCFunction)Records_extend, METH_O, "Append every record of an iterable."},
     {"pop", (PyCFunction)Records_pop, METH_NOARGS, "Remove and return the newest record."},
     {"clear", (PyCFunction)Records_clear, METH_NOARGS, "Drop every record."},
