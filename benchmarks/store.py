@@ -349,6 +349,13 @@ def main() -> None:
     parser.add_argument("--hours-bytes", type=float, default=1, help="history of the bytes-per-span store")
     args = parser.parse_args()
     folder = tempfile.mkdtemp(prefix="infertel-bench-store-")
+    try:
+        run(args, folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, folder: str) -> None:
     load = os.getloadavg()[0]
     print(f"SQLite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs, load average {load:.1f}, files in {folder}")
 
@@ -422,7 +429,6 @@ def main() -> None:
         f"\nload average at the end {os.getloadavg()[0]:.1f} (a figure far below target under load > {os.cpu_count()} "
         "is contention: see the per-CPU-second rate)"
     )
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
