@@ -326,7 +326,10 @@ def _wheel_from_sdist(name: str, tmp_path: Path, env: dict[str, str] | None = No
         archive.extractall(tmp_path / "unpacked", filter="data")
         assert not [f for f in archive.getnames() if f.endswith(".so")]  # (an editable install builds them in place)
     (unpacked,) = (tmp_path / "unpacked").iterdir()
-    _build(["--wheel", "--outdir", str(tmp_path / "wheel"), "."], unpacked, env)
+    scratch = tmp_path / "tmp"  # the build's TMPDIR: the build hook's compiler folder must not outlive it
+    scratch.mkdir()
+    _build(["--wheel", "--outdir", str(tmp_path / "wheel"), "."], unpacked, {**(env or {}), "TMPDIR": str(scratch)})
+    assert not list(scratch.glob("infertel-build-*"))
     (wheel,) = (tmp_path / "wheel").glob("*.whl")
     with zipfile.ZipFile(wheel) as archive:
         files = sorted(f for f in archive.namelist() if ".dist-info/" not in f)
