@@ -10,7 +10,7 @@ infertel also honours the standard ``OTEL_*`` variables as the OpenTelemetry SDK
 Example:
     >>> import os
     >>> from infertel.environment_variables import INFERTEL_STORE_PATH
-    >>> os.environ[INFERTEL_STORE_PATH] = "/tmp/telemetry.db"
+    >>> os.environ[INFERTEL_STORE_PATH] = "/tmp/telemetry.db"  # doctest: +SKIP
 """
 
 from __future__ import annotations

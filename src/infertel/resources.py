@@ -5,8 +5,8 @@ Example:
     >>> from infertel import resources
     >>> handle = infertel.start_resource_metrics()       # configure() does this for you
     >>> snap = resources.snapshot()                      # plain data, cached per interval
-    >>> snap.host.cpu_utilization, [gpu.utilization for gpu in snap.gpus]
-    (0.12, [0.97])
+    >>> snap.host.memory_utilization, [gpu.utilization for gpu in snap.gpus]  # doctest: +SKIP
+    (0.42, [0.97])
     >>> handle.shutdown()
 """
 

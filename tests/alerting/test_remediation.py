@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -191,3 +193,11 @@ def test_configuration_errors() -> None:
         shed_load(retry_after_s=0)
     with pytest.raises(ValueError, match="scale_request url"):
         scale_request("not a url")
+
+
+@pytest.mark.parametrize("first", ["infertel.alerting._actions", "infertel.alerting.remediation"])
+def test_the_built_in_actions_and_remediation_import_in_either_order(first: str) -> None:
+    # remediation re-exports the built-in actions, which build its Actions: a cycle that must hold both ways
+    code = f"import {first}; from infertel.alerting.remediation import shed_load; print(shed_load().name)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert (done.returncode, done.stdout.strip()) == (0, "shed_load"), done.stderr

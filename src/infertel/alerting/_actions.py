@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from infertel.alerting.remediation import Action
 from infertel.health._shedding import LoadShedder, load_shedder
 
 
@@ -137,3 +136,7 @@ def scale_request(
         describe=f"request scale {direction} from {redact(url)}",
         **options,
     )
+
+
+# At the end, as remediation imports this module's functions at its own end: either module may be imported first.
+from infertel.alerting.remediation import Action  # noqa: E402

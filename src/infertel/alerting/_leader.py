@@ -62,12 +62,14 @@ class LeaderLock:
 
     Example:
         >>> import tempfile
-        >>> lock = LeaderLock(Path(tempfile.mkdtemp()) / "store.db.alerting.lock")
+        >>> folder = tempfile.TemporaryDirectory()
+        >>> lock = LeaderLock(Path(folder.name) / "store.db.alerting.lock")
         >>> lock.try_acquire(), lock.held
         (True, True)
         >>> lock.release()
         >>> lock.held
         False
+        >>> folder.cleanup()
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:

@@ -8,8 +8,8 @@ span (``infertel.remediation <name>``, trigger ``schedule``), an entry in the al
 Example:
     >>> from infertel.alerting.schedule import Scheduler, compact_store
     >>> scheduler = Scheduler()
-    >>> scheduler.add("compact-store", compact_store("/var/lib/infertel/telemetry.db"), daily_at="03:30")
-    >>> scheduler.add("warm-cache", lambda: "warmed", every_s=600)
+    >>> _ = scheduler.add("compact-store", compact_store("/var/lib/infertel/telemetry.db"), daily_at="03:30")
+    >>> _ = scheduler.add("warm-cache", lambda: "warmed", every_s=600)
     >>> scheduler.start()  # doctest: +SKIP
 """
 

@@ -48,10 +48,12 @@ class ActionLog:
 
     Example:
         >>> import tempfile, pathlib
-        >>> log = ActionLog(pathlib.Path(tempfile.mkdtemp()) / "a.jsonl", keep=2)
+        >>> folder = tempfile.TemporaryDirectory()
+        >>> log = ActionLog(pathlib.Path(folder.name) / "a.jsonl", keep=2)
         >>> _ = log.append({"time_ns": 1, "replicas": 3, "action": "scale_up", "desired_replicas": 3, "note": ""})
         >>> [a["replicas"] for a in log.read()]
         [3]
+        >>> folder.cleanup()
     """
 
     def __init__(self, path: Path, *, keep: int = KEEP) -> None:

@@ -88,8 +88,10 @@ class GpuCollector:
             process sees the host's PIDs (NVML's), otherwise that metric is absent.
 
     Example:
+        >>> from opentelemetry.sdk.metrics import MeterProvider
+        >>> from infertel._internal.resources.nvml import NvmlSource
         >>> sampler = ResourceSampler(gpu_source=NvmlSource(), host_source=None)
-        >>> collector = GpuCollector(meter_provider, sampler)
+        >>> collector = GpuCollector(MeterProvider(), sampler)  # no metrics where NVML sees no GPU
         >>> collector.shutdown()
     """
 

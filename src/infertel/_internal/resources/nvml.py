@@ -132,7 +132,7 @@ class GpuReadError(Exception):
     """A device stopped answering (fell off the bus, driver reset): its reading is dropped.
 
     Example:
-        >>> raise GpuReadError("gpu1 (GPU-5f3c) is lost")
+        >>> raise GpuReadError("gpu1 (GPU-5f3c) is lost")  # doctest: +IGNORE_EXCEPTION_DETAIL
         Traceback (most recent call last):
         GpuReadError: gpu1 (GPU-5f3c) is lost
     """

@@ -235,7 +235,8 @@ class SystemMetricsCollector:
         per_cpu: Report ``system.cpu.*`` per logical CPU (``cpu.logical_number``).
 
     Example:
-        >>> collector = SystemMetricsCollector(meter_provider, ["process.memory.usage"])
+        >>> from opentelemetry.sdk.metrics import MeterProvider
+        >>> collector = SystemMetricsCollector(MeterProvider(), ["process.memory.usage"])
         >>> collector.shutdown()
     """
 

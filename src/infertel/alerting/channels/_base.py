@@ -123,15 +123,17 @@ class Channel:
         retry: The retry policy.
 
     Example:
-        >>> class Printer(Channel):
+        >>> class Recorder(Channel):
+        ...     sent = []
         ...     def send(self, payload, event="notify"):
-        ...         print(payload["status"])
-        >>> channel = Printer("printer")
-        >>> channel.submit({"status": "firing"})
+        ...         self.sent.append(payload["status"])
+        >>> channel = Recorder("recorder")
+        >>> channel.submit({"status": "firing"})  # queued: send() runs on the channel's thread
         True
-        >>> channel.shutdown()  # doctest: +SKIP
-        firing
+        >>> channel.shutdown()
         True
+        >>> channel.sent
+        ['firing']
     """
 
     target = ""

@@ -101,6 +101,7 @@ class InfertelFastAPIInstrumentor(BaseInstrumentor):
         provider: ``gen_ai.provider.name`` to report.
 
     Example:
+        >>> from fastapi import FastAPI
         >>> InfertelFastAPIInstrumentor().instrument()  # doctest: +SKIP
         >>> app = FastAPI()                               # measured
     """
