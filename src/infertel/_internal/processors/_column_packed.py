@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from infertel._internal.quantiles import QuantileSketch
-from infertel._internal.quantiles._bulk import _add_counts
+from infertel._internal.quantiles._bulk import add_bucket_counts
 
 try:
     from infertel._internal.processors import _records
@@ -56,7 +56,4 @@ class PackedColumns:
         zero, low, counts = _records.bucket_counts(
             values, mapping._inv_ln_gamma, mapping.min_value, mapping.max_value, mapping._max_index
         )
-        if counts:
-            _add_counts(sketch, low, low + len(counts) - 1, counts)
-        sketch.zero_count += zero
-        sketch.count += len(values) // 8
+        add_bucket_counts(sketch, zero, low, counts, len(values) // 8)

@@ -208,6 +208,23 @@ def _boundaries(mapping: LogMapping, low: int, high: int) -> tuple[int, list[flo
     return found
 
 
+def add_bucket_counts(sketch: QuantileSketch, zero: int, low: int, counts: list[int], total: int) -> None:
+    """Count ``total`` values mapped elsewhere: ``zero`` of them in the zero bucket, ``counts`` in buckets ``low`` on.
+
+    (The values at or above the mapping's range are in ``counts``, at its last index, as ``add`` counts them.)
+
+    Example:
+        >>> sketch = QuantileSketch()
+        >>> add_bucket_counts(sketch, 1, sketch.mapping.index(1.0), [2], 3)
+        >>> sketch.count, sketch.zero_count, round(sketch.quantile(0.9), 2)
+        (3, 1, 1.0)
+    """
+    if counts:
+        _add_counts(sketch, low, low + len(counts) - 1, counts)
+    sketch.zero_count += zero
+    sketch.count += total
+
+
 def _add_counts(sketch: QuantileSketch, low: int, high: int, counts: list[int]) -> None:
     """Add ``counts`` to buckets ``low`` .. ``high`` (widening the counts on overflow, like one by one)."""
     sketch._grow(low, high)
